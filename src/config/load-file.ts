@@ -1,0 +1,76 @@
+/**
+ * `meshbox.yaml` → SandboxModel, with every error pointing at file:line:col.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { isMap, isSeq, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { MeshboxError } from '../errors.ts';
+import type { FieldPath, Locator } from './fields.ts';
+import type { SandboxModel } from './model.ts';
+import { resolveSpec, type ResolveOptions } from './resolve.ts';
+
+export const defaultConfigFile = 'meshbox.yaml';
+
+export type ParsedYaml = {
+	readonly value: unknown;
+	readonly locate: Locator;
+};
+
+/** Parses one YAML document; syntax errors become MeshboxErrors with the file's line and column. */
+export function parseYaml(text: string, fileLabel: string): ParsedYaml {
+	const lineCounter = new LineCounter();
+	const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+	const [firstError] = document.errors;
+	if (firstError) {
+		const position = firstError.linePos?.[0];
+		const where = position ? `${fileLabel}:${position.line}:${position.col}` : fileLabel;
+		throw new MeshboxError('CONFIG_INVALID', `${where}: ${firstError.message.split('\n')[0]}`, 'fix the YAML syntax at that place');
+	}
+
+	const locate: Locator = fieldPath => {
+		const offset = offsetOf(document, fieldPath);
+		if (offset === undefined) {
+			return fileLabel;
+		}
+
+		const { line, col } = lineCounter.linePos(offset);
+		return `${fileLabel}:${line}:${col}`;
+	};
+
+	return { value: document.toJS() as unknown, locate };
+}
+
+export async function loadConfigFile(file: string, overrides?: ResolveOptions['overrides']): Promise<SandboxModel> {
+	const absolute = path.resolve(file);
+	const text = await readFile(absolute, 'utf8').catch((error: NodeJS.ErrnoException) => {
+		throw new MeshboxError('CONFIG_NOT_FOUND', `cannot read config file ${file}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`,
+			`create it (see README: "meshbox.yaml"), pass --config FILE, or give plugins with --plugin FILE.wasm`);
+	});
+	const label = path.relative(process.cwd(), absolute) || absolute;
+	const { value, locate } = parseYaml(text, label);
+	return resolveSpec(value, { baseDir: path.dirname(absolute), locate, overrides });
+}
+
+/** The source offset of the field at `fieldPath`: its key when it is a map entry, else the node itself. */
+function offsetOf(document: Document, fieldPath: FieldPath): number | undefined {
+	let node: Node | null | undefined = document.contents;
+	let offset = node?.range?.[0];
+	for (const part of fieldPath) {
+		if (isMap(node)) {
+			const pair = node.items.find(item => isScalar(item.key) && String(item.key.value) === String(part));
+			if (!pair) {
+				return offset;
+			}
+
+			offset = (isScalar(pair.key) ? pair.key.range?.[0] : undefined) ?? offset;
+			node = pair.value as Node | null;
+		} else if (isSeq(node) && typeof part === 'number') {
+			node = node.items[part] as Node | undefined;
+			offset = node?.range?.[0] ?? offset;
+		} else {
+			return offset;
+		}
+	}
+
+	return offset;
+}

@@ -1,0 +1,50 @@
+/**
+ * What a user writes: the sandbox spec, in `meshbox.yaml` or as the argument of `startSandbox()`.
+ *
+ * Everything is optional except the plugins' wasm files; `resolveSpec()` fills in defaults and turns a
+ * spec into a `SandboxModel`.
+ */
+
+/** Envoy's log levels, lowest first (spdlog's names, as Envoy's `--log-level` takes them). */
+export const logLevels = ['trace', 'debug', 'info', 'warning', 'error', 'critical', 'off'] as const;
+export type LogLevel = (typeof logLevels)[number];
+
+export type PluginSpec = {
+	/** Filter name (`PluginConfig.name`); shown in every log line of the plugin's stream contexts. Default: the wasm file's base name. */
+	name?: string;
+	/** Path of the `.wasm` file: relative to `meshbox.yaml`, or to the working directory for `startSandbox()`. */
+	wasm: string;
+	/** `PluginConfig.root_id`. Envoy's default: empty. SDKs with several root contexts (AssemblyScript, C++) select by it. */
+	rootId?: string;
+	/** `VmConfig.vm_id`. Plugins with the same vm_id share shared data and queues. Envoy's default: empty. */
+	vmId?: string;
+	/** Plugin configuration, read in `on_configure`. A string is passed as it is; anything else is sent as JSON. */
+	configuration?: unknown;
+	/** VM configuration, read in `on_vm_start`. A string is passed as it is; anything else is sent as JSON. */
+	vmConfiguration?: unknown;
+	/** `fail_open`: when the plugin fails at run time, let traffic through (true) or answer 503 (false, Envoy's default). */
+	failOpen?: boolean;
+	/** Environment variables the plugin's VM sees (`environment_variables.key_values`). */
+	env?: Record<string, string>;
+	/** Names of meshbox's own environment variables passed through to the VM (`environment_variables.host_env_keys`). */
+	hostEnv?: string[];
+};
+
+export type EnvoySpec = {
+	/** Envoy's overall log level. Default: info. */
+	logLevel?: LogLevel;
+	/** Per-component log levels. Default: `{ wasm: 'debug' }`, so plugin debug logs are visible. */
+	componentLogLevels?: Record<string, LogLevel>;
+	/** Worker threads. Default 1, so a scenario sees one VM and deterministic logs and context ids. */
+	concurrency?: number;
+};
+
+export type SandboxSpec = {
+	/** The plugins, in filter-chain order (the first sees the request first). A string is a wasm path. */
+	plugins?: Array<PluginSpec | string>;
+	/** Listener port on 127.0.0.1. 0 or absent: a free port. */
+	port?: number;
+	/** Admin port on 127.0.0.1. 0 or absent: a free port. */
+	adminPort?: number;
+	envoy?: EnvoySpec;
+};

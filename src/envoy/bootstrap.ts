@@ -1,0 +1,139 @@
+/**
+ * SandboxModel → Envoy v3 bootstrap.
+ *
+ * One listener → http_connection_manager → one `envoy.filters.http.wasm` per plugin, in the model's order →
+ * router → the `upstream` cluster. Admin on its own address. Where things are (addresses, ports, the path
+ * under which Envoy sees each wasm file) depends on the runtime, so the runtime passes a `Placement`.
+ * Field names follow api/envoy/extensions/wasm/v3/wasm.proto and
+ * api/envoy/extensions/filters/http/wasm/v3/wasm.proto.
+ */
+import type { PluginModel, SandboxModel } from '../config/model.ts';
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+export type SocketAddress = { readonly address: string; readonly port: number };
+
+export type Placement = {
+	/** Where the listener binds (as Envoy sees it). */
+	readonly listener: SocketAddress;
+	/** Where the admin interface binds (as Envoy sees it). */
+	readonly admin: SocketAddress;
+	/** The hello-world upstream, as Envoy reaches it: an IP address, or a host name resolved by DNS. */
+	readonly upstream: SocketAddress;
+	/** The wasm file's path as Envoy opens it. */
+	readonly wasmPath: (plugin: PluginModel) => string;
+};
+
+export const listenerName = 'meshbox_listener';
+export const upstreamClusterName = 'upstream';
+export const statPrefix = 'ingress_http';
+export const wasmRuntime = 'envoy.wasm.runtime.v8';
+
+const types = {
+	hcm: 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+	wasm: 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
+	router: 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
+	stringValue: 'type.googleapis.com/google.protobuf.StringValue',
+	httpProtocolOptions: 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+} as const;
+
+export function buildBootstrap(model: SandboxModel, placement: Placement): JsonObject {
+	return {
+		node: { id: 'meshbox', cluster: 'meshbox' },
+		admin: { address: socketAddress(placement.admin) },
+		static_resources: {
+			listeners: [{
+				name: listenerName,
+				address: socketAddress(placement.listener),
+				filter_chains: [{ filters: [httpConnectionManager(model, placement)] }],
+			}],
+			clusters: [upstreamCluster(placement.upstream)],
+		},
+	};
+}
+
+/** The `envoy.filters.http.wasm` entry for one plugin. */
+export function wasmFilter(plugin: PluginModel, wasmPath: string): JsonObject {
+	const vmConfig: JsonObject = {
+		...(plugin.vmId ? { vm_id: plugin.vmId } : {}),
+		runtime: wasmRuntime,
+		code: { local: { filename: wasmPath } },
+		...(plugin.vmConfiguration === undefined ? {} : { configuration: stringValue(plugin.vmConfiguration) }),
+	};
+	const hasEnv = Object.keys(plugin.env).length > 0 || plugin.hostEnv.length > 0;
+	if (hasEnv) {
+		vmConfig.environment_variables = {
+			...(plugin.hostEnv.length > 0 ? { host_env_keys: [...plugin.hostEnv] } : {}),
+			...(Object.keys(plugin.env).length > 0 ? { key_values: { ...plugin.env } } : {}),
+		};
+	}
+
+	return {
+		name: plugin.name,
+		typed_config: {
+			'@type': types.wasm,
+			config: {
+				name: plugin.name,
+				...(plugin.rootId ? { root_id: plugin.rootId } : {}),
+				vm_config: vmConfig,
+				// StringValue is handed to the plugin unwrapped: the plugin reads exactly these bytes.
+				...(plugin.configuration === undefined ? {} : { configuration: stringValue(plugin.configuration) }),
+				fail_open: plugin.failOpen,
+			},
+		},
+	};
+}
+
+function httpConnectionManager(model: SandboxModel, placement: Placement): JsonObject {
+	return {
+		name: 'envoy.filters.network.http_connection_manager',
+		typed_config: {
+			'@type': types.hcm,
+			stat_prefix: statPrefix,
+			codec_type: 'AUTO',
+			route_config: {
+				name: 'meshbox_route',
+				virtual_hosts: [{
+					name: 'app',
+					domains: ['*'],
+					routes: [{ match: { prefix: '/' }, route: { cluster: upstreamClusterName } }],
+				}],
+			},
+			http_filters: [
+				...model.plugins.map(plugin => wasmFilter(plugin, placement.wasmPath(plugin))),
+				{ name: 'envoy.filters.http.router', typed_config: { '@type': types.router } },
+			],
+		},
+	};
+}
+
+function upstreamCluster(upstream: SocketAddress): JsonObject {
+	const isIp = /^[\d.]+$|:/.test(upstream.address);
+	return {
+		name: upstreamClusterName,
+		type: isIp ? 'STATIC' : 'STRICT_DNS',
+		connect_timeout: '2s',
+		load_assignment: {
+			cluster_name: upstreamClusterName,
+			endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(upstream) } }] }],
+		},
+		typed_extension_protocol_options: {
+			'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+				'@type': types.httpProtocolOptions,
+				// Close idle upstream connections before the Node upstream does (its keep-alive is longer), so
+				// Envoy never reuses a connection the upstream is closing: that race shows up as a random 503 UC.
+				common_http_protocol_options: { idle_timeout: '4s' },
+				explicit_http_config: { http_protocol_options: {} },
+			},
+		},
+	};
+}
+
+function socketAddress({ address, port }: SocketAddress): JsonObject {
+	return { socket_address: { address, port_value: port } };
+}
+
+function stringValue(value: string): JsonObject {
+	return { '@type': types.stringValue, value };
+}

@@ -1,0 +1,70 @@
+/**
+ * Envoy exited (or never became ready) during start-up: turn its log into one MeshboxError that says why.
+ *
+ * Envoy rejects a static bootstrap whose Wasm plugin fails to load, start or configure: it logs the
+ * plugin's own messages, then `Wasm VM failed …` (wasm logger) and a critical `error initializing
+ * config '…': Unable to create Wasm plugin <name>` (main logger), and exits with status 1
+ * (source/extensions/common/wasm/wasm.cc, source/server/server.cc).
+ */
+import { MeshboxError } from '../errors.ts';
+import type { EnvoyLogEntry, PluginLogEntry } from './logs.ts';
+
+export type StartupFailureInput = {
+	readonly entries: readonly EnvoyLogEntry[];
+	readonly pluginEntries: readonly PluginLogEntry[];
+	/** The last raw lines, for failures that did not log in Envoy's format (a crash, a bad flag). */
+	readonly tail: readonly string[];
+	readonly exitCode: number | undefined;
+	/** Set when Envoy was still running but not ready when meshbox gave up. */
+	readonly timedOutAfterMs?: number;
+};
+
+export function explainStartupFailure(input: StartupFailureInput): MeshboxError {
+	const problems = input.entries.filter(entry => entry.level === 'critical' || entry.level === 'error');
+	const pluginProblems = input.pluginEntries.filter(entry => entry.level === 'warn' || entry.level === 'error' || entry.level === 'critical');
+	const details = [
+		...pluginProblems.map(entry => `plugin ${entry.plugin ?? '?'} [${entry.level}] ${entry.message}`),
+		...problems.map(entry => `envoy [${entry.level}][${entry.logger}] ${firstLine(entry.message)}`),
+	];
+	const everything = problems.map(entry => entry.message).join('\n');
+
+	const bind = /cannot bind '([^']+)': (.+)/.exec(everything);
+	if (bind) {
+		return new MeshboxError('PORT_IN_USE', `Envoy cannot listen on ${bind[1]}: ${bind[2]}`,
+			'choose another port (--port / --admin-port, or 0 for any free one), or stop what is using it', details);
+	}
+
+	const wasmPlugin = /Unable to create Wasm (?:HTTP filter|plugin) ?([^\s`']*)/.exec(everything);
+	if (wasmPlugin) {
+		const name = wasmPlugin[1] ? ` "${wasmPlugin[1]}"` : '';
+		const reason = pluginProblems.at(-1)?.message ?? wasmVmReason(problems);
+		return new MeshboxError('ENVOY_REJECTED_CONFIG',
+			`Envoy refused to load plugin${name}${reason ? `: ${reason}` : ''}`,
+			'a plugin whose on_vm_start or on_configure returns false (or that fails to load) stops Envoy from starting; check the plugin\'s configuration and the lines above',
+			details);
+	}
+
+	const rejected = problems.find(entry => /error initializing config|Unable to parse|Proto constraint validation failed|INVALID_ARGUMENT/.test(entry.message));
+	if (rejected) {
+		return new MeshboxError('ENVOY_REJECTED_CONFIG', `Envoy rejected the configuration: ${firstLine(rejected.message)}`,
+			'run `meshbox render` to see the bootstrap meshbox generated', details);
+	}
+
+	if (input.timedOutAfterMs !== undefined) {
+		return new MeshboxError('ENVOY_START_FAILED', `Envoy did not become ready within ${Math.round(input.timedOutAfterMs / 1000)} s`,
+			'the machine may be overloaded, or a plugin blocks start-up; the last lines of Envoy\'s log follow',
+			details.length > 0 ? details : input.tail.slice(-15));
+	}
+
+	return new MeshboxError('ENVOY_EXITED', `Envoy exited during start-up${input.exitCode === undefined ? '' : ` with status ${input.exitCode}`}`,
+		'the last lines of Envoy\'s log follow', details.length > 0 ? details : input.tail.slice(-15));
+}
+
+function wasmVmReason(problems: readonly EnvoyLogEntry[]): string | undefined {
+	const vmFailure = problems.find(entry => entry.logger === 'wasm');
+	return vmFailure ? firstLine(vmFailure.message) : undefined;
+}
+
+function firstLine(text: string): string {
+	return text.split('\n')[0] ?? '';
+}

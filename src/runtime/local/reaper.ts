@@ -1,0 +1,66 @@
+/**
+ * Leftovers of a local sandbox whose owner died without cleaning up (SIGKILL, a crashed test worker):
+ * each sandbox works in `<tmp>/meshbox-*` with an `owner.json` naming its owner and its Envoy. At the next
+ * start, an Envoy whose owner is gone is killed and its directory removed.
+ */
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+export const workDirPrefix = 'meshbox-';
+
+type Owner = { ownerPid: number; envoyPid?: number };
+
+export async function writeOwner(workDir: string, owner: Owner): Promise<void> {
+	await writeFile(path.join(workDir, 'owner.json'), JSON.stringify(owner));
+}
+
+/** Removes the work dirs (and kills the Envoys) of dead owners. Returns how many were reaped. */
+export async function reapOrphans(tmp: string = os.tmpdir()): Promise<number> {
+	const names = await readdir(tmp).catch(() => [] as string[]);
+	let reaped = 0;
+	for (const name of names.filter(entry => entry.startsWith(workDirPrefix))) {
+		const dir = path.join(tmp, name);
+		const owner = await readOwner(dir);
+		if (!owner || isAlive(owner.ownerPid)) {
+			continue;
+		}
+
+		if (owner.envoyPid && isAlive(owner.envoyPid) && (await commandLineMentions(owner.envoyPid, dir))) {
+			try {
+				process.kill(owner.envoyPid, 'SIGKILL');
+			} catch {
+				// Gone in the meantime.
+			}
+		}
+
+		await rm(dir, { recursive: true, force: true });
+		reaped++;
+	}
+
+	return reaped;
+}
+
+async function readOwner(dir: string): Promise<Owner | undefined> {
+	try {
+		const owner = JSON.parse(await readFile(path.join(dir, 'owner.json'), 'utf8')) as Partial<Owner>;
+		return typeof owner.ownerPid === 'number' ? { ownerPid: owner.ownerPid, envoyPid: owner.envoyPid } : undefined;
+	} catch {
+		return undefined;
+	}
+}
+
+export function isAlive(pid: number): boolean {
+	try {
+		process.kill(pid, 0);
+		return true;
+	} catch (error) {
+		return (error as NodeJS.ErrnoException).code === 'EPERM';
+	}
+}
+
+/** Guards against pid reuse: only an Envoy started with this work dir's bootstrap is ours to kill. */
+async function commandLineMentions(pid: number, dir: string): Promise<boolean> {
+	const commandLine = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+	return commandLine.includes(dir);
+}

@@ -1,0 +1,129 @@
+/**
+ * Everything Envoy logged, as it arrives: raw lines, parsed entries, plugin entries, and waiting for an
+ * entry to show up. Every runtime feeds one of these from wherever Envoy's output goes.
+ */
+import type { PluginModel } from '../config/model.ts';
+import type { EnvoyAdmin } from '../envoy/admin.ts';
+import { EnvoyLogParser, toPluginLog, type EnvoyLogEntry, type PluginLogEntry } from '../envoy/logs.ts';
+
+/** A long-running sandbox keeps at most this many entries (the oldest go first). */
+const maxEntries = 100_000;
+
+export class LogBuffer {
+	private readonly parser: EnvoyLogParser;
+	private readonly entryList: EnvoyLogEntry[] = [];
+	private readonly pluginEntryList: PluginLogEntry[] = [];
+	private readonly rawLines: string[] = [];
+	private readonly listeners = new Set<(entry: EnvoyLogEntry, pluginEntry: PluginLogEntry | undefined) => void>();
+	/** Entries ever seen, including dropped ones: a stable position for waitFor(). */
+	private total = 0;
+	private flushScheduled = false;
+
+	constructor(private readonly plugins: readonly PluginModel[]) {
+		this.parser = new EnvoyLogParser(entry => {
+			this.add(entry);
+		});
+	}
+
+	/** Feed one line of Envoy's output (without the newline). */
+	pushLine(line: string): void {
+		this.rawLines.push(line);
+		if (this.rawLines.length > maxEntries) {
+			this.rawLines.shift();
+		}
+
+		this.parser.push(line);
+		// A multi-line entry (a backtrace) arrives in one write, so its lines are pushed in the same tick;
+		// once the tick is over the entry is complete and can be emitted without waiting for the next one.
+		if (!this.flushScheduled) {
+			this.flushScheduled = true;
+			setImmediate(() => {
+				this.flushScheduled = false;
+				this.parser.flush();
+			});
+		}
+	}
+
+	/** Envoy's output ended: emit the last entry. */
+	end(): void {
+		this.parser.flush();
+	}
+
+	get entries(): readonly EnvoyLogEntry[] {
+		return this.entryList;
+	}
+
+	get pluginEntries(): readonly PluginLogEntry[] {
+		return this.pluginEntryList;
+	}
+
+	/** The last `count` raw lines: what to show when Envoy fails. */
+	tail(count: number): string[] {
+		return this.rawLines.slice(-count);
+	}
+
+	subscribe(listener: (entry: EnvoyLogEntry, pluginEntry: PluginLogEntry | undefined) => void): () => void {
+		this.listeners.add(listener);
+		return () => this.listeners.delete(listener);
+	}
+
+	/** Resolves with the first entry (already seen, or arriving within `timeoutMs`) that matches. */
+	async waitFor(predicate: (entry: EnvoyLogEntry) => boolean, timeoutMs: number, fromPosition = 0): Promise<EnvoyLogEntry | undefined> {
+		const firstKept = this.total - this.entryList.length;
+		for (const entry of this.entryList.slice(Math.max(0, fromPosition - firstKept))) {
+			if (predicate(entry)) {
+				return entry;
+			}
+		}
+
+		return new Promise(resolve => {
+			const timer = setTimeout(() => {
+				unsubscribe();
+				resolve(undefined);
+			}, timeoutMs);
+			const unsubscribe = this.subscribe(entry => {
+				if (predicate(entry)) {
+					clearTimeout(timer);
+					unsubscribe();
+					resolve(entry);
+				}
+			});
+		});
+	}
+
+	/** A position to pass to waitFor() to consider only entries from now on. */
+	get position(): number {
+		return this.total;
+	}
+
+	/**
+	 * Waits until every line Envoy wrote before this call has been read. Envoy writes its log synchronously
+	 * (stderr sink), so a line it logs now comes after everything logged earlier: meshbox asks admin to set
+	 * the admin logger's level (a no-op) and waits for Envoy's own "change log level" line.
+	 */
+	async sync(admin: EnvoyAdmin, timeoutMs = 3000): Promise<void> {
+		const from = this.position;
+		await admin.setLogLevel('admin', 'info');
+		await this.waitFor(entry => entry.logger === 'admin' && entry.message.includes('change log level: name=\'admin\''), timeoutMs, from);
+	}
+
+	private add(entry: EnvoyLogEntry): void {
+		this.total++;
+		this.entryList.push(entry);
+		if (this.entryList.length > maxEntries) {
+			this.entryList.shift();
+		}
+
+		const pluginEntry = toPluginLog(entry, this.plugins);
+		if (pluginEntry) {
+			this.pluginEntryList.push(pluginEntry);
+			if (this.pluginEntryList.length > maxEntries) {
+				this.pluginEntryList.shift();
+			}
+		}
+
+		for (const listener of this.listeners) {
+			listener(entry, pluginEntry);
+		}
+	}
+}

@@ -1,0 +1,24 @@
+/**
+ * Picks the runtime by name: the option, else `MESHBOX_RUNTIME`, else `local`.
+ */
+import { MeshboxError } from '../errors.ts';
+import { startLocal } from './local/local-runtime.ts';
+import { runtimeNames, type RunningSandbox, type RuntimeName, type RuntimeStartOptions } from './types.ts';
+
+export function pickRuntime(requested: string | undefined): RuntimeName {
+	const name = requested ?? process.env.MESHBOX_RUNTIME ?? 'local';
+	if (!(runtimeNames as readonly string[]).includes(name)) {
+		throw new MeshboxError('USAGE', `unknown runtime "${name}"`, `use one of: ${runtimeNames.join(', ')}`);
+	}
+
+	return name as RuntimeName;
+}
+
+export async function startRuntime(requested: string | undefined, options: RuntimeStartOptions): Promise<RunningSandbox> {
+	const runtime = pickRuntime(requested);
+	switch (runtime) {
+		case 'local': {
+			return startLocal(options);
+		}
+	}
+}

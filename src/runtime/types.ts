@@ -1,0 +1,35 @@
+/**
+ * The contract between the sandbox and whatever runs Envoy and the upstream (a local process, a container).
+ */
+import type { SandboxModel } from '../config/model.ts';
+import type { EnvoyAdmin } from '../envoy/admin.ts';
+import type { UpstreamRecordings } from '../upstream/recordings.ts';
+import type { LogBuffer } from './log-buffer.ts';
+
+export type RuntimeName = 'local';
+export const runtimeNames: readonly RuntimeName[] = ['local'];
+
+export type RuntimeStartOptions = {
+	readonly model: SandboxModel;
+	/** `--envoy-bin`: an Envoy binary to use instead of the one meshbox finds or installs. */
+	readonly envoyBin?: string;
+	/** Progress lines (Envoy install, which Envoy is used). */
+	readonly onProgress?: (line: string) => void;
+	/** Milliseconds to wait for Envoy's /ready. */
+	readonly readyTimeoutMs?: number;
+};
+
+export type RunningSandbox = {
+	/** `http://127.0.0.1:<port>`: where clients send requests. */
+	readonly url: string;
+	readonly admin: EnvoyAdmin;
+	/** The bootstrap Envoy was started with. */
+	readonly bootstrapYaml: string;
+	readonly envoyVersion: string;
+	readonly logs: LogBuffer;
+	readonly upstream: UpstreamRecordings;
+	/** Resolves when Envoy exits on its own (not after stop()). */
+	readonly exited: Promise<{ exitCode: number | undefined; signal: string | undefined }>;
+	/** Stops Envoy and the upstream and removes every temporary file. Safe to call twice. */
+	stop(): Promise<void>;
+};

@@ -1,0 +1,186 @@
+/**
+ * The scenario API: start a sandbox (real Envoy + the recording upstream + your plugins), send requests,
+ * read what the upstream saw, what the plugins logged and what Envoy counted.
+ *
+ *   const box = await startSandbox({ plugins: [{ name: 'auth', wasm: 'auth.wasm' }] });
+ *   const res = await box.request('/hello', { headers: { host: 'my-app.example.com' } });
+ *   await box.stop();
+ */
+import http from 'node:http';
+import got from 'got';
+import { resolveSpec } from '../config/resolve.ts';
+import type { SandboxSpec } from '../config/spec.ts';
+import type { EnvoyStats } from '../envoy/admin.ts';
+import { atLeast, type EnvoyLogEntry, type PluginLogEntry, type PluginLogLevel } from '../envoy/logs.ts';
+import { startRuntime } from '../runtime/start.ts';
+import type { RunningSandbox, RuntimeName } from '../runtime/types.ts';
+import type { UpstreamRecordings } from '../upstream/recordings.ts';
+
+export type SandboxOptions = SandboxSpec & {
+	/** How Envoy runs. Default: `MESHBOX_RUNTIME` or `local`. */
+	runtime?: RuntimeName;
+	/** An Envoy binary to use (otherwise: ENVOY_BIN, PATH, meshbox's cache, or install). */
+	envoyBin?: string;
+	/** Relative wasm paths are resolved against this directory. Default: the working directory. */
+	baseDir?: string;
+	/** Milliseconds to wait for Envoy to become ready. Default 60 s. */
+	readyTimeoutMs?: number;
+	/** Print progress (Envoy install, which Envoy) to stderr. Default: false. */
+	verbose?: boolean;
+};
+
+export type RequestOptions = {
+	method?: string;
+	/** Request headers; `host` sets the authority Envoy and the plugins see. */
+	headers?: Record<string, string | string[]>;
+	body?: string | Uint8Array;
+	/** Default 10 s. */
+	timeoutMs?: number;
+};
+
+export type SandboxResponse = {
+	readonly status: number;
+	/** Lower-cased names; repeated headers joined with `, ` (set-cookie: a list). */
+	readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+	/** Names and values in the order and case Envoy sent them. */
+	readonly rawHeaders: readonly string[];
+	readonly body: string;
+};
+
+export type PluginLogFilter = {
+	plugin?: string;
+	/** Exactly this level. */
+	level?: PluginLogLevel;
+	/** This level or above. */
+	minLevel?: PluginLogLevel;
+	/** A substring, or a pattern the message must match. */
+	message?: string | RegExp;
+};
+
+export type EnvoyLogFilter = {
+	/** Envoy's logger name: `wasm`, `main`, `http`, … */
+	logger?: string;
+	level?: EnvoyLogEntry['level'];
+	message?: string | RegExp;
+};
+
+export class Sandbox {
+	/** `http://127.0.0.1:<port>`: Envoy's listener. */
+	readonly url: string;
+	/** `http://127.0.0.1:<port>`: Envoy's admin interface. */
+	readonly adminUrl: string;
+	/** The bootstrap Envoy runs with. */
+	readonly bootstrapYaml: string;
+	readonly envoyVersion: string;
+	/** What reached the app behind Envoy. */
+	readonly upstream: UpstreamRecordings;
+	private readonly agent = new http.Agent({ keepAlive: true });
+
+	constructor(private readonly running: RunningSandbox) {
+		this.url = running.url;
+		this.adminUrl = running.admin.url;
+		this.bootstrapYaml = running.bootstrapYaml;
+		this.envoyVersion = running.envoyVersion;
+		this.upstream = running.upstream;
+	}
+
+	/** Sends a request through Envoy. Never throws for an HTTP status; only for a connection failure or timeout. */
+	async request(path: string, options: RequestOptions = {}): Promise<SandboxResponse> {
+		const response = await got(new URL(path, this.url), {
+			method: (options.method ?? 'GET') as 'GET',
+			headers: options.headers,
+			body: options.body,
+			agent: { http: this.agent },
+			throwHttpErrors: false,
+			retry: { limit: 0 },
+			followRedirect: false,
+			decompress: false,
+			timeout: { request: options.timeoutMs ?? 10_000 },
+		});
+		return {
+			status: response.statusCode,
+			headers: response.headers,
+			rawHeaders: response.rawHeaders,
+			body: response.body,
+		};
+	}
+
+	/** Plugin log entries so far (every line Envoy wrote before this call is included), oldest first. */
+	async logs(filter: PluginLogFilter = {}): Promise<PluginLogEntry[]> {
+		await this.running.logs.sync(this.running.admin);
+		return this.running.logs.pluginEntries.filter(entry => matchesPluginFilter(entry, filter));
+	}
+
+	/** Envoy's own log entries so far, oldest first. */
+	async envoyLogs(filter: EnvoyLogFilter = {}): Promise<EnvoyLogEntry[]> {
+		await this.running.logs.sync(this.running.admin);
+		return this.running.logs.entries.filter(entry => (filter.logger === undefined || entry.logger === filter.logger)
+			&& (filter.level === undefined || entry.level === filter.level)
+			&& matchesText(entry.message, filter.message));
+	}
+
+	/** Waits for a plugin log entry (e.g. from a timer or an http_call callback); undefined after the timeout. */
+	async waitForLog(filter: PluginLogFilter, timeoutMs = 5000): Promise<PluginLogEntry | undefined> {
+		const logs = this.running.logs;
+		const seen = logs.pluginEntries.find(entry => matchesPluginFilter(entry, filter));
+		if (seen) {
+			return seen;
+		}
+
+		return new Promise(resolve => {
+			const timer = setTimeout(() => {
+				unsubscribe();
+				resolve(undefined);
+			}, timeoutMs);
+			const unsubscribe = logs.subscribe((_entry, pluginEntry) => {
+				if (pluginEntry && matchesPluginFilter(pluginEntry, filter)) {
+					clearTimeout(timer);
+					unsubscribe();
+					resolve(pluginEntry);
+				}
+			});
+		});
+	}
+
+	/** Envoy's stats (admin `/stats`) whose names start with `prefix`. */
+	async stats(prefix = ''): Promise<EnvoyStats> {
+		return this.running.admin.stats(prefix ? `^${escapeRegExp(prefix)}` : undefined);
+	}
+
+	/** Stops Envoy and the upstream and removes temporary files. Safe to call more than once. */
+	async stop(): Promise<void> {
+		this.agent.destroy();
+		await this.running.stop();
+	}
+}
+
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+	const { runtime, envoyBin, baseDir, readyTimeoutMs, verbose, ...spec } = options;
+	const model = await resolveSpec(spec, { baseDir: baseDir ?? process.cwd() });
+	const running = await startRuntime(runtime, {
+		model,
+		envoyBin,
+		readyTimeoutMs,
+		onProgress: verbose ? line => process.stderr.write(`${line}\n`) : undefined,
+	});
+	return new Sandbox(running);
+}
+
+function matchesPluginFilter(entry: PluginLogEntry, filter: PluginLogFilter): boolean {
+	return (filter.plugin === undefined || entry.plugin === filter.plugin)
+		&& (filter.level === undefined || entry.level === filter.level)
+		&& (filter.minLevel === undefined || atLeast(entry.level, filter.minLevel))
+		&& matchesText(entry.message, filter.message);
+}
+
+function matchesText(text: string, expected: string | RegExp | undefined): boolean {
+	if (expected === undefined) {
+		return true;
+	}
+
+	return typeof expected === 'string' ? text.includes(expected) : expected.test(text);
+}
+
+function escapeRegExp(text: string): string {
+	return text.replaceAll(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

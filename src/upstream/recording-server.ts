@@ -1,0 +1,114 @@
+/**
+ * The hello-world upstream: answers every request `200 Hello, world!\n` and records what it received, so
+ * a scenario can tell whether a request reached the app (and what it looked like after the plugins).
+ *
+ * A request is recorded once its body has been read and *before* the response is sent, so by the time a
+ * client sees the response its recording is there.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type RecordedRequest = {
+	readonly method: string;
+	/** Path with query string, as received. */
+	readonly path: string;
+	/** Lower-cased names; repeated headers joined with `, ` (set-cookie: kept as received, joined). */
+	readonly headers: Readonly<Record<string, string>>;
+	/** Header names and values in the order and case received. */
+	readonly rawHeaders: readonly string[];
+	readonly body: string;
+	/** When the request arrived (ms since the epoch). */
+	readonly time: number;
+};
+
+export type UpstreamOptions = {
+	host?: string;
+	/** 0 or absent: any free port. */
+	port?: number;
+	/** Response body. Default `Hello, world!\n`. */
+	body?: string;
+};
+
+export const helloWorldBody = 'Hello, world!\n';
+
+export class RecordingUpstream {
+	private readonly recorded: RecordedRequest[] = [];
+	private readonly server: http.Server;
+	private readonly body: string;
+
+	private constructor(options: UpstreamOptions) {
+		this.body = options.body ?? helloWorldBody;
+		this.server = http.createServer((request, response) => {
+			this.handle(request, response);
+		});
+		// Longer than Envoy's upstream idle_timeout (4 s): Envoy closes idle connections first, never this side.
+		this.server.keepAliveTimeout = 60_000;
+		this.server.headersTimeout = 61_000;
+	}
+
+	static async start(options: UpstreamOptions = {}): Promise<RecordingUpstream> {
+		const upstream = new RecordingUpstream(options);
+		await new Promise<void>((resolve, reject) => {
+			upstream.server.once('error', reject);
+			upstream.server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+				upstream.server.off('error', reject);
+				resolve();
+			});
+		});
+		return upstream;
+	}
+
+	get address(): { host: string; port: number } {
+		const info = this.server.address() as AddressInfo;
+		return { host: info.address, port: info.port };
+	}
+
+	/** A copy of every request received since start or the last clear(), oldest first. */
+	requests(): RecordedRequest[] {
+		return [...this.recorded];
+	}
+
+	get hits(): number {
+		return this.recorded.length;
+	}
+
+	clear(): void {
+		this.recorded.length = 0;
+	}
+
+	async stop(): Promise<void> {
+		if (!this.server.listening) {
+			return;
+		}
+
+		await new Promise<void>(resolve => {
+			this.server.close(() => resolve());
+			this.server.closeAllConnections();
+		});
+	}
+
+	private handle(request: http.IncomingMessage, response: http.ServerResponse): void {
+		const time = Date.now();
+		const chunks: Buffer[] = [];
+		request.on('data', (chunk: Buffer) => chunks.push(chunk));
+		request.on('end', () => {
+			const headers: Record<string, string> = {};
+			for (const [name, value] of Object.entries(request.headers)) {
+				if (value !== undefined) {
+					headers[name] = Array.isArray(value) ? value.join(', ') : value;
+				}
+			}
+
+			this.recorded.push({
+				method: request.method ?? 'GET',
+				path: request.url ?? '/',
+				headers,
+				rawHeaders: [...request.rawHeaders],
+				body: Buffer.concat(chunks).toString('utf8'),
+				time,
+			});
+			response.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(this.body) });
+			response.end(request.method === 'HEAD' ? undefined : this.body);
+		});
+	}
+}
