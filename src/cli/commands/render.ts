@@ -1,0 +1,59 @@
+/**
+ * `meshbox render`: print the Envoy bootstrap meshbox would run, without starting anything.
+ *
+ * Wasm paths are printed relative to the working directory when they are inside it, so the output runs
+ * as it is with `envoy -c FILE` from here. The upstream is the address given by --upstream.
+ */
+import path from 'node:path';
+import { buildBootstrap } from '../../envoy/bootstrap.ts';
+import { renderBootstrapYaml } from '../../envoy/render.ts';
+import { MeshboxError } from '../../errors.ts';
+import type { Command } from '../command.ts';
+import { loadSandboxModel, parseCommandArgs, sandboxOptionSpec, sandboxOptionsHelp } from '../options.ts';
+import { defaultListenerPort } from './up.ts';
+
+const usage = 'meshbox render [--config FILE] [--plugin FILE.wasm ...] [--port N] [--admin-port N] [--upstream HOST:PORT]';
+export const defaultAdminPort = 9901;
+export const defaultRenderUpstream = '127.0.0.1:8080';
+
+export const renderCommand: Command = {
+	name: 'render',
+	summary: 'print the Envoy bootstrap for the sandbox spec (nothing is started)',
+	usage: [usage, '', ...sandboxOptionsHelp.filter(line => !/--runtime|--envoy-bin/.test(line)),
+		`      --upstream H:P    the app Envoy forwards to (default ${defaultRenderUpstream})`].join('\n'),
+	async run({ argv, out }) {
+		const { values } = parseCommandArgs(argv, { ...sandboxOptionSpec, upstream: { type: 'string' } }, usage);
+		if (values.help) {
+			out(this.usage);
+			return 0;
+		}
+
+		const model = await loadSandboxModel(values, defaultListenerPort);
+		const upstream = parseHostPort(values.upstream ?? defaultRenderUpstream);
+		const bootstrap = buildBootstrap(model, {
+			listener: { address: '127.0.0.1', port: model.port },
+			admin: { address: '127.0.0.1', port: model.adminPort || defaultAdminPort },
+			upstream,
+			wasmPath: plugin => displayPath(plugin.wasmPath),
+		});
+		out(renderBootstrapYaml(bootstrap, [
+			'Envoy bootstrap rendered by `meshbox render`.',
+			`Run it from this directory with: envoy -c FILE   (the app is expected at ${upstream.address}:${upstream.port})`,
+		]).trimEnd());
+		return 0;
+	},
+};
+
+function parseHostPort(text: string): { address: string; port: number } {
+	const match = /^(.+):(\d+)$/.exec(text);
+	if (!match?.[1] || !match[2] || Number(match[2]) > 65_535) {
+		throw new MeshboxError('USAGE', `--upstream ${text}: expected HOST:PORT`, 'e.g. --upstream 127.0.0.1:8080');
+	}
+
+	return { address: match[1], port: Number(match[2]) };
+}
+
+function displayPath(file: string): string {
+	const relative = path.relative(process.cwd(), file);
+	return relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
+}
