@@ -135,6 +135,12 @@ export function readOneOf<T extends string>(value: unknown, path: FieldPath, loc
 
 /** The candidate closest to `word` by edit distance, if it is close enough to be a plausible typo. */
 export function closest(word: string, candidates: readonly string[]): string | undefined {
+	const lower = word.toLowerCase();
+	const byPrefix = candidates.find(candidate => lower.length >= 3 && candidate.toLowerCase().startsWith(lower));
+	if (byPrefix) {
+		return byPrefix;
+	}
+
 	let best: string | undefined;
 	let bestDistance = Number.POSITIVE_INFINITY;
 	for (const candidate of candidates) {

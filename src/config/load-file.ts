@@ -22,8 +22,8 @@ export function parseYaml(text: string, fileLabel: string): ParsedYaml {
 	const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
 	const [firstError] = document.errors;
 	if (firstError) {
-		const position = firstError.linePos?.[0];
-		const where = position ? `${fileLabel}:${position.line}:${position.col}` : fileLabel;
+		const { line, col } = lineCounter.linePos(firstError.pos[0]);
+		const where = `${fileLabel}:${line}:${col}`;
 		throw new MeshboxError('CONFIG_INVALID', `${where}: ${firstError.message.split('\n')[0]}`, 'fix the YAML syntax at that place');
 	}
 
@@ -46,7 +46,8 @@ export async function loadConfigFile(file: string, overrides?: ResolveOptions['o
 		throw new MeshboxError('CONFIG_NOT_FOUND', `cannot read config file ${file}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`,
 			`create it (see README: "meshbox.yaml"), pass --config FILE, or give plugins with --plugin FILE.wasm`);
 	});
-	const label = path.relative(process.cwd(), absolute) || absolute;
+	const relative = path.relative(process.cwd(), absolute);
+	const label = relative && !relative.startsWith('..') ? relative : absolute;
 	const { value, locate } = parseYaml(text, label);
 	return resolveSpec(value, { baseDir: path.dirname(absolute), locate, overrides });
 }

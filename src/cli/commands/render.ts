@@ -6,13 +6,15 @@
  */
 import path from 'node:path';
 import { buildBootstrap } from '../../envoy/bootstrap.ts';
+import { provisionEnvoy } from '../../envoy/provision.ts';
 import { renderBootstrapYaml } from '../../envoy/render.ts';
+import { validateBootstrap } from '../../envoy/validate.ts';
 import { MeshboxError } from '../../errors.ts';
 import type { Command } from '../command.ts';
 import { loadSandboxModel, parseCommandArgs, sandboxOptionSpec, sandboxOptionsHelp } from '../options.ts';
 import { defaultListenerPort } from './up.ts';
 
-const usage = 'meshbox render [--config FILE] [--plugin FILE.wasm ...] [--port N] [--admin-port N] [--upstream HOST:PORT]';
+const usage = 'meshbox render [--config FILE] [--plugin FILE.wasm ...] [--port N] [--admin-port N] [--upstream HOST:PORT] [--validate]';
 export const defaultAdminPort = 9901;
 export const defaultRenderUpstream = '127.0.0.1:8080';
 
@@ -20,9 +22,10 @@ export const renderCommand: Command = {
 	name: 'render',
 	summary: 'print the Envoy bootstrap for the sandbox spec (nothing is started)',
 	usage: [usage, '', ...sandboxOptionsHelp.filter(line => !/--runtime|--envoy-bin/.test(line)),
-		`      --upstream H:P    the app Envoy forwards to (default ${defaultRenderUpstream})`].join('\n'),
-	async run({ argv, out }) {
-		const { values } = parseCommandArgs(argv, { ...sandboxOptionSpec, upstream: { type: 'string' } }, usage);
+		`      --upstream H:P    the app Envoy forwards to (default ${defaultRenderUpstream})`,
+		'      --validate        also check it with `envoy --mode validate` (loads every plugin)'].join('\n'),
+	async run({ argv, out, err }) {
+		const { values } = parseCommandArgs(argv, { ...sandboxOptionSpec, upstream: { type: 'string' }, validate: { type: 'boolean' } }, usage);
 		if (values.help) {
 			out(this.usage);
 			return 0;
@@ -36,11 +39,24 @@ export const renderCommand: Command = {
 			upstream,
 			wasmPath: plugin => displayPath(plugin.wasmPath),
 		});
-		out(renderBootstrapYaml(bootstrap, [
+		const yaml = renderBootstrapYaml(bootstrap, [
 			'Envoy bootstrap rendered by `meshbox render`.',
-			`Run it from this directory with: envoy -c FILE   (the app is expected at ${upstream.address}:${upstream.port})`,
-		]).trimEnd());
-		return 0;
+			`Run it from the directory it was rendered in: envoy -c FILE   (the app is expected at ${upstream.address}:${upstream.port})`,
+		]);
+		out(yaml.trimEnd());
+		if (!values.validate) {
+			return 0;
+		}
+
+		const envoy = await provisionEnvoy({ envoyBin: values['envoy-bin'], onProgress: err });
+		const result = await validateBootstrap(envoy.path, renderBootstrapYaml(buildBootstrap(model, {
+			listener: { address: '127.0.0.1', port: model.port },
+			admin: { address: '127.0.0.1', port: model.adminPort || defaultAdminPort },
+			upstream,
+			wasmPath: plugin => plugin.wasmPath,
+		})));
+		err(result.ok ? `meshbox render: envoy ${envoy.version} accepts this configuration` : `meshbox render: envoy ${envoy.version} rejects this configuration:\n${result.output.trim()}`);
+		return result.ok ? 0 : 1;
 	},
 };
 

@@ -1,0 +1,93 @@
+import test from 'ava';
+import type { SandboxModel } from '../../src/config/model.ts';
+import { resolveSpec } from '../../src/config/resolve.ts';
+import type { SandboxSpec } from '../../src/config/spec.ts';
+import { buildBootstrap, type JsonObject, type Placement } from '../../src/envoy/bootstrap.ts';
+import { provisionEnvoy } from '../../src/envoy/provision.ts';
+import { renderBootstrapYaml } from '../../src/envoy/render.ts';
+import { validateBootstrap } from '../../src/envoy/validate.ts';
+import { repoRoot, seedWasm, strictConfigWasm } from '../helpers/paths.ts';
+
+const placement: Placement = {
+	listener: { address: '127.0.0.1', port: 10_000 },
+	admin: { address: '127.0.0.1', port: 9901 },
+	upstream: { address: '127.0.0.1', port: 8080 },
+	wasmPath: plugin => plugin.wasmPath,
+};
+
+async function model(spec: SandboxSpec): Promise<SandboxModel> {
+	return resolveSpec(spec, { baseDir: repoRoot });
+}
+
+type Filter = { name: string; typed_config: { '@type': string; config?: JsonObject } };
+
+function httpFilters(bootstrap: JsonObject): Filter[] {
+	const resources = bootstrap.static_resources as { listeners: Array<{ filter_chains: Array<{ filters: Array<{ typed_config: { http_filters: Filter[] } }> }> }> };
+	return resources.listeners[0]!.filter_chains[0]!.filters[0]!.typed_config.http_filters;
+}
+
+const chainSpec: SandboxSpec = {
+	plugins: [
+		{ name: 'first', wasm: seedWasm, rootId: 'first_root', vmId: 'shared', vmConfiguration: { vm: 1 }, env: { MODE: 'test' }, hostEnv: ['HOME'] },
+		{ name: 'second', wasm: strictConfigWasm, configuration: { header: 'x-a', value: 'b' }, failOpen: true },
+	],
+};
+
+test('one envoy.filters.http.wasm per plugin, in order, then the router', async t => {
+	const filters = httpFilters(buildBootstrap(await model(chainSpec), placement));
+	t.deepEqual(filters.map(filter => filter.name), ['first', 'second', 'envoy.filters.http.router']);
+	t.is(filters[0]?.typed_config['@type'], 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm');
+});
+
+test('each plugin\'s PluginConfig carries name, root_id, vm_config, configuration and fail_open', async t => {
+	const [first, second] = httpFilters(buildBootstrap(await model(chainSpec), placement));
+	t.deepEqual(first?.typed_config.config, {
+		name: 'first',
+		root_id: 'first_root',
+		vm_config: {
+			vm_id: 'shared',
+			runtime: 'envoy.wasm.runtime.v8',
+			code: { local: { filename: seedWasm } },
+			configuration: { '@type': 'type.googleapis.com/google.protobuf.StringValue', value: '{"vm":1}' },
+			environment_variables: { host_env_keys: ['HOME'], key_values: { MODE: 'test' } },
+		},
+		fail_open: false,
+	});
+	t.deepEqual(second?.typed_config.config, {
+		name: 'second',
+		vm_config: { runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: strictConfigWasm } } },
+		configuration: { '@type': 'type.googleapis.com/google.protobuf.StringValue', value: '{"header":"x-a","value":"b"}' },
+		fail_open: true,
+	});
+});
+
+test('listener and admin bind where the placement says (127.0.0.1 here)', async t => {
+	const bootstrap = buildBootstrap(await model({}), placement) as { admin: JsonObject; static_resources: { listeners: JsonObject[] } };
+	t.deepEqual(bootstrap.admin, { address: { socket_address: { address: '127.0.0.1', port_value: 9901 } } });
+	t.deepEqual(bootstrap.static_resources.listeners[0]?.address, { socket_address: { address: '127.0.0.1', port_value: 10_000 } });
+});
+
+const validationCases: Array<[string, SandboxSpec]> = [
+	['no plugins', {}],
+	['the seed plugin', { plugins: [{ name: 'my-wasm-plugin', wasm: seedWasm }] }],
+	['a chain with root ids, vm ids, configurations, env and fail_open', chainSpec],
+	['a plain-text configuration and debug logging', { plugins: [{ name: 'p', wasm: seedWasm, configuration: 'not json' }], envoy: { componentLogLevels: { wasm: 'trace' } } }],
+];
+
+for (const [title, spec] of validationCases) {
+	test(`real Envoy accepts the generated config: ${title}`, async t => {
+		const envoy = await provisionEnvoy();
+		const yaml = renderBootstrapYaml(buildBootstrap(await model(spec), placement));
+		const result = await validateBootstrap(envoy.path, yaml);
+		t.true(result.ok, result.output);
+	});
+}
+
+test('real Envoy refuses a plugin whose on_configure fails, and says which', async t => {
+	const envoy = await provisionEnvoy();
+	const yaml = renderBootstrapYaml(buildBootstrap(await model({ plugins: [{ name: 'strict', wasm: strictConfigWasm, configuration: '{}' }] }), placement));
+	const result = await validateBootstrap(envoy.path, yaml);
+	t.false(result.ok);
+	t.regex(result.output, /Unable to create Wasm plugin strict/);
+	t.regex(result.output, /invalid plugin configuration: missing string field "header"/);
+});

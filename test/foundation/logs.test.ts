@@ -1,0 +1,65 @@
+import test from 'ava';
+import { EnvoyLogParser, toPluginLog, type EnvoyLogEntry } from '../../src/envoy/logs.ts';
+
+function parse(lines: string[]): EnvoyLogEntry[] {
+	const entries: EnvoyLogEntry[] = [];
+	const parser = new EnvoyLogParser(entry => entries.push(entry));
+	for (const line of lines) {
+		parser.push(line);
+	}
+
+	parser.flush();
+	return entries;
+}
+
+const plugins = [
+	{ name: 'auth', rootId: '', vmId: '' },
+	{ name: 'headers', rootId: 'headers_root', vmId: 'shared' },
+];
+
+test('an Envoy log line is split into its fields', t => {
+	const [entry] = parse(['[2026-11-24 22:08:15.627][3725][info][main] [source/server/server.cc:1098] starting main dispatch loop']);
+	t.deepEqual(entry, {
+		time: '2026-11-24 22:08:15.627', thread: 3725, level: 'info', logger: 'main',
+		source: 'source/server/server.cc:1098', message: 'starting main dispatch loop',
+	});
+});
+
+test('lines that do not start an entry continue the previous one (backtraces)', t => {
+	const entries = parse([
+		'[2026-11-24 22:08:15.627][7][error][wasm] [source/extensions/common/wasm/wasm_vm.cc:38] Function: proxy_on_request_headers failed: Uncaught RuntimeError: unreachable',
+		'Proxy-Wasm plugin in-VM backtrace:',
+		'  0:  0x1a2b - rust_panic',
+		'[2026-11-24 22:08:15.628][7][info][main] [x.cc:1] next',
+	]);
+	t.is(entries.length, 2);
+	t.is(entries[0]?.message.split('\n').length, 3);
+	t.regex(entries[0]?.message ?? '', /0x1a2b - rust_panic$/);
+});
+
+test('a stream context\'s wasm log line names its plugin', t => {
+	const [entry] = parse(['[2026-11-24 22:08:15.627][7][info][wasm] [source/extensions/common/wasm/context.cc:1157] wasm log auth: Received request for: a.example /x']);
+	t.deepEqual(toPluginLog(entry!, plugins), {
+		time: '2026-11-24 22:08:15.627', level: 'info', plugin: 'auth', context: 'stream', message: 'Received request for: a.example /x',
+	});
+});
+
+test('root_id and vm_id are part of the prefix and attribute the line', t => {
+	const [stream, root] = parse([
+		'[2026-11-24 22:08:15.627][7][warning][wasm] [c.cc:1] wasm log headers headers_root shared: careful: colons stay',
+		'[2026-11-24 22:08:15.627][7][debug][wasm] [c.cc:1] wasm log headers_root shared: configured',
+	]);
+	t.like(toPluginLog(stream!, plugins), { plugin: 'headers', context: 'stream', level: 'warn', message: 'careful: colons stay' });
+	t.like(toPluginLog(root!, plugins), { plugin: 'headers', context: 'root', level: 'debug', message: 'configured' });
+});
+
+test('a root context line with an empty prefix is attributed only when one plugin fits', t => {
+	const [entry] = parse(['[2026-11-24 22:08:15.627][7][info][wasm] [c.cc:1] wasm log: on_vm_start']);
+	t.like(toPluginLog(entry!, plugins), { plugin: 'auth', context: 'root' });
+	t.like(toPluginLog(entry!, [...plugins, { name: 'other', rootId: '', vmId: '' }]), { plugin: undefined, context: 'root' });
+});
+
+test('Envoy\'s own wasm messages are not plugin logs', t => {
+	const [entry] = parse(['[2026-11-24 22:08:15.627][7][error][wasm] [wasm.cc:104] Wasm VM failed Failed to configure base Wasm plugin']);
+	t.is(toPluginLog(entry!, plugins), undefined);
+});
