@@ -53,7 +53,8 @@ export async function loadConfigFile(file: string, overrides?: ResolveOptions['o
 }
 
 /** The source offset of the field at `fieldPath`: its key when it is a map entry, else the node itself. */
-function offsetOf(document: Document, fieldPath: FieldPath): number | undefined {
+// Exported for src/istio (multi-document Istio files locate fields the same way).
+export function offsetOf(document: Document, fieldPath: FieldPath): number | undefined {
 	let node: Node | null | undefined = document.contents;
 	let offset = node?.range?.[0];
 	for (const part of fieldPath) {

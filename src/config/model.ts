@@ -27,8 +27,16 @@ export type EnvoyModel = {
 	readonly concurrency: number;
 };
 
+/** An extra Envoy cluster (a service plugins call with http_call). */
+export type ClusterModel = {
+	readonly name: string;
+	readonly host: string;
+	readonly port: number;
+};
+
 export type SandboxModel = {
 	readonly plugins: readonly PluginModel[];
+	readonly clusters: readonly ClusterModel[];
 	/** Requested listener port; 0 means "any free port". */
 	readonly port: number;
 	/** Requested admin port; 0 means "any free port". */

@@ -4,7 +4,7 @@
  * `startSandbox()` in a scenario (JavaScript callers get the same checks as YAML authors).
  */
 import path from 'node:path';
-import type { EnvoyModel, PluginModel, SandboxModel } from './model.ts';
+import type { ClusterModel, EnvoyModel, PluginModel, SandboxModel } from './model.ts';
 import { logLevels, type LogLevel } from './spec.ts';
 import { inspectWasmFile } from './wasm-module.ts';
 import {
@@ -25,7 +25,7 @@ export type ResolveOptions = {
 	};
 };
 
-const sandboxFields = ['plugins', 'port', 'adminPort', 'envoy'] as const;
+const sandboxFields = ['plugins', 'clusters', 'port', 'adminPort', 'envoy'] as const;
 const pluginFields = ['name', 'wasm', 'rootId', 'vmId', 'configuration', 'vmConfiguration', 'failOpen', 'env', 'hostEnv'] as const;
 const envoyFields = ['logLevel', 'componentLogLevels', 'concurrency'] as const;
 
@@ -62,6 +62,7 @@ export async function resolveSpec(input: unknown, options: ResolveOptions): Prom
 
 	return {
 		plugins,
+		clusters: resolveClusters(spec.clusters, locate),
 		port: overrides.port ?? (spec.port === undefined ? 0 : readPort(spec.port, ['port'], locate)),
 		adminPort: overrides.adminPort ?? (spec.adminPort === undefined ? 0 : readPort(spec.adminPort, ['adminPort'], locate)),
 		envoy: resolveEnvoy(spec.envoy, locate),
@@ -118,6 +119,32 @@ async function resolvePlugin(value: unknown, fieldPath: FieldPath, baseDir: stri
 		env,
 		hostEnv,
 	};
+}
+
+/** The cluster every request is routed to; plugins' own clusters need other names. */
+export const reservedClusterNames: readonly string[] = ['upstream'];
+
+function resolveClusters(value: unknown, locate: Locator): ClusterModel[] {
+	if (value === undefined) {
+		return [];
+	}
+
+	const entries = readStringMap(value, ['clusters'], locate);
+	return Object.entries(entries).map(([name, address]) => {
+		if (reservedClusterNames.includes(name) || !pluginNamePattern.test(name)) {
+			throw configError(locate, ['clusters', name], reservedClusterNames.includes(name)
+				? `"${name}" is the name of the cluster behind the listener` : `"${name}" is not a usable cluster name`,
+			'choose another name (letters, digits and . _ - / @), and use that name in the plugin\'s http_call');
+		}
+
+		const match = /^(.+):(\d+)$/.exec(address);
+		const port = Number(match?.[2]);
+		if (!match?.[1] || !Number.isInteger(port) || port < 1 || port > 65_535) {
+			throw configError(locate, ['clusters', name], `expected HOST:PORT, found ${JSON.stringify(address)}`, 'e.g. 127.0.0.1:9000');
+		}
+
+		return { name, host: match[1].replace(/^\[(.*)\]$/, '$1'), port };
+	});
 }
 
 /** A string is the configuration itself; any other value is what the plugin gets as JSON. */

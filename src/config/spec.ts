@@ -42,6 +42,11 @@ export type EnvoySpec = {
 export type SandboxSpec = {
 	/** The plugins, in filter-chain order (the first sees the request first). A string is a wasm path. */
 	plugins?: Array<PluginSpec | string>;
+	/**
+	 * More Envoy clusters, for plugins' `http_call`s: name → `host:port` of an HTTP/1.1 service. (Scenarios
+	 * can also give a `mockService()`, which meshbox starts and records.)
+	 */
+	clusters?: Record<string, string>;
 	/** Listener port on 127.0.0.1. 0 or absent: a free port. */
 	port?: number;
 	/** Admin port on 127.0.0.1. 0 or absent: a free port. */

@@ -7,7 +7,7 @@
  * Field names follow api/envoy/extensions/wasm/v3/wasm.proto and
  * api/envoy/extensions/filters/http/wasm/v3/wasm.proto.
  */
-import type { PluginModel, SandboxModel } from '../config/model.ts';
+import type { ClusterModel, PluginModel, SandboxModel } from '../config/model.ts';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
@@ -23,6 +23,8 @@ export type Placement = {
 	readonly upstream: SocketAddress;
 	/** The wasm file's path as Envoy opens it. */
 	readonly wasmPath: (plugin: PluginModel) => string;
+	/** How Envoy reaches an extra cluster's service (default: the address in the model). */
+	readonly clusterAddress?: (cluster: ClusterModel) => SocketAddress;
 };
 
 export const listenerName = 'meshbox_listener';
@@ -48,7 +50,10 @@ export function buildBootstrap(model: SandboxModel, placement: Placement): JsonO
 				address: socketAddress(placement.listener),
 				filter_chains: [{ filters: [httpConnectionManager(model, placement)] }],
 			}],
-			clusters: [upstreamCluster(placement.upstream)],
+			clusters: [
+				httpCluster(upstreamClusterName, placement.upstream),
+				...model.clusters.map(cluster => httpCluster(cluster.name, placement.clusterAddress?.(cluster) ?? { address: cluster.host, port: cluster.port })),
+			],
 		},
 	};
 }
@@ -108,15 +113,16 @@ function httpConnectionManager(model: SandboxModel, placement: Placement): JsonO
 	};
 }
 
-function upstreamCluster(upstream: SocketAddress): JsonObject {
-	const isIp = /^[\d.]+$|:/.test(upstream.address);
+/** A cluster of one HTTP/1.1 endpoint: the app, or a service plugins call. */
+function httpCluster(name: string, endpoint: SocketAddress): JsonObject {
+	const isIp = /^[\d.]+$|:/.test(endpoint.address);
 	return {
-		name: upstreamClusterName,
+		name,
 		type: isIp ? 'STATIC' : 'STRICT_DNS',
 		connect_timeout: '2s',
 		load_assignment: {
-			cluster_name: upstreamClusterName,
-			endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(upstream) } }] }],
+			cluster_name: name,
+			endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(endpoint) } }] }],
 		},
 		typed_extension_protocol_options: {
 			'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {

@@ -9,14 +9,18 @@
 import http from 'node:http';
 import got from 'got';
 import { resolveSpec } from '../config/resolve.ts';
+import { MeshboxError } from '../errors.ts';
 import type { SandboxSpec } from '../config/spec.ts';
 import type { EnvoyStats } from '../envoy/admin.ts';
 import { atLeast, type EnvoyLogEntry, type PluginLogEntry, type PluginLogLevel } from '../envoy/logs.ts';
 import { startRuntime } from '../runtime/start.ts';
 import type { RunningSandbox, RuntimeName } from '../runtime/types.ts';
 import type { UpstreamRecordings } from '../upstream/recordings.ts';
+import { MockService, startMock, type StartedMock } from './mock-service.ts';
 
-export type SandboxOptions = SandboxSpec & {
+export type SandboxOptions = Omit<SandboxSpec, 'clusters'> & {
+	/** Services plugins call with http_call, by cluster name: a `mockService()` or a `host:port`. */
+	clusters?: Record<string, MockService | string>;
 	/** How Envoy runs. Default: `MESHBOX_RUNTIME` or `local`. */
 	runtime?: RuntimeName;
 	/** An Envoy binary to use (otherwise: ENVOY_BIN, PATH, meshbox's cache, or install). */
@@ -74,9 +78,17 @@ export class Sandbox {
 	readonly envoyVersion: string;
 	/** What reached the app behind Envoy. */
 	readonly upstream: UpstreamRecordings;
+	/** What each mock service (by cluster name) received. */
+	readonly mocks: Readonly<Record<string, UpstreamRecordings>>;
 	private readonly agent = new http.Agent({ keepAlive: true });
 
-	constructor(private readonly running: RunningSandbox) {
+	private envoyExit: { exitCode: number | undefined; signal: string | undefined } | undefined;
+
+	constructor(private readonly running: RunningSandbox, private readonly startedMocks: readonly StartedMock[] = []) {
+		this.mocks = Object.fromEntries(startedMocks.map(mock => [mock.name, mock.recordings]));
+		void running.exited.then(exit => {
+			this.envoyExit = exit;
+		});
 		this.url = running.url;
 		this.adminUrl = running.admin.url;
 		this.bootstrapYaml = running.bootstrapYaml;
@@ -96,6 +108,8 @@ export class Sandbox {
 			followRedirect: false,
 			decompress: false,
 			timeout: { request: options.timeoutMs ?? 10_000 },
+		}).catch((error: unknown) => {
+			throw this.envoyExit ? this.exitError() : error;
 		});
 		return {
 			status: response.statusCode,
@@ -147,23 +161,69 @@ export class Sandbox {
 		return this.running.admin.stats(prefix ? `^${escapeRegExp(prefix)}` : undefined);
 	}
 
+	/**
+	 * Polls `check` until it returns something truthy (which is returned), e.g. for timer-driven behaviour:
+	 * `await box.waitFor(async () => (await box.upstream.hits()) === 1)`. Rejects after `timeoutMs`.
+	 */
+	async waitFor<T>(check: () => T | Promise<T>, timeoutMs = 5000, intervalMs = 50): Promise<T> {
+		const started = Date.now();
+		for (;;) {
+			const result = await check();
+			if (result) {
+				return result;
+			}
+
+			if (this.envoyExit) {
+				throw this.exitError();
+			}
+
+			if (Date.now() - started >= timeoutMs) {
+				throw new Error(`waitFor: condition not met within ${timeoutMs} ms`);
+			}
+
+			await new Promise(resolve => setTimeout(resolve, intervalMs));
+		}
+	}
+
 	/** Stops Envoy and the upstream and removes temporary files. Safe to call more than once. */
 	async stop(): Promise<void> {
 		this.agent.destroy();
 		await this.running.stop();
+		await Promise.all(this.startedMocks.map(async mock => mock.stop()));
+	}
+	private exitError(): MeshboxError {
+		const status = this.envoyExit?.exitCode === undefined ? `signal ${this.envoyExit?.signal ?? '?'}` : `status ${this.envoyExit.exitCode}`;
+		return new MeshboxError('ENVOY_EXITED', `Envoy exited (${status}) while the scenario was running`, 'the last lines of its log follow', this.running.logs.tail(20));
 	}
 }
 
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
-	const { runtime, envoyBin, baseDir, readyTimeoutMs, verbose, ...spec } = options;
-	const model = await resolveSpec(spec, { baseDir: baseDir ?? process.cwd() });
-	const running = await startRuntime(runtime, {
-		model,
-		envoyBin,
-		readyTimeoutMs,
-		onProgress: verbose ? line => process.stderr.write(`${line}\n`) : undefined,
-	});
-	return new Sandbox(running);
+	const { runtime, envoyBin, baseDir, readyTimeoutMs, verbose, clusters, ...spec } = options;
+	const mocks: StartedMock[] = [];
+	try {
+		const clusterAddresses: Record<string, string> = {};
+		for (const [name, target] of Object.entries(clusters ?? {})) {
+			if (target instanceof MockService) {
+				const mock = await startMock(name, target);
+				mocks.push(mock);
+				clusterAddresses[name] = mock.address;
+			} else {
+				clusterAddresses[name] = target;
+			}
+		}
+
+		const model = await resolveSpec({ ...spec, ...(clusters ? { clusters: clusterAddresses } : {}) }, { baseDir: baseDir ?? process.cwd() });
+		const running = await startRuntime(runtime, {
+			model,
+			envoyBin,
+			readyTimeoutMs,
+			onProgress: verbose ? line => process.stderr.write(`${line}\n`) : undefined,
+		});
+		return new Sandbox(running, mocks);
+	} catch (error) {
+		await Promise.all(mocks.map(async mock => mock.stop()));
+		throw error;
+	}
 }
 
 function matchesPluginFilter(entry: PluginLogEntry, filter: PluginLogFilter): boolean {

@@ -21,12 +21,24 @@ export type RecordedRequest = {
 	readonly time: number;
 };
 
+/** What a server answers; headers' names as given. */
+export type ServerResponse = {
+	status?: number;
+	headers?: Record<string, string>;
+	body?: string;
+};
+
+/** Decides the answer to a request (a scenario's mock service). */
+export type RequestHandler = (request: RecordedRequest) => ServerResponse | Promise<ServerResponse>;
+
 export type UpstreamOptions = {
 	host?: string;
 	/** 0 or absent: any free port. */
 	port?: number;
 	/** Response body. Default `Hello, world!\n`. */
 	body?: string;
+	/** Answer requests with this instead of the fixed body (mock services). */
+	respond?: RequestHandler;
 };
 
 export const helloWorldBody = 'Hello, world!\n';
@@ -34,10 +46,11 @@ export const helloWorldBody = 'Hello, world!\n';
 export class RecordingUpstream {
 	private readonly recorded: RecordedRequest[] = [];
 	private readonly server: http.Server;
-	private readonly body: string;
+	private readonly respond: RequestHandler;
 
 	private constructor(options: UpstreamOptions) {
-		this.body = options.body ?? helloWorldBody;
+		const body = options.body ?? helloWorldBody;
+		this.respond = options.respond ?? (() => ({ status: 200, headers: { 'content-type': 'text/plain' }, body }));
 		this.server = http.createServer((request, response) => {
 			this.handle(request, response);
 		});
@@ -99,16 +112,30 @@ export class RecordingUpstream {
 				}
 			}
 
-			this.recorded.push({
+			const recorded: RecordedRequest = {
 				method: request.method ?? 'GET',
 				path: request.url ?? '/',
 				headers,
 				rawHeaders: [...request.rawHeaders],
 				body: Buffer.concat(chunks).toString('utf8'),
 				time,
-			});
-			response.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(this.body) });
-			response.end(request.method === 'HEAD' ? undefined : this.body);
+			};
+			this.recorded.push(recorded);
+			void this.answer(recorded, response);
 		});
+	}
+
+	private async answer(recorded: RecordedRequest, response: http.ServerResponse): Promise<void> {
+		let answer: ServerResponse;
+		try {
+			answer = await this.respond(recorded);
+		} catch (error) {
+			// A failing mock handler is a scenario bug: make it visible as a 500 with the reason.
+			answer = { status: 500, headers: { 'content-type': 'text/plain' }, body: `meshbox mock handler failed: ${(error as Error).message}\n` };
+		}
+
+		const body = answer.body ?? '';
+		response.writeHead(answer.status ?? 200, { ...answer.headers, 'content-length': Buffer.byteLength(body) });
+		response.end(recorded.method === 'HEAD' ? undefined : body);
 	}
 }

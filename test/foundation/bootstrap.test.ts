@@ -91,3 +91,17 @@ test('real Envoy refuses a plugin whose on_configure fails, and says which', asy
 	t.regex(result.output, /Unable to create Wasm plugin strict/);
 	t.regex(result.output, /invalid plugin configuration: missing string field "header"/);
 });
+
+test('extra clusters for http_call are rendered beside the upstream, and Envoy accepts them', async t => {
+	const sandbox = await model({ plugins: [{ name: 'seed', wasm: seedWasm }], clusters: { auth: '127.0.0.1:9000', 'ext-svc': 'localhost:9001' } });
+	const bootstrap = buildBootstrap(sandbox, placement) as { static_resources: { clusters: Array<{ name: string; type: string; load_assignment: JsonObject }> } };
+	t.deepEqual(bootstrap.static_resources.clusters.map(cluster => [cluster.name, cluster.type]), [['upstream', 'STATIC'], ['auth', 'STATIC'], ['ext-svc', 'STRICT_DNS']]);
+	const envoy = await provisionEnvoy();
+	const result = await validateBootstrap(envoy.path, renderBootstrapYaml(bootstrap));
+	t.true(result.ok, result.output);
+});
+
+test('a cluster may not take the upstream\'s name, and needs HOST:PORT', async t => {
+	await t.throwsAsync(model({ clusters: { upstream: '127.0.0.1:1' } }), { message: /clusters\.upstream: "upstream" is the name of the cluster behind the listener/ });
+	await t.throwsAsync(model({ clusters: { auth: 'localhost' } }), { message: /clusters\.auth: expected HOST:PORT, found "localhost"/ });
+});

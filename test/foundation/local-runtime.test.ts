@@ -3,7 +3,8 @@ import net from 'node:net';
 import os from 'node:os';
 import test from 'ava';
 import { execa } from 'execa';
-import { MeshboxError, startSandbox, type Sandbox } from '../../src/index.ts';
+import got from 'got';
+import { MeshboxError, mockService, startSandbox, type Sandbox } from '../../src/index.ts';
 import { moduleExporting } from '../helpers/wasm-bytes.ts';
 import { childEnvoys, isRunning, ownWorkDirs } from '../helpers/leftovers.ts';
 import { repoRoot, seedWasm, strictConfigWasm } from '../helpers/paths.ts';
@@ -144,6 +145,40 @@ serial('the Envoy of a harness killed with SIGKILL is reaped by the next start',
 	await box.stop();
 	t.false(await isRunning(report.envoyPid), 'the next start killed it');
 	t.false((await readdir(os.tmpdir())).includes(report.workDir), 'and removed its work directory');
+});
+
+serial('if Envoy dies mid-scenario, the next request says so, with the end of its log', async t => {
+	const box = await startSandbox();
+	await withSandbox(box, async () => {
+		t.is((await box.request('/')).status, 200);
+		const [envoyPid] = await childEnvoys();
+		process.kill(envoyPid!, 'SIGKILL');
+		const waiting = await t.throwsAsync(box.waitFor(() => false), { instanceOf: MeshboxError }, 'waitFor gives up as soon as Envoy is gone');
+		t.is(waiting?.code, 'ENVOY_EXITED');
+		const error = await t.throwsAsync(box.request('/'), { instanceOf: MeshboxError });
+		t.is(error?.code, 'ENVOY_EXITED');
+		t.regex(error?.message ?? '', /Envoy exited \(signal SIGKILL\) while the scenario was running/);
+	});
+	await assertNothingLeft(t);
+});
+
+serial('mock services: a cluster per mock, each call recorded, the handler\'s answer served', async t => {
+	const box = await startSandbox({
+		clusters: {
+			auth: mockService(request => ({ status: request.path === '/deny' ? 403 : 200, headers: { 'x-mock': 'auth' }, body: `seen ${request.method} ${request.path}` })),
+		},
+	});
+	await withSandbox(box, async () => {
+		const clusters = await got(`${box.adminUrl}/clusters`).text();
+		const [, mockAddress] = /^auth::(127\.0\.0\.1:\d+)::/m.exec(clusters) ?? [];
+		t.truthy(mockAddress, 'Envoy has a cluster named auth');
+		const response = await got(`http://${mockAddress!}/deny`, { throwHttpErrors: false });
+		t.is(response.statusCode, 403);
+		t.is(response.headers['x-mock'], 'auth');
+		t.is(response.body, 'seen GET /deny');
+		t.is(await box.mocks.auth?.hits(), 1);
+		t.is(await box.upstream.hits(), 0);
+	});
 });
 
 async function listenOnce(port: number): Promise<void> {

@@ -1,0 +1,44 @@
+/**
+ * Mock services for plugins' `http_call`s: a scenario declares `clusters: { auth: mockService(handler) }`,
+ * meshbox starts an HTTP server for it, adds an Envoy cluster named `auth` pointing at it, and records
+ * every call so the scenario can assert both what the plugin sent and what it got back.
+ */
+import { RecordingUpstream, type RecordedRequest, type RequestHandler, type ServerResponse } from '../upstream/recording-server.ts';
+import type { UpstreamRecordings } from '../upstream/recordings.ts';
+
+export type MockRequest = RecordedRequest;
+export type MockResponse = ServerResponse;
+export type MockHandler = RequestHandler;
+
+/** A mock service declaration; meshbox starts it with the sandbox. */
+export class MockService {
+	constructor(readonly handler: MockHandler) {}
+}
+
+/** Declares a mock service answering with `handler` (default: 200 `ok`). */
+export function mockService(handler: MockHandler | MockResponse = { status: 200, body: 'ok' }): MockService {
+	return new MockService(typeof handler === 'function' ? handler : () => handler);
+}
+
+export type StartedMock = {
+	readonly name: string;
+	readonly address: string;
+	readonly recordings: UpstreamRecordings;
+	stop(): Promise<void>;
+};
+
+export async function startMock(name: string, mock: MockService): Promise<StartedMock> {
+	const server = await RecordingUpstream.start({ host: '127.0.0.1', respond: mock.handler });
+	return {
+		name,
+		address: `127.0.0.1:${server.address.port}`,
+		recordings: {
+			requests: async () => server.requests(),
+			hits: async () => server.hits,
+			clear: async () => {
+				server.clear();
+			},
+		},
+		stop: async () => server.stop(),
+	};
+}
