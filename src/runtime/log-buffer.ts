@@ -70,22 +70,29 @@ export class LogBuffer {
 	/** Resolves with the first entry (already seen, or arriving within `timeoutMs`) that matches. */
 	async waitFor(predicate: (entry: EnvoyLogEntry) => boolean, timeoutMs: number, fromPosition = 0): Promise<EnvoyLogEntry | undefined> {
 		const firstKept = this.total - this.entryList.length;
-		for (const entry of this.entryList.slice(Math.max(0, fromPosition - firstKept))) {
-			if (predicate(entry)) {
-				return entry;
-			}
-		}
+		const seen = this.entryList.slice(Math.max(0, fromPosition - firstKept)).find(entry => predicate(entry));
+		return seen ?? this.next(entry => (predicate(entry) ? entry : undefined), timeoutMs);
+	}
 
+	/** Resolves with the first plugin entry (already seen, or arriving within `timeoutMs`) that matches. */
+	async waitForPluginEntry(predicate: (entry: PluginLogEntry) => boolean, timeoutMs: number): Promise<PluginLogEntry | undefined> {
+		const seen = this.pluginEntryList.find(entry => predicate(entry));
+		return seen ?? this.next((_entry, pluginEntry) => (pluginEntry && predicate(pluginEntry) ? pluginEntry : undefined), timeoutMs);
+	}
+
+	/** The first value `select` picks from entries still to come; undefined after `timeoutMs`. */
+	private async next<T>(select: (entry: EnvoyLogEntry, pluginEntry: PluginLogEntry | undefined) => T | undefined, timeoutMs: number): Promise<T | undefined> {
 		return new Promise(resolve => {
 			const timer = setTimeout(() => {
 				unsubscribe();
 				resolve(undefined);
 			}, timeoutMs);
-			const unsubscribe = this.subscribe(entry => {
-				if (predicate(entry)) {
+			const unsubscribe = this.subscribe((entry, pluginEntry) => {
+				const selected = select(entry, pluginEntry);
+				if (selected !== undefined) {
 					clearTimeout(timer);
 					unsubscribe();
-					resolve(entry);
+					resolve(selected);
 				}
 			});
 		});

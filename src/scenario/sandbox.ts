@@ -25,6 +25,8 @@ export type SandboxOptions = Omit<SandboxSpec, 'clusters'> & {
 	runtime?: RuntimeName;
 	/** An Envoy binary to use (otherwise: ENVOY_BIN, PATH, meshbox's cache, or install). */
 	envoyBin?: string;
+	/** docker runtime: the image to run Envoy from (otherwise: MESHBOX_ENVOY_IMAGE, envoyproxy/envoy, or meshbox/envoy). */
+	envoyImage?: string;
 	/** Relative wasm paths are resolved against this directory. Default: the working directory. */
 	baseDir?: string;
 	/** Milliseconds to wait for Envoy to become ready. Default 60 s. */
@@ -135,25 +137,7 @@ export class Sandbox {
 
 	/** Waits for a plugin log entry (e.g. from a timer or an http_call callback); undefined after the timeout. */
 	async waitForLog(filter: PluginLogFilter, timeoutMs = 5000): Promise<PluginLogEntry | undefined> {
-		const logs = this.running.logs;
-		const seen = logs.pluginEntries.find(entry => matchesPluginFilter(entry, filter));
-		if (seen) {
-			return seen;
-		}
-
-		return new Promise(resolve => {
-			const timer = setTimeout(() => {
-				unsubscribe();
-				resolve(undefined);
-			}, timeoutMs);
-			const unsubscribe = logs.subscribe((_entry, pluginEntry) => {
-				if (pluginEntry && matchesPluginFilter(pluginEntry, filter)) {
-					clearTimeout(timer);
-					unsubscribe();
-					resolve(pluginEntry);
-				}
-			});
-		});
+		return this.running.logs.waitForPluginEntry(entry => matchesPluginFilter(entry, filter), timeoutMs);
 	}
 
 	/** Envoy's stats (admin `/stats`) whose names start with `prefix`. */
@@ -198,7 +182,7 @@ export class Sandbox {
 }
 
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
-	const { runtime, envoyBin, baseDir, readyTimeoutMs, verbose, clusters, ...spec } = options;
+	const { runtime, envoyBin, envoyImage, baseDir, readyTimeoutMs, verbose, clusters, ...spec } = options;
 	const mocks: StartedMock[] = [];
 	try {
 		const clusterAddresses: Record<string, string> = {};
@@ -216,6 +200,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 		const running = await startRuntime(runtime, {
 			model,
 			envoyBin,
+			envoyImage,
 			readyTimeoutMs,
 			onProgress: verbose ? line => process.stderr.write(`${line}\n`) : undefined,
 		});

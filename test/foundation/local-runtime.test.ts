@@ -162,6 +162,17 @@ serial('if Envoy dies mid-scenario, the next request says so, with the end of it
 	await assertNothingLeft(t);
 });
 
+serial('waitForLog resolves when a matching plugin line arrives, and with undefined after its timeout', async t => {
+	const box = await startSandbox({ plugins: [{ name: 'seed', wasm: seedWasm }] });
+	await withSandbox(box, async () => {
+		const waiting = box.waitForLog({ plugin: 'seed', message: /Received request for: later\.example \/late/ }, 10_000);
+		await box.request('/late', { headers: { host: 'later.example' } });
+		t.like(await waiting, { plugin: 'seed', level: 'info', context: 'stream' });
+		t.is(await box.waitForLog({ message: 'never logged' }, 200), undefined);
+		t.deepEqual((await box.logs({ minLevel: 'warn' })).map(entry => entry.message), [], 'nothing at warn or above');
+	});
+});
+
 serial('mock services: a cluster per mock, each call recorded, the handler\'s answer served', async t => {
 	const box = await startSandbox({
 		clusters: {

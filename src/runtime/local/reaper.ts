@@ -6,6 +6,7 @@
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { isAlive } from '../../util/lock.ts';
 
 export const workDirPrefix = 'meshbox-';
 
@@ -47,15 +48,6 @@ async function readOwner(dir: string): Promise<Owner | undefined> {
 		return typeof owner.ownerPid === 'number' ? { ownerPid: owner.ownerPid, envoyPid: owner.envoyPid } : undefined;
 	} catch {
 		return undefined;
-	}
-}
-
-export function isAlive(pid: number): boolean {
-	try {
-		process.kill(pid, 0);
-		return true;
-	} catch (error) {
-		return (error as NodeJS.ErrnoException).code === 'EPERM';
 	}
 }
 
