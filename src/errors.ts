@@ -16,9 +16,13 @@ export type MeshboxErrorCode =
 	| 'PORT_IN_USE'
 	| 'ENVOY_NOT_FOUND'
 	| 'ENVOY_INSTALL_FAILED'
+	| 'LOCK_TIMEOUT'
 	| 'ENVOY_REJECTED_CONFIG'
 	| 'ENVOY_START_FAILED'
 	| 'ENVOY_EXITED'
+	| 'DOCKER_UNAVAILABLE'
+	| 'DOCKER_IMAGE_UNAVAILABLE'
+	| 'DOCKER_FAILED'
 	| 'USAGE';
 
 export class MeshboxError extends Error {
