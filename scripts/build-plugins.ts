@@ -5,19 +5,35 @@
  * whose sources (or toolchain) changed, tracked by a sha256 in
  * fixtures/plugins/<name>/.source-hash.
  *
- * Rust fixtures are built with Debian's toolchain (/usr/bin/cargo, rustc 1.63),
- * not rustup's: Debian ships the wasm32-unknown-unknown standard library as a
- * package (libstd-rust-dev-wasm32), so every machine gets it from apt. The
- * target is wasm32-unknown-unknown because wasm32-wasi pulls in getrandom,
- * which fails there. Cargo.lock pins crates that build on rustc 1.63.
+ * Three kinds of fixture, told apart by their directory's content:
+ *
+ * - Rust (a Cargo.toml listed in fixtures/plugins/Cargo.toml's workspace): built
+ *   with Debian's toolchain (/usr/bin/cargo, rustc 1.63), not rustup's: Debian
+ *   ships the wasm32-unknown-unknown standard library as a package
+ *   (libstd-rust-dev-wasm32), so every machine gets it from apt. The target is
+ *   wasm32-unknown-unknown because wasm32-wasi pulls in getrandom, which fails
+ *   there. Cargo.lock pins crates that build on rustc 1.63.
+ * - Go (*.go files; one module, fixtures/plugins/go.mod, one main package per
+ *   fixture directory): Go >= 1.24, `GOOS=wasip1 GOARCH=wasm go build
+ *   -buildmode=c-shared` (a WASI reactor), with the proxy-wasm Go SDK pinned in
+ *   go.mod/go.sum and fetched from the Go module proxy on first use.
+ * - AssemblyScript (assembly/index.ts): the compiler and the SDK live in their own
+ *   package, fixtures/plugins/assemblyscript (package.json + package-lock.json),
+ *   installed here with `npm ci` whenever the lock file changes; compiled with
+ *   fixtures/plugins/assemblyscript/asconfig.json, which extends
+ *   @assemblyscript/wasi-shim's. (The SDK's README adds `--use abort=abort_proc_exit`;
+ *   asc appends the extended config's `use` list after it, so wasi-shim's
+ *   abort=wasi_abort wins anyway, and the option is left out.)
+ *   fixtures/plugins/assemblyscript/lib/ holds helpers the fixtures share.
  *
  *   node --import tsx scripts/build-plugins.ts [--force] [name...]
  *
- * Env: MESHBOX_CARGO / MESHBOX_RUSTC override the toolchain paths.
+ * Env: MESHBOX_CARGO / MESHBOX_RUSTC / MESHBOX_GO / MESHBOX_NPM override the
+ * toolchain paths.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { chmod, copyFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { chmod, copyFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -27,8 +43,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const PLUGINS_DIR = path.join(ROOT, 'fixtures', 'plugins');
 const WASM_TARGET = 'wasm32-unknown-unknown';
 
-/** Plugin kinds; add 'go' (go.mod) or 'assemblyscript' (package.json) with a builder. */
-type Kind = 'rust';
+/** Plugin kinds, each with a Builder in BUILDERS. */
+type Kind = 'rust' | 'go' | 'assemblyscript';
 
 interface Plugin {
   name: string;
@@ -200,14 +216,146 @@ function isArtifact(msg: unknown): msg is CargoArtifact {
   );
 }
 
+// ---------------------------------------------------------------- Go
+
+/** The oldest Go whose wasip1 port builds reactors (-buildmode=c-shared), which the SDK needs. */
+const MIN_GO = [1, 24] as const;
+
+function goBuilder(): Builder {
+  const go = process.env['MESHBOX_GO'] ?? (existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : 'go');
+  const goMod = path.join(PLUGINS_DIR, 'go.mod');
+  const goSum = path.join(PLUGINS_DIR, 'go.sum');
+  const outDir = path.join(PLUGINS_DIR, 'target', 'go');
+  const env = {
+    GOOS: 'wasip1',
+    GOARCH: 'wasm',
+    CGO_ENABLED: '0',
+    // Never download another toolchain; go.mod's `go` line is a minimum, not a pin.
+    GOTOOLCHAIN: 'local',
+    // go.sum is committed: fail rather than edit it; no VCS stamping (the output must not depend on git state).
+    GOFLAGS: '-mod=readonly -buildvcs=false',
+  };
+
+  return {
+    detect(dir) {
+      if (!existsSync(goMod)) return false;
+      return readdirSync(dir).some((f) => f.endsWith('.go'));
+    },
+
+    async toolchain() {
+      const result = await execa(go, ['version'], { env, reject: false });
+      if (result.code === 'ENOENT' || result.code === 'EACCES' || result.failed) {
+        throw new BuildError(`Go ${MIN_GO.join('.')}+ is missing (${go}). Install it from go.dev/dl or set MESHBOX_GO`);
+      }
+      const version = /go(\d+)\.(\d+)/.exec(result.stdout);
+      const [major, minor] = [Number(version?.[1] ?? 0), Number(version?.[2] ?? 0)];
+      if (major < MIN_GO[0] || (major === MIN_GO[0] && minor < MIN_GO[1])) {
+        throw new BuildError(`${result.stdout.trim()} is too old: the proxy-wasm Go SDK needs Go ${MIN_GO.join('.')}+ (wasip1 reactors)`);
+      }
+      return result.stdout.trim();
+    },
+
+    async sources(plugin) {
+      const files = (await listFiles(plugin.dir)).filter((f) => f.endsWith('.go'));
+      return [goMod, goSum, ...files].filter((f) => existsSync(f));
+    },
+
+    async build(plugin) {
+      await mkdir(outDir, { recursive: true });
+      const out = path.join(outDir, `${plugin.name}.wasm`);
+      const args = ['build', '-buildmode=c-shared', '-trimpath', '-o', out, `./${plugin.name}`];
+      const result = await execa(go, args, { cwd: PLUGINS_DIR, env, stdin: 'ignore', stdout: 'inherit', stderr: 'inherit', reject: false });
+      if (result.failed) throw new BuildError(`${plugin.name}: go build failed (exit code ${result.exitCode ?? result.code ?? '?'})`);
+      return out;
+    },
+  };
+}
+
+// ---------------------------------------------------------------- AssemblyScript
+
+function assemblyScriptBuilder(): Builder {
+  const npm = process.env['MESHBOX_NPM'] ?? 'npm';
+  const toolDir = path.join(PLUGINS_DIR, 'assemblyscript');
+  const lockFile = path.join(toolDir, 'package-lock.json');
+  const modules = path.join(toolDir, 'node_modules');
+  const stamp = path.join(modules, '.meshbox-lock-sha256');
+  const libDir = path.join(toolDir, 'lib');
+  const asconfig = path.join(toolDir, 'asconfig.json');
+  const outDir = path.join(PLUGINS_DIR, 'target', 'assemblyscript');
+
+  /** Installs the locked compiler and SDK unless node_modules already matches the lock file. */
+  async function install(): Promise<void> {
+    const lockHash = createHash('sha256').update(await readFile(lockFile)).digest('hex');
+    if ((await readHash(stamp)) === lockHash) return;
+    const result = await execa(npm, ['ci', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'], {
+      cwd: toolDir,
+      stdin: 'ignore',
+      stdout: 'ignore',
+      stderr: 'inherit',
+      reject: false,
+    });
+    if (result.code === 'ENOENT') throw new BuildError(`npm is missing (${npm}); it comes with Node.js`);
+    if (result.failed) throw new BuildError(`could not install the AssemblyScript toolchain (npm ci in ${path.relative(ROOT, toolDir)} failed)`);
+    await writeFile(stamp, `${lockHash}\n`);
+  }
+
+  let installed = false;
+
+  return {
+    detect(dir) {
+      return existsSync(path.join(dir, 'assembly', 'index.ts'));
+    },
+
+    /** Read from the lock file, so checking whether fixtures are up to date needs no install. */
+    async toolchain() {
+      if (!existsSync(lockFile)) throw new BuildError(`${path.relative(ROOT, lockFile)} is missing`);
+      const lock = JSON.parse(await readFile(lockFile, 'utf8')) as { packages?: Record<string, { version?: string }> };
+      const names = ['assemblyscript', '@assemblyscript/wasi-shim', '@gcoredev/proxy-wasm-sdk-as'];
+      return names.map((n) => `${n}@${lock.packages?.[`node_modules/${n}`]?.version ?? '?'}`).join(' ');
+    },
+
+    async sources(plugin) {
+      return [lockFile, asconfig, ...(await listFiles(path.join(plugin.dir, 'assembly'))), ...(await listFiles(libDir))];
+    },
+
+    async build(plugin) {
+      if (!installed) {
+        await install();
+        installed = true;
+      }
+      await mkdir(outDir, { recursive: true });
+      const out = path.join(outDir, `${plugin.name}.wasm`);
+      const args = [
+        path.join(modules, 'assemblyscript', 'bin', 'asc.js'),
+        path.join('assembly', 'index.ts'),
+        // wasi-shim's asconfig (WASI console/process/Date/abort; the SDK logs through it), optimisation,
+        // and the name section (Envoy's in-VM backtraces print function names).
+        // Relative paths: asc mis-resolves the config's `lib` and `extends` when given an absolute path.
+        '--config',
+        path.relative(plugin.dir, asconfig),
+        // Resolve the SDK from the toolchain package (the fixture has no node_modules of its own).
+        '--path',
+        path.relative(plugin.dir, modules),
+        '--outFile',
+        out,
+      ];
+      const result = await execa(process.execPath, args, { cwd: plugin.dir, stdin: 'ignore', stdout: 'inherit', stderr: 'inherit', reject: false });
+      if (result.failed) throw new BuildError(`${plugin.name}: asc failed (exit code ${result.exitCode ?? result.code ?? '?'})`);
+      return out;
+    },
+  };
+}
+
 // ---------------------------------------------------------------- main
 
-const BUILDERS: Record<Kind, Builder> = { rust: rustBuilder() };
+const BUILDERS: Record<Kind, Builder> = { rust: rustBuilder(), go: goBuilder(), assemblyscript: assemblyScriptBuilder() };
 
 async function discover(): Promise<Plugin[]> {
   const entries = await readdir(PLUGINS_DIR, { withFileTypes: true });
   const plugins: Plugin[] = [];
-  for (const entry of entries.filter((e) => e.isDirectory() && e.name !== 'target').sort((a, b) => a.name.localeCompare(b.name))) {
+  // `target` holds build output; `assemblyscript` is the AssemblyScript toolchain package, not a fixture.
+  const skip = new Set(['target', 'assemblyscript']);
+  for (const entry of entries.filter((e) => e.isDirectory() && !skip.has(e.name)).sort((a, b) => a.name.localeCompare(b.name))) {
     const dir = path.join(PLUGINS_DIR, entry.name);
     const kind = (Object.keys(BUILDERS) as Kind[]).find((k) => BUILDERS[k].detect(dir));
     if (kind === undefined) continue;
@@ -237,11 +385,17 @@ declare const WebAssembly: {
   Module: { new (bytes: Uint8Array): object; exports(module: object): Array<{ name: string }> };
 };
 
-/** Guards against copying the wrong artifact: a proxy-wasm module exports its ABI version. */
+/**
+ * Guards against copying the wrong artifact: a proxy-wasm module Envoy can load exports an ABI
+ * version it knows (0.2.x) and an allocator for the host (`malloc` or `proxy_on_memory_allocate`).
+ */
 async function checkModule(plugin: Plugin, wasm: string): Promise<void> {
   const exports = WebAssembly.Module.exports(new WebAssembly.Module(await readFile(wasm))).map((e) => e.name);
-  if (!exports.some((e) => e.startsWith('proxy_abi_version_'))) {
-    throw new BuildError(`${plugin.name}: ${wasm} does not export proxy_abi_version_* (not a proxy-wasm module)`);
+  if (!exports.some((e) => /^proxy_abi_version_0_2_\d+$/.test(e))) {
+    throw new BuildError(`${plugin.name}: ${wasm} does not export proxy_abi_version_0_2_* (not a proxy-wasm 0.2 module)`);
+  }
+  if (!exports.includes('malloc') && !exports.includes('proxy_on_memory_allocate')) {
+    throw new BuildError(`${plugin.name}: ${wasm} exports neither malloc nor proxy_on_memory_allocate`);
   }
 }
 
@@ -262,6 +416,7 @@ async function main(): Promise<void> {
     }
     const hash = await sourceHash(plugin, toolchain);
     if (!values.force && existsSync(plugin.wasm) && (await readHash(plugin.hashFile)) === hash) {
+      await checkModule(plugin, plugin.wasm);
       console.log(`${plugin.name}: up to date`);
       continue;
     }

@@ -12,3 +12,4 @@ export { MeshboxError, isMeshboxError } from './errors.ts';
 export { resolveSpec } from './config/resolve.ts';
 export { loadConfigFile } from './config/load-file.ts';
 export { provisionEnvoy, pinnedEnvoyVersion } from './envoy/provision.ts';
+export type { RuntimeName } from './runtime/types.ts';

@@ -6,11 +6,15 @@
  */
 import { isMeshboxError } from '../errors.ts';
 import type { Command } from './command.ts';
+import { checkCommand } from './commands/check.ts';
+import { composeCommand } from './commands/compose.ts';
+import { downCommand } from './commands/down.ts';
 import { envoyCommand } from './commands/envoy.ts';
+import { imagesCommand } from './commands/images.ts';
 import { renderCommand } from './commands/render.ts';
 import { upCommand } from './commands/up.ts';
 
-const commands: readonly Command[] = [upCommand, renderCommand, envoyCommand];
+const commands: readonly Command[] = [upCommand, renderCommand, envoyCommand, imagesCommand, downCommand, composeCommand, checkCommand];
 
 export async function main(argv: readonly string[]): Promise<number> {
 	const out = (text: string) => process.stdout.write(`${text}\n`);

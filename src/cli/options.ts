@@ -15,6 +15,7 @@ export const sandboxOptionSpec = {
 	'admin-port': { type: 'string' },
 	runtime: { type: 'string' },
 	'envoy-bin': { type: 'string' },
+	'envoy-image': { type: 'string' },
 	help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -23,8 +24,9 @@ export const sandboxOptionsHelp = [
 	'  -p, --plugin FILE     a plugin .wasm; repeat for a chain (replaces the spec\'s plugins)',
 	'      --port N          listener port on 127.0.0.1 (default 10000; 0 = any free port)',
 	'      --admin-port N    admin port on 127.0.0.1 (default: any free port)',
-	'      --runtime NAME    local (default)',
+	'      --runtime NAME    local (default) or docker (Envoy and the upstream in containers)',
 	'      --envoy-bin FILE  the Envoy binary to use (default: ENVOY_BIN, PATH, cache, or install)',
+	'      --envoy-image IMG docker runtime: the Envoy image (default: MESHBOX_ENVOY_IMAGE, envoyproxy/envoy, or meshbox/envoy)',
 ];
 
 export function parseCommandArgs<T extends ParseArgsConfig['options']>(argv: readonly string[], options: T, usage: string) {

@@ -2,6 +2,7 @@
  * The resolved sandbox: every default filled in, every file checked. This is what `src/envoy` renders
  * and what the runtimes start. Nothing downstream reads the user's spec.
  */
+import type { JsonObject } from '../envoy/bootstrap.ts';
 import type { LogLevel } from './spec.ts';
 import type { WasmModuleInfo } from './wasm-module.ts';
 
@@ -19,6 +20,11 @@ export type PluginModel = {
 	readonly failOpen: boolean;
 	readonly env: Readonly<Record<string, string>>;
 	readonly hostEnv: readonly string[];
+	// --- Istio sidecar emulation (src/istio); absent for a plain sandbox, whose output is unchanged. ---
+	/** The HTTP/network filter `name` when it differs from `name` (Istio: the ECDS resource name). */
+	readonly filterName?: string;
+	/** Envoy `failure_policy`; when set it replaces `fail_open` (Istio ≥1.25 sends only this). */
+	readonly failurePolicy?: 'FAIL_CLOSED' | 'FAIL_OPEN' | 'FAIL_RELOAD';
 };
 
 export type EnvoyModel = {
@@ -42,4 +48,38 @@ export type SandboxModel = {
 	/** Requested admin port; 0 means "any free port". */
 	readonly adminPort: number;
 	readonly envoy: EnvoyModel;
+	/** Istio sidecar emulation (src/istio). Absent: the plain sandbox, rendered exactly as before. */
+	readonly sidecar?: SidecarModel;
+};
+
+// --- Istio sidecar emulation (src/istio) -------------------------------------------------------------
+
+/** One entry of the sidecar's HTTP or network filter chain, in order. */
+export type SidecarFilter =
+	/** A Wasm plugin (also listed in `SandboxModel.plugins`, by its `name`). */
+	| { readonly kind: 'wasm'; readonly plugin: PluginModel; readonly comment: string }
+	/** A filter upstream Envoy has (Istio's RBAC fallback, grpc_stats, fault, cors, Lua). */
+	| { readonly kind: 'typed'; readonly name: string; readonly typedConfig: JsonObject; readonly comment: string }
+	/** An ECDS filter whose config Envoy rejected: it stays without config (Envoy answers 500). */
+	| { readonly kind: 'missing-config'; readonly name: string; readonly typeUrls: readonly string[]; readonly comment: string }
+	/** An Istio filter that does not exist in upstream Envoy: shown by `meshbox render`, not configured. */
+	| { readonly kind: 'placeholder'; readonly name: string; readonly comment: string };
+
+export type SidecarModel = {
+	readonly node: { readonly id: string; readonly cluster: string; readonly metadata: JsonObject };
+	readonly trafficDirection: 'INBOUND' | 'OUTBOUND';
+	readonly listenerName: string;
+	readonly filterChainName: string;
+	readonly statPrefix: string;
+	readonly routeConfigName: string;
+	readonly virtualHostName: string;
+	readonly virtualHostDomains: readonly string[];
+	readonly routeName: string;
+	readonly clusterName: string;
+	readonly httpFilters: readonly SidecarFilter[];
+	readonly networkFilters: readonly SidecarFilter[];
+	/** What meshbox did as istiod / istio-agent would (selection, fetches, fallbacks), one plain line each. */
+	readonly notes: readonly string[];
+	/** Header lines for `meshbox render`. */
+	readonly summary: readonly string[];
 };

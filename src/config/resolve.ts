@@ -25,7 +25,8 @@ export type ResolveOptions = {
 	};
 };
 
-const sandboxFields = ['plugins', 'clusters', 'port', 'adminPort', 'envoy'] as const;
+// `workload` and `istio`: the Istio sidecar emulation (src/istio), resolved only when present.
+const sandboxFields = ['plugins', 'clusters', 'port', 'adminPort', 'envoy', 'workload', 'istio'] as const;
 const pluginFields = ['name', 'wasm', 'rootId', 'vmId', 'configuration', 'vmConfiguration', 'failOpen', 'env', 'hostEnv'] as const;
 const envoyFields = ['logLevel', 'componentLogLevels', 'concurrency'] as const;
 
@@ -60,12 +61,31 @@ export async function resolveSpec(input: unknown, options: ResolveOptions): Prom
 		seen.set(plugin.name, pluginInputs[index]!.path);
 	}
 
-	return {
+	const model: SandboxModel = {
 		plugins,
 		clusters: resolveClusters(spec.clusters, locate),
 		port: overrides.port ?? (spec.port === undefined ? 0 : readPort(spec.port, ['port'], locate)),
 		adminPort: overrides.adminPort ?? (spec.adminPort === undefined ? 0 : readPort(spec.adminPort, ['adminPort'], locate)),
 		envoy: resolveEnvoy(spec.envoy, locate),
+	};
+	if (spec.workload === undefined && spec.istio === undefined) {
+		return model;
+	}
+
+	// --- Istio sidecar emulation (src/istio): loaded only for specs that ask for it. ---
+	if (plugins.length > 0) {
+		throw configError(locate, overrides.pluginFiles ? [] : ['plugins'], 'with `istio:` the plugins come from the WasmPlugin resources',
+			'remove `plugins` (and --plugin), or drop `istio:` for a plain sandbox');
+	}
+
+	const { resolveIstioSidecar } = await import('../istio/sidecar.ts');
+	const istio = await resolveIstioSidecar({ workload: spec.workload, istio: spec.istio, baseDir: options.baseDir, locate });
+	const envoyGiven = isRecord(spec.envoy) && (spec.envoy.logLevel !== undefined || spec.envoy.componentLogLevels !== undefined);
+	return {
+		...model,
+		plugins: istio.plugins,
+		sidecar: istio.sidecar,
+		envoy: istio.envoyLogLevels && !envoyGiven ? { ...model.envoy, ...istio.envoyLogLevels } : model.envoy,
 	};
 }
 

@@ -4,6 +4,7 @@
  * Everything is optional except the plugins' wasm files; `resolveSpec()` fills in defaults and turns a
  * spec into a `SandboxModel`.
  */
+import type { IstioSpec, WorkloadSpec } from '../istio/spec.ts';
 
 /** Envoy's log levels, lowest first (spdlog's names, as Envoy's `--log-level` takes them). */
 export const logLevels = ['trace', 'debug', 'info', 'warning', 'error', 'critical', 'off'] as const;
@@ -40,6 +41,11 @@ export type EnvoySpec = {
 };
 
 export type SandboxSpec = {
+	// --- Istio sidecar emulation (src/istio; see src/istio/README.md) ---
+	/** The workload whose sidecar the sandbox is (with `istio`). */
+	workload?: WorkloadSpec;
+	/** WasmPlugin files (`istio: [file, …]`), or the full Istio settings. With it, `plugins` must be empty. */
+	istio?: string[] | IstioSpec;
 	/** The plugins, in filter-chain order (the first sees the request first). A string is a wasm path. */
 	plugins?: Array<PluginSpec | string>;
 	/**

@@ -7,7 +7,7 @@
  * Field names follow api/envoy/extensions/wasm/v3/wasm.proto and
  * api/envoy/extensions/filters/http/wasm/v3/wasm.proto.
  */
-import type { ClusterModel, PluginModel, SandboxModel } from '../config/model.ts';
+import type { ClusterModel, PluginModel, SandboxModel, SidecarFilter, SidecarModel } from '../config/model.ts';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
@@ -41,6 +41,10 @@ const types = {
 } as const;
 
 export function buildBootstrap(model: SandboxModel, placement: Placement): JsonObject {
+	if (model.sidecar) {
+		return buildSidecarBootstrap(model, model.sidecar, placement);
+	}
+
 	return {
 		node: { id: 'meshbox', cluster: 'meshbox' },
 		admin: { address: socketAddress(placement.admin) },
@@ -75,7 +79,7 @@ export function wasmFilter(plugin: PluginModel, wasmPath: string): JsonObject {
 	}
 
 	return {
-		name: plugin.name,
+		name: plugin.filterName ?? plugin.name,
 		typed_config: {
 			'@type': types.wasm,
 			config: {
@@ -84,7 +88,8 @@ export function wasmFilter(plugin: PluginModel, wasmPath: string): JsonObject {
 				vm_config: vmConfig,
 				// StringValue is handed to the plugin unwrapped: the plugin reads exactly these bytes.
 				...(plugin.configuration === undefined ? {} : { configuration: stringValue(plugin.configuration) }),
-				fail_open: plugin.failOpen,
+				// Istio sidecars (src/istio) set failure_policy; Envoy refuses fail_open: true together with it.
+				...(plugin.failurePolicy ? { failure_policy: plugin.failurePolicy } : { fail_open: plugin.failOpen }),
 			},
 		},
 	};
@@ -142,4 +147,99 @@ function socketAddress({ address, port }: SocketAddress): JsonObject {
 
 function stringValue(value: string): JsonObject {
 	return { '@type': types.stringValue, value };
+}
+
+// --- Istio sidecar emulation (src/istio) -------------------------------------------------------------
+// Used only when the model has `sidecar`; the plain bootstrap above is untouched by it.
+
+/** The listener name a runtime asks admin for (Istio's `virtualInbound` / `0.0.0.0_<port>` for sidecars). */
+export function listenerNameOf(model: SandboxModel): string {
+	return model.sidecar?.listenerName ?? listenerName;
+}
+
+const sidecarTypes = {
+	networkWasm: 'type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm',
+} as const;
+
+/**
+ * A sidecar-shaped bootstrap: Istio's node identity, listener/route/cluster names and filter chain, so that
+ * plugins reading `xds.node`, `xds.cluster_name`, `xds.route_name` or `xds.listener_direction` see what they
+ * would see in a pod.
+ */
+function buildSidecarBootstrap(model: SandboxModel, sidecar: SidecarModel, placement: Placement): JsonObject {
+	const routerFilter: JsonObject = { name: 'envoy.filters.http.router', typed_config: { '@type': types.router } };
+	const hcm: JsonObject = {
+		name: 'envoy.filters.network.http_connection_manager',
+		typed_config: {
+			'@type': types.hcm,
+			stat_prefix: sidecar.statPrefix,
+			codec_type: 'AUTO',
+			route_config: {
+				name: sidecar.routeConfigName,
+				virtual_hosts: [{
+					name: sidecar.virtualHostName,
+					domains: [...sidecar.virtualHostDomains],
+					routes: [{ name: sidecar.routeName, match: { prefix: '/' }, route: { cluster: sidecar.clusterName } }],
+				}],
+			},
+			http_filters: [...sidecarFilters(sidecar.httpFilters, placement, types.wasm), routerFilter],
+		},
+	};
+	return {
+		node: { id: sidecar.node.id, cluster: sidecar.node.cluster, metadata: sidecar.node.metadata },
+		admin: { address: socketAddress(placement.admin) },
+		static_resources: {
+			listeners: [{
+				name: sidecar.listenerName,
+				address: socketAddress(placement.listener),
+				traffic_direction: sidecar.trafficDirection,
+				filter_chains: [{
+					name: sidecar.filterChainName,
+					filters: [...sidecarFilters(sidecar.networkFilters, placement, sidecarTypes.networkWasm), hcm],
+				}],
+			}],
+			clusters: [
+				httpCluster(sidecar.clusterName, placement.upstream),
+				...(model.clusters ?? []).map(cluster => httpCluster(cluster.name, placement.clusterAddress?.(cluster) ?? { address: cluster.host, port: cluster.port })),
+			],
+		},
+	};
+}
+
+function sidecarFilters(filters: readonly SidecarFilter[], placement: Placement, wasmType: string): JsonObject[] {
+	const result: JsonObject[] = [];
+	for (const filter of filters) {
+		switch (filter.kind) {
+			case 'wasm': {
+				const entry = wasmFilter(filter.plugin, placement.wasmPath(filter.plugin));
+				result.push({ ...entry, typed_config: { ...(entry.typed_config as JsonObject), '@type': wasmType } });
+				break;
+			}
+
+			case 'typed': {
+				result.push({ name: filter.name, typed_config: filter.typedConfig });
+				break;
+			}
+
+			case 'missing-config': {
+				// An ECDS filter whose only config was rejected: Envoy keeps it without config and answers
+				// every request with 500 (the filter's config is missing). /dev/null exists on every runtime and
+				// never yields a resource, so Envoy reaches exactly that state.
+				result.push({
+					name: filter.name,
+					config_discovery: {
+						config_source: { path_config_source: { path: '/dev/null' }, initial_fetch_timeout: '0s', resource_api_version: 'V3' },
+						type_urls: [...filter.typeUrls],
+					},
+				});
+				break;
+			}
+
+			case 'placeholder': {
+				break;
+			}
+		}
+	}
+
+	return result;
 }

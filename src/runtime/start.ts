@@ -20,5 +20,11 @@ export async function startRuntime(requested: string | undefined, options: Runti
 		case 'local': {
 			return startLocal(options);
 		}
+
+		case 'docker': {
+			// Loaded on demand: testcontainers and dockerode are heavy, and the local runtime needs neither.
+			const { startDocker } = await import('./docker/docker-runtime.ts');
+			return startDocker(options);
+		}
 	}
 }

@@ -6,8 +6,8 @@ import type { EnvoyAdmin } from '../envoy/admin.ts';
 import type { UpstreamRecordings } from '../upstream/recordings.ts';
 import type { LogBuffer } from './log-buffer.ts';
 
-export type RuntimeName = 'local';
-export const runtimeNames: readonly RuntimeName[] = ['local'];
+export type RuntimeName = 'local' | 'docker';
+export const runtimeNames: readonly RuntimeName[] = ['local', 'docker'];
 
 export type RuntimeStartOptions = {
 	readonly model: SandboxModel;
@@ -17,11 +17,18 @@ export type RuntimeStartOptions = {
 	readonly onProgress?: (line: string) => void;
 	/** Milliseconds to wait for Envoy's /ready. */
 	readonly readyTimeoutMs?: number;
+	/** docker runtime: `--envoy-image`, the image to run Envoy from (default: MESHBOX_ENVOY_IMAGE, the official image, or meshbox/envoy). */
+	readonly envoyImage?: string;
 };
 
 export type RunningSandbox = {
 	/** `http://127.0.0.1:<port>`: where clients send requests. */
 	readonly url: string;
+	/**
+	 * The address Envoy sees this machine's requests come from (`source.address` without the port), when it
+	 * is not 127.0.0.1: the docker runtime's network gateway, since Docker forwards published ports.
+	 */
+	readonly clientAddress?: string;
 	readonly admin: EnvoyAdmin;
 	/** The bootstrap Envoy was started with. */
 	readonly bootstrapYaml: string;

@@ -9,6 +9,8 @@
 import http from 'node:http';
 import got from 'got';
 import { resolveSpec } from '../config/resolve.ts';
+import type { SandboxModel } from '../config/model.ts';
+import { startSidecar } from '../istio/start.ts';
 import { MeshboxError } from '../errors.ts';
 import type { SandboxSpec } from '../config/spec.ts';
 import type { EnvoyStats } from '../envoy/admin.ts';
@@ -82,6 +84,10 @@ export class Sandbox {
 	readonly upstream: UpstreamRecordings;
 	/** What each mock service (by cluster name) received. */
 	readonly mocks: Readonly<Record<string, UpstreamRecordings>>;
+	/** The address Envoy sees requests from this process come from (`source.address` host): 127.0.0.1, or the docker network's gateway. */
+	readonly clientAddress: string;
+	/** Istio sidecar emulation (src/istio): what istiod, istio-agent and Envoy did (selection, fetches, fallbacks), one plain line each. */
+	istioNotes: readonly string[] = [];
 	private readonly agent = new http.Agent({ keepAlive: true });
 
 	private envoyExit: { exitCode: number | undefined; signal: string | undefined } | undefined;
@@ -92,6 +98,7 @@ export class Sandbox {
 			this.envoyExit = exit;
 		});
 		this.url = running.url;
+		this.clientAddress = running.clientAddress ?? '127.0.0.1';
 		this.adminUrl = running.admin.url;
 		this.bootstrapYaml = running.bootstrapYaml;
 		this.envoyVersion = running.envoyVersion;
@@ -197,14 +204,24 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 		}
 
 		const model = await resolveSpec({ ...spec, ...(clusters ? { clusters: clusterAddresses } : {}) }, { baseDir: baseDir ?? process.cwd() });
-		const running = await startRuntime(runtime, {
-			model,
+		const startWith = async (current: SandboxModel) => startRuntime(runtime, {
+			model: current,
 			envoyBin,
 			envoyImage,
 			readyTimeoutMs,
 			onProgress: verbose ? line => process.stderr.write(`${line}\n`) : undefined,
 		});
-		return new Sandbox(running, mocks);
+		// Istio sidecars (src/istio): a plugin Envoy refuses is marked rejected and Envoy started again, as a sidecar NACKs it.
+		const { running, model: started } = model.sidecar ? await startSidecar(model, startWith) : { running: await startWith(model), model };
+		const box = new Sandbox(running, mocks);
+		box.istioNotes = started.sidecar?.notes ?? [];
+		if (verbose) {
+			for (const note of box.istioNotes) {
+				process.stderr.write(`meshbox: ${note}\n`);
+			}
+		}
+
+		return box;
 	} catch (error) {
 		await Promise.all(mocks.map(async mock => mock.stop()));
 		throw error;

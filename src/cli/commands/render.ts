@@ -8,6 +8,7 @@ import path from 'node:path';
 import { buildBootstrap } from '../../envoy/bootstrap.ts';
 import { provisionEnvoy } from '../../envoy/provision.ts';
 import { renderBootstrapYaml } from '../../envoy/render.ts';
+import { renderSidecarYaml } from '../../istio/render.ts';
 import { validateBootstrap } from '../../envoy/validate.ts';
 import { MeshboxError } from '../../errors.ts';
 import type { Command } from '../command.ts';
@@ -21,7 +22,7 @@ export const defaultRenderUpstream = '127.0.0.1:8080';
 export const renderCommand: Command = {
 	name: 'render',
 	summary: 'print the Envoy bootstrap for the sandbox spec (nothing is started)',
-	usage: [usage, '', ...sandboxOptionsHelp.filter(line => !/--runtime|--envoy-bin/.test(line)),
+	usage: [usage, '', ...sandboxOptionsHelp.filter(line => !/--runtime|--envoy-bin|--envoy-image/.test(line)),
 		`      --upstream H:P    the app Envoy forwards to (default ${defaultRenderUpstream})`,
 		'      --validate        also check it with `envoy --mode validate` (loads every plugin)'].join('\n'),
 	async run({ argv, out, err }) {
@@ -39,11 +40,18 @@ export const renderCommand: Command = {
 			upstream,
 			wasmPath: plugin => displayPath(plugin.wasmPath),
 		});
-		const yaml = renderBootstrapYaml(bootstrap, [
+		const header = [
 			'Envoy bootstrap rendered by `meshbox render`.',
 			`Run it from the directory it was rendered in: envoy -c FILE   (the app is expected at ${upstream.address}:${upstream.port})`,
-		]);
+		];
+		// Istio sidecars (src/istio): the same bootstrap, with each filter's WasmPlugin or Istio role as a comment.
+		const yaml = model.sidecar ? renderSidecarYaml(bootstrap, model.sidecar, header) : renderBootstrapYaml(bootstrap, header);
 		out(yaml.trimEnd());
+		// Istio sidecars (src/istio): what istiod / istio-agent / Envoy did, on stderr.
+		for (const note of model.sidecar?.notes ?? []) {
+			err(`meshbox: ${note}`);
+		}
+
 		if (!values.validate) {
 			return 0;
 		}

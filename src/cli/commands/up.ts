@@ -3,13 +3,14 @@
  * plugins' logs until Ctrl+C / SIGTERM, then stop everything and exit 0.
  */
 import { startRuntime } from '../../runtime/start.ts';
+import { startSidecar } from '../../istio/start.ts';
 import type { Command } from '../command.ts';
 import { loadSandboxModel, parseCommandArgs, sandboxOptionSpec, sandboxOptionsHelp } from '../options.ts';
 import type { PluginLogEntry } from '../../envoy/logs.ts';
 
 export const defaultListenerPort = 10_000;
 
-const usage = 'meshbox up [--config FILE] [--plugin FILE.wasm ...] [--port N] [--admin-port N] [--runtime local] [--envoy-bin FILE]';
+const usage = 'meshbox up [--config FILE] [--plugin FILE.wasm ...] [--port N] [--admin-port N] [--runtime local|docker] [--envoy-bin FILE] [--envoy-image IMAGE]';
 
 export const upCommand: Command = {
 	name: 'up',
@@ -39,7 +40,19 @@ export const upCommand: Command = {
 		process.on('SIGINT', onSignal);
 		process.on('SIGTERM', onSignal);
 		try {
-			const running = await startRuntime(values.runtime, { model, envoyBin: values['envoy-bin'], onProgress: err });
+			const startWith = async (current: typeof model) => startRuntime(values.runtime, { model: current, envoyBin: values['envoy-bin'], envoyImage: values['envoy-image'], onProgress: err });
+			// Istio sidecars (src/istio): restart past plugins Envoy refuses (a sidecar NACKs them), then say what Istio did.
+			const running = model.sidecar ? await startSidecar(model, startWith).then(started => {
+				for (const note of started.model.sidecar?.notes ?? []) {
+					err(`meshbox: ${note}`);
+				}
+
+				if (started.model.envoy.logLevel === 'warning') {
+					err('meshbox: Envoy runs at Istio\'s default log levels (warning, misc:error): plugin info/debug logs are hidden, as in a pod. Raise them with the pod annotation sidecar.istio.io/componentLogLevel: "wasm:debug" (here: envoy.componentLogLevels: { wasm: debug }, or istio.proxyLogLevel: meshbox)');
+				}
+
+				return started.running;
+			}) : await startWith(model);
 			const unsubscribe = running.logs.subscribe((entry, pluginEntry) => {
 				if (pluginEntry) {
 					out(formatPluginLog(pluginEntry));

@@ -12,7 +12,7 @@ import readline from 'node:readline';
 import type { Readable } from 'node:stream';
 import { execa, type ResultPromise } from 'execa';
 import { EnvoyAdmin } from '../../envoy/admin.ts';
-import { buildBootstrap, listenerName, type Placement } from '../../envoy/bootstrap.ts';
+import { buildBootstrap, listenerNameOf, type Placement } from '../../envoy/bootstrap.ts';
 import { envoyArguments } from '../../envoy/command-line.ts';
 import { describeEnvoy, provisionEnvoy } from '../../envoy/provision.ts';
 import { renderBootstrapYaml } from '../../envoy/render.ts';
@@ -100,7 +100,8 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 				timedOutAfterMs,
 			}),
 		});
-		const listener = await admin.listenerAddress(listenerName);
+		// listenerNameOf: Istio sidecars (src/istio) name the listener as Istio does.
+		const listener = await admin.listenerAddress(listenerNameOf(model));
 
 		let stopped: Promise<void> | undefined;
 		const upstreamRecordings: UpstreamRecordings = {

@@ -1,0 +1,105 @@
+/**
+ * Failures as a sidecar has them: a module that cannot be fetched (or fails its sha256) is replaced by
+ * istio-agent's deny-all RBAC filter under FAIL_CLOSE (403 "RBAC: access denied") and by an allow-all one under
+ * FAIL_OPEN (the plugin is simply absent); a plugin that fails to start is NACKed by Envoy and its filter stays
+ * without config (500), whatever failStrategy says.
+ */
+import { createHash } from 'node:crypto';
+import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import { forEachRuntime, scenarioRuntimes } from '../src/index.ts';
+
+// Await the runtimes before declaring anything: ava wants every test and hook declared synchronously.
+const runtimes = await scenarioRuntimes();
+
+const workload = { name: 'my-app', labels: { app: 'my-app' }, port: 8080 };
+const seedPath = 'fixtures/plugins/seed-rust/seed-rust.wasm';
+
+let server: http.Server;
+let base: string;
+let cacheDir: string;
+test.before(async () => {
+	const seed = await readFile(seedPath);
+	cacheDir = await mkdtemp(path.join(os.tmpdir(), 'meshbox-istio-cache-'));
+	server = http.createServer((request, response) => {
+		if (request.url === '/seed.wasm') {
+			response.end(seed);
+		} else {
+			response.writeHead(404).end('not found');
+		}
+	});
+	await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+	base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+test.after.always(async () => {
+	await new Promise(resolve => server?.close(resolve));
+	await rm(cacheDir, { recursive: true, force: true });
+});
+
+function plugin(spec: Record<string, unknown>) {
+	return { apiVersion: 'extensions.istio.io/v1alpha1', kind: 'WasmPlugin', metadata: { name: 'p', namespace: 'default' }, spec };
+}
+
+// Every story below is told on every runtime (local, docker).
+forEachRuntime(runtimes, ({ title, startSandbox }) => {
+	test(title('fetch failure under FAIL_CLOSE (the default): deny-all RBAC, 403 "RBAC: access denied"'), async t => {
+		const box = await startSandbox({ workload, istio: { cacheDir, resources: [plugin({ url: `${base}/missing.wasm` })] } });
+		t.teardown(async () => box.stop());
+		const response = await box.request('/');
+		t.is(response.status, 403);
+		t.is(response.body, 'RBAC: access denied');
+		t.is(await box.upstream.hits(), 0);
+		t.true(box.istioNotes.some(note => note.includes('wasm module download request failed: status code 404') && note.endsWith('applying deny RBAC filter')), box.istioNotes.join('\n'));
+	});
+
+	test(title('fetch failure under FAIL_OPEN: allow-all RBAC, the request reaches the app'), async t => {
+		const box = await startSandbox({ workload, istio: { cacheDir, resources: [plugin({ url: `${base}/missing.wasm`, failStrategy: 'FAIL_OPEN' })] } });
+		t.teardown(async () => box.stop());
+		const response = await box.request('/');
+		t.is(response.status, 200);
+		t.is(await box.upstream.hits(), 1);
+		t.true(box.istioNotes.some(note => note.endsWith('applying allow RBAC filter')));
+	});
+
+	test(title('http(s) modules are checked against sha256: a mismatch is a fetch failure'), async t => {
+		const wrong = 'f'.repeat(64);
+		const box = await startSandbox({ workload, istio: { cacheDir, resources: [plugin({ url: `${base}/seed.wasm`, sha256: wrong })] } });
+		t.teardown(async () => box.stop());
+		t.is((await box.request('/')).status, 403);
+		t.true(box.istioNotes.some(note => note.includes(`which does not match: ${wrong}`)));
+	});
+
+	test(title('http(s) module with the right sha256 runs (the seed short-circuit)'), async t => {
+		const sha256 = createHash('sha256').update(await readFile(seedPath)).digest('hex');
+		const box = await startSandbox({ workload, istio: { cacheDir, resources: [plugin({ url: `${base}/seed.wasm`, sha256 })] } });
+		t.teardown(async () => box.stop());
+		const response = await box.request('/');
+		t.is(response.body, 'Hello from Wasm!\n');
+	});
+
+	test(title('a plugin that fails on_configure: Envoy NACKs it and the filter has no config, 500 for FAIL_CLOSE and FAIL_OPEN alike'), async t => {
+		for (const failStrategy of ['FAIL_CLOSE', 'FAIL_OPEN']) {
+			const box = await startSandbox({ workload, istio: { resources: [plugin({ url: 'file://fixtures/plugins/rust-strict-config/rust-strict-config.wasm', failStrategy })] } });
+			try {
+				const response = await box.request('/');
+				t.is(response.status, 500, failStrategy);
+				t.is(response.body, '', failStrategy);
+				t.is(await box.upstream.hits(), 0);
+				t.true(box.istioNotes.some(note => note.includes('failed to load')), box.istioNotes.join('\n'));
+			} finally {
+				await box.stop();
+			}
+		}
+	});
+
+	test(title('a missing file:// module: the same NACK, without starting Envoy twice'), async t => {
+		const box = await startSandbox({ workload, istio: { resources: [plugin({ url: 'file:///nonexistent/plugin.wasm', failStrategy: 'FAIL_OPEN' })] } });
+		t.teardown(async () => box.stop());
+		t.is((await box.request('/')).status, 500);
+		t.true(box.istioNotes.some(note => note.includes('wasm file not found')));
+	});
+});

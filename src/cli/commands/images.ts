@@ -1,0 +1,57 @@
+/**
+ * `meshbox images`: the images the docker runtime uses. `build` makes meshbox/envoy and meshbox/upstream
+ * offline (no registry, no base image) from the local Envoy and Node; `list` says which exist.
+ */
+import { pinnedEnvoyVersion } from '../../envoy/provision.ts';
+import { MeshboxError } from '../../errors.ts';
+import type { Command } from '../command.ts';
+import { parseCommandArgs } from '../options.ts';
+
+const usage = 'meshbox images build [--envoy-bin FILE] | meshbox images list';
+
+export const imagesCommand: Command = {
+	name: 'images',
+	summary: 'build (offline) or list the images of the docker runtime',
+	usage: [
+		usage,
+		'',
+		'  build               build meshbox/envoy:<envoy version> from the local Envoy binary (found or installed',
+		'                      as for the local runtime) and meshbox/upstream:<meshbox version>; no registry needed',
+		'      --envoy-bin FILE  the Envoy binary to put in the image',
+		'  list                show which Envoy and upstream images the docker runtime would find',
+	].join('\n'),
+	async run({ argv, out, err }) {
+		const [action, ...rest] = argv;
+		const { values } = parseCommandArgs(rest, { 'envoy-bin': { type: 'string' }, help: { type: 'boolean', short: 'h' } }, usage);
+		if (values.help || action === '--help' || action === '-h') {
+			out(this.usage);
+			return 0;
+		}
+
+		if (action !== 'build' && action !== 'list') {
+			throw new MeshboxError('USAGE', action ? `unknown images action "${action}"` : 'missing images action', `usage: ${usage}`);
+		}
+
+		// Loaded on demand: testcontainers and dockerode are only for docker commands.
+		const { connectDocker } = await import('../../runtime/docker/daemon.ts');
+		const build = await import('../../runtime/docker/image-build.ts');
+		const { exists, officialEnvoyImage } = await import('../../runtime/docker/images.ts');
+		const { docker } = await connectDocker();
+		if (action === 'list') {
+			const names = [officialEnvoyImage, build.meshboxEnvoyImage(pinnedEnvoyVersion), await build.meshboxUpstreamImage()];
+			for (const name of names) {
+				out(`${(await exists(docker, name)) ? 'present' : 'missing'}  ${name}`);
+			}
+
+			return 0;
+		}
+
+		const started = Date.now();
+		await build.withBuildLock(err, async () => {
+			await build.buildEnvoyImage(docker, { envoyBin: values['envoy-bin'], onProgress: err });
+			await build.buildUpstreamImage(docker, { onProgress: err });
+		});
+		out(`meshbox: images built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+		return 0;
+	},
+};

@@ -1,0 +1,163 @@
+/**
+ * Which extensions apply to the sandbox's sidecar, and in which order, as istiod decides
+ * (pilot/pkg/model/push_context.go `WasmPlugins`/`WasmPluginsByListenerInfo`, pilot/pkg/model/policyattachment.go
+ * `ShouldAttachPolicy`, pilot/pkg/model/extensions.go `matchListener`, pilot/pkg/model/config.go for the
+ * creation-time sort).
+ */
+import { isLua, displayName, type Extension, type Phase } from './resources.ts';
+import { translatedSuffix, type VersionTraits } from './version.ts';
+
+/** Traffic class of the listener: sidecar inbound = SERVER, sidecar outbound = CLIENT. */
+export type ListenerClass = 'SERVER' | 'CLIENT';
+
+export type ProxyView = {
+	readonly namespace: string;
+	readonly labels: Readonly<Record<string, string>>;
+	readonly rootNamespace: string;
+	readonly listenerClass: ListenerClass;
+	/** Inbound: the container (target) port; outbound: the Service port (extensions.go matchListener). */
+	readonly port: number;
+	readonly traits: VersionTraits;
+};
+
+export type SelectionOutcome = {
+	readonly extension: Extension;
+	readonly applied: boolean;
+	/** Why it applies or not, in a sentence. */
+	readonly reason: string;
+	/** HTTP or network filter chain. */
+	readonly chain: 'http' | 'network';
+};
+
+/** Every extension with the verdict for this proxy, applied ones in filter order per chain and phase. */
+export function selectExtensions(extensions: readonly Extension[], proxy: ProxyView): SelectionOutcome[] {
+	const outcomes: SelectionOutcome[] = [];
+	const candidates: Extension[] = [];
+	// push_context.go: own namespace first, then the root namespace; nothing else applies to a sidecar.
+	const namespaces = [...new Set([proxy.namespace, proxy.rootNamespace])];
+	const sorted = [...extensions].sort((a, b) => compareByCreation(a, b, proxy.traits));
+	for (const namespace of namespaces) {
+		for (const extension of sorted.filter(candidate => candidate.namespace === namespace)) {
+			candidates.push(extension);
+		}
+	}
+
+	for (const extension of sorted) {
+		if (!namespaces.includes(extension.namespace)) {
+			outcomes.push({ extension, applied: false, chain: chainOf(extension),
+				reason: `in namespace ${extension.namespace}: a sidecar in ${proxy.namespace} only gets plugins from its own namespace and the root namespace ${proxy.rootNamespace}` });
+		}
+	}
+
+	const applied: Extension[] = [];
+	for (const extension of candidates) {
+		const verdict = attaches(extension, proxy);
+		if (verdict) {
+			outcomes.push({ extension, applied: false, reason: verdict, chain: chainOf(extension) });
+		} else {
+			applied.push(extension);
+		}
+	}
+
+	for (const chain of ['network', 'http'] as const) {
+		const inChain = applied.filter(extension => chainOf(extension) === chain);
+		for (const extension of orderForChain(inChain)) {
+			const scope = extension.namespace === proxy.rootNamespace && proxy.namespace !== proxy.rootNamespace ? ' (root namespace: applies mesh-wide)' : '';
+			outcomes.push({ extension, applied: true, chain, reason: `selected${scope}` });
+		}
+	}
+
+	return outcomes;
+}
+
+/** `undefined` when it attaches; otherwise why not. */
+function attaches(extension: Extension, proxy: ProxyView): string | undefined {
+	// policyattachment.go: a proxy without the gateway-name label (a sidecar) ignores targetRef'd policies.
+	if (extension.targetRefs.length > 0) {
+		return 'has targetRefs, which select Gateway API gateways and waypoints; a sidecar ignores such plugins (use selector.matchLabels)';
+	}
+
+	if (extension.selector) {
+		const missing = Object.entries(extension.selector).filter(([key, value]) => proxy.labels[key] !== value);
+		if (missing.length > 0) {
+			return `selector does not match the workload: needs ${missing.map(([key, value]) => `${key}=${value}`).join(', ')}; the workload has ${Object.entries(proxy.labels).map(([key, value]) => `${key}=${value}`).join(', ') || 'no labels'}`;
+		}
+	}
+
+	// extensions.go matchListener: any one TrafficSelector matching is enough; inside one, mode AND ports.
+	if (extension.match.length > 0) {
+		const matching = extension.match.some(selector => {
+			const modeMatches = selector.mode === 'UNDEFINED' || selector.mode === 'CLIENT_AND_SERVER' || selector.mode === proxy.listenerClass;
+			const portMatches = selector.ports.length === 0 || selector.ports.includes(proxy.port);
+			return modeMatches && portMatches;
+		});
+		if (!matching) {
+			const wanted = extension.match.map(selector => `${selector.mode}${selector.ports.length > 0 ? ` on port ${selector.ports.join('/')}` : ''}`).join(' or ');
+			return `match leaves this traffic out: it wants ${wanted}; the sandbox is ${proxy.listenerClass === 'SERVER' ? 'inbound (SERVER)' : 'outbound (CLIENT)'} on port ${proxy.port}`;
+		}
+	}
+
+	return undefined;
+}
+
+export function chainOf(extension: Extension): 'http' | 'network' {
+	// push_context.go: an HTTP filter list takes HTTP and UNSPECIFIED types; NETWORK plugins go before the HCM.
+	return !isLua(extension) && extension.type === 'NETWORK' ? 'network' : 'http';
+}
+
+const phaseOrder: readonly Phase[] = ['AUTHN', 'AUTHZ', 'STATS', 'UNSPECIFIED_PHASE'];
+
+/**
+ * Within a chain: grouped by phase (placement decides where each group goes), each group stable-sorted by
+ * priority, higher first, unset priority as the lowest int32 (push_context.go sorts with
+ * `GetPriority().GetValue()` defaulting to math.MinInt32).
+ */
+export function orderForChain(extensions: readonly Extension[]): Extension[] {
+	const ordered: Extension[] = [];
+	for (const phase of phaseOrder) {
+		const inPhase = extensions.filter(extension => extension.phase === phase);
+		ordered.push(...stableSortByPriority(inPhase));
+	}
+
+	return ordered;
+}
+
+function stableSortByPriority(extensions: readonly Extension[]): Extension[] {
+	return extensions
+		.map((extension, index) => ({ extension, index }))
+		.sort((a, b) => (effectivePriority(b.extension) - effectivePriority(a.extension)) || (a.index - b.index))
+		.map(({ extension }) => extension);
+}
+
+export function effectivePriority(extension: Extension): number {
+	return extension.priority ?? -2_147_483_648;
+}
+
+/**
+ * pilot/pkg/model/config.go sortConfigByCreationTime: creationTimestamp (seconds), then name, then namespace.
+ * From 1.30 a WasmPlugin's synthetic TrafficExtension is named `<name>~istio-translated-wasmplugin`, which is
+ * what the name comparison then sees.
+ */
+export function compareByCreation(a: Extension, b: Extension, traits: VersionTraits): number {
+	const timeA = a.creationTimestamp ?? 0;
+	const timeB = b.creationTimestamp ?? 0;
+	if (timeA !== timeB) {
+		return timeA - timeB;
+	}
+
+	const nameA = sortName(a, traits);
+	const nameB = sortName(b, traits);
+	if (nameA !== nameB) {
+		return nameA < nameB ? -1 : 1;
+	}
+
+	return a.namespace < b.namespace ? -1 : (a.namespace > b.namespace ? 1 : 0);
+}
+
+function sortName(extension: Extension, traits: VersionTraits): string {
+	return traits.hasTrafficExtension && extension.kind === 'WasmPlugin' ? `${extension.name}${translatedSuffix}` : extension.name;
+}
+
+export function describeOutcome(outcome: SelectionOutcome): string {
+	return `${displayName(outcome.extension)}: ${outcome.applied ? 'applied' : 'not applied'}: ${outcome.reason}`;
+}

@@ -1,0 +1,373 @@
+/**
+ * `workload:` + `istio:` → the sandbox model of an Istio sidecar: the WasmPlugins that apply, in istiod's
+ * order and at the positions of Istio's own filters, each translated as istiod does and its module fetched
+ * as istio-agent does (with Istio's RBAC fallback when that fails), plus the sidecar's identity and names.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { noLocation, type Locator } from '../config/fields.ts';
+import type { EnvoyModel, PluginModel, SidecarFilter, SidecarModel } from '../config/model.ts';
+import { inspectWasmBytes, inspectWasmFile, type WasmModuleInfo } from '../config/wasm-module.ts';
+import { cacheDir } from '../envoy/provision.ts';
+import { isMeshboxError } from '../errors.ts';
+import { WasmCache } from './fetch/cache.ts';
+import { findingsError, type Finding } from './findings.ts';
+import { sidecarIdentity, sidecarNames } from './identity.ts';
+import { checkDocument, dedupe, loadIstioFiles, type ParseOptions } from './parse.ts';
+import { displayName, isLua, type Extension, type Phase, type WasmExtension } from './resources.ts';
+import { selectExtensions, type SelectionOutcome } from './select.ts';
+import { readIstio, readWorkload, type ResolvedIstioSpec, type ResolvedWorkload } from './spec.ts';
+import { agentKeyValues, localModulePath, rbacFallback, translate, wasmEnv, type Translation } from './translate.ts';
+import { versionTraits, type VersionTraits } from './version.ts';
+
+export type IstioResolveInput = {
+	readonly workload: unknown;
+	readonly istio: unknown;
+	readonly baseDir: string;
+	readonly locate?: Locator;
+	/** For HOST env lookups after `istio.env` and the sidecar's own env. Default: process.env. */
+	readonly processEnv?: NodeJS.ProcessEnv;
+};
+
+export type IstioResolution = {
+	readonly plugins: PluginModel[];
+	readonly sidecar: SidecarModel;
+	/** Envoy log levels when `proxyLogLevel: istio`. */
+	readonly envoyLogLevels: Pick<EnvoyModel, 'logLevel' | 'componentLogLevels'> | undefined;
+	readonly findings: readonly Finding[];
+	readonly outcomes: readonly SelectionOutcome[];
+};
+
+const typeUrls = {
+	httpWasm: 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
+	httpRbac: 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC',
+	networkWasm: 'type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm',
+	networkRbac: 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC',
+} as const;
+
+export async function resolveIstioSidecar(input: IstioResolveInput): Promise<IstioResolution> {
+	const locate = input.locate ?? noLocation;
+	const workload = readWorkload(input.workload, locate);
+	const istio = readIstio(input.istio, locate, workload);
+	const traits = versionTraits(istio.version);
+	const parseOptions: ParseOptions = {
+		traits,
+		defaultNamespace: workload.namespace,
+		suggestion: { namespace: workload.namespace, labels: workload.labels },
+	};
+	const { extensions, findings } = await loadResources(istio, input.baseDir, parseOptions);
+	if (findings.some(finding => finding.severity === 'error')) {
+		throw findingsError(findings);
+	}
+
+	const names = sidecarNames(workload, istio);
+	const identity = sidecarIdentity(workload, istio);
+	const outcomes = selectExtensions(extensions, {
+		namespace: workload.namespace,
+		labels: workload.labels,
+		rootNamespace: istio.rootNamespace,
+		listenerClass: istio.direction === 'inbound' ? 'SERVER' : 'CLIENT',
+		port: names.matchPort,
+		traits,
+	});
+
+	const notes: string[] = [];
+	for (const finding of findings.filter(entry => entry.severity === 'warning')) {
+		notes.push(`${finding.where}: warning: ${finding.subject}: ${finding.field ? `${finding.field}: ` : ''}${finding.message}`);
+	}
+
+	for (const outcome of outcomes.filter(entry => !entry.applied)) {
+		notes.push(`istiod: ${displayName(outcome.extension)} does not apply: ${outcome.reason}`);
+	}
+
+	const hostEnv = { ...(input.processEnv ?? process.env), ...identity.containerEnv, ...istio.env };
+	const cache = new WasmCache(istio.cacheDir ? path.resolve(input.baseDir, istio.cacheDir) : path.join(cacheDir(), 'istio-wasm'),
+		line => notes.push(`istio-agent: ${line}`));
+	const context: PlaceContext = { traits, istio, baseDir: input.baseDir, cache, hostEnv, notes };
+	const placed = new Map<Extension, SidecarFilter>();
+	const plugins: PluginModel[] = [];
+	for (const outcome of outcomes.filter(entry => entry.applied)) {
+		const filter = await placeExtension(outcome.extension, outcome.chain === 'network', context);
+		if (filter) {
+			placed.set(outcome.extension, filter);
+			if (filter.kind === 'wasm') {
+				plugins.push(filter.plugin);
+			}
+		}
+	}
+
+	const applied = outcomes.filter(entry => entry.applied && placed.has(entry.extension));
+	const inPhase = (chain: 'http' | 'network', phase: Phase) => applied
+		.filter(entry => entry.chain === chain && entry.extension.phase === phase)
+		.map(entry => placed.get(entry.extension)!);
+	const httpFilters = istio.direction === 'inbound' ? inboundHttpChain(inPhase) : outboundHttpChain(inPhase);
+	const networkFilters: SidecarFilter[] = [
+		placeholder('istio.metadata_exchange', 'Istio TCP metadata exchange (istio/proxy); not in upstream Envoy, so not configured here'),
+		...inPhase('network', 'AUTHN'), ...inPhase('network', 'AUTHZ'), ...inPhase('network', 'STATS'), ...inPhase('network', 'UNSPECIFIED_PHASE'),
+	];
+
+	const summary = [
+		`Istio ${istio.version} sidecar of ${workload.namespace}/${workload.name} (${Object.entries(workload.labels).map(([key, value]) => `${key}=${value}`).join(', ')}),`,
+		`${istio.direction} (${istio.direction === 'inbound' ? 'SERVER' : 'CLIENT'}) traffic on port ${names.matchPort}; root namespace ${istio.rootNamespace}.`,
+		...outcomes.map(outcome => `${outcome.applied ? '+' : '-'} ${displayName(outcome.extension)} (${outcome.extension.origin.file}:${outcome.extension.origin.line}): ${outcome.applied ? `${outcome.chain} chain, phase ${outcome.extension.phase}, priority ${outcome.extension.priority ?? 'unset'}` : outcome.reason}`),
+	];
+
+	return {
+		plugins,
+		sidecar: {
+			node: { id: identity.id, cluster: identity.cluster, metadata: identity.metadata },
+			trafficDirection: names.trafficDirection,
+			listenerName: names.listenerName,
+			filterChainName: names.filterChainName,
+			statPrefix: names.statPrefix,
+			routeConfigName: names.routeConfigName,
+			virtualHostName: names.virtualHostName,
+			virtualHostDomains: names.virtualHostDomains,
+			routeName: names.routeName,
+			clusterName: names.clusterName,
+			httpFilters,
+			networkFilters,
+			notes,
+			summary,
+		},
+		// Istio's injector defaults: --proxyLogLevel=warning --proxyComponentLogLevel=misc:error.
+		envoyLogLevels: istio.proxyLogLevel === 'istio' ? { logLevel: 'warning', componentLogLevels: { misc: 'error' } } : undefined,
+		findings,
+		outcomes,
+	};
+}
+
+async function loadResources(istio: ResolvedIstioSpec, baseDir: string, options: ParseOptions) {
+	const fromFiles = await loadIstioFiles(istio.files, baseDir, options);
+	const extensions = [...fromFiles.extensions];
+	const findings = [...fromFiles.findings];
+	for (const [index, resource] of istio.resources.entries()) {
+		const label = `istio.resources[${index}]`;
+		const result = checkDocument(resource, fieldPath => `${label}${fieldPath.length > 0 ? ` ${fieldPath.join('.')}` : ''}`, label, label,
+			{ file: label, line: 1, col: 1 }, options);
+		extensions.push(...result.extensions);
+		findings.push(...result.findings);
+	}
+
+	return { extensions: dedupe(extensions, findings), findings };
+}
+
+type PlaceContext = {
+	readonly traits: VersionTraits;
+	readonly istio: ResolvedIstioSpec;
+	readonly baseDir: string;
+	readonly cache: WasmCache;
+	readonly hostEnv: Readonly<Record<string, string | undefined>>;
+	readonly notes: string[];
+};
+
+function comment(extension: Extension, extra = ''): string {
+	const attributes = isLua(extension) ? 'lua' : `${extension.failStrategy}, url ${extension.url}`;
+	return `${displayName(extension)} (${extension.origin.file}:${extension.origin.line}): phase ${extension.phase}, priority ${extension.priority ?? 'unset'}, ${attributes}${extra}`;
+}
+
+async function placeExtension(extension: Extension, network: boolean, context: PlaceContext): Promise<SidecarFilter | undefined> {
+	if (isLua(extension)) {
+		// extension/lua.go (1.30+): Lua is inlined as Envoy's Lua filter, HTTP only.
+		return {
+			kind: 'typed',
+			name: `extensions.istio.io/trafficextension/${extension.namespace}.${extension.name}`,
+			typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua', default_source_code: { inline_string: extension.lua } },
+			comment: comment(extension),
+		};
+	}
+
+	const result = translate(extension, context.traits);
+	if (!result.ok) {
+		context.notes.push(`istiod: ${result.reason}`);
+		return undefined;
+	}
+
+	const translation = result.translation;
+	const missingConfig = (reason: string): SidecarFilter => {
+		context.notes.push(`envoy: ${displayName(extension)}: ${reason}; Envoy rejects the ECDS update for ${translation.filterName} and the filter stays without config: every request gets 500`);
+		return {
+			kind: 'missing-config',
+			name: translation.filterName,
+			typeUrls: network ? [typeUrls.networkWasm, typeUrls.networkRbac] : [typeUrls.httpWasm, typeUrls.httpRbac],
+			comment: comment(extension, ' — rejected by Envoy (config missing → 500)'),
+		};
+	};
+
+	let wasmPath: string;
+	let module: WasmModuleInfo;
+	let pullSecret: Uint8Array | undefined;
+	if (translation.code.kind === 'local') {
+		// A pod resolves a relative file:// path from the proxy's working directory; the sandbox from its own.
+		wasmPath = localModulePath(translation.code.filename, process.cwd());
+		try {
+			module = await inspectWasmFile(wasmPath, displayName(extension));
+		} catch (error) {
+			if (isMeshboxError(error)) {
+				return missingConfig(error.message);
+			}
+
+			throw error;
+		}
+	} else {
+		try {
+			if (extension.imagePullSecret) {
+				const secretFile = context.istio.pullSecrets[extension.imagePullSecret];
+				if (!secretFile) {
+					// istiod sends an empty secret when it cannot read it; the agent then refuses without a network call.
+					throw new Error(`cannot fetch Wasm module ${translation.pluginName}: missing image pulling secret (istio.pullSecrets has no "${extension.imagePullSecret}")`);
+				}
+
+				pullSecret = await readFile(path.resolve(context.baseDir, secretFile));
+			}
+
+			const fetched = await context.cache.get({
+				url: translation.code.uri,
+				sha256: translation.code.sha256,
+				pullPolicy: extension.imagePullPolicy,
+				resourceName: translation.filterName,
+				resourceVersion: extension.resourceVersion,
+				pullSecret,
+				timeoutMs: context.istio.fetchTimeoutMs,
+				insecureRegistries: context.istio.insecureRegistries,
+			});
+			context.notes.push(`istio-agent: ${translation.filterName}: ${fetched.pulled ? 'fetched' : 'cache hit for'} ${translation.code.uri} (sha256 ${fetched.checksum})`);
+			wasmPath = fetched.path;
+		} catch (error) {
+			const failOpen = extension.failStrategy === 'FAIL_OPEN';
+			context.notes.push(`istio-agent: error in converting the wasm config to local: ${(error as Error).message}. applying ${failOpen ? 'allow' : 'deny'} RBAC filter`);
+			return {
+				kind: 'typed',
+				name: translation.filterName,
+				typedConfig: rbacFallback(network, failOpen),
+				comment: comment(extension, ` — fetch failed: ${failOpen ? 'allow-all' : 'deny-all'} RBAC in its place`),
+			};
+		}
+
+		try {
+			module = inspectWasmBytes(await readFile(wasmPath), `${displayName(extension)} (${translation.code.uri})`);
+		} catch (error) {
+			if (isMeshboxError(error)) {
+				return missingConfig(error.message);
+			}
+
+			throw error;
+		}
+	}
+
+	const env = resolveEnv(translation, extension, context);
+	const plugin: PluginModel = {
+		name: translation.pluginName,
+		filterName: translation.filterName,
+		rootId: translation.rootId,
+		vmId: '',
+		wasmPath,
+		module,
+		configuration: translation.configuration,
+		vmConfiguration: undefined,
+		failOpen: false,
+		failurePolicy: translation.failurePolicy,
+		env,
+		hostEnv: [],
+	};
+	return { kind: 'wasm', plugin, comment: comment(extension) };
+}
+
+/**
+ * Environment variables the plugin sees: istiod's key_values (less ISTIO_META_* for remote code, as the agent
+ * strips them), and HOST entries copied from the istio-proxy container's environment. meshbox resolves HOST
+ * values itself (istio.env, then the synthesized sidecar env, then its own env) and passes them as key_values,
+ * so every runtime shows the plugin the same values; a HOST name found nowhere is skipped, as Envoy skips it.
+ */
+function resolveEnv(translation: Translation, extension: WasmExtension, context: PlaceContext): Record<string, string> {
+	const env = agentKeyValues(translation);
+	if (translation.code.kind === 'local' && extension.imagePullSecret) {
+		env[wasmEnv.pullSecret] = '';
+	}
+
+	for (const name of translation.hostEnvKeys) {
+		const value = context.hostEnv[name];
+		if (value === undefined) {
+			context.notes.push(`envoy: ${translation.pluginName}: HOST env ${name} is not set in the istio-proxy environment; skipped (set it in istio.env)`);
+		} else {
+			env[name] = value;
+		}
+	}
+
+	return env;
+}
+
+function placeholder(name: string, text: string): SidecarFilter {
+	return { kind: 'placeholder', name, comment: text };
+}
+
+const realFilters = {
+	grpcStats: { kind: 'typed', name: 'envoy.filters.http.grpc_stats', comment: 'Istio adds it to every HTTP chain',
+		typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.grpc_stats.v3.FilterConfig', emit_filter_state: true, stats_for_all_methods: false } },
+	fault: { kind: 'typed', name: 'envoy.filters.http.fault', comment: 'Istio adds it to every HTTP chain (configured by VirtualService fault)',
+		typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault' } },
+	cors: { kind: 'typed', name: 'envoy.filters.http.cors', comment: 'Istio adds it to every HTTP chain (configured by VirtualService corsPolicy)',
+		typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors' } },
+} as const satisfies Record<string, SidecarFilter>;
+
+/**
+ * pilot/pkg/networking/core/listener_builder.go (+ listener_inbound.go): the inbound HTTP chain, with the
+ * WasmPlugin phases between Istio's filters. Istio's own filters that upstream Envoy lacks (metadata exchange,
+ * istio.stats) and those present only with policies meshbox does not model (CUSTOM ext_authz, jwt_authn for
+ * RequestAuthentication, rbac for AuthorizationPolicy) are placeholders: `meshbox render` shows where they
+ * are, Envoy does not get them.
+ */
+function inboundHttpChain(inPhase: (chain: 'http', phase: Phase) => SidecarFilter[]): SidecarFilter[] {
+	return [
+		placeholder('istio.metadata_exchange', 'Istio peer metadata exchange (istio/proxy peer_metadata); not in upstream Envoy'),
+		placeholder('envoy.filters.http.ext_authz', 'only with a CUSTOM AuthorizationPolicy (with a shadow envoy.filters.http.rbac before it)'),
+		...inPhase('http', 'AUTHN'),
+		placeholder('envoy.filters.http.jwt_authn', 'only with a RequestAuthentication'),
+		...inPhase('http', 'AUTHZ'),
+		placeholder('envoy.filters.http.rbac', 'only with AuthorizationPolicies (one per action: AUDIT, DENY, ALLOW)'),
+		...inPhase('http', 'STATS'),
+		...inPhase('http', 'UNSPECIFIED_PHASE'),
+		realFilters.grpcStats,
+		realFilters.fault,
+		realFilters.cors,
+		placeholder('istio.stats', 'Istio telemetry (istio/proxy stats filter); not in upstream Envoy'),
+	];
+}
+
+/** listener_builder.go: outbound HTTP (CUSTOM, jwt and RBAC are inbound/gateway only, so the phases are adjacent). */
+function outboundHttpChain(inPhase: (chain: 'http', phase: Phase) => SidecarFilter[]): SidecarFilter[] {
+	return [
+		placeholder('istio.metadata_exchange', 'Istio peer metadata exchange, outbound variant; not in upstream Envoy'),
+		...inPhase('http', 'AUTHN'),
+		...inPhase('http', 'AUTHZ'),
+		...inPhase('http', 'STATS'),
+		...inPhase('http', 'UNSPECIFIED_PHASE'),
+		realFilters.grpcStats,
+		placeholder('istio.alpn', 'Istio ALPN override (istio/proxy); not in upstream Envoy'),
+		realFilters.fault,
+		realFilters.cors,
+		placeholder('istio.stats', 'Istio telemetry (istio/proxy stats filter); not in upstream Envoy'),
+	];
+}
+
+/** After Envoy refused to start because these plugins failed to load: what a sidecar's NACKed ECDS leaves. */
+export function markRejected(sidecar: SidecarModel, pluginNames: readonly string[], reason: string): SidecarModel {
+	const rewrite = (filters: readonly SidecarFilter[], network: boolean): SidecarFilter[] => filters.map(filter => {
+		if (filter.kind !== 'wasm' || !pluginNames.includes(filter.plugin.name)) {
+			return filter;
+		}
+
+		return {
+			kind: 'missing-config',
+			name: filter.plugin.filterName ?? filter.plugin.name,
+			typeUrls: network ? [typeUrls.networkWasm, typeUrls.networkRbac] : [typeUrls.httpWasm, typeUrls.httpRbac],
+			comment: `${filter.comment} — rejected by Envoy (config missing → 500)`,
+		};
+	});
+	return {
+		...sidecar,
+		httpFilters: rewrite(sidecar.httpFilters, false),
+		networkFilters: rewrite(sidecar.networkFilters, true),
+		notes: [...sidecar.notes, ...pluginNames.map(name => `envoy: plugin ${name} failed to load (${reason}); a sidecar NACKs that ECDS update and the filter stays without config: every request gets 500, whatever failStrategy says (it only covers fetch failures and runtime errors)`)],
+	};
+}

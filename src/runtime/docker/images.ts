@@ -1,0 +1,144 @@
+/**
+ * Which images a docker sandbox runs, and making sure they exist.
+ *
+ * Envoy: `--envoy-image` / `MESHBOX_ENVOY_IMAGE` when given (present locally or pulled, else an error);
+ * otherwise the official `envoyproxy/envoy:v<pinned>` when present or pullable; otherwise meshbox's own
+ * `meshbox/envoy:<version>`, built offline from the local Envoy if it does not exist yet.
+ * Upstream: always `meshbox/upstream:<meshbox version>`, (re)built when missing or older than the source.
+ */
+import type Dockerode from 'dockerode';
+import { pinnedEnvoyVersion, provisionEnvoy } from '../../envoy/provision.ts';
+import { MeshboxError } from '../../errors.ts';
+import {
+	buildEnvoyImage, buildUpstreamImage, bundleUpstream, imageLabels, meshboxEnvoyImage, meshboxUpstreamImage, withBuildLock, type Progress,
+} from './image-build.ts';
+
+export const officialEnvoyImage = `envoyproxy/envoy:v${pinnedEnvoyVersion}`;
+
+export type ImageChoice = { readonly name: string; readonly why: string };
+
+/** A pull that makes no progress for this long is given up (a registry that swallows packets). */
+const pullStallMs = 30_000;
+const pulls = new Map<string, Promise<string | undefined>>();
+
+export async function chooseEnvoyImage(docker: Dockerode, options: { requested?: string; envoyBin?: string; onProgress: Progress }): Promise<ImageChoice> {
+	const progress = options.onProgress;
+	const requested = options.requested ?? (process.env.MESHBOX_ENVOY_IMAGE || undefined);
+	if (requested) {
+		const source = options.requested ? '--envoy-image' : 'MESHBOX_ENVOY_IMAGE';
+		if (await exists(docker, requested)) {
+			return { name: requested, why: `from ${source}` };
+		}
+
+		const failure = await pull(docker, requested, progress);
+		if (failure) {
+			throw new MeshboxError('DOCKER_IMAGE_UNAVAILABLE', `the Envoy image ${requested} (${source}) is not on this machine and cannot be pulled: ${failure}`,
+				`pull or load it first (\`docker pull ${requested}\`, \`docker load\`), or leave ${source} out to use meshbox's default (offline: \`meshbox images build\`)`);
+		}
+
+		return { name: requested, why: `from ${source}, just pulled` };
+	}
+
+	if (await exists(docker, officialEnvoyImage)) {
+		return { name: officialEnvoyImage, why: 'the official image' };
+	}
+
+	const failure = await pull(docker, officialEnvoyImage, progress);
+	if (!failure) {
+		return { name: officialEnvoyImage, why: 'the official image, just pulled' };
+	}
+
+	const fallbackWhy = `${officialEnvoyImage} is not on this machine and cannot be pulled (${failure})`;
+	const pinned = meshboxEnvoyImage(pinnedEnvoyVersion);
+	if (!options.envoyBin && await exists(docker, pinned)) {
+		return { name: pinned, why: `built offline by meshbox; ${fallbackWhy}` };
+	}
+
+	// The image is named after the version of the Envoy it holds, which the binary itself tells.
+	const envoy = await provisionEnvoy({ envoyBin: options.envoyBin, onProgress: progress }).catch((error: unknown) => {
+		throw new MeshboxError('DOCKER_IMAGE_UNAVAILABLE', `no Envoy image: ${fallbackWhy}, and meshbox cannot build one: ${(error as Error).message}`,
+			'run `meshbox images build` where Envoy can be installed, or pass --envoy-image with an image that is on this machine');
+	});
+	const name = meshboxEnvoyImage(envoy.version);
+	if (await exists(docker, name)) {
+		return { name, why: `built offline by meshbox; ${fallbackWhy}` };
+	}
+
+	progress(`meshbox: ${fallbackWhy}; building ${name} from the local Envoy (once; \`meshbox images build\` does it ahead of time)`);
+	await withBuildLock(progress, async () => {
+		// Another process may have built it while this one waited for the lock.
+		if (!(await exists(docker, name))) {
+			await buildEnvoyImage(docker, { envoyBin: options.envoyBin, onProgress: progress });
+		}
+	});
+	return { name, why: `built offline by meshbox; ${fallbackWhy}` };
+}
+
+/** The upstream image, built when missing or when its label says it was built from other sources. */
+export async function ensureUpstreamImage(docker: Dockerode, progress: Progress): Promise<string> {
+	const name = await meshboxUpstreamImage();
+	const bundle = await bundleUpstream();
+	if (await upstreamIsCurrent(docker, name, bundle.hash)) {
+		return name;
+	}
+
+	await withBuildLock(progress, async () => {
+		if (!(await upstreamIsCurrent(docker, name, bundle.hash))) {
+			progress(`meshbox: ${name} is missing or out of date; building it (once; \`meshbox images build\` does it ahead of time)`);
+			await buildUpstreamImage(docker, { onProgress: progress, bundle });
+		}
+	});
+	return name;
+}
+
+async function upstreamIsCurrent(docker: Dockerode, name: string, hash: string): Promise<boolean> {
+	const info = await docker.getImage(name).inspect().catch(() => undefined);
+	return info?.Config.Labels?.[imageLabels.source] === hash;
+}
+
+export async function exists(docker: Dockerode, name: string): Promise<boolean> {
+	return docker.getImage(name).inspect().then(() => true, () => false);
+}
+
+/** Pulls `name`; resolves with why it failed, or undefined once pulled. Tried once per process and image. */
+async function pull(docker: Dockerode, name: string, progress: Progress): Promise<string | undefined> {
+	let pending = pulls.get(name);
+	if (!pending) {
+		pending = pullOnce(docker, name, progress);
+		pulls.set(name, pending);
+	}
+
+	return pending;
+}
+
+async function pullOnce(docker: Dockerode, name: string, progress: Progress): Promise<string | undefined> {
+	progress(`meshbox: pulling ${name}`);
+	try {
+		const stream = await docker.pull(name);
+		await new Promise<void>((resolve, reject) => {
+			let timer = setTimeout(() => reject(new Error(`no progress for ${pullStallMs / 1000} s`)), pullStallMs);
+			docker.modem.followProgress(stream, error => {
+				clearTimeout(timer);
+				if (error) {
+					reject(error);
+				} else {
+					resolve();
+				}
+			}, () => {
+				clearTimeout(timer);
+				timer = setTimeout(() => reject(new Error(`no progress for ${pullStallMs / 1000} s`)), pullStallMs);
+			});
+		});
+	} catch (error) {
+		return shortReason(error);
+	}
+
+	return (await exists(docker, name)) ? undefined : 'the pull finished but the image is not there';
+}
+
+/** Docker's pull errors repeat the whole request; the end says what happened ("no such host"). */
+function shortReason(error: unknown): string {
+	const message = (error as Error).message.replace(/^\(HTTP code \d+\) [^-]*- /, '').trim();
+	const parts = message.split(': ');
+	return parts.length > 2 ? parts.slice(-2).join(': ') : message;
+}

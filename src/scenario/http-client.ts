@@ -1,0 +1,144 @@
+/**
+ * The scenario client: one request to Envoy's listener over HTTP/1.1 or HTTP/2 cleartext (prior knowledge),
+ * with request trailers and response trailers, and nothing between the test and the wire: no retries, no
+ * redirects, no decompression, no errors for HTTP statuses.
+ *
+ * Node's own clients are used (not got) because scenarios need what got cannot do: h2c and trailers both ways.
+ */
+import http from 'node:http';
+import http2 from 'node:http2';
+
+export type HttpRequest = {
+	readonly url: URL;
+	readonly method: string;
+	readonly headers: Readonly<Record<string, string | readonly string[]>>;
+	readonly body?: string | Uint8Array;
+	/** Sent after the body (HTTP/1.1: chunked encoding; HTTP/2: a trailing HEADERS frame). */
+	readonly trailers?: Readonly<Record<string, string>>;
+	readonly http2: boolean;
+	readonly timeoutMs: number;
+};
+
+export type HttpResponse = {
+	readonly status: number;
+	/** Lower-cased names; repeated headers joined with `, ` (set-cookie: a list). */
+	readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+	/** Names and values in the order and case Envoy sent them (HTTP/2: lower-case, pseudo-headers left out). */
+	readonly rawHeaders: readonly string[];
+	readonly trailers: Readonly<Record<string, string | string[] | undefined>>;
+	readonly body: string;
+	readonly httpVersion: '1.1' | '2';
+};
+
+/** `agent` keeps HTTP/1.1 connections alive between requests (HTTP/2 uses one session per request). */
+export async function sendRequest(request: HttpRequest, agent?: http.Agent): Promise<HttpResponse> {
+	return request.http2 ? sendHttp2(request) : sendHttp1(request, agent);
+}
+
+async function sendHttp1(request: HttpRequest, agent?: http.Agent): Promise<HttpResponse> {
+	return new Promise((resolve, reject) => {
+		const hasTrailers = request.trailers !== undefined && Object.keys(request.trailers).length > 0;
+		const headers: Record<string, string | string[]> = {};
+		for (const [name, value] of Object.entries(request.headers)) {
+			headers[name] = typeof value === 'string' ? value : [...value];
+		}
+
+		if (hasTrailers) {
+			// Trailers need chunked encoding, and the peer must be told which trailers to expect.
+			headers['transfer-encoding'] = 'chunked';
+			headers.trailer = Object.keys(request.trailers!).join(', ');
+		}
+
+		const outgoing = http.request(request.url, { method: request.method, headers, agent, timeout: request.timeoutMs }, incoming => {
+			const chunks: Buffer[] = [];
+			incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
+			incoming.on('error', reject);
+			incoming.on('end', () => {
+				resolve({
+					status: incoming.statusCode ?? 0,
+					headers: incoming.headers,
+					rawHeaders: incoming.rawHeaders,
+					trailers: incoming.trailers,
+					body: Buffer.concat(chunks).toString('utf8'),
+					httpVersion: '1.1',
+				});
+			});
+		});
+		outgoing.on('timeout', () => outgoing.destroy(new Error(`request timed out after ${request.timeoutMs} ms`)));
+		outgoing.on('error', reject);
+		if (request.body !== undefined) {
+			outgoing.write(request.body);
+		}
+
+		if (hasTrailers) {
+			outgoing.addTrailers(request.trailers!);
+		}
+
+		outgoing.end();
+	});
+}
+
+async function sendHttp2(request: HttpRequest): Promise<HttpResponse> {
+	const session = http2.connect(request.url.origin);
+	try {
+		return await new Promise<HttpResponse>((resolve, reject) => {
+			session.on('error', reject);
+			const headers: http2.OutgoingHttpHeaders = {
+				':method': request.method,
+				':path': `${request.url.pathname}${request.url.search}`,
+			};
+			for (const [name, value] of Object.entries(request.headers)) {
+				// HTTP/2 carries the authority as :authority, not as a host header.
+				headers[name.toLowerCase() === 'host' ? ':authority' : name.toLowerCase()] = typeof value === 'string' ? value : [...value];
+			}
+
+			const hasTrailers = request.trailers !== undefined && Object.keys(request.trailers).length > 0;
+			const stream = session.request(headers, { endStream: request.body === undefined && !hasTrailers, waitForTrailers: hasTrailers });
+			let timedOut = false;
+			stream.setTimeout(request.timeoutMs, () => {
+				timedOut = true;
+				stream.close(http2.constants.NGHTTP2_CANCEL);
+			});
+			if (hasTrailers) {
+				stream.on('wantTrailers', () => stream.sendTrailers({ ...request.trailers }));
+			}
+
+			let status = 0;
+			const responseHeaders: Record<string, string | string[] | undefined> = {};
+			const rawHeaders: string[] = [];
+			const trailers: Record<string, string | string[] | undefined> = {};
+			const chunks: Buffer[] = [];
+			stream.on('response', received => {
+				status = Number(received[':status']);
+				for (const [name, value] of Object.entries(received)) {
+					if (!name.startsWith(':')) {
+						responseHeaders[name] = value;
+						for (const single of Array.isArray(value) ? value : [value]) {
+							rawHeaders.push(name, String(single));
+						}
+					}
+				}
+			});
+			stream.on('trailers', received => {
+				Object.assign(trailers, received);
+			});
+			stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+			stream.on('error', reject);
+			stream.on('close', () => {
+				if (status === 0 || timedOut) {
+					reject(new Error(timedOut ? `request timed out after ${request.timeoutMs} ms` : `HTTP/2 stream closed without a response (code ${stream.rstCode})`));
+					return;
+				}
+
+				resolve({ status, headers: responseHeaders, rawHeaders, trailers, body: Buffer.concat(chunks).toString('utf8'), httpVersion: '2' });
+			});
+			if (request.body !== undefined) {
+				stream.end(request.body);
+			} else if (hasTrailers) {
+				stream.end();
+			}
+		});
+	} finally {
+		session.close();
+	}
+}

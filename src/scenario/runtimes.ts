@@ -1,0 +1,80 @@
+/**
+ * Which runtimes a scenario file runs on: every scenario must pass on each of them.
+ *
+ *   for (const runtime of await scenarioRuntimes()) {
+ *     test(`[${runtime}] the plugin answers`, async t => {
+ *       const box = await startSandbox({ runtime, plugins: [...] });
+ *       ...
+ *     });
+ *   }
+ *
+ * `local` always; `docker` when a Docker daemon answers. With MESHBOX_STRICT=1 (CI), `docker` is always
+ * included, so a missing daemon fails those tests with meshbox's DOCKER_UNAVAILABLE error instead of
+ * silently skipping them. MESHBOX_RUNTIMES=local,docker (comma-separated) picks the runtimes explicitly.
+ */
+import { MeshboxError } from '../errors.ts';
+import { runtimeNames, type RuntimeName } from '../runtime/types.ts';
+import { startSandbox, type Sandbox, type SandboxOptions } from './sandbox.ts';
+
+let detected: Promise<RuntimeName[]> | undefined;
+
+/** The runtimes for this process's scenarios (decided once per process). */
+export async function scenarioRuntimes(): Promise<RuntimeName[]> {
+	detected ??= detectRuntimes(process.env);
+	return detected;
+}
+
+/** The decision itself, from `env` (MESHBOX_RUNTIMES, MESHBOX_STRICT) and whether Docker answers. */
+export async function detectRuntimes(env: NodeJS.ProcessEnv): Promise<RuntimeName[]> {
+	const explicit = env.MESHBOX_RUNTIMES?.trim();
+	if (explicit) {
+		const names = explicit.split(',').map(name => name.trim()).filter(Boolean);
+		const unknown = names.filter(name => !(runtimeNames as readonly string[]).includes(name));
+		if (unknown.length > 0) {
+			throw new MeshboxError('USAGE', `MESHBOX_RUNTIMES names unknown runtime(s): ${unknown.join(', ')}`, `use some of: ${runtimeNames.join(', ')}`);
+		}
+
+		return [...new Set(names)] as RuntimeName[];
+	}
+
+	if (env.MESHBOX_STRICT === '1') {
+		return ['local', 'docker'];
+	}
+
+	// Loaded only here: probing Docker needs testcontainers, which the local runtime never loads.
+	const { dockerAnswers } = await import('../runtime/docker/daemon.ts');
+	if (await dockerAnswers()) {
+		return ['local', 'docker'];
+	}
+
+	process.stderr.write('meshbox: no Docker daemon answers, so scenarios run on the local runtime only (MESHBOX_STRICT=1 makes that a failure)\n');
+	return ['local'];
+}
+
+export type RuntimeScenario = {
+	readonly runtime: RuntimeName;
+	/** `[docker] title`: ava titles must differ between runtimes. */
+	readonly title: (text: string) => string;
+	/** startSandbox() on this runtime. */
+	readonly startSandbox: (options?: SandboxOptions) => Promise<Sandbox>;
+};
+
+/**
+ * Defines a scenario file's tests once per runtime, so every story is told on every runtime without
+ * repeating it. ava wants every test and hook declared synchronously, so await the runtimes first, before
+ * declaring anything:
+ *
+ *   const runtimes = await scenarioRuntimes();
+ *   forEachRuntime(runtimes, ({ title, startSandbox }) => {
+ *     test(title('the plugin answers'), async t => { const box = await startSandbox({ plugins }); … });
+ *   });
+ */
+export function forEachRuntime(runtimes: readonly RuntimeName[], define: (scenario: RuntimeScenario) => void): void {
+	for (const runtime of runtimes) {
+		define({
+			runtime,
+			title: text => `[${runtime}] ${text}`,
+			startSandbox: async (options = {}) => startSandbox({ ...options, runtime }),
+		});
+	}
+}

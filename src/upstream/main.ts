@@ -1,0 +1,35 @@
+/**
+ * The upstream as a program of its own (the `meshbox/upstream` image runs this, bundled into one file):
+ * the recording hello-world app on 0.0.0.0:8080 and its control API on 0.0.0.0:8081.
+ * `MESHBOX_UPSTREAM_PORT` / `MESHBOX_UPSTREAM_CONTROL_PORT` override the ports.
+ */
+import { UpstreamControlServer, upstreamAppPort, upstreamControlPort } from './control.ts';
+import { RecordingUpstream } from './recording-server.ts';
+
+function portFromEnv(name: string, fallback: number): number {
+	const value = process.env[name];
+	if (value === undefined || value === '') {
+		return fallback;
+	}
+
+	const port = Number(value);
+	if (!/^\d+$/.test(value) || port > 65_535) {
+		throw new Error(`${name}=${value}: expected a port number`);
+	}
+
+	return port;
+}
+
+const host = '0.0.0.0';
+const upstream = await RecordingUpstream.start({ host, port: portFromEnv('MESHBOX_UPSTREAM_PORT', upstreamAppPort) });
+const control = await UpstreamControlServer.start(upstream, { host, port: portFromEnv('MESHBOX_UPSTREAM_CONTROL_PORT', upstreamControlPort) });
+process.stdout.write(`meshbox upstream: app on ${host}:${upstream.address.port}, control on ${host}:${control.address.port}\n`);
+
+// As PID 1 in a container, Node gets no default signal handling: without these, `docker stop` waits and kills.
+const stop = (signal: NodeJS.Signals) => {
+	process.stdout.write(`meshbox upstream: ${signal}, stopping\n`);
+	void Promise.all([upstream.stop(), control.stop()]).finally(() => process.exit(0));
+};
+
+process.once('SIGTERM', stop);
+process.once('SIGINT', stop);

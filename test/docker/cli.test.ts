@@ -1,0 +1,45 @@
+/**
+ * `npm run sandbox -- --runtime docker` (= `meshbox up --runtime docker`): the seed plugin served from
+ * containers on the requested port, the plugin's log streamed, the image named, everything removed on Ctrl+C.
+ */
+import net from 'node:net';
+import got from 'got';
+import { RunningCli } from '../helpers/cli.ts';
+import { ownerLeftovers } from './docker-helpers.ts';
+import { dockerTest } from './docker-test.ts';
+
+const test = await dockerTest();
+
+async function freePort(): Promise<number> {
+	return new Promise((resolve, reject) => {
+		const server = net.createServer();
+		server.once('error', reject);
+		server.listen({ host: '127.0.0.1', port: 0 }, () => {
+			const { port } = server.address() as net.AddressInfo;
+			server.close(() => resolve(port));
+		});
+	});
+}
+
+test('meshbox up --runtime docker serves the seed plugin on the requested port and cleans up on SIGINT', async t => {
+	const port = await freePort();
+	const cli = RunningCli.start(['up', '--runtime', 'docker', '--port', String(port)]);
+	const pid = cli.process.pid!;
+	try {
+		await cli.waitForLine(new RegExp(`^listening on http://127\\.0\\.0\\.1:${port}$`));
+		t.truthy(cli.lines.find(line => /^meshbox: docker runtime: Envoy image \S+ \(.+\), upstream image meshbox\/upstream:/.test(line)), 'says which images it uses');
+		const response = await got(`http://127.0.0.1:${port}/hello`, { headers: { host: 'my-app.example.com' }, throwHttpErrors: false, retry: { limit: 0 } });
+		t.is(response.statusCode, 200);
+		t.is(response.headers['x-service-name'], 'my-custom-service');
+		t.is(response.body, 'Hello from Wasm!\n');
+		await cli.waitForLine(/my-wasm-plugin: Received request for: my-app\.example\.com \/hello$/);
+		const running = await ownerLeftovers(pid);
+		t.is(running.containers.length, 2);
+	} finally {
+		t.is(await cli.stop('SIGINT'), 0, cli.lines.join('\n'));
+	}
+
+	const left = await ownerLeftovers(pid);
+	t.deepEqual(left.containers.map(info => info.Names), []);
+	t.deepEqual(left.networks.map(info => info.Name), []);
+});

@@ -1,0 +1,65 @@
+/**
+ * meshbox's images are built offline (no registry, no base image) and hold only what their program needs.
+ * Built here under test names, so the images other tests run from are not replaced under them.
+ */
+import type Dockerode from 'dockerode';
+import { buildEnvoyImage, buildUpstreamImage, imageLabels } from '../../src/runtime/docker/image-build.ts';
+import { newSessionId, sandboxLabels } from '../../src/runtime/docker/labels.ts';
+import { removeSandboxes } from '../../src/runtime/docker/reaper.ts';
+import { runCli } from '../helpers/cli.ts';
+import { docker } from './docker-helpers.ts';
+import { dockerTest } from './docker-test.ts';
+
+const test = await dockerTest();
+
+/** Runs `image` once with `entrypoint` and returns its exit status and output; the container is labelled for the reaper. */
+async function runOnce(client: Dockerode, image: string, entrypoint: string[], session: string): Promise<{ status: number; output: string }> {
+	const container = await client.createContainer({ Image: image, Entrypoint: entrypoint, Labels: { ...sandboxLabels(session) } });
+	await container.start();
+	const { StatusCode } = await container.wait() as { StatusCode: number };
+	const output = (await container.logs({ stdout: true, stderr: true })).toString('utf8');
+	return { status: StatusCode, output };
+}
+
+test('meshbox/envoy and meshbox/upstream build offline, run, and have no shell', async t => {
+	const client = await docker();
+	const session = newSessionId();
+	const names = { envoy: `meshbox-test/envoy:${session}`, upstream: `meshbox-test/upstream:${session}` };
+	const progress: string[] = [];
+	try {
+		const envoy = await buildEnvoyImage(client, { onProgress: line => progress.push(line), name: names.envoy });
+		const upstream = await buildUpstreamImage(client, { onProgress: line => progress.push(line), name: names.upstream });
+		t.log(`envoy image: ${envoy.seconds} s, ${Math.round(envoy.bytes / 1e6)} MB; upstream image: ${upstream.seconds} s, ${Math.round(upstream.bytes / 1e6)} MB`);
+		t.truthy(progress.find(line => line.includes(`building ${names.envoy} offline`)));
+		t.truthy(progress.find(line => line.includes(`${names.envoy}: 100%`)));
+		t.truthy(progress.find(line => line.startsWith(`meshbox: built ${names.upstream}`)));
+
+		const envoyInfo = await client.getImage(names.envoy).inspect();
+		t.deepEqual(envoyInfo.Config.Entrypoint, ['/usr/local/bin/envoy']);
+		t.is(envoyInfo.Config.Labels?.[imageLabels.envoyVersion], '1.40.0');
+		const upstreamInfo = await client.getImage(names.upstream).inspect();
+		t.truthy(upstreamInfo.Config.Labels?.[imageLabels.source]);
+
+		const version = await runOnce(client, names.envoy, ['/usr/local/bin/envoy', '--version'], session);
+		t.is(version.status, 0, version.output);
+		t.regex(version.output, /\/1\.40\.0\//);
+		const node = await runOnce(client, names.upstream, ['/usr/local/bin/node', '-e', 'console.log(process.version)'], session);
+		t.is(node.output.trim().replace(/^[\s\S]*?(v\d+)/, '$1'), process.version);
+
+		await t.throwsAsync(runOnce(client, names.envoy, ['/bin/sh', '-c', 'true'], session), { message: /no such file or directory|not found/ },
+			'no /bin/sh: nothing may rely on a shell in these images');
+	} finally {
+		await removeSandboxes(client, { session });
+		for (const name of Object.values(names)) {
+			await client.getImage(name).remove({ force: true }).catch(() => undefined);
+		}
+	}
+});
+
+test('meshbox images list says which images the docker runtime would find', async t => {
+	const result = await runCli(['images', 'list']);
+	t.is(result.exitCode, 0, result.stderr);
+	t.regex(result.stdout, /^(present|missing) {2}envoyproxy\/envoy:v1\.40\.0$/m);
+	t.regex(result.stdout, /^(present|missing) {2}meshbox\/envoy:1\.40\.0$/m);
+	t.regex(result.stdout, /^(present|missing) {2}meshbox\/upstream:\d+\.\d+\.\d+$/m);
+});

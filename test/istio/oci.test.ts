@@ -1,0 +1,82 @@
+/**
+ * istio-agent's fetch and cache against a real registry (docker-registry on loopback): the image variants
+ * Istio accepts and its reason for the others, sha256 = manifest digest, and the pull policies
+ * (cf. pkg/wasm/cache_test.go TestWasmCache, imagefetcher_test.go).
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import { WasmCache, type FetchRequest } from '../../src/istio/fetch/cache.ts';
+import { startRegistry, type Registry } from './registry.ts';
+
+const seed = await readFile('fixtures/plugins/seed-rust/seed-rust.wasm');
+const strict = await readFile('fixtures/plugins/rust-strict-config/rust-strict-config.wasm');
+
+let registry: Registry;
+let dir: string;
+test.before(async () => {
+	registry = await startRegistry();
+	dir = await mkdtemp(path.join(os.tmpdir(), 'meshbox-oci-cache-'));
+});
+test.after.always(async () => {
+	await registry?.stop();
+	await rm(dir, { recursive: true, force: true });
+});
+
+function request(url: string, extra: Partial<FetchRequest> = {}): FetchRequest {
+	return { url, sha256: '', pullPolicy: 'UNSPECIFIED_POLICY', resourceName: 'extensions.istio.io/wasmplugin/default.p', resourceVersion: '1',
+		pullSecret: undefined, timeoutMs: 10_000, insecureRegistries: [], ...extra };
+}
+
+test('compat, docker and oci-artifact images give the module; the checksum is the manifest digest', async t => {
+	const cache = new WasmCache(path.join(dir, 'variants'));
+	for (const variant of ['compat', 'docker', 'oci-artifact'] as const) {
+		const digest = await registry.push(`variants/${variant}`, 'v1', { variant, wasm: seed });
+		const result = await cache.get(request(`oci://${registry.host}/variants/${variant}:v1`, { sha256: digest }));
+		t.is(result.checksum, digest, variant);
+		t.deepEqual(await readFile(result.path), seed, variant);
+	}
+});
+
+test('wasm-to-oci images are rejected with Istio\'s reason', async t => {
+	await registry.push('variants/wasm-to-oci', 'v1', { variant: 'wasm-to-oci', wasm: seed });
+	const cache = new WasmCache(path.join(dir, 'rejected'));
+	await t.throwsAsync(cache.get(request(`oci://${registry.host}/variants/wasm-to-oci:v1`)), {
+		message: /the given image is in invalid format as an OCI image: could not parse as compat variant: invalid media type application\/vnd\.wasm\.content\.layer\.v1\+wasm .*could not parse as oci variant: number of layers must be 2 but got 1/,
+	});
+});
+
+test('sha256 is the manifest digest: the .wasm file\'s hash does not match', async t => {
+	await registry.push('sums/seed', 'v1', { variant: 'compat', wasm: seed });
+	const fileHash = (await import('node:crypto')).createHash('sha256').update(seed).digest('hex');
+	const cache = new WasmCache(path.join(dir, 'sums'));
+	await t.throwsAsync(cache.get(request(`oci://${registry.host}/sums/seed:v1`, { sha256: fileHash })), { message: /has checksum [a-f0-9]{64}, which does not match: / });
+});
+
+test('pull policy: IfNotPresent keeps the cached module; Always and :latest re-pull when resourceVersion changes', async t => {
+	const cache = new WasmCache(path.join(dir, 'policy'));
+	const url = `oci://${registry.host}/policy/plugin:v1`;
+	const first = await registry.push('policy/plugin', 'v1', { variant: 'compat', wasm: seed });
+	t.like(await cache.get(request(url)), { checksum: first, pulled: true });
+	const second = await registry.push('policy/plugin', 'v1', { variant: 'compat', wasm: strict });
+	t.like(await cache.get(request(url, { pullPolicy: 'IfNotPresent', resourceVersion: '2' })), { checksum: first, pulled: false }, 'IfNotPresent ignores the new upstream');
+	t.like(await cache.get(request(url, { resourceVersion: '3' })), { checksum: first, pulled: false }, 'default policy for a non-latest tag = IfNotPresent');
+	t.like(await cache.get(request(url, { pullPolicy: 'Always', resourceVersion: '3' })), { checksum: first, pulled: false }, 'Always with the last-pulled resourceVersion: no pull (cache.go)');
+	// The resource's remembered version is now 3 (from the IfNotPresent lookups); an edit bumps it.
+	t.like(await cache.get(request(url, { pullPolicy: 'Always', resourceVersion: '4' })), { checksum: second, pulled: true }, 'Always + a changed WasmPlugin re-pulls');
+
+	const latest = `oci://${registry.host}/policy/plugin:latest`;
+	await registry.push('policy/plugin', 'latest', { variant: 'compat', wasm: seed });
+	const before = await cache.get(request(latest, { resourceVersion: '1' }));
+	await registry.push('policy/plugin', 'latest', { variant: 'compat', wasm: strict });
+	t.like(await cache.get(request(latest, { resourceVersion: '1' })), { checksum: before.checksum, pulled: false });
+	t.like(await cache.get(request(latest, { resourceVersion: '2' })), { checksum: second, pulled: true }, ':latest defaults to Always');
+});
+
+test('digest URLs and a missing manifest', async t => {
+	const digest = await registry.push('digests/seed', 'v1', { variant: 'compat', wasm: seed });
+	const cache = new WasmCache(path.join(dir, 'digests'));
+	t.like(await cache.get(request(`oci://${registry.host}/digests/seed@sha256:${digest}`)), { checksum: digest });
+	await t.throwsAsync(cache.get(request(`oci://${registry.host}/digests/none:v1`)), { message: /^could not fetch Wasm OCI image: could not fetch manifest: .*404/ });
+});

@@ -1,0 +1,121 @@
+/**
+ * A real OCI registry for the tests: Debian's `docker-registry` (distribution 2.8), bound to 127.0.0.1 on a
+ * free port, storage in a temp dir, stopped (by its pid) when the test file ends. Images are pushed with the
+ * registry HTTP API v2 from TypeScript.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { execa, type ResultPromise } from 'execa';
+import got from 'got';
+import { mediaTypes } from '../../src/istio/fetch/oci-fetch.ts';
+import { writeTar } from '../../src/istio/fetch/unbox.ts';
+
+export const registryBinary = process.env.MESHBOX_REGISTRY_BIN ?? '/usr/bin/docker-registry';
+
+export type Registry = {
+	readonly host: string;
+	push(repository: string, tag: string, image: ImageSpec): Promise<string>;
+	stop(): Promise<void>;
+};
+
+export type ImageSpec =
+	| { readonly variant: 'compat' | 'docker'; readonly wasm: Uint8Array }
+	| { readonly variant: 'oci-artifact'; readonly wasm: Uint8Array }
+	| { readonly variant: 'wasm-to-oci'; readonly wasm: Uint8Array };
+
+async function freePort(): Promise<number> {
+	const server = net.createServer();
+	await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+	const { port } = server.address() as net.AddressInfo;
+	await new Promise(resolve => server.close(resolve));
+	return port;
+}
+
+export async function startRegistry(): Promise<Registry> {
+	const dir = await mkdtemp(path.join(os.tmpdir(), 'meshbox-registry-'));
+	const port = await freePort();
+	const config = path.join(dir, 'config.yml');
+	await writeFile(config, [
+		'version: 0.1',
+		'log: { level: error }',
+		`storage: { filesystem: { rootdirectory: ${JSON.stringify(path.join(dir, 'data'))} }, delete: { enabled: true } }`,
+		`http: { addr: "127.0.0.1:${port}" }`,
+		'',
+	].join('\n'));
+	const child: ResultPromise = execa(registryBinary, ['serve', config], { reject: false, stdin: 'ignore', cleanup: true, buffer: false });
+	const host = `127.0.0.1:${port}`;
+	const stop = async () => {
+		child.kill('SIGTERM');
+		await child.catch(() => undefined);
+		await rm(dir, { recursive: true, force: true });
+	};
+
+	const deadline = Date.now() + 15_000;
+	for (;;) {
+		const ok = await got(`http://${host}/v2/`, { throwHttpErrors: false, retry: { limit: 0 }, timeout: { request: 1000 } }).then(response => response.statusCode === 200, () => false);
+		if (ok) {
+			break;
+		}
+
+		if (Date.now() > deadline || child.exitCode !== null) {
+			await stop();
+			throw new Error(`docker-registry did not start on ${host}`);
+		}
+
+		await new Promise(resolve => setTimeout(resolve, 100));
+	}
+
+	const uploadBlob = async (repository: string, data: Uint8Array): Promise<{ digest: string; size: number }> => {
+		const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+		const start = await got.post(`http://${host}/v2/${repository}/blobs/uploads/`, { retry: { limit: 0 } });
+		const location = new URL(String(start.headers.location), `http://${host}`);
+		location.searchParams.set('digest', digest);
+		await got.put(location, { body: Buffer.from(data), headers: { 'content-type': 'application/octet-stream' }, retry: { limit: 0 } });
+		return { digest, size: data.length };
+	};
+
+	return {
+		host,
+		async push(repository, tag, image) {
+			const config = Buffer.from('{}');
+			let manifest: Record<string, unknown>;
+			if (image.variant === 'compat' || image.variant === 'docker') {
+				const layer = gzipSync(writeTar([{ name: 'plugin.wasm', data: image.wasm }]));
+				const docker = image.variant === 'docker';
+				manifest = {
+					schemaVersion: 2,
+					mediaType: docker ? mediaTypes.dockerManifest : mediaTypes.ociManifest,
+					config: { mediaType: docker ? 'application/vnd.docker.container.image.v1+json' : 'application/vnd.oci.image.config.v1+json', ...(await uploadBlob(repository, config)) },
+					layers: [{ mediaType: docker ? mediaTypes.dockerLayer : mediaTypes.ociLayer, ...(await uploadBlob(repository, layer)) }],
+				};
+			} else if (image.variant === 'oci-artifact') {
+				manifest = {
+					schemaVersion: 2,
+					mediaType: mediaTypes.ociManifest,
+					config: { mediaType: mediaTypes.wasmConfig, ...(await uploadBlob(repository, config)) },
+					layers: [
+						{ mediaType: mediaTypes.wasmConfig, ...(await uploadBlob(repository, Buffer.from('{"type":"envoy_proxy"}'))) },
+						{ mediaType: mediaTypes.wasmLayer, ...(await uploadBlob(repository, image.wasm)) },
+					],
+				};
+			} else {
+				// wasm-to-oci's layout, which Istio does not accept.
+				manifest = {
+					schemaVersion: 2,
+					mediaType: mediaTypes.ociManifest,
+					config: { mediaType: 'application/vnd.wasm.config.v1+json', ...(await uploadBlob(repository, config)) },
+					layers: [{ mediaType: 'application/vnd.wasm.content.layer.v1+wasm', ...(await uploadBlob(repository, image.wasm)) }],
+				};
+			}
+
+			const body = Buffer.from(JSON.stringify(manifest));
+			await got.put(`http://${host}/v2/${repository}/manifests/${tag}`, { body, headers: { 'content-type': String(manifest.mediaType) }, retry: { limit: 0 } });
+			return createHash('sha256').update(body).digest('hex');
+		},
+		stop,
+	};
+}
