@@ -39,7 +39,7 @@ test('meshbox check explains each non-API construct of the seed article and exit
 });
 
 // Every story below is told on every runtime (local, docker).
-forEachRuntime(runtimes, ({ title, startSandbox }) => {
+forEachRuntime(runtimes, ({ runtime, title, startSandbox }) => {
 	test(title('the seed WasmPlugin (file://) reproduces the seed short-circuit on an Istio sidecar'), async t => {
 		const box = await startSandbox({ workload, istio: ['fixtures/istio/seed-wasmplugin.yaml'] });
 		t.teardown(async () => box.stop());
@@ -57,7 +57,8 @@ forEachRuntime(runtimes, ({ title, startSandbox }) => {
 		const box = await startSandbox({
 			workload,
 			istio: {
-				cacheDir: path.join(dir, 'cache'),
+				// A cache of this runtime's own: the point is the pull, not another test's cache hit.
+				cacheDir: path.join(dir, `cache-${runtime}`),
 				pullSecrets: { 'reg-cred': dockerConfig },
 				resources: [{
 					apiVersion: 'extensions.istio.io/v1alpha1', kind: 'WasmPlugin', metadata: { name: 'my-wasm-plugin', namespace: 'default' },

@@ -2,7 +2,7 @@
  * The resolved sandbox: every default filled in, every file checked. This is what `src/envoy` renders
  * and what the runtimes start. Nothing downstream reads the user's spec.
  */
-import type { JsonObject } from '../envoy/bootstrap.ts';
+import type { JsonObject } from '../util/json.ts';
 import type { LogLevel } from './spec.ts';
 import type { WasmModuleInfo } from './wasm-module.ts';
 
@@ -40,7 +40,15 @@ export type ClusterModel = {
 	readonly port: number;
 };
 
+export type NodeModel = {
+	readonly id: string;
+	readonly cluster: string;
+	readonly metadata: JsonObject;
+};
+
 export type SandboxModel = {
+	/** Envoy's node identity (a sidecar's comes from `sidecar.node`). */
+	readonly node: NodeModel;
 	readonly plugins: readonly PluginModel[];
 	readonly clusters: readonly ClusterModel[];
 	/** Requested listener port; 0 means "any free port". */

@@ -4,7 +4,8 @@
  * `startSandbox()` in a scenario (JavaScript callers get the same checks as YAML authors).
  */
 import path from 'node:path';
-import type { ClusterModel, EnvoyModel, PluginModel, SandboxModel } from './model.ts';
+import type { ClusterModel, EnvoyModel, NodeModel, PluginModel, SandboxModel } from './model.ts';
+import type { JsonObject } from '../util/json.ts';
 import { logLevels, type LogLevel } from './spec.ts';
 import { inspectWasmFile } from './wasm-module.ts';
 import {
@@ -26,7 +27,8 @@ export type ResolveOptions = {
 };
 
 // `workload` and `istio`: the Istio sidecar emulation (src/istio), resolved only when present.
-const sandboxFields = ['plugins', 'clusters', 'port', 'adminPort', 'envoy', 'workload', 'istio'] as const;
+const sandboxFields = ['node', 'plugins', 'clusters', 'port', 'adminPort', 'envoy', 'workload', 'istio'] as const;
+const nodeFields = ['id', 'cluster', 'metadata'] as const;
 const pluginFields = ['name', 'wasm', 'rootId', 'vmId', 'configuration', 'vmConfiguration', 'failOpen', 'env', 'hostEnv'] as const;
 const envoyFields = ['logLevel', 'componentLogLevels', 'concurrency'] as const;
 
@@ -62,6 +64,7 @@ export async function resolveSpec(input: unknown, options: ResolveOptions): Prom
 	}
 
 	const model: SandboxModel = {
+		node: resolveNode(spec.node, locate),
 		plugins,
 		clusters: resolveClusters(spec.clusters, locate),
 		port: overrides.port ?? (spec.port === undefined ? 0 : readPort(spec.port, ['port'], locate)),
@@ -138,6 +141,20 @@ async function resolvePlugin(value: unknown, fieldPath: FieldPath, baseDir: stri
 		failOpen: fields.failOpen === undefined ? false : readBoolean(fields.failOpen, [...fieldPath, 'failOpen'], locate),
 		env,
 		hostEnv,
+	};
+}
+
+function resolveNode(value: unknown, locate: Locator): NodeModel {
+	const fields = value === undefined ? {} : readObject(value, ['node'], locate, nodeFields);
+	if (fields.metadata !== undefined && !isRecord(fields.metadata)) {
+		throw configError(locate, ['node', 'metadata'], 'expected a map (Envoy node metadata is a protobuf Struct)');
+	}
+
+	return {
+		id: fields.id === undefined ? 'meshbox' : readString(fields.id, ['node', 'id'], locate),
+		cluster: fields.cluster === undefined ? 'meshbox' : readString(fields.cluster, ['node', 'cluster'], locate),
+		// A JSON round trip keeps exactly what a Struct can hold (no undefined, functions or dates).
+		metadata: (fields.metadata === undefined ? {} : JSON.parse(JSON.stringify(fields.metadata))) as JsonObject,
 	};
 }
 

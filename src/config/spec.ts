@@ -40,7 +40,19 @@ export type EnvoySpec = {
 	concurrency?: number;
 };
 
+/** Envoy's node identity (`xds.node` to plugins). */
+export type NodeSpec = {
+	/** Default `meshbox`. */
+	id?: string;
+	/** Default `meshbox`. */
+	cluster?: string;
+	/** Node metadata (a protobuf Struct): what plugins read as `xds.node.metadata.<key>`. */
+	metadata?: Record<string, unknown>;
+};
+
 export type SandboxSpec = {
+	/** Envoy's node identity, for plugins that read `xds.node.*`. */
+	node?: NodeSpec;
 	// --- Istio sidecar emulation (src/istio; see src/istio/README.md) ---
 	/** The workload whose sidecar the sandbox is (with `istio`). */
 	workload?: WorkloadSpec;

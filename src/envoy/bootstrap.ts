@@ -9,8 +9,9 @@
  */
 import type { ClusterModel, PluginModel, SandboxModel, SidecarFilter, SidecarModel } from '../config/model.ts';
 
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
-export type JsonObject = { [key: string]: JsonValue };
+import type { JsonObject } from '../util/json.ts';
+
+export type { JsonObject, JsonValue } from '../util/json.ts';
 
 export type SocketAddress = { readonly address: string; readonly port: number };
 
@@ -46,7 +47,9 @@ export function buildBootstrap(model: SandboxModel, placement: Placement): JsonO
 	}
 
 	return {
-		node: { id: 'meshbox', cluster: 'meshbox' },
+		node: { id: model.node.id, cluster: model.node.cluster, ...(Object.keys(model.node.metadata).length > 0 ? { metadata: model.node.metadata } : {}) },
+		// Histograms reach admin /stats at each flush: every second rather than Envoy's 5 s.
+		stats_flush_interval: '1s',
 		admin: { address: socketAddress(placement.admin) },
 		static_resources: {
 			listeners: [{
@@ -102,6 +105,8 @@ function httpConnectionManager(model: SandboxModel, placement: Placement): JsonO
 			'@type': types.hcm,
 			stat_prefix: statPrefix,
 			codec_type: 'AUTO',
+			// HTTP/1.1 trailers (chunked) reach the plugins' on_*_trailers; Envoy drops them by default.
+			http_protocol_options: { enable_trailers: true },
 			route_config: {
 				name: 'meshbox_route',
 				virtual_hosts: [{
@@ -135,7 +140,7 @@ function httpCluster(name: string, endpoint: SocketAddress): JsonObject {
 				// Close idle upstream connections before the Node upstream does (its keep-alive is longer), so
 				// Envoy never reuses a connection the upstream is closing: that race shows up as a random 503 UC.
 				common_http_protocol_options: { idle_timeout: '4s' },
-				explicit_http_config: { http_protocol_options: {} },
+				explicit_http_config: { http_protocol_options: { enable_trailers: true } },
 			},
 		},
 	};

@@ -10,7 +10,7 @@
  * pilot/pkg/model/service.go BuildInboundSubsetKey / BuildSubsetKey (`inbound|<port>||`, `outbound|<port>||<host>`),
  * pilot/pkg/networking/core/httproute.go (inbound virtual host `inbound|http|<port>`, route `default`).
  */
-import type { JsonObject } from '../envoy/bootstrap.ts';
+import type { JsonObject } from '../util/json.ts';
 import type { ResolvedIstioSpec, ResolvedWorkload } from './spec.ts';
 import { fullVersion } from './version.ts';
 

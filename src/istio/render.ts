@@ -4,7 +4,7 @@
  */
 import { Document, isMap, isSeq, type YAMLMap, type YAMLSeq } from 'yaml';
 import type { SidecarFilter, SidecarModel } from '../config/model.ts';
-import type { JsonObject } from '../envoy/bootstrap.ts';
+import type { JsonObject } from '../util/json.ts';
 
 export function renderSidecarYaml(bootstrap: JsonObject, sidecar: SidecarModel, headerLines: readonly string[]): string {
 	const document = new Document(bootstrap);

@@ -5,7 +5,7 @@
  * filter that replaces a module that could not be fetched.
  */
 import path from 'node:path';
-import type { JsonObject } from '../envoy/bootstrap.ts';
+import type { JsonObject } from '../util/json.ts';
 import { goJson, GoJsonError } from './go-json.ts';
 import { parseGoUrl } from './go-url.ts';
 import type { WasmExtension } from './resources.ts';

@@ -7,7 +7,6 @@
  *   await box.stop();
  */
 import http from 'node:http';
-import got from 'got';
 import { resolveSpec } from '../config/resolve.ts';
 import type { SandboxModel } from '../config/model.ts';
 import { startSidecar } from '../istio/start.ts';
@@ -18,6 +17,7 @@ import { atLeast, type EnvoyLogEntry, type PluginLogEntry, type PluginLogLevel }
 import { startRuntime } from '../runtime/start.ts';
 import type { RunningSandbox, RuntimeName } from '../runtime/types.ts';
 import type { UpstreamRecordings } from '../upstream/recordings.ts';
+import { sendRequest, type HttpResponse } from './http-client.ts';
 import { MockService, startMock, type StartedMock } from './mock-service.ts';
 
 export type SandboxOptions = Omit<SandboxSpec, 'clusters'> & {
@@ -42,18 +42,15 @@ export type RequestOptions = {
 	/** Request headers; `host` sets the authority Envoy and the plugins see. */
 	headers?: Record<string, string | string[]>;
 	body?: string | Uint8Array;
+	/** Request trailers (HTTP/1.1: sent with chunked encoding; HTTP/2: a trailing HEADERS frame). */
+	trailers?: Record<string, string>;
+	/** HTTP/2 cleartext (prior knowledge) instead of HTTP/1.1. */
+	http2?: boolean;
 	/** Default 10 s. */
 	timeoutMs?: number;
 };
 
-export type SandboxResponse = {
-	readonly status: number;
-	/** Lower-cased names; repeated headers joined with `, ` (set-cookie: a list). */
-	readonly headers: Readonly<Record<string, string | string[] | undefined>>;
-	/** Names and values in the order and case Envoy sent them. */
-	readonly rawHeaders: readonly string[];
-	readonly body: string;
-};
+export type SandboxResponse = HttpResponse;
 
 export type PluginLogFilter = {
 	plugin?: string;
@@ -107,25 +104,17 @@ export class Sandbox {
 
 	/** Sends a request through Envoy. Never throws for an HTTP status; only for a connection failure or timeout. */
 	async request(path: string, options: RequestOptions = {}): Promise<SandboxResponse> {
-		const response = await got(new URL(path, this.url), {
-			method: (options.method ?? 'GET') as 'GET',
-			headers: options.headers,
+		return sendRequest({
+			url: new URL(path, this.url),
+			method: options.method ?? 'GET',
+			headers: options.headers ?? {},
 			body: options.body,
-			agent: { http: this.agent },
-			throwHttpErrors: false,
-			retry: { limit: 0 },
-			followRedirect: false,
-			decompress: false,
-			timeout: { request: options.timeoutMs ?? 10_000 },
-		}).catch((error: unknown) => {
+			trailers: options.trailers,
+			http2: options.http2 ?? false,
+			timeoutMs: options.timeoutMs ?? 10_000,
+		}, this.agent).catch((error: unknown) => {
 			throw this.envoyExit ? this.exitError() : error;
 		});
-		return {
-			status: response.statusCode,
-			headers: response.headers,
-			rawHeaders: response.rawHeaders,
-			body: response.body,
-		};
 	}
 
 	/** Plugin log entries so far (every line Envoy wrote before this call is included), oldest first. */

@@ -17,6 +17,8 @@ export type RecordedRequest = {
 	/** Header names and values in the order and case received. */
 	readonly rawHeaders: readonly string[];
 	readonly body: string;
+	/** Trailers that followed the body (lower-cased names). */
+	readonly trailers: Readonly<Record<string, string>>;
 	/** When the request arrived (ms since the epoch). */
 	readonly time: number;
 };
@@ -118,6 +120,7 @@ export class RecordingUpstream {
 				headers,
 				rawHeaders: [...request.rawHeaders],
 				body: Buffer.concat(chunks).toString('utf8'),
+				trailers: Object.fromEntries(Object.entries(request.trailers).filter((entry): entry is [string, string] => typeof entry[1] === 'string')),
 				time,
 			};
 			this.recorded.push(recorded);

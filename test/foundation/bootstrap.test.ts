@@ -105,3 +105,13 @@ test('a cluster may not take the upstream\'s name, and needs HOST:PORT', async t
 	await t.throwsAsync(model({ clusters: { upstream: '127.0.0.1:1' } }), { message: /clusters\.upstream: "upstream" is the name of the cluster behind the listener/ });
 	await t.throwsAsync(model({ clusters: { auth: 'localhost' } }), { message: /clusters\.auth: expected HOST:PORT, found "localhost"/ });
 });
+
+test('the node identity and metadata plugins read as xds.node are rendered, and Envoy accepts them', async t => {
+	const sandbox = await model({ node: { id: 'sidecar~10.0.0.1~app.ns~ns.svc.cluster.local', cluster: 'app.ns', metadata: { team: 'payments', limits: { rps: 5 } } } });
+	const bootstrap = buildBootstrap(sandbox, placement);
+	t.deepEqual(bootstrap.node, { id: 'sidecar~10.0.0.1~app.ns~ns.svc.cluster.local', cluster: 'app.ns', metadata: { team: 'payments', limits: { rps: 5 } } });
+	t.deepEqual(buildBootstrap(await model({}), placement).node, { id: 'meshbox', cluster: 'meshbox' }, 'no metadata unless given');
+	const envoy = await provisionEnvoy();
+	t.true((await validateBootstrap(envoy.path, renderBootstrapYaml(bootstrap))).ok);
+	await t.throwsAsync(model({ node: { metadata: 'x' } as never }), { message: /node\.metadata: expected a map/ });
+});

@@ -200,3 +200,19 @@ async function listenOnce(port: number): Promise<void> {
 	});
 	await new Promise<void>(resolve => server.close(() => resolve()));
 }
+
+serial('HTTP/2 cleartext and trailers both ways reach the app through Envoy', async t => {
+	const box = await startSandbox();
+	await withSandbox(box, async () => {
+		const h2 = await box.request('/over-h2', { http2: true, method: 'POST', headers: { host: 'h2.example' }, body: 'abc', trailers: { 'x-client-trailer': 'two' } });
+		t.is(h2.status, 200);
+		t.is(h2.httpVersion, '2');
+		t.is(h2.body, 'Hello, world!\n');
+		const h1 = await box.request('/over-h1', { method: 'POST', body: 'def', trailers: { 'x-client-trailer': 'one' } });
+		t.is(h1.httpVersion, '1.1');
+		const [viaH2, viaH1] = await box.upstream.requests();
+		t.like(viaH2, { path: '/over-h2', body: 'abc', trailers: { 'x-client-trailer': 'two' } });
+		t.is(viaH2?.headers.host, 'h2.example', 'the :authority became the upstream host header');
+		t.like(viaH1, { path: '/over-h1', body: 'def', trailers: { 'x-client-trailer': 'one' } });
+	});
+});
