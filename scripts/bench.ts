@@ -1,0 +1,80 @@
+/**
+ * `npm run bench [-- --requests N] [--runtimes local,docker]`: what a scenario author waits for, measured on
+ * this machine and printed as a table (never asserted in tests):
+ *   - sandbox start → ready, and stop, per runtime;
+ *   - request latency through Envoy (sequential, keep-alive): no plugin vs the seed plugin (a local reply)
+ *     vs a plugin that adds headers on the way to the app (the Rust headers fixture);
+ *   - a burst of concurrent requests (throughput).
+ * Bounded: a fixed number of requests per case, all on loopback.
+ */
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { startSandbox, type Sandbox, type SandboxOptions } from '../src/index.ts';
+import type { RuntimeName } from '../src/runtime/types.ts';
+
+const { values } = parseArgs({ options: { requests: { type: 'string', default: '500' }, runtimes: { type: 'string', default: 'local' } } });
+const requests = Math.max(10, Number(values.requests));
+const runtimes = values.runtimes.split(',').map(name => name.trim()) as RuntimeName[];
+
+type Row = { what: string; value: string };
+const rows: Row[] = [];
+
+function percentile(sorted: number[], p: number): number {
+	return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+async function timeStartStop(runtime: RuntimeName, options: SandboxOptions): Promise<Sandbox> {
+	const started = performance.now();
+	const box = await startSandbox({ ...options, runtime });
+	rows.push({ what: `[${runtime}] start → ready (${options.plugins?.length ?? 0} plugin(s))`, value: `${(performance.now() - started).toFixed(0)} ms` });
+	return box;
+}
+
+async function latency(runtime: RuntimeName, label: string, box: Sandbox): Promise<void> {
+	for (let index = 0; index < 20; index++) {
+		await box.request('/warm-up');
+	}
+
+	const times: number[] = [];
+	for (let index = 0; index < requests; index++) {
+		const started = performance.now();
+		const response = await box.request(`/bench/${index}`, { headers: { host: 'bench.example' } });
+		times.push(performance.now() - started);
+		if (response.status !== 200) {
+			throw new Error(`${label}: unexpected status ${response.status}`);
+		}
+	}
+
+	times.sort((a, b) => a - b);
+	rows.push({ what: `[${runtime}] ${label}: latency p50 / p99 (${requests} sequential)`, value: `${percentile(times, 50).toFixed(2)} / ${percentile(times, 99).toFixed(2)} ms` });
+
+	const burst = requests;
+	const started = performance.now();
+	await Promise.all(Array.from({ length: burst }, async (_, index) => box.request(`/burst/${index}`)));
+	const seconds = (performance.now() - started) / 1000;
+	rows.push({ what: `[${runtime}] ${label}: ${burst} concurrent requests`, value: `${(burst / seconds).toFixed(0)} req/s` });
+}
+
+for (const runtime of runtimes) {
+	const cases: Array<[string, SandboxOptions]> = [
+		['no plugin (to the app)', {}],
+		['seed plugin (local reply)', { plugins: [{ name: 'seed', wasm: 'fixtures/plugins/seed-rust/seed-rust.wasm' }] }],
+		['headers plugin (to the app)', { plugins: [{ name: 'headers', wasm: 'fixtures/plugins/rust-headers/rust-headers.wasm' }] }],
+	];
+	for (const [label, options] of cases) {
+		const box = await timeStartStop(runtime, options);
+		try {
+			await latency(runtime, label, box);
+		} finally {
+			const stopping = performance.now();
+			await box.stop();
+			rows.push({ what: `[${runtime}] stop (${label})`, value: `${(performance.now() - stopping).toFixed(0)} ms` });
+		}
+	}
+}
+
+const width = Math.max(...rows.map(row => row.what.length));
+process.stdout.write(`meshbox bench (${new Date().toISOString()}, node ${process.version})\n`);
+for (const row of rows) {
+	process.stdout.write(`${row.what.padEnd(width)}  ${row.value}\n`);
+}
