@@ -74,7 +74,7 @@ export type SidecarFilter =
 	| { readonly kind: 'placeholder'; readonly name: string; readonly comment: string };
 
 export type SidecarModel = {
-	readonly node: { readonly id: string; readonly cluster: string; readonly metadata: JsonObject };
+	readonly node: NodeModel;
 	readonly trafficDirection: 'INBOUND' | 'OUTBOUND';
 	readonly listenerName: string;
 	readonly filterChainName: string;

@@ -10,20 +10,14 @@
  * pilot/pkg/model/service.go BuildInboundSubsetKey / BuildSubsetKey (`inbound|<port>||`, `outbound|<port>||<host>`),
  * pilot/pkg/networking/core/httproute.go (inbound virtual host `inbound|http|<port>`, route `default`).
  */
+import type { SidecarModel } from '../config/model.ts';
 import type { JsonObject } from '../util/json.ts';
 import type { ResolvedIstioSpec, ResolvedWorkload } from './spec.ts';
 import { fullVersion } from './version.ts';
 
-export type SidecarNames = {
-	readonly trafficDirection: 'INBOUND' | 'OUTBOUND';
-	readonly listenerName: string;
-	readonly filterChainName: string;
-	readonly statPrefix: string;
-	readonly routeConfigName: string;
-	readonly virtualHostName: string;
-	readonly virtualHostDomains: readonly string[];
-	readonly routeName: string;
-	readonly clusterName: string;
+/** The names a sidecar's listener, route and cluster have (SidecarModel's), plus the port match.ports is compared with. */
+export type SidecarNames = Pick<SidecarModel, 'trafficDirection' | 'listenerName' | 'filterChainName' | 'statPrefix' | 'routeConfigName'
+| 'virtualHostName' | 'virtualHostDomains' | 'routeName' | 'clusterName'> & {
 	/** The port `match.ports` is compared with (extensions.go matchListener). */
 	readonly matchPort: number;
 };

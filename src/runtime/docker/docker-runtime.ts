@@ -22,6 +22,7 @@ import { healthPath } from '../../upstream/control.ts';
 import { controlClient } from '../../upstream/control-client.ts';
 import { LogBuffer } from '../log-buffer.ts';
 import { assertPortFree } from '../ports.ts';
+import { waitUntilReady, type ExitInfo } from '../ready.ts';
 import type { RunningSandbox, RuntimeStartOptions } from '../types.ts';
 import { connectDocker, type DockerConnection } from './daemon.ts';
 import { isLoopback, startRelay } from './host-relay.ts';
@@ -40,7 +41,6 @@ const upstreamReadyTimeoutMs = 20_000;
 /** Envoy drains on SIGTERM and exits at once; `docker stop` kills after this (rounded to seconds). */
 const stopTimeoutMs = 3000;
 
-type ExitInfo = { exitCode: number | undefined; signal: string | undefined };
 
 export async function startDocker(options: RuntimeStartOptions): Promise<RunningSandbox> {
 	const { model } = options;
@@ -130,7 +130,7 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 
 		const admin = new EnvoyAdmin(publishHost, envoy.getMappedPort(containerAdminPort));
 		await waitUntilReady({
-			admin,
+			admin: async () => admin,
 			exited,
 			timeoutMs: options.readyTimeoutMs ?? defaultReadyTimeoutMs,
 			explain: (exit, timedOutAfterMs) => explainStartupFailure({
@@ -283,37 +283,6 @@ async function waitForUpstream(controlUrl: string, docker: Dockerode, containerI
 		}
 
 		await new Promise(resolve => setTimeout(resolve, 50));
-	}
-}
-
-type ReadyWait = {
-	admin: EnvoyAdmin;
-	exited: Promise<ExitInfo>;
-	timeoutMs: number;
-	explain: (exit: ExitInfo | undefined, timedOutAfterMs?: number) => Error;
-};
-
-/** Polls admin `/ready` until LIVE; Envoy exiting first is a start-up failure, explained from its log. */
-async function waitUntilReady({ admin, exited, timeoutMs, explain }: ReadyWait): Promise<void> {
-	let exit: ExitInfo | undefined;
-	void exited.then(info => {
-		exit = info;
-	});
-	const started = Date.now();
-	for (;;) {
-		if (exit) {
-			throw explain(exit);
-		}
-
-		if (Date.now() - started > timeoutMs) {
-			throw explain(undefined, timeoutMs);
-		}
-
-		if (await admin.isReady()) {
-			return;
-		}
-
-		await Promise.race([exited, new Promise(resolve => setTimeout(resolve, 50))]);
 	}
 }
 

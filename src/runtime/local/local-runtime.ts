@@ -21,13 +21,13 @@ import { RecordingUpstream } from '../../upstream/recording-server.ts';
 import type { UpstreamRecordings } from '../../upstream/recordings.ts';
 import { LogBuffer } from '../log-buffer.ts';
 import { assertPortFree } from '../ports.ts';
+import { waitUntilReady, type ExitInfo } from '../ready.ts';
 import type { RunningSandbox, RuntimeStartOptions } from '../types.ts';
 import { reapOrphans, workDirPrefix, writeOwner } from './reaper.ts';
 
 const loopback = '127.0.0.1';
 const defaultReadyTimeoutMs = 60_000;
 
-type ExitInfo = { exitCode: number | undefined; signal: string | undefined };
 
 export async function startLocal(options: RuntimeStartOptions): Promise<RunningSandbox> {
 	const { model } = options;
@@ -89,7 +89,7 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 		});
 
 		const admin = await waitUntilReady({
-			adminAddressPath,
+			admin: adminFromFile(adminAddressPath),
 			exited,
 			timeoutMs: options.readyTimeoutMs ?? defaultReadyTimeoutMs,
 			explain: (exit, timedOutAfterMs) => explainStartupFailure({
@@ -141,30 +141,10 @@ async function pipeLines(stream: Readable | null, logs: LogBuffer): Promise<void
 	}
 }
 
-type ReadyWait = {
-	adminAddressPath: string;
-	exited: Promise<ExitInfo>;
-	timeoutMs: number;
-	explain: (exit: ExitInfo | undefined, timedOutAfterMs?: number) => Error;
-};
-
-/** Polls until admin `/ready` says LIVE; Envoy exiting first is a start-up failure, explained from its log. */
-async function waitUntilReady({ adminAddressPath, exited, timeoutMs, explain }: ReadyWait): Promise<EnvoyAdmin> {
-	let exit: ExitInfo | undefined;
-	void exited.then(info => {
-		exit = info;
-	});
-	const started = Date.now();
+/** The admin address Envoy wrote (`--admin-address-path`): known only once Envoy bound it. */
+function adminFromFile(adminAddressPath: string): () => Promise<EnvoyAdmin | undefined> {
 	let admin: EnvoyAdmin | undefined;
-	for (;;) {
-		if (exit) {
-			throw explain(exit);
-		}
-
-		if (Date.now() - started > timeoutMs) {
-			throw explain(undefined, timeoutMs);
-		}
-
+	return async () => {
 		if (!admin) {
 			const address = (await readFile(adminAddressPath, 'utf8').catch(() => '')).trim();
 			const match = /^(.*):(\d+)$/.exec(address);
@@ -173,13 +153,8 @@ async function waitUntilReady({ adminAddressPath, exited, timeoutMs, explain }: 
 			}
 		}
 
-		if (admin && (await admin.isReady())) {
-			return admin;
-		}
-
-		// Exit is noticed at once; otherwise poll every 50 ms.
-		await Promise.race([exited, new Promise(resolve => setTimeout(resolve, 50))]);
-	}
+		return admin;
+	};
 }
 
 async function stopChild(child: ResultPromise): Promise<void> {

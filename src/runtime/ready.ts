@@ -1,0 +1,40 @@
+/**
+ * Waiting for a starting Envoy, the same on every runtime: poll admin `/ready` until it says LIVE; if Envoy
+ * exits first, or the time is up, throw the explanation the runtime builds from Envoy's log.
+ */
+import type { EnvoyAdmin } from '../envoy/admin.ts';
+
+export type ExitInfo = { exitCode: number | undefined; signal: string | undefined };
+
+export type ReadyWait = {
+	/** The admin client, once its address is known (a runtime may learn it only after Envoy started). */
+	admin: () => Promise<EnvoyAdmin | undefined>;
+	exited: Promise<ExitInfo>;
+	timeoutMs: number;
+	explain: (exit: ExitInfo | undefined, timedOutAfterMs?: number) => Error;
+};
+
+export async function waitUntilReady({ admin, exited, timeoutMs, explain }: ReadyWait): Promise<EnvoyAdmin> {
+	let exit: ExitInfo | undefined;
+	void exited.then(info => {
+		exit = info;
+	});
+	const started = Date.now();
+	for (;;) {
+		if (exit) {
+			throw explain(exit);
+		}
+
+		if (Date.now() - started > timeoutMs) {
+			throw explain(undefined, timeoutMs);
+		}
+
+		const client = await admin();
+		if (client && (await client.isReady())) {
+			return client;
+		}
+
+		// An exit is noticed at once; otherwise poll every 50 ms.
+		await Promise.race([exited, new Promise(resolve => setTimeout(resolve, 50))]);
+	}
+}
