@@ -120,7 +120,10 @@ async function sendHttp2(request: HttpRequest): Promise<HttpResponse> {
 				}
 			});
 			stream.on('trailers', received => {
-				Object.assign(trailers, received);
+				// Own string keys only: Node also puts a Symbol(sensitiveHeaders) on the object.
+				for (const [name, value] of Object.entries(received)) {
+					trailers[name] = Array.isArray(value) ? value.map(String) : value === undefined ? undefined : String(value);
+				}
 			});
 			stream.on('data', (chunk: Buffer) => chunks.push(chunk));
 			stream.on('error', reject);

@@ -145,12 +145,12 @@ export class Sandbox {
 	 * Polls `check` until it returns something truthy (which is returned), e.g. for timer-driven behaviour:
 	 * `await box.waitFor(async () => (await box.upstream.hits()) === 1)`. Rejects after `timeoutMs`.
 	 */
-	async waitFor<T>(check: () => T | Promise<T>, timeoutMs = 5000, intervalMs = 50): Promise<T> {
+	async waitFor<T>(check: () => T | Promise<T>, timeoutMs = 5000, intervalMs = 50): Promise<NonNullable<T>> {
 		const started = Date.now();
 		for (;;) {
 			const result = await check();
 			if (result) {
-				return result;
+				return result as NonNullable<T>;
 			}
 
 			if (this.envoyExit) {

@@ -28,6 +28,10 @@ export type ServerResponse = {
 	status?: number;
 	headers?: Record<string, string>;
 	body?: string;
+	/** Sent after the body; the response then uses chunked encoding instead of content-length. */
+	trailers?: Record<string, string>;
+	/** Close the connection without answering (a reset, as a crashed service would). */
+	reset?: boolean;
 };
 
 /** Decides the answer to a request (a scenario's mock service). */
@@ -137,8 +141,20 @@ export class RecordingUpstream {
 			answer = { status: 500, headers: { 'content-type': 'text/plain' }, body: `meshbox mock handler failed: ${(error as Error).message}\n` };
 		}
 
+		if (answer.reset) {
+			response.socket?.destroy();
+			return;
+		}
+
 		const body = answer.body ?? '';
-		response.writeHead(answer.status ?? 200, { ...answer.headers, 'content-length': Buffer.byteLength(body) });
+		const trailers = answer.trailers && Object.keys(answer.trailers).length > 0 ? answer.trailers : undefined;
+		response.writeHead(answer.status ?? 200, trailers
+			? { ...answer.headers, trailer: Object.keys(trailers).join(', ') }
+			: { ...answer.headers, 'content-length': Buffer.byteLength(body) });
+		if (trailers) {
+			response.addTrailers(trailers);
+		}
+
 		response.end(recorded.method === 'HEAD' ? undefined : body);
 	}
 }

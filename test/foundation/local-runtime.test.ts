@@ -5,6 +5,7 @@ import test from 'ava';
 import { execa } from 'execa';
 import got from 'got';
 import { MeshboxError, mockService, startSandbox, type Sandbox } from '../../src/index.ts';
+import { sendRequest } from '../../src/scenario/http-client.ts';
 import { moduleExporting } from '../helpers/wasm-bytes.ts';
 import { childEnvoys, isRunning, ownWorkDirs } from '../helpers/leftovers.ts';
 import { repoRoot, seedWasm, strictConfigWasm } from '../helpers/paths.ts';
@@ -214,5 +215,23 @@ serial('HTTP/2 cleartext and trailers both ways reach the app through Envoy', as
 		t.like(viaH2, { path: '/over-h2', body: 'abc', trailers: { 'x-client-trailer': 'two' } });
 		t.is(viaH2?.headers.host, 'h2.example', 'the :authority became the upstream host header');
 		t.like(viaH1, { path: '/over-h1', body: 'def', trailers: { 'x-client-trailer': 'one' } });
+	});
+});
+
+serial('mock services can send trailers and can reset the connection', async t => {
+	const box = await startSandbox({
+		clusters: {
+			trailing: mockService({ status: 200, body: 'with trailers', trailers: { 'x-mock-trailer': 'yes' } }),
+			broken: mockService({ reset: true }),
+		},
+	});
+	await withSandbox(box, async () => {
+		const clusters = await got(`${box.adminUrl}/clusters`).text();
+		const address = (name: string) => new RegExp(`^${name}::(127\\.0\\.0\\.1:\\d+)::`, 'm').exec(clusters)?.[1];
+		const trailing = await sendRequest({ url: new URL(`http://${address('trailing')!}/`), method: 'GET', headers: {}, http2: false, timeoutMs: 5000 });
+		t.is(trailing.body, 'with trailers');
+		t.deepEqual(trailing.trailers, { 'x-mock-trailer': 'yes' });
+		await t.throwsAsync(sendRequest({ url: new URL(`http://${address('broken')!}/`), method: 'GET', headers: {}, http2: false, timeoutMs: 5000 }), { message: /socket hang up|ECONNRESET/ });
+		t.is(await box.mocks.broken?.hits(), 1, 'the reset call was still recorded');
 	});
 });
