@@ -6,7 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
-import { cellTitlePattern, features, gapReason, sdkLabels, sdks, type Feature, type Sdk } from '../test/conformance/matrix.ts';
+import { cellTitlePattern, features, gapReason, partialGaps, sdkLabels, sdks, type Feature, type Sdk } from '../test/conformance/matrix.ts';
 
 type CellResult = { passed: number; failed: number; skipped: number };
 type Cell = { kind: 'pass' | 'fail' | 'skipped' | 'lacks' | 'missing'; text: string };
@@ -48,7 +48,7 @@ function cellFor(sdk: Sdk, feature: Feature): Cell {
 
 		return result.skipped > 0
 			? { kind: 'skipped', text: `SKIPPED (${result.skipped} of ${total})` }
-			: { kind: 'pass', text: `pass (${result.passed})` };
+			: { kind: 'pass', text: `pass (${result.passed})${partialGaps[sdk]?.[feature] ? `; lacks ${partialGaps[sdk]?.[feature]}` : ''}` };
 	}
 
 	return gap ? { kind: 'lacks', text: `SDK lacks it: ${gap}` } : { kind: 'missing', text: 'NOT TESTED' };
