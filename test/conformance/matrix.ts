@@ -39,7 +39,7 @@ export const gaps: Partial<Record<Sdk, Partial<Record<Feature, string>>>> = {};
 
 /** Parts of a feature an SDK cannot do (the rest is tested): shown beside the cell's result. */
 export const partialGaps: Partial<Record<Sdk, Partial<Record<Feature, string>>>> = {
-	go: { logging: 'no proxy_get_log_level: the Go SDK declares ABI 0.2.0, and Envoy offers that call only to 0.2.1 modules' },
+	go: { logging: 'proxy_get_log_level (the Go SDK declares ABI 0.2.0, and Envoy offers that call only to 0.2.1 modules)' },
 };
 
 export function gapReason(sdk: Sdk, feature: Feature): string | undefined {
