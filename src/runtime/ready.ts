@@ -3,6 +3,8 @@
  * exits first, or the time is up, throw the explanation the runtime builds from Envoy's log.
  */
 import type { EnvoyAdmin } from '../envoy/admin.ts';
+import { explainStartupFailure } from '../envoy/startup-failure.ts';
+import type { LogBuffer } from './log-buffer.ts';
 
 export type ExitInfo = { exitCode: number | undefined; signal: string | undefined };
 
@@ -11,10 +13,18 @@ export type ReadyWait = {
 	admin: () => Promise<EnvoyAdmin | undefined>;
 	exited: Promise<ExitInfo>;
 	timeoutMs: number;
-	explain: (exit: ExitInfo | undefined, timedOutAfterMs?: number) => Error;
+	/** Envoy's log so far: what a failure is explained from. */
+	logs: LogBuffer;
 };
 
-export async function waitUntilReady({ admin, exited, timeoutMs, explain }: ReadyWait): Promise<EnvoyAdmin> {
+export async function waitUntilReady({ admin, exited, timeoutMs, logs }: ReadyWait): Promise<EnvoyAdmin> {
+	const explain = (exit: ExitInfo | undefined, timedOutAfterMs?: number) => explainStartupFailure({
+		entries: logs.entries,
+		pluginEntries: logs.pluginEntries,
+		tail: logs.tail(30),
+		exitCode: exit?.exitCode,
+		timedOutAfterMs,
+	});
 	let exit: ExitInfo | undefined;
 	void exited.then(info => {
 		exit = info;

@@ -8,7 +8,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { RecordingUpstream } from './recording-server.ts';
+import { closeServer, type RecordingUpstream } from './recording-server.ts';
 
 /** The ports the standalone upstream (main.ts) listens on by default. */
 export const upstreamAppPort = 8080;
@@ -40,14 +40,7 @@ export class UpstreamControlServer {
 	}
 
 	async stop(): Promise<void> {
-		if (!this.server.listening) {
-			return;
-		}
-
-		await new Promise<void>(resolve => {
-			this.server.close(() => resolve());
-			this.server.closeAllConnections();
-		});
+		await closeServer(this.server);
 	}
 }
 

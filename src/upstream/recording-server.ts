@@ -96,14 +96,7 @@ export class RecordingUpstream {
 	}
 
 	async stop(): Promise<void> {
-		if (!this.server.listening) {
-			return;
-		}
-
-		await new Promise<void>(resolve => {
-			this.server.close(() => resolve());
-			this.server.closeAllConnections();
-		});
+		await closeServer(this.server);
 	}
 
 	private handle(request: http.IncomingMessage, response: http.ServerResponse): void {
@@ -157,4 +150,16 @@ export class RecordingUpstream {
 
 		response.end(recorded.method === 'HEAD' ? undefined : body);
 	}
+}
+
+/** Stops a server now: idle keep-alive connections are closed too, so nothing holds the process open. */
+export async function closeServer(server: http.Server): Promise<void> {
+	if (!server.listening) {
+		return;
+	}
+
+	await new Promise<void>(resolve => {
+		server.close(() => resolve());
+		server.closeAllConnections();
+	});
 }

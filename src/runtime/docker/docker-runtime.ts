@@ -133,13 +133,7 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 			admin: async () => admin,
 			exited,
 			timeoutMs: options.readyTimeoutMs ?? defaultReadyTimeoutMs,
-			explain: (exit, timedOutAfterMs) => explainStartupFailure({
-				entries: logs.entries,
-				pluginEntries: logs.pluginEntries,
-				tail: logs.tail(30),
-				exitCode: exit?.exitCode,
-				timedOutAfterMs,
-			}),
+			logs,
 		});
 		const envoyVersion = await serverVersion(admin);
 

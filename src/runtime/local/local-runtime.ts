@@ -16,7 +16,6 @@ import { buildBootstrap, listenerNameOf, type Placement } from '../../envoy/boot
 import { envoyArguments } from '../../envoy/command-line.ts';
 import { describeEnvoy, provisionEnvoy } from '../../envoy/provision.ts';
 import { renderBootstrapYaml } from '../../envoy/render.ts';
-import { explainStartupFailure } from '../../envoy/startup-failure.ts';
 import { RecordingUpstream } from '../../upstream/recording-server.ts';
 import type { UpstreamRecordings } from '../../upstream/recordings.ts';
 import { LogBuffer } from '../log-buffer.ts';
@@ -92,13 +91,7 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 			admin: adminFromFile(adminAddressPath),
 			exited,
 			timeoutMs: options.readyTimeoutMs ?? defaultReadyTimeoutMs,
-			explain: (exit, timedOutAfterMs) => explainStartupFailure({
-				entries: logs.entries,
-				pluginEntries: logs.pluginEntries,
-				tail: logs.tail(30),
-				exitCode: exit?.exitCode,
-				timedOutAfterMs,
-			}),
+			logs,
 		});
 		// listenerNameOf: Istio sidecars (src/istio) name the listener as Istio does.
 		const listener = await admin.listenerAddress(listenerNameOf(model));
