@@ -96,6 +96,39 @@ forEachRuntime(runtimes, ({ title, startSandbox }) => {
 		}
 	});
 
+	test(title('a plugin that traps at run time follows failStrategy: FAIL_CLOSE fails every later request, FAIL_OPEN bypasses the plugin'), async t => {
+		const trap = 'file://fixtures/plugins/rust-trap/rust-trap.wasm';
+		const closed = await startSandbox({ workload, istio: { resources: [plugin({ url: trap })] } });
+		try {
+			t.is((await closed.request('/')).headers['x-trap-plugin'], 'alive');
+			const trapped = await closed.request('/trap');
+			t.is(trapped.status, 503, 'FAIL_CLOSE (the default): Envoy fails the stream');
+			t.is(trapped.body, '');
+			t.is((await closed.request('/')).status, 503, 'and the dead VM fails every later request');
+			t.is(await closed.upstream.hits(), 1, 'only the first request reached the app');
+			const [failure] = await closed.envoyLogs({ logger: 'wasm', message: 'Function: proxy_on_request_headers failed' });
+			t.regex(failure?.message ?? '', /Uncaught RuntimeError: unreachable/);
+		} finally {
+			await closed.stop();
+		}
+
+		const open = await startSandbox({ workload, istio: { resources: [plugin({ url: trap, failStrategy: 'FAIL_OPEN' })] } });
+		try {
+			// Istio ≥ 1.25 sends failure_policy: FAIL_OPEN, not fail_open: true, and on Envoy 1.40 the two differ
+			// for the request that trapped: with failure_policy it is still failed (503); with fail_open it went on
+			// to the app (test/conformance/trap.test.ts). Later requests bypass the dead plugin either way.
+			const trapped = await open.request('/trap');
+			t.is(trapped.status, 503, 'the request that trapped is failed even under FAIL_OPEN');
+			const later = await open.request('/');
+			t.is(later.status, 200, 'FAIL_OPEN: later requests go on to the app');
+			t.is(later.body, 'Hello, world!\n');
+			t.is(later.headers['x-trap-plugin'], undefined, 'the failed plugin is skipped from then on');
+			t.is(await open.upstream.hits(), 1);
+		} finally {
+			await open.stop();
+		}
+	});
+
 	test(title('a missing file:// module: the same NACK, without starting Envoy twice'), async t => {
 		const box = await startSandbox({ workload, istio: { resources: [plugin({ url: 'file:///nonexistent/plugin.wasm', failStrategy: 'FAIL_OPEN' })] } });
 		t.teardown(async () => box.stop());
