@@ -80,3 +80,21 @@ test('digest URLs and a missing manifest', async t => {
 	t.like(await cache.get(request(`oci://${registry.host}/digests/seed@sha256:${digest}`)), { checksum: digest });
 	await t.throwsAsync(cache.get(request(`oci://${registry.host}/digests/none:v1`)), { message: /^could not fetch Wasm OCI image: could not fetch manifest: .*404/ });
 });
+
+test('a registry that needs credentials: the pull secret\'s docker config entry is used (HTTP Basic), and its absence is the failure', async t => {
+	const { registryUser } = await import('./registry.ts');
+	const secured = await startRegistry({ auth: true });
+	t.teardown(async () => secured.stop());
+	const digest = await secured.push('private/seed', 'v1', { variant: 'compat', wasm: seed });
+	const dockerConfig = (password: string) => Buffer.from(JSON.stringify({ auths: { [secured.host]: { auth: Buffer.from(`${registryUser.username}:${password}`).toString('base64') } } }));
+
+	const cache = new WasmCache(path.join(dir, 'private'));
+	const pulled = await cache.get(request(`oci://${secured.host}/private/seed:v1`, { sha256: digest, pullSecret: dockerConfig(registryUser.password) }));
+	t.deepEqual(await readFile(pulled.path), seed);
+
+	const anonymous = new WasmCache(path.join(dir, 'private-anonymous'));
+	const error = await t.throwsAsync(anonymous.get(request(`oci://${secured.host}/private/seed:v1`, { sha256: digest })));
+	t.regex(error?.message ?? '', /could not fetch manifest: .* unexpected status code 401 Unauthorized/);
+	const wrong = new WasmCache(path.join(dir, 'private-wrong'));
+	await t.throwsAsync(wrong.get(request(`oci://${secured.host}/private/seed:v1`, { sha256: digest, pullSecret: dockerConfig('not-the-password') })));
+});

@@ -35,17 +35,36 @@ async function freePort(): Promise<number> {
 	return port;
 }
 
-export async function startRegistry(): Promise<Registry> {
+/**
+ * A user the registry accepts with HTTP Basic auth (htpasswd). The hash is bcrypt, the only scheme
+ * docker-registry's htpasswd accepts; it was made once for this fixed test password, so the tests need no
+ * bcrypt implementation.
+ */
+export const registryUser = {
+	username: 'meshbox',
+	password: 'meshbox-secret',
+	bcrypt: '$2b$12$w629vx6hx1w02tiZ8sPoRugQapmITlLQ11cfaVKgfnEe4tZSYLKCi',
+} as const;
+
+/** `auth: true` makes every request (pull and push) need `registryUser`'s credentials. */
+export async function startRegistry(options: { auth?: boolean } = {}): Promise<Registry> {
 	const dir = await mkdtemp(path.join(os.tmpdir(), 'meshbox-registry-'));
 	const port = await freePort();
 	const config = path.join(dir, 'config.yml');
+	const htpasswd = path.join(dir, 'htpasswd');
+	if (options.auth) {
+		await writeFile(htpasswd, `${registryUser.username}:${registryUser.bcrypt}\n`);
+	}
+
 	await writeFile(config, [
 		'version: 0.1',
 		'log: { level: error }',
 		`storage: { filesystem: { rootdirectory: ${JSON.stringify(path.join(dir, 'data'))} }, delete: { enabled: true } }`,
 		`http: { addr: "127.0.0.1:${port}" }`,
+		...(options.auth ? [`auth: { htpasswd: { realm: meshbox-test, path: ${JSON.stringify(htpasswd)} } }`] : []),
 		'',
 	].join('\n'));
+	const authorization = options.auth ? { authorization: `Basic ${Buffer.from(`${registryUser.username}:${registryUser.password}`).toString('base64')}` } : {};
 	const child: ResultPromise = execa(registryBinary, ['serve', config], { reject: false, stdin: 'ignore', cleanup: true, buffer: false });
 	const host = `127.0.0.1:${port}`;
 	const stop = async () => {
@@ -56,7 +75,7 @@ export async function startRegistry(): Promise<Registry> {
 
 	const deadline = Date.now() + 15_000;
 	for (;;) {
-		const ok = await got(`http://${host}/v2/`, { throwHttpErrors: false, retry: { limit: 0 }, timeout: { request: 1000 } }).then(response => response.statusCode === 200, () => false);
+		const ok = await got(`http://${host}/v2/`, { headers: authorization, throwHttpErrors: false, retry: { limit: 0 }, timeout: { request: 1000 } }).then(response => response.statusCode === 200, () => false);
 		if (ok) {
 			break;
 		}
@@ -71,10 +90,10 @@ export async function startRegistry(): Promise<Registry> {
 
 	const uploadBlob = async (repository: string, data: Uint8Array): Promise<{ digest: string; size: number }> => {
 		const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
-		const start = await got.post(`http://${host}/v2/${repository}/blobs/uploads/`, { retry: { limit: 0 } });
+		const start = await got.post(`http://${host}/v2/${repository}/blobs/uploads/`, { headers: authorization, retry: { limit: 0 } });
 		const location = new URL(String(start.headers.location), `http://${host}`);
 		location.searchParams.set('digest', digest);
-		await got.put(location, { body: Buffer.from(data), headers: { 'content-type': 'application/octet-stream' }, retry: { limit: 0 } });
+		await got.put(location, { body: Buffer.from(data), headers: { ...authorization, 'content-type': 'application/octet-stream' }, retry: { limit: 0 } });
 		return { digest, size: data.length };
 	};
 
@@ -113,7 +132,7 @@ export async function startRegistry(): Promise<Registry> {
 			}
 
 			const body = Buffer.from(JSON.stringify(manifest));
-			await got.put(`http://${host}/v2/${repository}/manifests/${tag}`, { body, headers: { 'content-type': String(manifest.mediaType) }, retry: { limit: 0 } });
+			await got.put(`http://${host}/v2/${repository}/manifests/${tag}`, { body, headers: { ...authorization, 'content-type': String(manifest.mediaType) }, retry: { limit: 0 } });
 			return createHash('sha256').update(body).digest('hex');
 		},
 		stop,
