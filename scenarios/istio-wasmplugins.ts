@@ -94,6 +94,21 @@ forEachRuntime(runtimes, ({ title, startSandbox }) => {
 		t.is(await read('plugin_root_id'), 'probe');
 	});
 
+	test(title('type NETWORK: the plugin runs as a network filter and sees the connection\'s raw bytes'), async t => {
+		const box = await startSandbox({
+			workload,
+			istio: { resources: [wasmPlugin('tcp', { url: 'file://fixtures/plugins/rust-network/rust-network.wasm', type: 'NETWORK' }), wasmPlugin('http', { url: headersWasm })] },
+		});
+		t.teardown(async () => box.stop());
+		t.regex(box.bootstrapYaml, /envoy\.extensions\.filters\.network\.wasm\.v3\.Wasm/, 'a network wasm filter, before the HTTP connection manager');
+		const response = await box.request('/raw?x=1', { headers: { host: 'my-app.shop' } });
+		t.is(response.status, 200);
+		t.is(response.headers['x-chain'], 'shop.http', 'the HTTP plugin still runs');
+		const line = await box.waitForLog({ plugin: 'shop.tcp', message: /^downstream data: / }, 5000);
+		t.is(line?.message, 'downstream data: GET /raw?x=1 HTTP/1.1', 'the network plugin saw the request line before HTTP parsing');
+		t.truthy(await box.waitForLog({ plugin: 'shop.tcp', message: 'new connection' }, 1000));
+	});
+
 	test(title('outbound: CLIENT-mode plugins apply, names are outbound|<port>||<host>'), async t => {
 		const box = await startSandbox({
 			workload,
