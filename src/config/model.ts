@@ -46,7 +46,16 @@ export type NodeModel = {
 	readonly metadata: JsonObject;
 };
 
+/** The app's answer to every request. */
+export type UpstreamModel = {
+	readonly status: number;
+	readonly headers: Readonly<Record<string, string>>;
+	readonly body: string;
+	readonly trailers: Readonly<Record<string, string>>;
+};
+
 export type SandboxModel = {
+	readonly upstream: UpstreamModel;
 	/** Envoy's node identity (a sidecar's comes from `sidecar.node`). */
 	readonly node: NodeModel;
 	readonly plugins: readonly PluginModel[];

@@ -4,7 +4,7 @@
  * `startSandbox()` in a scenario (JavaScript callers get the same checks as YAML authors).
  */
 import path from 'node:path';
-import type { ClusterModel, EnvoyModel, NodeModel, PluginModel, SandboxModel } from './model.ts';
+import type { ClusterModel, EnvoyModel, NodeModel, PluginModel, SandboxModel, UpstreamModel } from './model.ts';
 import type { JsonObject } from '../util/json.ts';
 import { logLevels, type LogLevel } from './spec.ts';
 import { inspectWasmFile } from './wasm-module.ts';
@@ -27,8 +27,9 @@ export type ResolveOptions = {
 };
 
 // `workload` and `istio`: the Istio sidecar emulation (src/istio), resolved only when present.
-const sandboxFields = ['node', 'plugins', 'clusters', 'port', 'adminPort', 'envoy', 'workload', 'istio'] as const;
+const sandboxFields = ['upstream', 'node', 'plugins', 'clusters', 'port', 'adminPort', 'envoy', 'workload', 'istio'] as const;
 const nodeFields = ['id', 'cluster', 'metadata'] as const;
+const upstreamFields = ['status', 'headers', 'body', 'trailers'] as const;
 const pluginFields = ['name', 'wasm', 'rootId', 'vmId', 'configuration', 'vmConfiguration', 'failOpen', 'env', 'hostEnv'] as const;
 const envoyFields = ['logLevel', 'componentLogLevels', 'concurrency'] as const;
 
@@ -64,6 +65,7 @@ export async function resolveSpec(input: unknown, options: ResolveOptions): Prom
 	}
 
 	const model: SandboxModel = {
+		upstream: resolveUpstream(spec.upstream, locate),
 		node: resolveNode(spec.node, locate),
 		plugins,
 		clusters: resolveClusters(spec.clusters, locate),
@@ -141,6 +143,23 @@ async function resolvePlugin(value: unknown, fieldPath: FieldPath, baseDir: stri
 		failOpen: fields.failOpen === undefined ? false : readBoolean(fields.failOpen, [...fieldPath, 'failOpen'], locate),
 		env,
 		hostEnv,
+	};
+}
+
+/** The hello-world app's default answer. */
+export const defaultUpstream: UpstreamModel = { status: 200, headers: { 'content-type': 'text/plain' }, body: 'Hello, world!\n', trailers: {} };
+
+function resolveUpstream(value: unknown, locate: Locator): UpstreamModel {
+	if (value === undefined) {
+		return defaultUpstream;
+	}
+
+	const fields = readObject(value, ['upstream'], locate, upstreamFields);
+	return {
+		status: fields.status === undefined ? defaultUpstream.status : readInteger(fields.status, ['upstream', 'status'], locate, 200, 599),
+		headers: fields.headers === undefined ? defaultUpstream.headers : readStringMap(fields.headers, ['upstream', 'headers'], locate),
+		body: fields.body === undefined ? defaultUpstream.body : readString(fields.body, ['upstream', 'body'], locate),
+		trailers: fields.trailers === undefined ? {} : readStringMap(fields.trailers, ['upstream', 'trailers'], locate),
 	};
 }
 

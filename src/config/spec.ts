@@ -50,7 +50,21 @@ export type NodeSpec = {
 	metadata?: Record<string, unknown>;
 };
 
+/** What the hello-world app answers (every request gets the same answer). */
+export type UpstreamSpec = {
+	/** Default 200. */
+	status?: number;
+	/** Default `content-type: text/plain`. */
+	headers?: Record<string, string>;
+	/** Default `Hello, world!\n`. */
+	body?: string;
+	/** Response trailers; with them the app answers chunked, without content-length. */
+	trailers?: Record<string, string>;
+};
+
 export type SandboxSpec = {
+	/** What the hello-world app answers. */
+	upstream?: UpstreamSpec;
 	/** Envoy's node identity, for plugins that read `xds.node.*`. */
 	node?: NodeSpec;
 	// --- Istio sidecar emulation (src/istio; see src/istio/README.md) ---

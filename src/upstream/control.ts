@@ -14,6 +14,9 @@ import { closeServer, type RecordingUpstream } from './recording-server.ts';
 export const upstreamAppPort = 8080;
 export const upstreamControlPort = 8081;
 
+/** The environment variable that carries the app's answer (JSON `ServerResponse`) into the upstream process. */
+export const upstreamResponseVariable = 'MESHBOX_UPSTREAM_RESPONSE';
+
 export const recordingsPath = '/recordings';
 export const healthPath = '/healthz';
 

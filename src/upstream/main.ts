@@ -1,10 +1,11 @@
 /**
  * The upstream as a program of its own (the `meshbox/upstream` image runs this, bundled into one file):
  * the recording hello-world app on 0.0.0.0:8080 and its control API on 0.0.0.0:8081.
- * `MESHBOX_UPSTREAM_PORT` / `MESHBOX_UPSTREAM_CONTROL_PORT` override the ports.
+ * `MESHBOX_UPSTREAM_PORT` / `MESHBOX_UPSTREAM_CONTROL_PORT` override the ports; `MESHBOX_UPSTREAM_RESPONSE`
+ * (JSON: status, headers, body, trailers) sets the app's answer.
  */
-import { UpstreamControlServer, upstreamAppPort, upstreamControlPort } from './control.ts';
-import { RecordingUpstream } from './recording-server.ts';
+import { UpstreamControlServer, upstreamAppPort, upstreamControlPort, upstreamResponseVariable } from './control.ts';
+import { RecordingUpstream, type ServerResponse } from './recording-server.ts';
 
 function portFromEnv(name: string, fallback: number): number {
 	const value = process.env[name];
@@ -20,8 +21,15 @@ function portFromEnv(name: string, fallback: number): number {
 	return port;
 }
 
+/** The app's answer, when the sandbox spec sets one (`upstream:`); otherwise the hello-world default. */
+function responseFromEnv(): ServerResponse | undefined {
+	const value = process.env[upstreamResponseVariable];
+	return value ? JSON.parse(value) as ServerResponse : undefined;
+}
+
 const host = '0.0.0.0';
-const upstream = await RecordingUpstream.start({ host, port: portFromEnv('MESHBOX_UPSTREAM_PORT', upstreamAppPort) });
+const response = responseFromEnv();
+const upstream = await RecordingUpstream.start({ host, port: portFromEnv('MESHBOX_UPSTREAM_PORT', upstreamAppPort), ...(response ? { respond: () => response } : {}) });
 const control = await UpstreamControlServer.start(upstream, { host, port: portFromEnv('MESHBOX_UPSTREAM_CONTROL_PORT', upstreamControlPort) });
 process.stdout.write(`meshbox upstream: app on ${host}:${upstream.address.port}, control on ${host}:${control.address.port}\n`);
 

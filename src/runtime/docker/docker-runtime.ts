@@ -13,12 +13,12 @@ import type { Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
 import got from 'got';
 import { EnvoyAdmin } from '../../envoy/admin.ts';
-import type { SandboxModel } from '../../config/model.ts';
+import type { SandboxModel, UpstreamModel } from '../../config/model.ts';
 import { buildBootstrap, type SocketAddress } from '../../envoy/bootstrap.ts';
 import { renderBootstrapYaml } from '../../envoy/render.ts';
 import { explainStartupFailure } from '../../envoy/startup-failure.ts';
 import { MeshboxError } from '../../errors.ts';
-import { healthPath } from '../../upstream/control.ts';
+import { healthPath, upstreamResponseVariable } from '../../upstream/control.ts';
 import { controlClient } from '../../upstream/control-client.ts';
 import { LogBuffer } from '../log-buffer.ts';
 import { assertPortFree } from '../ports.ts';
@@ -78,7 +78,7 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 		const relays = await relayLoopbackClusters(model, connection.local, gateway);
 		cleanups.push(async () => Promise.all(relays.map(async relay => relay.stop())));
 
-		const upstream = await startUpstream({ image: upstreamImage, sessionId, labels, networkName });
+		const upstream = await startUpstream({ image: upstreamImage, sessionId, labels, networkName, response: model.upstream });
 		const upstreamControlUrl = `http://${publishHost}:${upstream.getMappedPort(upstreamControlPort)}`;
 		await waitForUpstream(upstreamControlUrl, docker, upstream.getId());
 
@@ -241,12 +241,13 @@ async function relayLoopbackClusters(model: SandboxModel, local: boolean, gatewa
 	return relays;
 }
 
-type UpstreamStart = { image: string; sessionId: string; labels: Readonly<Record<string, string>>; networkName: string };
+type UpstreamStart = { image: string; sessionId: string; labels: Readonly<Record<string, string>>; networkName: string; response: UpstreamModel };
 
-async function startUpstream({ image, sessionId, labels, networkName }: UpstreamStart): Promise<StartedTestContainer> {
+async function startUpstream({ image, sessionId, labels, networkName, response }: UpstreamStart): Promise<StartedTestContainer> {
 	try {
 		return await new SandboxContainer(image)
 			.withName(`meshbox-${sessionId}-upstream`)
+			.withEnvironment({ [upstreamResponseVariable]: JSON.stringify(response) })
 			.withLabels({ ...labels, [labelKeys.role]: 'upstream' })
 			.withNetworkAndAliases(networkName, [upstreamAlias])
 			.withExposedPorts(upstreamControlPort)

@@ -46,7 +46,7 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 	};
 
 	try {
-		const upstream = await RecordingUpstream.start({ host: loopback });
+		const upstream = await RecordingUpstream.start({ host: loopback, respond: () => model.upstream });
 		undo.push(async () => upstream.stop());
 
 		const workDir = await mkdtemp(path.join(os.tmpdir(), workDirPrefix));
