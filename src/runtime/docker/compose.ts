@@ -7,8 +7,11 @@
  * them in sync.
  */
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { stringify } from 'yaml';
 import type { SandboxModel } from '../../config/model.ts';
+import { defaultUpstream } from '../../config/resolve.ts';
+import { upstreamResponseVariable } from '../../upstream/control.ts';
 import { buildBootstrap, type JsonObject, type JsonValue } from '../../envoy/bootstrap.ts';
 import { renderBootstrapYaml } from '../../envoy/render.ts';
 import { isLoopback } from './host-relay.ts';
@@ -65,6 +68,8 @@ export function renderCompose(model: SandboxModel, options: ComposeOptions): str
 		services: {
 			[upstreamAlias]: {
 				image: options.upstreamImage,
+				// The app's answer from the spec's `upstream:`; the default needs no variable (the file stays as before).
+				...(isDeepStrictEqual(model.upstream, defaultUpstream) ? {} : { environment: [`${upstreamResponseVariable}=${escapeDollars(JSON.stringify(model.upstream))}`] }),
 				ports: [loopbackPort(upstreamControlPort, options.controlPort)],
 			},
 			envoy,
