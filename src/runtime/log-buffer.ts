@@ -2,6 +2,8 @@
  * Everything Envoy logged, as it arrives: raw lines, parsed entries, plugin entries, and waiting for an
  * entry to show up. Every runtime feeds one of these from wherever Envoy's output goes.
  */
+import readline from 'node:readline';
+import type { Readable } from 'node:stream';
 import type { PluginModel } from '../config/model.ts';
 import type { EnvoyAdmin } from '../envoy/admin.ts';
 import { EnvoyLogParser, toPluginLog, type EnvoyLogEntry, type PluginLogEntry } from '../envoy/logs.ts';
@@ -41,6 +43,17 @@ export class LogBuffer {
 				this.flushScheduled = false;
 				this.parser.flush();
 			});
+		}
+	}
+
+	/** Feeds every line of `stream` (Envoy's stdout or stderr, or a container's log) until it ends. */
+	async follow(stream: Readable | null): Promise<void> {
+		if (!stream) {
+			return;
+		}
+
+		for await (const line of readline.createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })) {
+			this.pushLine(line);
 		}
 	}
 

@@ -2,24 +2,13 @@
  * `npm run sandbox -- --runtime docker` (= `meshbox up --runtime docker`): the seed plugin served from
  * containers on the requested port, the plugin's log streamed, the image named, everything removed on Ctrl+C.
  */
-import net from 'node:net';
 import got from 'got';
 import { RunningCli } from '../helpers/cli.ts';
 import { ownerLeftovers } from './docker-helpers.ts';
+import { freePort } from '../helpers/ports.ts';
 import { dockerTest } from './docker-test.ts';
 
 const test = await dockerTest();
-
-async function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = net.createServer();
-		server.once('error', reject);
-		server.listen({ host: '127.0.0.1', port: 0 }, () => {
-			const { port } = server.address() as net.AddressInfo;
-			server.close(() => resolve(port));
-		});
-	});
-}
 
 test('meshbox up --runtime docker serves the seed plugin on the requested port and cleans up on SIGINT', async t => {
 	const port = await freePort();

@@ -5,7 +5,6 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -13,6 +12,7 @@ import { execa, type ResultPromise } from 'execa';
 import got from 'got';
 import { mediaTypes } from '../../src/istio/fetch/oci-fetch.ts';
 import { writeTar } from '../../src/istio/fetch/unbox.ts';
+import { freePort } from '../helpers/ports.ts';
 
 export const registryBinary = process.env.MESHBOX_REGISTRY_BIN ?? '/usr/bin/docker-registry';
 
@@ -26,14 +26,6 @@ export type ImageSpec =
 	| { readonly variant: 'compat' | 'docker'; readonly wasm: Uint8Array }
 	| { readonly variant: 'oci-artifact'; readonly wasm: Uint8Array }
 	| { readonly variant: 'wasm-to-oci'; readonly wasm: Uint8Array };
-
-async function freePort(): Promise<number> {
-	const server = net.createServer();
-	await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
-	const { port } = server.address() as net.AddressInfo;
-	await new Promise(resolve => server.close(resolve));
-	return port;
-}
 
 /**
  * A user the registry accepts with HTTP Basic auth (htpasswd). The hash is bcrypt, the only scheme

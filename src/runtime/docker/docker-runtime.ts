@@ -8,8 +8,6 @@
  * and the upstream's control port are published, on 127.0.0.1. Everything carries the sandbox's labels, so a
  * failure anywhere removes exactly what was created, and so does stop().
  */
-import readline from 'node:readline';
-import type { Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
 import got from 'got';
 import { EnvoyAdmin } from '../../envoy/admin.ts';
@@ -109,7 +107,7 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 			.withCopyFilesToContainer(model.plugins.map(plugin => ({ source: plugin.wasmPath, target: wasmPathInContainer(plugin, model), mode: 0o644 })))
 			.withDefaultLogDriver()
 			.withLogConsumer(stream => {
-				logsDone = pipeLines(stream, logs).then(() => logs.end());
+				logsDone = logs.follow(stream).then(() => logs.end());
 			})
 			.onCreated(id => {
 				envoyId = id;
@@ -321,12 +319,6 @@ async function containerOutput(docker: Dockerode, containerId: string): Promise<
 	return Buffer.concat(chunks).toString('utf8').split('\n').filter(line => line.length > 0);
 }
 
-async function pipeLines(stream: Readable, logs: LogBuffer): Promise<void> {
-	const lines = readline.createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
-	for await (const line of lines) {
-		logs.pushLine(line);
-	}
-}
 
 /** `/server_info` has the same `<sha>/<version>/<status>/…` string as `envoy --version`. */
 async function serverVersion(admin: EnvoyAdmin): Promise<string> {

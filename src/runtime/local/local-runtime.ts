@@ -8,8 +8,6 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
-import type { Readable } from 'node:stream';
 import { execa, type ResultPromise } from 'execa';
 import { EnvoyAdmin } from '../../envoy/admin.ts';
 import { buildBootstrap, listenerNameOf, type Placement } from '../../envoy/bootstrap.ts';
@@ -81,7 +79,7 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 			await stopChild(child);
 		});
 		await writeOwner(workDir, { ownerPid: process.pid, envoyPid: child.pid });
-		const outputDone = Promise.all([pipeLines(child.stderr, logs), pipeLines(child.stdout, logs)]).then(() => logs.end());
+		const outputDone = Promise.all([logs.follow(child.stderr), logs.follow(child.stdout)]).then(() => logs.end());
 		const exited: Promise<ExitInfo> = child.then(async result => {
 			await outputDone;
 			return { exitCode: result.exitCode, signal: result.signal };
@@ -120,17 +118,6 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 	} catch (error) {
 		await undoAll();
 		throw error;
-	}
-}
-
-async function pipeLines(stream: Readable | null, logs: LogBuffer): Promise<void> {
-	if (!stream) {
-		return;
-	}
-
-	const lines = readline.createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
-	for await (const line of lines) {
-		logs.pushLine(line);
 	}
 }
 
