@@ -4,9 +4,14 @@
  *   - sandbox start → ready, and stop, per runtime;
  *   - request latency through Envoy (sequential, keep-alive): no plugin vs the seed plugin (a local reply)
  *     vs a plugin that adds headers on the way to the app (the Rust headers fixture);
- *   - a burst of concurrent requests (throughput).
+ *   - a burst of concurrent requests (throughput);
+ *   - live update latency: the plugin's .wasm file rewritten → the new module answering, through
+ *     `swapPlugin()` (xDS), for the seed (Rust) and a Go plugin.
  * Bounded: a fixed number of requests per case, all on loopback.
  */
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../src/index.ts';
@@ -71,6 +76,46 @@ for (const runtime of runtimes) {
 			rows.push({ what: `[${runtime}] stop (${label})`, value: `${(performance.now() - stopping).toFixed(0)} ms` });
 		}
 	}
+}
+
+/**
+ * The module file is rewritten (as a build would), pushed with swapPlugin(), and requests poll until the new
+ * module answers; alternating between two modules, so every round is a real change.
+ */
+async function updateLatency(runtime: RuntimeName, label: string, modules: readonly [string, string], isSecond: (body: string, headers: Record<string, unknown>) => boolean): Promise<void> {
+	const directory = await mkdtemp(path.join(os.tmpdir(), 'meshbox-bench-'));
+	const file = path.join(directory, 'plugin.wasm');
+	await copyFile(modules[0], file);
+	const box = await startSandbox({ runtime, plugins: [{ name: 'live', wasm: file }] });
+	const times: number[] = [];
+	try {
+		for (let round = 1; round <= 6; round++) {
+			const wantSecond = round % 2 === 1;
+			const started = performance.now();
+			await copyFile(modules[wantSecond ? 1 : 0], file);
+			await box.swapPlugin('live', file);
+			for (;;) {
+				const response = await box.request('/live', { headers: { host: 'bench.example' } });
+				if (isSecond(response.body, response.headers) === wantSecond) {
+					break;
+				}
+			}
+
+			times.push(performance.now() - started);
+		}
+	} finally {
+		await box.stop();
+		await rm(directory, { recursive: true, force: true });
+	}
+
+	times.sort((a, b) => a - b);
+	rows.push({ what: `[${runtime}] live update, ${label}: file written → new module answering (6 swaps)`, value: `median ${percentile(times, 50).toFixed(0)} / max ${times.at(-1)!.toFixed(0)} ms` });
+}
+
+for (const runtime of runtimes) {
+	const seed = 'fixtures/plugins/seed-rust/seed-rust.wasm';
+	await updateLatency(runtime, 'seed (Rust) ↔ headers (Rust)', [seed, 'fixtures/plugins/rust-headers/rust-headers.wasm'], body => body !== 'Hello from Wasm!\n');
+	await updateLatency(runtime, 'seed (Rust) ↔ headers (Go, 3 MB)', [seed, 'fixtures/plugins/go-headers/go-headers.wasm'], body => body !== 'Hello from Wasm!\n');
 }
 
 const width = Math.max(...rows.map(row => row.what.length));

@@ -14,9 +14,23 @@ import { imagesCommand } from './commands/images.ts';
 import { renderCommand } from './commands/render.ts';
 import { upCommand } from './commands/up.ts';
 
+/** Write errors that mean "nobody reads this output any more". */
+const outputGoneCodes = new Set(['EPIPE', 'EIO', 'ERR_STREAM_DESTROYED']);
+
 const commands: readonly Command[] = [upCommand, renderCommand, envoyCommand, imagesCommand, downCommand, composeCommand, checkCommand];
 
 export async function main(argv: readonly string[]): Promise<number> {
+	// Once the terminal is closed (SIGHUP) or a pipe's reader is gone (`| head`), writes fail with EIO or EPIPE.
+	// Unhandled, that error would end meshbox on the spot, in the middle of `up`'s cleanup; output that has
+	// nowhere to go is dropped instead.
+	for (const stream of [process.stdout, process.stderr]) {
+		stream.on('error', (error: NodeJS.ErrnoException) => {
+			if (!outputGoneCodes.has(error.code ?? '')) {
+				throw error;
+			}
+		});
+	}
+
 	const out = (text: string) => process.stdout.write(`${text}\n`);
 	const err = (text: string) => process.stderr.write(`${text}\n`);
 	const [name, ...rest] = argv;

@@ -5,7 +5,7 @@ import { access } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { defaultConfigFile, loadConfigFile } from '../config/load-file.ts';
 import type { SandboxModel } from '../config/model.ts';
-import { resolveSpec } from '../config/resolve.ts';
+import { isUsablePluginName, resolveSpec, type PluginOverride } from '../config/resolve.ts';
 import { MeshboxError } from '../errors.ts';
 
 export const sandboxOptionSpec = {
@@ -21,7 +21,7 @@ export const sandboxOptionSpec = {
 
 export const sandboxOptionsHelp = [
 	'  -c, --config FILE     sandbox spec (default: ./meshbox.yaml)',
-	'  -p, --plugin FILE     a plugin .wasm; repeat for a chain (replaces the spec\'s plugins)',
+	'  -p, --plugin FILE     a plugin .wasm, or NAME=FILE to name it; repeat for a chain (replaces the spec\'s plugins)',
 	'      --port N          listener port on 127.0.0.1 (default 10000; 0 = any free port)',
 	'      --admin-port N    admin port on 127.0.0.1 (default: any free port)',
 	'      --runtime NAME    local (default) or docker (Envoy and the upstream in containers)',
@@ -59,28 +59,55 @@ type SandboxFlags = {
 
 /**
  * The model for `up` and `render`: from --config, else ./meshbox.yaml, else (with --plugin) from the flags
- * alone. `defaultPort` applies when neither the flags nor the spec set the listener port.
+ * alone. `defaultPort` is the listener port when neither the flags nor the spec set one (an explicit
+ * `port: 0` in the spec keeps its meaning: any free port).
  */
 export async function loadSandboxModel(flags: SandboxFlags, defaultPort: number): Promise<SandboxModel> {
 	const overrides = {
 		port: parsePortFlag(flags.port, '--port'),
 		adminPort: parsePortFlag(flags['admin-port'], '--admin-port'),
-		pluginFiles: flags.plugin,
+		plugins: flags.plugin ? await parsePluginFlags(flags.plugin) : undefined,
 	};
-	let model: SandboxModel;
-	if (flags.config) {
-		model = await loadConfigFile(flags.config, overrides);
-	} else if (await exists(defaultConfigFile)) {
-		model = await loadConfigFile(defaultConfigFile, overrides);
-	} else if (flags.plugin) {
-		model = await resolveSpec({}, { baseDir: process.cwd(), overrides });
-	} else {
-		throw new MeshboxError('CONFIG_NOT_FOUND', `no ${defaultConfigFile} in ${process.cwd()} and no --plugin given`,
-			`run from a directory with a ${defaultConfigFile}, pass --config FILE, or pass --plugin FILE.wasm`);
+	const defaults = { port: defaultPort };
+	const [configFile] = await configFileOf(flags);
+	if (configFile) {
+		return loadConfigFile(configFile, overrides, defaults);
 	}
 
-	const portFromSpec = !flags.port && model.port !== 0;
-	return portFromSpec || overrides.port !== undefined ? model : { ...model, port: defaultPort };
+	if (flags.plugin) {
+		return resolveSpec({}, { baseDir: process.cwd(), overrides, defaults });
+	}
+
+	throw new MeshboxError('CONFIG_NOT_FOUND', `no ${defaultConfigFile} in ${process.cwd()} and no --plugin given`,
+		`run from a directory with a ${defaultConfigFile}, pass --config FILE, or pass --plugin FILE.wasm`);
+}
+
+/** The config file the flags name: --config, else ./meshbox.yaml when there is one (a list: none or one). */
+export async function configFileOf(flags: Pick<SandboxFlags, 'config'>): Promise<string[]> {
+	if (flags.config) {
+		return [flags.config];
+	}
+
+	return (await exists(defaultConfigFile)) ? [defaultConfigFile] : [];
+}
+
+/**
+ * `--plugin FILE` or `--plugin NAME=FILE` (two builds both called main.wasm need names of their own).
+ * A path may itself contain `=`, so an argument is NAME=FILE only when the part before the first `=` is a
+ * usable plugin name and the whole argument is not an existing file; otherwise all of it is the path.
+ */
+export async function parsePluginFlags(values: readonly string[]): Promise<PluginOverride[]> {
+	return Promise.all(values.map(async (argument, index) => {
+		const source = `--plugin #${index + 1} (${argument})`;
+		const separator = argument.indexOf('=');
+		const name = argument.slice(0, separator);
+		const wasm = argument.slice(separator + 1);
+		if (separator > 0 && wasm !== '' && isUsablePluginName(name) && !(await exists(argument))) {
+			return { name, wasm, source };
+		}
+
+		return { wasm: argument, source };
+	}));
 }
 
 async function exists(file: string): Promise<boolean> {

@@ -8,6 +8,7 @@ import { MeshboxError } from '../errors.ts';
 import type { FieldPath, Locator } from './fields.ts';
 import type { SandboxModel } from './model.ts';
 import { resolveSpec, type ResolveOptions } from './resolve.ts';
+import { documentValue } from './yaml-values.ts';
 
 export const defaultConfigFile = 'meshbox.yaml';
 
@@ -37,10 +38,17 @@ export function parseYaml(text: string, fileLabel: string): ParsedYaml {
 		return `${fileLabel}:${line}:${col}`;
 	};
 
-	return { value: document.toJS() as unknown, locate };
+	// Alias bombs and dangling aliases fail here; they are input errors at the alias, not crashes.
+	const converted = documentValue(document, lineCounter, fileLabel);
+	if (!converted.ok) {
+		throw new MeshboxError('CONFIG_INVALID', `${converted.error.where}: ${converted.error.message}`, converted.error.hint);
+	}
+
+	return { value: converted.value, locate };
 }
 
-export async function loadConfigFile(file: string, overrides?: ResolveOptions['overrides']): Promise<SandboxModel> {
+/** `defaults`: values for fields the file leaves unset (`meshbox up`: the listener on 10000). */
+export async function loadConfigFile(file: string, overrides?: ResolveOptions['overrides'], defaults?: ResolveOptions['defaults']): Promise<SandboxModel> {
 	const absolute = path.resolve(file);
 	const text = await readFile(absolute, 'utf8').catch((error: NodeJS.ErrnoException) => {
 		throw new MeshboxError('CONFIG_NOT_FOUND', `cannot read config file ${file}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`,
@@ -49,7 +57,7 @@ export async function loadConfigFile(file: string, overrides?: ResolveOptions['o
 	const relative = path.relative(process.cwd(), absolute);
 	const label = relative && !relative.startsWith('..') ? relative : absolute;
 	const { value, locate } = parseYaml(text, label);
-	return resolveSpec(value, { baseDir: path.dirname(absolute), locate, overrides });
+	return resolveSpec(value, { baseDir: path.dirname(absolute), locate, overrides, defaults });
 }
 
 /** The source offset of the field at `fieldPath`: its key when it is a map entry, else the node itself. */

@@ -20,11 +20,22 @@ export type PluginModel = {
 	readonly failOpen: boolean;
 	readonly env: Readonly<Record<string, string>>;
 	readonly hostEnv: readonly string[];
+	/** How `meshbox up --watch` rebuilds the module; absent: it only watches the .wasm file. */
+	readonly build?: BuildModel;
 	// --- Istio sidecar emulation (src/istio); absent for a plain sandbox, whose output is unchanged. ---
 	/** The HTTP/network filter `name` when it differs from `name` (Istio: the ECDS resource name). */
 	readonly filterName?: string;
 	/** Envoy `failure_policy`; when set it replaces `fail_open` (Istio ≥1.25 sends only this). */
 	readonly failurePolicy?: 'FAIL_CLOSED' | 'FAIL_OPEN' | 'FAIL_RELOAD';
+};
+
+export type BuildModel = {
+	/** argv: run without a shell. */
+	readonly command: readonly string[];
+	/** Absolute. */
+	readonly cwd: string;
+	/** Absolute paths whose changes start a build. */
+	readonly watch: readonly string[];
 };
 
 export type EnvoyModel = {

@@ -4,14 +4,25 @@
  * `startSandbox()` in a scenario (JavaScript callers get the same checks as YAML authors).
  */
 import path from 'node:path';
-import type { ClusterModel, EnvoyModel, NodeModel, PluginModel, SandboxModel, UpstreamModel } from './model.ts';
+import type { BuildModel, ClusterModel, EnvoyModel, NodeModel, PluginModel, SandboxModel, UpstreamModel } from './model.ts';
 import type { JsonObject } from '../util/json.ts';
 import { logLevels, type LogLevel } from './spec.ts';
 import { inspectWasmFile } from './wasm-module.ts';
+import { MeshboxError } from '../errors.ts';
 import {
-	configError, isRecord, noLocation, readBoolean, readInteger, readObject, readOneOf, readPort, readString,
+	configError, formatPath, isRecord, noLocation, readBoolean, readInteger, readObject, readOneOf, readPort, readString,
 	readStringList, readStringMap, type FieldPath, type Locator,
 } from './fields.ts';
+
+/** A plugin given on the command line (`--plugin [NAME=]FILE`); it replaces the spec's plugins. */
+export type PluginOverride = {
+	/** Default: the wasm file's base name. */
+	readonly name?: string;
+	/** Relative to the working directory. */
+	readonly wasm: string;
+	/** Where the value came from, for errors: e.g. `--plugin #2 (main.wasm)`. */
+	readonly source: string;
+};
 
 export type ResolveOptions = {
 	/** Relative wasm paths are resolved against this directory. */
@@ -21,8 +32,16 @@ export type ResolveOptions = {
 	overrides?: {
 		port?: number;
 		adminPort?: number;
-		/** Replace the spec's plugins with these wasm files. */
-		pluginFiles?: readonly string[];
+		/** Replace the spec's plugins with these (`--plugin`). */
+		plugins?: readonly PluginOverride[];
+	};
+	/**
+	 * Values for fields that neither the spec nor an override sets. The listener port is the one that differs:
+	 * `meshbox up` listens on 10000 unless told otherwise, a scenario on a free port. Applied here, where
+	 * "unset" and an explicit `port: 0` (any free port) can still be told apart.
+	 */
+	defaults?: {
+		port?: number;
 	};
 };
 
@@ -30,13 +49,14 @@ export type ResolveOptions = {
 const sandboxFields = ['upstream', 'node', 'plugins', 'clusters', 'port', 'adminPort', 'envoy', 'workload', 'istio'] as const;
 const nodeFields = ['id', 'cluster', 'metadata'] as const;
 const upstreamFields = ['status', 'headers', 'body', 'trailers'] as const;
-const pluginFields = ['name', 'wasm', 'rootId', 'vmId', 'configuration', 'vmConfiguration', 'failOpen', 'env', 'hostEnv'] as const;
+const pluginFields = ['name', 'wasm', 'rootId', 'vmId', 'configuration', 'vmConfiguration', 'failOpen', 'env', 'hostEnv', 'build'] as const;
+const buildFields = ['command', 'cwd', 'watch'] as const;
 const envoyFields = ['logLevel', 'componentLogLevels', 'concurrency'] as const;
 
 /** Envoy's default, plus wasm at debug: the plugin logs authors ask for first. */
 export const defaultComponentLogLevels: Readonly<Record<string, LogLevel>> = { wasm: 'debug' };
 
-/** Plugin names appear in Envoy's log prefix (`wasm log <name> <root_id> <vm_id>: …`), split on spaces. */
+/** Plugin (and cluster) names: see isUsablePluginName. */
 const pluginNamePattern = /^[\w./@-]+$/;
 
 export async function resolveSpec(input: unknown, options: ResolveOptions): Promise<SandboxModel> {
@@ -44,24 +64,31 @@ export async function resolveSpec(input: unknown, options: ResolveOptions): Prom
 	const spec = readObject(input ?? {}, [], locate, sandboxFields);
 	const overrides = options.overrides ?? {};
 
-	const pluginInputs: Array<{ value: unknown; path: FieldPath; baseDir: string }> = overrides.pluginFiles
-		? overrides.pluginFiles.map((file, index) => ({ value: file, path: ['--plugin', index], baseDir: process.cwd() }))
-		: readPluginList(spec.plugins, locate).map((value, index) => ({ value, path: ['plugins', index], baseDir: options.baseDir }));
+	const pluginInputs: PluginInput[] = overrides.plugins
+		? overrides.plugins.map(flag => ({
+			value: flag.name === undefined ? { wasm: flag.wasm } : { name: flag.name, wasm: flag.wasm },
+			origin: { kind: 'flag', source: flag.source, wasm: flag.wasm },
+			baseDir: process.cwd(),
+		}))
+		: readPluginList(spec.plugins, locate).map((value, index) => ({ value, origin: { kind: 'spec', path: ['plugins', index] }, baseDir: options.baseDir }));
 
 	const plugins: PluginModel[] = [];
-	for (const { value, path: fieldPath, baseDir } of pluginInputs) {
-		plugins.push(await resolvePlugin(value, fieldPath, baseDir, locate));
+	for (const pluginInput of pluginInputs) {
+		plugins.push(await resolvePlugin(pluginInput, locate));
 	}
 
-	const seen = new Map<string, FieldPath>();
+	const seen = new Map<string, PluginInput>();
 	for (const [index, plugin] of plugins.entries()) {
+		const pluginInput = pluginInputs[index]!;
 		const earlier = seen.get(plugin.name);
 		if (earlier) {
-			throw configError(locate, pluginInputs[index]!.path, `plugin name "${plugin.name}" is used twice`,
-				'give each plugin its own `name`: names tell their logs and stats apart');
+			throw pluginError(pluginInput, locate, [], `plugin name "${plugin.name}" is used twice (also ${describeOrigin(earlier)})`,
+				pluginInput.origin.kind === 'flag'
+					? `name them on the command line: --plugin NAME=FILE, e.g. --plugin ${plugin.name}-${index + 1}=${pluginInput.origin.wasm}`
+					: 'give each plugin its own `name`: names tell their logs and stats apart');
 		}
 
-		seen.set(plugin.name, pluginInputs[index]!.path);
+		seen.set(plugin.name, pluginInput);
 	}
 
 	const model: SandboxModel = {
@@ -69,7 +96,7 @@ export async function resolveSpec(input: unknown, options: ResolveOptions): Prom
 		node: resolveNode(spec.node, locate),
 		plugins,
 		clusters: resolveClusters(spec.clusters, locate),
-		port: overrides.port ?? (spec.port === undefined ? 0 : readPort(spec.port, ['port'], locate)),
+		port: overrides.port ?? (spec.port === undefined ? options.defaults?.port ?? 0 : readPort(spec.port, ['port'], locate)),
 		adminPort: overrides.adminPort ?? (spec.adminPort === undefined ? 0 : readPort(spec.adminPort, ['adminPort'], locate)),
 		envoy: resolveEnvoy(spec.envoy, locate),
 	};
@@ -78,9 +105,15 @@ export async function resolveSpec(input: unknown, options: ResolveOptions): Prom
 	}
 
 	// --- Istio sidecar emulation (src/istio): loaded only for specs that ask for it. ---
+	if (overrides.plugins && overrides.plugins.length > 0) {
+		const where = locate([spec.istio === undefined ? 'workload' : 'istio']);
+		throw new MeshboxError('USAGE', `--plugin: ${where ?? 'the spec'} makes the sandbox an Istio sidecar, whose plugins come from the WasmPlugin resources`,
+			'drop --plugin, or use a config without `istio:` / `workload:` for a plain sandbox');
+	}
+
 	if (plugins.length > 0) {
-		throw configError(locate, overrides.pluginFiles ? [] : ['plugins'], 'with `istio:` the plugins come from the WasmPlugin resources',
-			'remove `plugins` (and --plugin), or drop `istio:` for a plain sandbox');
+		throw configError(locate, ['plugins'], 'with `istio:` the plugins come from the WasmPlugin resources',
+			'remove `plugins`, or drop `istio:` for a plain sandbox');
 	}
 
 	const { resolveIstioSidecar } = await import('../istio/sidecar.ts');
@@ -106,7 +139,33 @@ function readPluginList(value: unknown, locate: Locator): unknown[] {
 	return value;
 }
 
-async function resolvePlugin(value: unknown, fieldPath: FieldPath, baseDir: string, locate: Locator): Promise<PluginModel> {
+/** One plugin entry and where it came from: a spec's `plugins[i]`, or a `--plugin` flag (errors name the flag, not the spec). */
+type PluginInput = {
+	readonly value: unknown;
+	readonly origin: { readonly kind: 'spec'; readonly path: FieldPath } | { readonly kind: 'flag'; readonly source: string; readonly wasm: string };
+	/** Relative wasm paths are relative to this. */
+	readonly baseDir: string;
+};
+
+function describeOrigin(pluginInput: PluginInput): string {
+	return pluginInput.origin.kind === 'flag' ? pluginInput.origin.source : formatPath(pluginInput.origin.path);
+}
+
+/** An error about a plugin entry: at file:line:col of the spec field, or naming the command-line flag (a usage error). */
+function pluginError(pluginInput: PluginInput, locate: Locator, field: FieldPath, problem: string, hint?: string): MeshboxError {
+	return pluginInput.origin.kind === 'flag'
+		? new MeshboxError('USAGE', `${pluginInput.origin.source}: ${problem}`, hint)
+		: configError(locate, [...pluginInput.origin.path, ...field], problem, hint);
+}
+
+/** Plugin names appear in Envoy's log prefix (`wasm log <name> <root_id> <vm_id>: …`), split on spaces. */
+export function isUsablePluginName(name: string): boolean {
+	return pluginNamePattern.test(name);
+}
+
+async function resolvePlugin(pluginInput: PluginInput, locate: Locator): Promise<PluginModel> {
+	const { value, origin, baseDir } = pluginInput;
+	const fieldPath = origin.kind === 'spec' ? origin.path : [];
 	const fields = typeof value === 'string' ? { wasm: value } : readObject(value, fieldPath, locate, pluginFields);
 	if (fields.wasm === undefined) {
 		throw configError(locate, fieldPath, 'missing `wasm`: the path of the plugin\'s .wasm file');
@@ -116,9 +175,11 @@ async function resolvePlugin(value: unknown, fieldPath: FieldPath, baseDir: stri
 	const name = fields.name === undefined
 		? path.basename(wasmPath).replace(/\.wasm$/, '')
 		: readString(fields.name, [...fieldPath, 'name'], locate);
-	if (!pluginNamePattern.test(name)) {
-		throw configError(locate, [...fieldPath, 'name'], `"${name}" is not a usable plugin name`,
-			'use letters, digits and . _ - / @ (no spaces: Envoy puts the name in every log line)');
+	if (!isUsablePluginName(name)) {
+		throw pluginError(pluginInput, locate, ['name'], `"${name}" is not a usable plugin name${fields.name === undefined ? ' (the file\'s base name)' : ''}`,
+			origin.kind === 'flag'
+				? `name it: --plugin NAME=${origin.wasm}, NAME of letters, digits and . _ - / @ (no spaces: Envoy puts the name in every log line)`
+				: 'use letters, digits and . _ - / @ (no spaces: Envoy puts the name in every log line)');
 	}
 
 	const env = fields.env === undefined ? {} : readStringMap(fields.env, [...fieldPath, 'env'], locate);
@@ -131,7 +192,9 @@ async function resolvePlugin(value: unknown, fieldPath: FieldPath, baseDir: stri
 		}
 	}
 
-	const label = `plugin "${name}"`;
+	// Messages about the wasm file say where it was named: the flag, or the spec's file:line:col.
+	const where = origin.kind === 'flag' ? origin.source : locate([...fieldPath, 'wasm']);
+	const label = where ? `${where}: plugin "${name}"` : `plugin "${name}"`;
 	return {
 		name,
 		rootId: fields.rootId === undefined ? '' : readString(fields.rootId, [...fieldPath, 'rootId'], locate),
@@ -143,7 +206,22 @@ async function resolvePlugin(value: unknown, fieldPath: FieldPath, baseDir: stri
 		failOpen: fields.failOpen === undefined ? false : readBoolean(fields.failOpen, [...fieldPath, 'failOpen'], locate),
 		env,
 		hostEnv,
+		...(fields.build === undefined ? {} : { build: resolveBuild(fields.build, [...fieldPath, 'build'], locate, baseDir) }),
 	};
+}
+
+function resolveBuild(value: unknown, fieldPath: FieldPath, locate: Locator, baseDir: string): BuildModel {
+	const fields = typeof value === 'string' || Array.isArray(value) ? { command: value } : readObject(value, fieldPath, locate, buildFields);
+	const commandPath = typeof value === 'string' || Array.isArray(value) ? fieldPath : [...fieldPath, 'command'];
+	// A string is split at whitespace, never given to a shell: for pipes or `&&`, point it at a script.
+	const command = typeof fields.command === 'string' ? fields.command.trim().split(/\s+/).filter(Boolean) : readStringList(fields.command, commandPath, locate);
+	if (command.length === 0) {
+		throw configError(locate, commandPath, 'empty build command', 'give the command that builds the .wasm, e.g. build: cargo build --release --target wasm32-unknown-unknown');
+	}
+
+	const cwd = path.resolve(baseDir, fields.cwd === undefined ? '.' : readString(fields.cwd, [...fieldPath, 'cwd'], locate));
+	const watch = fields.watch === undefined ? [cwd] : readStringList(fields.watch, [...fieldPath, 'watch'], locate).map(entry => path.resolve(cwd, entry));
+	return { command, cwd, watch };
 }
 
 /** The hello-world app's default answer. */

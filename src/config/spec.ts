@@ -29,6 +29,19 @@ export type PluginSpec = {
 	env?: Record<string, string>;
 	/** Names of meshbox's own environment variables passed through to the VM (`environment_variables.host_env_keys`). */
 	hostEnv?: string[];
+	/**
+	 * How to rebuild the module, for `meshbox up --watch`: a command (a string is split at spaces and run
+	 * without a shell; a list is the argv), or `{ command, cwd, watch }`.
+	 */
+	build?: string | string[] | BuildSpec;
+};
+
+export type BuildSpec = {
+	command: string | string[];
+	/** Where the command runs. Default: the directory of meshbox.yaml (or the working directory). */
+	cwd?: string;
+	/** Files and directories whose changes start a build (relative to `cwd`). Default: `cwd`. */
+	watch?: string[];
 };
 
 export type EnvoySpec = {

@@ -7,6 +7,7 @@
  * (src/bytecode_util.cc `getAbiVersion`: the first *function* export named exactly
  * `proxy_abi_version_0_1_0`, `_0_2_0` or `_0_2_1`; src/wasm.cc: `malloc` or `proxy_on_memory_allocate`).
  */
+import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { MeshboxError } from '../errors.ts';
 
@@ -22,6 +23,8 @@ export type AbiVersion = (typeof knownAbiVersions)[keyof typeof knownAbiVersions
 export type WasmModuleInfo = {
 	readonly abiVersion: AbiVersion;
 	readonly sizeBytes: number;
+	/** Hex SHA-256 of the module's bytes: what a module is known by (runtimes stage it under this name). */
+	readonly sha256: string;
 	/** Names of the exported functions. */
 	readonly exports: readonly string[];
 	/** `module.name` of every imported function, e.g. `env.proxy_log`, `wasi_snapshot_preview1.fd_write`. */
@@ -97,6 +100,7 @@ export function inspectWasmBytes(bytes: Uint8Array, label: string): WasmModuleIn
 	return {
 		abiVersion: knownAbiVersions[abiExport as keyof typeof knownAbiVersions],
 		sizeBytes: bytes.length,
+		sha256: createHash('sha256').update(bytes).digest('hex'),
 		exports: exportedFunctions,
 		imports,
 	};

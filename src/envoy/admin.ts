@@ -83,8 +83,26 @@ export class EnvoyAdmin {
 	}
 }
 
+/**
+ * A stats map keyed by Envoy's names in which a plugin's metric is also found by the name the plugin gave it:
+ * Envoy files plugin metrics under `wasmcustom.` (source/extensions/common/wasm/stats_handler.h
+ * `CustomStatNamespace`), so `get('my_metric')` falls back to `wasmcustom.my_metric`. Iteration, `size` and
+ * `keys()` show Envoy's names only, once each.
+ */
+export class StatMap<V> extends Map<string, V> {
+	override get(name: string): V | undefined {
+		return super.get(name) ?? super.get(`${wasmCustomNamespace}${name}`);
+	}
+
+	override has(name: string): boolean {
+		return super.has(name) || super.has(`${wasmCustomNamespace}${name}`);
+	}
+}
+
+export const wasmCustomNamespace = 'wasmcustom.';
+
 function toValueMap(json: StatsJson): Map<string, number> {
-	const map = new Map<string, number>();
+	const map = new StatMap<number>();
 	for (const entry of json.stats ?? []) {
 		if (entry.name !== undefined && typeof entry.value === 'number') {
 			map.set(entry.name, entry.value);
@@ -95,7 +113,7 @@ function toValueMap(json: StatsJson): Map<string, number> {
 }
 
 function toHistogramMap(json: StatsJson): Map<string, Record<string, number | null>> {
-	const map = new Map<string, Record<string, number | null>>();
+	const map = new StatMap<Record<string, number | null>>();
 	for (const entry of json.stats ?? []) {
 		const quantiles = entry.histograms?.supported_quantiles ?? [];
 		for (const histogram of entry.histograms?.computed_quantiles ?? []) {

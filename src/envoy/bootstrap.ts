@@ -10,6 +10,7 @@
 import type { ClusterModel, PluginModel, SandboxModel, SidecarFilter, SidecarModel } from '../config/model.ts';
 
 import type { JsonObject } from '../util/json.ts';
+import { typeUrls } from './type-urls.ts';
 
 export type { JsonObject, JsonValue } from '../util/json.ts';
 
@@ -33,35 +34,89 @@ export const upstreamClusterName = 'upstream';
 export const statPrefix = 'ingress_http';
 export const wasmRuntime = 'envoy.wasm.runtime.v8';
 
-const types = {
-	hcm: 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-	wasm: 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
-	router: 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
-	stringValue: 'type.googleapis.com/google.protobuf.StringValue',
-	httpProtocolOptions: 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-} as const;
+
+/**
+ * Every resource of a plain sandbox, as Envoy's API spells them: served over xDS by the control plane
+ * (src/xds), or inlined into a static bootstrap by `buildBootstrap`. Plugins are separate extension configs
+ * (ECDS) when `ecds` is set, so that one plugin can change without touching the listener.
+ */
+export type SandboxResources = {
+	readonly listeners: readonly JsonObject[];
+	readonly clusters: readonly JsonObject[];
+	/** TypedExtensionConfig resources (ECDS), by the filter name that subscribes to them. */
+	readonly extensionConfigs: readonly JsonObject[];
+};
+
+export function buildResources(model: SandboxModel, placement: Placement, options: { ecds: boolean } = { ecds: false }): SandboxResources {
+	const plugins = model.plugins.map(plugin => wasmFilter(plugin, placement.wasmPath(plugin)));
+	const filters: JsonObject[] = options.ecds ? plugins.map(plugin => ({ name: plugin.name ?? null, config_discovery: { config_source: { ads: {}, resource_api_version: 'V3' }, type_urls: [typeUrls.httpWasm] } })) : plugins;
+	return {
+		listeners: [{
+			name: listenerName,
+			address: socketAddress(placement.listener),
+			filter_chains: [{ filters: [httpConnectionManager(filters)] }],
+		}],
+		clusters: [
+			httpCluster(upstreamClusterName, placement.upstream),
+			...model.clusters.map(cluster => httpCluster(cluster.name, placement.clusterAddress?.(cluster) ?? { address: cluster.host, port: cluster.port })),
+		],
+		extensionConfigs: options.ecds ? plugins : [],
+	};
+}
 
 export function buildBootstrap(model: SandboxModel, placement: Placement): JsonObject {
 	if (model.sidecar) {
 		return buildSidecarBootstrap(model, model.sidecar, placement);
 	}
 
+	const { listeners, clusters } = buildResources(model, placement);
+	return { ...bootstrapShell(model, placement), static_resources: { listeners: [...listeners], clusters: [...clusters] } };
+}
+
+/** Where an Envoy driven by xDS finds its control plane: the ADS server of src/xds. */
+export const xdsClusterName = 'meshbox_xds';
+
+/**
+ * A bootstrap whose listeners, clusters and extension configs all come from the control plane at `ads` over
+ * one ADS stream (gRPC, HTTP/2); only the control plane's own cluster is static.
+ */
+export function buildAdsBootstrap(model: SandboxModel, placement: Placement, ads: SocketAddress): JsonObject {
+	const adsSource = { ads: {}, resource_api_version: 'V3' };
+	return {
+		...bootstrapShell(model, placement),
+		dynamic_resources: {
+			ads_config: {
+				api_type: 'GRPC',
+				transport_api_version: 'V3',
+				grpc_services: [{ envoy_grpc: { cluster_name: xdsClusterName } }],
+				set_node_on_first_message_only: true,
+			},
+			cds_config: adsSource,
+			lds_config: adsSource,
+		},
+		static_resources: {
+			clusters: [{
+				name: xdsClusterName,
+				type: 'STATIC',
+				connect_timeout: '1s',
+				load_assignment: { cluster_name: xdsClusterName, endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(ads) } }] }] },
+				typed_extension_protocol_options: {
+					'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+						'@type': typeUrls.httpProtocolOptions,
+						explicit_http_config: { http2_protocol_options: {} },
+					},
+				},
+			}],
+		},
+	};
+}
+
+function bootstrapShell(model: SandboxModel, placement: Placement): JsonObject {
 	return {
 		node: { id: model.node.id, cluster: model.node.cluster, ...(Object.keys(model.node.metadata).length > 0 ? { metadata: model.node.metadata } : {}) },
 		// Histograms reach admin /stats at each flush: every second rather than Envoy's 5 s.
 		stats_flush_interval: '1s',
 		admin: { address: socketAddress(placement.admin) },
-		static_resources: {
-			listeners: [{
-				name: listenerName,
-				address: socketAddress(placement.listener),
-				filter_chains: [{ filters: [httpConnectionManager(model, placement)] }],
-			}],
-			clusters: [
-				httpCluster(upstreamClusterName, placement.upstream),
-				...model.clusters.map(cluster => httpCluster(cluster.name, placement.clusterAddress?.(cluster) ?? { address: cluster.host, port: cluster.port })),
-			],
-		},
 	};
 }
 
@@ -84,7 +139,7 @@ export function wasmFilter(plugin: PluginModel, wasmPath: string): JsonObject {
 	return {
 		name: plugin.filterName ?? plugin.name,
 		typed_config: {
-			'@type': types.wasm,
+			'@type': typeUrls.httpWasm,
 			config: {
 				name: plugin.name,
 				...(plugin.rootId ? { root_id: plugin.rootId } : {}),
@@ -98,11 +153,11 @@ export function wasmFilter(plugin: PluginModel, wasmPath: string): JsonObject {
 	};
 }
 
-function httpConnectionManager(model: SandboxModel, placement: Placement): JsonObject {
+function httpConnectionManager(pluginFilters: readonly JsonObject[]): JsonObject {
 	return {
 		name: 'envoy.filters.network.http_connection_manager',
 		typed_config: {
-			'@type': types.hcm,
+			'@type': typeUrls.hcm,
 			stat_prefix: statPrefix,
 			codec_type: 'AUTO',
 			// HTTP/1.1 trailers (chunked) reach the plugins' on_*_trailers; Envoy drops them by default.
@@ -116,8 +171,8 @@ function httpConnectionManager(model: SandboxModel, placement: Placement): JsonO
 				}],
 			},
 			http_filters: [
-				...model.plugins.map(plugin => wasmFilter(plugin, placement.wasmPath(plugin))),
-				{ name: 'envoy.filters.http.router', typed_config: { '@type': types.router } },
+				...pluginFilters,
+				{ name: 'envoy.filters.http.router', typed_config: { '@type': typeUrls.router } },
 			],
 		},
 	};
@@ -136,7 +191,7 @@ function httpCluster(name: string, endpoint: SocketAddress): JsonObject {
 		},
 		typed_extension_protocol_options: {
 			'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-				'@type': types.httpProtocolOptions,
+				'@type': typeUrls.httpProtocolOptions,
 				// Close idle upstream connections before the Node upstream does (its keep-alive is longer), so
 				// Envoy never reuses a connection the upstream is closing: that race shows up as a random 503 UC.
 				common_http_protocol_options: { idle_timeout: '4s' },
@@ -151,7 +206,7 @@ function socketAddress({ address, port }: SocketAddress): JsonObject {
 }
 
 function stringValue(value: string): JsonObject {
-	return { '@type': types.stringValue, value };
+	return { '@type': typeUrls.stringValue, value };
 }
 
 // --- Istio sidecar emulation (src/istio) -------------------------------------------------------------
@@ -162,9 +217,6 @@ export function listenerNameOf(model: SandboxModel): string {
 	return model.sidecar?.listenerName ?? listenerName;
 }
 
-const sidecarTypes = {
-	networkWasm: 'type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm',
-} as const;
 
 /**
  * A sidecar-shaped bootstrap: Istio's node identity, listener/route/cluster names and filter chain, so that
@@ -172,11 +224,11 @@ const sidecarTypes = {
  * would see in a pod.
  */
 function buildSidecarBootstrap(model: SandboxModel, sidecar: SidecarModel, placement: Placement): JsonObject {
-	const routerFilter: JsonObject = { name: 'envoy.filters.http.router', typed_config: { '@type': types.router } };
+	const routerFilter: JsonObject = { name: 'envoy.filters.http.router', typed_config: { '@type': typeUrls.router } };
 	const hcm: JsonObject = {
 		name: 'envoy.filters.network.http_connection_manager',
 		typed_config: {
-			'@type': types.hcm,
+			'@type': typeUrls.hcm,
 			stat_prefix: sidecar.statPrefix,
 			codec_type: 'AUTO',
 			route_config: {
@@ -187,7 +239,7 @@ function buildSidecarBootstrap(model: SandboxModel, sidecar: SidecarModel, place
 					routes: [{ name: sidecar.routeName, match: { prefix: '/' }, route: { cluster: sidecar.clusterName } }],
 				}],
 			},
-			http_filters: [...sidecarFilters(sidecar.httpFilters, placement, types.wasm), routerFilter],
+			http_filters: [...sidecarFilters(sidecar.httpFilters, placement, typeUrls.httpWasm), routerFilter],
 		},
 	};
 	return {
@@ -200,7 +252,7 @@ function buildSidecarBootstrap(model: SandboxModel, sidecar: SidecarModel, place
 				traffic_direction: sidecar.trafficDirection,
 				filter_chains: [{
 					name: sidecar.filterChainName,
-					filters: [...sidecarFilters(sidecar.networkFilters, placement, sidecarTypes.networkWasm), hcm],
+					filters: [...sidecarFilters(sidecar.networkFilters, placement, typeUrls.networkWasm), hcm],
 				}],
 			}],
 			clusters: [

@@ -4,7 +4,9 @@
  * Envoy rejects a static bootstrap whose Wasm plugin fails to load, start or configure: it logs the
  * plugin's own messages, then `Wasm VM failed …` (wasm logger) and a critical `error initializing
  * config '…': Unable to create Wasm plugin <name>` (main logger), and exits with status 1
- * (source/extensions/common/wasm/wasm.cc, source/server/server.cc).
+ * (source/extensions/common/wasm/wasm.cc, source/server/server.cc). Served over xDS instead, the same plugin
+ * makes Envoy refuse (NACK) the extension config with `Unable to create Wasm plugin <name>` and keep running
+ * (source/extensions/config_subscription/grpc/grpc_subscription_impl.cc): explained the same way.
  */
 import { MeshboxError } from '../errors.ts';
 import type { EnvoyLogEntry, PluginLogEntry } from './logs.ts';
@@ -17,6 +19,8 @@ export type StartupFailureInput = {
 	readonly exitCode: number | undefined;
 	/** Set when Envoy was still running but not ready when meshbox gave up. */
 	readonly timedOutAfterMs?: number;
+	/** Envoy's reasons for refusing resources of the first xDS push (NACKs); Envoy itself keeps running. */
+	readonly rejected?: readonly string[];
 };
 
 export function explainStartupFailure(input: StartupFailureInput): MeshboxError {
@@ -25,8 +29,9 @@ export function explainStartupFailure(input: StartupFailureInput): MeshboxError 
 	const details = [
 		...pluginProblems.map(entry => `plugin ${entry.plugin ?? '?'} [${entry.level}] ${entry.message}`),
 		...problems.map(entry => `envoy [${entry.level}][${entry.logger}] ${firstLine(entry.message)}`),
+		...(input.rejected ?? []).map(message => `envoy NACK: ${firstLine(message)}`),
 	];
-	const everything = problems.map(entry => entry.message).join('\n');
+	const everything = [...problems.map(entry => entry.message), ...(input.rejected ?? [])].join('\n');
 
 	const bind = /cannot bind '([^']+)': (.+)/.exec(everything);
 	if (bind) {

@@ -4,6 +4,7 @@
  */
 import { closest, describeValue, formatPath, type FieldPath, type Locator } from '../config/fields.ts';
 import { MeshboxError } from '../errors.ts';
+import { redactText } from './redact.ts';
 
 export type Severity = 'error' | 'warning' | 'note';
 
@@ -56,8 +57,9 @@ export class FindingCollector {
 			where: this.locate(path) ?? this.fileLabel,
 			subject: this.subject,
 			field: path.length > 0 ? formatPath(path) : '',
-			message,
-			...(hint ? { hint } : {}),
+			// Istio's messages quote the URL; credentials in it are not repeated (redact.ts).
+			message: redactText(message),
+			...(hint ? { hint: redactText(hint) } : {}),
 			...(suggestion ? { suggestion } : {}),
 		});
 	}

@@ -12,6 +12,8 @@ export type GoUrl = {
 	readonly host: string;
 	/** Everything after the host (or after `scheme:` for opaque URLs). */
 	readonly rest: string;
+	/** The `user[:password]` before `@` in the authority, when there is one (still escaped). */
+	readonly userinfo?: string;
 	readonly error?: string;
 };
 
@@ -27,23 +29,30 @@ export function parseGoUrl(raw: string, options: Options = {}): GoUrl {
 
 /** validation.go strictParseURL: ParseRequestURI, else again with `http://` in front. */
 function strictParse(original: string): GoUrl {
-	const first = parse(original, true);
-	if (!first.error) {
-		return first;
+	let candidate = original;
+	let parsed = parse(original, true);
+	if (parsed.error) {
+		candidate = `http://${original}`;
+		const retried = parse(candidate, true);
+		if (retried.error) {
+			return { ...parsed, error: `failed to parse url: ${parsed.error}` };
+		}
+
+		parsed = retried;
 	}
 
-	const retried = parse(`http://${original}`, true);
-	if (retried.error) {
-		return { ...first, error: `failed to parse url: ${first.error}` };
-	}
-
-	return retried;
+	// …and url.Parse must accept the same text (it splits off and checks a #fragment).
+	const plain = parse(candidate, false);
+	return plain.error ? { ...parsed, error: `failed to strict parse url: ${plain.error}` } : parsed;
 }
 
 function parse(raw: string, viaRequest: boolean): GoUrl {
-	const fail = (message: string): GoUrl => ({ scheme: '', host: '', rest: '', error: `parse ${JSON.stringify(raw)}: ${message}` });
 	// url.Parse splits off the fragment first; ParseRequestURI keeps it in the path.
-	const withoutFragment = viaRequest ? raw : raw.split('#')[0] ?? '';
+	const hash = viaRequest ? -1 : raw.indexOf('#');
+	const withoutFragment = hash >= 0 ? raw.slice(0, hash) : raw;
+	const fragment = hash >= 0 ? raw.slice(hash + 1) : undefined;
+	// url.Error quotes what was parsed: without the fragment.
+	const fail = (message: string): GoUrl => ({ scheme: '', host: '', rest: '', error: `parse ${JSON.stringify(withoutFragment)}: ${message}` });
 	if (/[\u0000-\u001f\u007f]/.test(withoutFragment)) {
 		return fail('net/url: invalid control character in URL');
 	}
@@ -102,22 +111,74 @@ function parse(raw: string, viaRequest: boolean): GoUrl {
 		}
 	}
 
+	let host = '';
+	let userinfo: string | undefined;
 	if ((scheme !== '' || (!viaRequest && !rest.startsWith('///'))) && rest.startsWith('//')) {
 		const afterSlashes = rest.slice(2);
 		const slash = afterSlashes.indexOf('/');
 		const authority = slash >= 0 ? afterSlashes.slice(0, slash) : afterSlashes;
-		const path = slash >= 0 ? afterSlashes.slice(slash) : '';
+		rest = slash >= 0 ? afterSlashes.slice(slash) : '';
 		const at = authority.lastIndexOf('@');
-		const host = at >= 0 ? authority.slice(at + 1) : authority;
+		host = at >= 0 ? authority.slice(at + 1) : authority;
 		const hostError = checkHost(host);
 		if (hostError) {
 			return fail(hostError);
 		}
 
-		return { scheme, host, rest: path };
+		// parseAuthority: the userinfo's characters, then its escapes (user and password separately).
+		userinfo = at >= 0 ? authority.slice(0, at) : undefined;
+		if (userinfo !== undefined) {
+			if (!/^[A-Za-z0-9\-._:~!$&'()*+,;=%@]*$/.test(userinfo)) {
+				return fail('net/url: invalid userinfo');
+			}
+
+			const userError = userinfo.split(':', 2).map(part => escapeError(part, false)).find(Boolean);
+			if (userError) {
+				return fail(userError);
+			}
+		}
 	}
 
-	return { scheme, host: '', rest };
+	// setPath: the path's %-escapes must be well formed (an opaque URL returned above is not checked).
+	const pathError = escapeError(rest, false);
+	if (pathError) {
+		return fail(pathError);
+	}
+
+	if (!viaRequest && fragment !== undefined) {
+		// Parse: setFragment checks the fragment's escapes, and the error quotes the whole URL.
+		const fragmentError = escapeError(fragment, false);
+		if (fragmentError) {
+			return { scheme: '', host: '', rest: '', error: `parse ${JSON.stringify(raw)}: ${fragmentError}` };
+		}
+	}
+
+	return { scheme, host, rest, ...(userinfo === undefined ? {} : { userinfo }) };
+}
+
+/**
+ * net/url unescape's checks: every `%` starts two hex digits (EscapeError quotes at most 3 characters from the
+ * `%`); in a host only non-ASCII bytes may be escaped, except `%25` (RFC 6874 zones).
+ */
+function escapeError(text: string, host: boolean): string | undefined {
+	for (let index = 0; index < text.length; index++) {
+		if (text[index] !== '%') {
+			continue;
+		}
+
+		const escape = text.slice(index, index + 3);
+		if (!/^%[0-9a-fA-F]{2}$/.test(escape)) {
+			return `invalid URL escape ${JSON.stringify(escape)}`;
+		}
+
+		if (host && Number.parseInt(escape[1]!, 16) < 8 && escape !== '%25') {
+			return `invalid URL escape ${JSON.stringify(escape)}`;
+		}
+
+		index += 2;
+	}
+
+	return undefined;
 }
 
 /** net/url parseHost: a port must be digits; a few characters are never valid in a host. */
@@ -140,6 +201,19 @@ function checkHost(host: string): string | undefined {
 		}
 	}
 
-	const bad = /[ <>"{}|\\^`]/.exec(host);
-	return bad ? `invalid character ${JSON.stringify(bad[0])} in host name` : undefined;
+	// unescape(host, encodeHost) walks the host once: the first bad character or bad escape is the error.
+	for (let index = 0; index < host.length; index++) {
+		if (host[index] === '%') {
+			const escapeProblem = escapeError(host.slice(index, index + 3), true);
+			if (escapeProblem) {
+				return escapeProblem;
+			}
+
+			index += 2;
+		} else if (/[ <>"{}|\\^`]/.test(host[index]!)) {
+			return `invalid character ${JSON.stringify(host[index])} in host name`;
+		}
+	}
+
+	return undefined;
 }

@@ -7,11 +7,14 @@ import path from 'node:path';
 import { LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { isRecord, type FieldPath, type Locator } from '../config/fields.ts';
 import { offsetOf } from '../config/load-file.ts';
+import { documentValue } from '../config/yaml-values.ts';
 import { FindingCollector, type Finding } from './findings.ts';
+import { kubernetesYaml } from './kube-yaml.ts';
 import { checkIstioOperator, checkMeshConfig, checkProxyConfig, checkVirtualService, type SuggestionContext } from './not-api.ts';
 import { displayName, type Extension } from './resources.ts';
+import { effectivePriority, equalOrderGroups } from './select.ts';
 import { validateExtension } from './validate.ts';
-import type { VersionTraits } from './version.ts';
+import type { IstioVersion, VersionTraits } from './version.ts';
 
 export type ParseOptions = {
 	readonly traits: VersionTraits;
@@ -19,7 +22,15 @@ export type ParseOptions = {
 	readonly defaultNamespace: string;
 	/** For the WasmPlugins meshbox suggests in place of non-API constructs. */
 	readonly suggestion: SuggestionContext;
+	/**
+	 * How the reader of a finding picks another Istio release, in the words of where the finding is shown
+	 * (`meshbox check`: its --istio-version flag; the sandbox: istio.version).
+	 */
+	readonly howToSetVersion: (version: IstioVersion) => string;
 };
+
+/** The sandbox's wording for ParseOptions.howToSetVersion (meshbox.yaml and startSandbox take the same field). */
+export const setIstioVersionField = (version: IstioVersion): string => `set istio.version: '${version}'`;
 
 export type ParsedIstio = {
 	readonly extensions: readonly Extension[];
@@ -31,7 +42,8 @@ const extensionsGroup = 'extensions.istio.io';
 /** Parses and validates the text of one file. */
 export function parseIstioText(text: string, fileLabel: string, options: ParseOptions): ParsedIstio {
 	const lineCounter = new LineCounter();
-	const documents = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+	// Kubernetes reads YAML 1.1 (sigs.k8s.io/yaml → go-yaml v2): see kube-yaml.ts.
+	const documents = parseAllDocuments(text, { ...kubernetesYaml, lineCounter, prettyErrors: false, uniqueKeys: true });
 	const extensions: Extension[] = [];
 	const findings: Finding[] = [];
 	const list = Array.isArray(documents) ? documents : [];
@@ -54,7 +66,15 @@ export function parseIstioText(text: string, fileLabel: string, options: ParseOp
 			continue;
 		}
 
-		const value = document.toJS() as unknown;
+		const converted = documentValue(document as Document, lineCounter, fileLabel);
+		if (!converted.ok) {
+			// kubectl's YAML decoder refuses such a document too (go-yaml: "document contains excessive aliasing").
+			findings.push({ severity: 'error', checker: 'schema', where: converted.error.where, subject: `document ${index + 1}`, field: '',
+				message: converted.error.message, hint: converted.error.hint });
+			continue;
+		}
+
+		const value = converted.value;
 		if (value === null || value === undefined) {
 			continue;
 		}
@@ -94,7 +114,7 @@ export function checkDocument(value: unknown, locate: Locator, fileLabel: string
 		if (version !== 'v1alpha1' || !served) {
 			// The API server's answer when no CRD serves the kind/version (what kubectl prints).
 			const why = kind === 'TrafficExtension' && !options.traits.hasTrafficExtension
-				? `TrafficExtension is served from Istio 1.30; this sandbox emulates Istio ${options.traits.version} (set istio.version: '1.30')`
+				? `TrafficExtension is served from Istio 1.30; Istio ${options.traits.version} is emulated here (${options.howToSetVersion('1.30')})`
 				: (kind === 'WasmPlugin' || kind === 'TrafficExtension' ? `${kind} exists only as extensions.istio.io/v1alpha1` : `${extensionsGroup} has the kinds WasmPlugin${options.traits.hasTrafficExtension ? ' and TrafficExtension' : ''}`);
 			collector.error('schema', ['apiVersion'], `no matches for kind ${JSON.stringify(kind)} in version ${JSON.stringify(apiVersion)}`, why);
 			return { extensions: [], findings: collector.findings };
@@ -116,8 +136,9 @@ export function checkDocument(value: unknown, locate: Locator, fileLabel: string
 	} else if (group === '' && kind === 'ConfigMap' && isRecord(value.data) && typeof value.data.mesh === 'string') {
 		// The istio ConfigMap's `mesh` key holds MeshConfig as YAML text.
 		try {
-			const mesh = parseAllDocuments(value.data.mesh);
-			const meshValue = Array.isArray(mesh) ? mesh[0]?.toJS() as unknown : undefined;
+			// istiod reads it with sigs.k8s.io/yaml too (protomarshal.ApplyYAML); maxAliasCount guards it as above.
+			const mesh = parseAllDocuments(value.data.mesh, kubernetesYaml);
+			const meshValue = Array.isArray(mesh) ? mesh[0]?.toJS({ maxAliasCount: 100 }) as unknown : undefined;
 			checkMeshConfig(isRecord(meshValue) ? meshValue : undefined, ['data', 'mesh'], collector, options.suggestion);
 		} catch {
 			// Not YAML: not ours to judge.
@@ -131,8 +152,18 @@ export function checkDocument(value: unknown, locate: Locator, fileLabel: string
 	return { extensions: [], findings: collector.findings };
 }
 
-/** Reads and validates files; paths relative to `baseDir`. A missing file is an error finding. */
+/**
+ * Reads and validates files (paths relative to `baseDir`; a missing file is an error finding), as `meshbox check`
+ * sees them: also a warning for each group of extensions whose order only their creation time would decide.
+ */
 export async function loadIstioFiles(files: readonly string[], baseDir: string, options: ParseOptions): Promise<ParsedIstio> {
+	const read = await readIstioFiles(files, baseDir, options);
+	const extensions = dedupe(read.extensions, read.findings);
+	return { extensions, findings: [...read.findings, ...orderFindings(extensions)] };
+}
+
+/** Reads and validates files, in file order, without dropping redefinitions (see `dedupe`). */
+export async function readIstioFiles(files: readonly string[], baseDir: string, options: ParseOptions): Promise<{ extensions: Extension[]; findings: Finding[] }> {
 	const extensions: Extension[] = [];
 	const findings: Finding[] = [];
 	for (const file of files) {
@@ -155,10 +186,13 @@ export async function loadIstioFiles(files: readonly string[], baseDir: string, 
 		findings.push(...parsed.findings);
 	}
 
-	return { extensions: dedupe(extensions, findings), findings };
+	return { extensions, findings };
 }
 
-/** Two documents with the same kind/namespace/name: kubectl apply keeps the later one. */
+/**
+ * Two documents with the same kind/namespace/name: kubectl apply keeps the later one. It updates the object the
+ * first one created, so the result keeps the first one's place in the creation (file) order.
+ */
 export function dedupe(extensions: readonly Extension[], findings: Finding[]): Extension[] {
 	const byKey = new Map<string, Extension>();
 	for (const extension of extensions) {
@@ -167,13 +201,39 @@ export function dedupe(extensions: readonly Extension[], findings: Finding[]): E
 		if (earlier) {
 			findings.push({ severity: 'warning', checker: 'meshbox', where: `${extension.origin.file}:${extension.origin.line}:${extension.origin.col}`,
 				subject: displayName(extension), field: '', message: `defined again (first at ${earlier.origin.file}:${earlier.origin.line}); like kubectl apply, the later one replaces it` });
-			byKey.delete(key);
 		}
 
 		byKey.set(key, extension);
 	}
 
 	return [...byKey.values()];
+}
+
+/** One warning per group of extensions that only creation time orders (select.ts equalOrderGroups). */
+export function orderFindings(extensions: readonly Extension[]): Finding[] {
+	return equalOrderGroups(extensions).map(group => {
+		const [first, ...rest] = group as [Extension, ...Extension[]];
+		return {
+			severity: 'warning',
+			checker: 'meshbox',
+			where: `${first.origin.file}:${first.origin.line}:${first.origin.col}`,
+			subject: displayName(first),
+			field: '',
+			message: `runs before ${rest.map(extension => displayName(extension)).join(', ')} only by file order: ${tieReason(first)}`,
+			hint: 'give them different priorities (higher runs first) so that their order does not depend on when each was created',
+		} satisfies Finding;
+	});
+}
+
+/** The sentence the sandbox's notes use for a group from equalOrderGroups. */
+export function describeOrderTie(group: readonly Extension[]): string {
+	return `${group.map(extension => displayName(extension)).join(', ')} run in this (file) order: ${tieReason(group[0]!)}`;
+}
+
+function tieReason(extension: Extension): string {
+	const priority = extension.priority === undefined ? 'unset' : String(effectivePriority(extension));
+	return `same phase (${extension.phase}) and priority (${priority}), no metadata.creationTimestamp; `
+		+ 'a cluster runs them in creation order (by name when created within the same second), meshbox in file order';
 }
 
 export function fieldPathText(pathParts: FieldPath): string {

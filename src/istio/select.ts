@@ -35,6 +35,7 @@ export function selectExtensions(extensions: readonly Extension[], proxy: ProxyV
 	const candidates: Extension[] = [];
 	// push_context.go: own namespace first, then the root namespace; nothing else applies to a sidecar.
 	const namespaces = [...new Set([proxy.namespace, proxy.rootNamespace])];
+	// `extensions` is in file order; the sort is stable, so resources without creationTimestamp keep it.
 	const sorted = [...extensions].sort((a, b) => compareByCreation(a, b, proxy.traits));
 	for (const namespace of namespaces) {
 		for (const extension of sorted.filter(candidate => candidate.namespace === namespace)) {
@@ -137,12 +138,20 @@ export function effectivePriority(extension: Extension): number {
  * pilot/pkg/model/config.go sortConfigByCreationTime: creationTimestamp (seconds), then name, then namespace.
  * From 1.30 a WasmPlugin's synthetic TrafficExtension is named `<name>~istio-translated-wasmplugin`, which is
  * what the name comparison then sees.
+ *
+ * Files usually carry no creationTimestamp (the API server sets it on create). meshbox lets the file order stand
+ * in for the creation order: resources without one count as created after every resource that has one, in the
+ * order they were read (files in the order given, documents top to bottom) — this comparator calls them equal,
+ * and the stable sort in selectExtensions keeps that order. `equalOrderGroups` names the ties so `meshbox check`
+ * and the sandbox's notes can say that a cluster may order them differently.
  */
 export function compareByCreation(a: Extension, b: Extension, traits: VersionTraits): number {
-	const timeA = a.creationTimestamp ?? 0;
-	const timeB = b.creationTimestamp ?? 0;
-	if (timeA !== timeB) {
-		return timeA - timeB;
+	if (a.creationTimestamp === undefined || b.creationTimestamp === undefined) {
+		return a.creationTimestamp === b.creationTimestamp ? 0 : (a.creationTimestamp === undefined ? 1 : -1);
+	}
+
+	if (a.creationTimestamp !== b.creationTimestamp) {
+		return a.creationTimestamp - b.creationTimestamp;
 	}
 
 	const nameA = sortName(a, traits);
@@ -152,6 +161,25 @@ export function compareByCreation(a: Extension, b: Extension, traits: VersionTra
 	}
 
 	return a.namespace < b.namespace ? -1 : (a.namespace > b.namespace ? 1 : 0);
+}
+
+/**
+ * Extensions whose relative order only their creation time decides and that have none: two or more in one
+ * namespace, filter chain and phase, with equal priority and no metadata.creationTimestamp. Each group is in
+ * the order meshbox runs them (file order).
+ */
+export function equalOrderGroups(extensions: readonly Extension[]): Extension[][] {
+	const groups = new Map<string, Extension[]>();
+	for (const extension of extensions) {
+		if (extension.creationTimestamp !== undefined) {
+			continue;
+		}
+
+		const key = JSON.stringify([extension.namespace, chainOf(extension), extension.phase, effectivePriority(extension)]);
+		groups.set(key, [...(groups.get(key) ?? []), extension]);
+	}
+
+	return [...groups.values()].filter(group => group.length > 1);
 }
 
 function sortName(extension: Extension, traits: VersionTraits): string {

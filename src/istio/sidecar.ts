@@ -10,12 +10,13 @@ import type { EnvoyModel, PluginModel, SidecarFilter, SidecarModel } from '../co
 import { inspectWasmBytes, inspectWasmFile, type WasmModuleInfo } from '../config/wasm-module.ts';
 import { cacheDir } from '../envoy/provision.ts';
 import { isMeshboxError } from '../errors.ts';
-import { WasmCache } from './fetch/cache.ts';
+import { WasmCache, type FetchResult } from './fetch/cache.ts';
 import { findingsError, type Finding } from './findings.ts';
 import { sidecarIdentity, sidecarNames } from './identity.ts';
-import { checkDocument, dedupe, loadIstioFiles, type ParseOptions } from './parse.ts';
+import { checkDocument, dedupe, describeOrderTie, readIstioFiles, setIstioVersionField, type ParseOptions } from './parse.ts';
+import { redactText } from './redact.ts';
 import { displayName, isLua, type Extension, type Phase, type WasmExtension } from './resources.ts';
-import { selectExtensions, type SelectionOutcome } from './select.ts';
+import { equalOrderGroups, selectExtensions, type SelectionOutcome } from './select.ts';
 import { readIstio, readWorkload, type ResolvedIstioSpec, type ResolvedWorkload } from './spec.ts';
 import { agentKeyValues, localModulePath, rbacFallback, translate, wasmEnv, type Translation } from './translate.ts';
 import { versionTraits, type VersionTraits } from './version.ts';
@@ -54,6 +55,7 @@ export async function resolveIstioSidecar(input: IstioResolveInput): Promise<Ist
 		traits,
 		defaultNamespace: workload.namespace,
 		suggestion: { namespace: workload.namespace, labels: workload.labels },
+		howToSetVersion: setIstioVersionField,
 	};
 	const { extensions, findings } = await loadResources(istio, input.baseDir, parseOptions);
 	if (findings.some(finding => finding.severity === 'error')) {
@@ -78,6 +80,11 @@ export async function resolveIstioSidecar(input: IstioResolveInput): Promise<Ist
 
 	for (const outcome of outcomes.filter(entry => !entry.applied)) {
 		notes.push(`istiod: ${displayName(outcome.extension)} does not apply: ${outcome.reason}`);
+	}
+
+	// Ties among what applies: same namespace, chain, phase and priority, no creationTimestamp (select.ts).
+	for (const group of equalOrderGroups(outcomes.filter(entry => entry.applied).map(entry => entry.extension))) {
+		notes.push(`meshbox: warning: ${describeOrderTie(group)}; give them different priorities to fix the order`);
 	}
 
 	const hostEnv = { ...(input.processEnv ?? process.env), ...identity.containerEnv, ...istio.env };
@@ -127,7 +134,8 @@ export async function resolveIstioSidecar(input: IstioResolveInput): Promise<Ist
 			clusterName: names.clusterName,
 			httpFilters,
 			networkFilters,
-			notes,
+			// Credentials in a module URL never reach the output (redact.ts).
+			notes: notes.map(note => redactText(note)),
 			summary,
 		},
 		// Istio's injector defaults: --proxyLogLevel=warning --proxyComponentLogLevel=misc:error.
@@ -138,7 +146,7 @@ export async function resolveIstioSidecar(input: IstioResolveInput): Promise<Ist
 }
 
 async function loadResources(istio: ResolvedIstioSpec, baseDir: string, options: ParseOptions) {
-	const fromFiles = await loadIstioFiles(istio.files, baseDir, options);
+	const fromFiles = await readIstioFiles(istio.files, baseDir, options);
 	const extensions = [...fromFiles.extensions];
 	const findings = [...fromFiles.findings];
 	for (const [index, resource] of istio.resources.entries()) {
@@ -162,7 +170,7 @@ type PlaceContext = {
 };
 
 function comment(extension: Extension, extra = ''): string {
-	const attributes = isLua(extension) ? 'lua' : `${extension.failStrategy}, url ${extension.url}`;
+	const attributes = isLua(extension) ? 'lua' : `${extension.failStrategy}, url ${redactText(extension.url)}`;
 	return `${displayName(extension)} (${extension.origin.file}:${extension.origin.line}): phase ${extension.phase}, priority ${extension.priority ?? 'unset'}, ${attributes}${extra}`;
 }
 
@@ -231,7 +239,7 @@ async function placeExtension(extension: Extension, network: boolean, context: P
 				timeoutMs: context.istio.fetchTimeoutMs,
 				insecureRegistries: context.istio.insecureRegistries,
 			});
-			context.notes.push(`istio-agent: ${translation.filterName}: ${fetched.pulled ? 'fetched' : 'cache hit for'} ${translation.code.uri} (sha256 ${fetched.checksum})`);
+			context.notes.push(`istio-agent: ${translation.filterName}: ${describeFetch(fetched, translation.code.uri)}`);
 			wasmPath = fetched.path;
 		} catch (error) {
 			const failOpen = extension.failStrategy === 'FAIL_OPEN';
@@ -239,7 +247,7 @@ async function placeExtension(extension: Extension, network: boolean, context: P
 			return {
 				kind: 'typed',
 				name: translation.filterName,
-				typedConfig: rbacFallback(network, failOpen),
+				typedConfig: rbacFallback(network, failOpen, context.traits),
 				comment: comment(extension, ` — fetch failed: ${failOpen ? 'allow-all' : 'deny-all'} RBAC in its place`),
 			};
 		}
@@ -295,6 +303,23 @@ function resolveEnv(translation: Translation, extension: WasmExtension, context:
 	}
 
 	return env;
+}
+
+/** How a module got to this sandbox (fetch/cache.ts FetchSource), in a note. */
+function describeFetch(fetched: FetchResult, uri: string): string {
+	switch (fetched.source) {
+		case 'cache': {
+			return `cache hit for ${uri} (sha256 ${fetched.checksum})`;
+		}
+
+		case 'manifest': {
+			return `fetched the manifest of ${uri} (sha256 ${fetched.checksum}); the module it names was already here (meshbox's content cache, verified), not downloaded again`;
+		}
+
+		case 'download': {
+			return `fetched ${uri} (sha256 ${fetched.checksum})`;
+		}
+	}
 }
 
 function placeholder(name: string, text: string): SidecarFilter {

@@ -51,9 +51,9 @@ export type IstioSpec = {
 	pullSecrets?: Record<string, string>;
 	/** `istio`: Envoy at Istio's default levels (warning, misc:error): plugin info/debug logs hidden, as in a cluster. Default `meshbox` (info, wasm:debug). */
 	proxyLogLevel?: 'istio' | 'meshbox';
-	/** Where fetched modules are cached. Default `<meshbox cache>/istio-wasm`. */
+	/** meshbox's content cache (OCI layers by digest) and the modules Envoy loads. Default `<meshbox cache>/istio-wasm`. */
 	cacheDir?: string;
-	/** WASM_INSECURE_REGISTRIES: hosts (or `*`) allowed over plain HTTP / without TLS verification. */
+	/** WASM_INSECURE_REGISTRIES: hosts as written in the URL (`host:port`), or `*`, fetched over HTTPS without certificate checks. */
 	insecureRegistries?: string[];
 	/** Per-fetch time limit (istiod's HttpUri timeout). Default 30 s. */
 	fetchTimeoutMs?: number;

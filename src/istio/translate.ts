@@ -140,13 +140,16 @@ export function localModulePath(filename: string, baseDir: string): string {
 	return path.isAbsolute(filename) ? filename : path.resolve(baseDir, filename);
 }
 
-/** pkg/wasm/convert.go: the filters that replace a module the agent could not load. */
-export function rbacFallback(network: boolean, failOpen: boolean): JsonObject {
+/**
+ * pkg/wasm/convert.go: the filters that replace a module the agent could not load. Empty rules deny
+ * everything; no rules allow everything. The HTTP filters carry `rules_stat_prefix` only from 1.28
+ * (VersionTraits.httpRbacStatPrefix).
+ */
+export function rbacFallback(network: boolean, failOpen: boolean, traits: Pick<VersionTraits, 'httpRbacStatPrefix'>): JsonObject {
 	const prefix = failOpen ? 'wasm-default-allow' : 'wasm-default-deny';
 	if (network) {
 		return {
 			'@type': 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC',
-			// Empty rules deny everything; no rules allow everything.
 			...(failOpen ? {} : { rules: {} }),
 			stat_prefix: prefix,
 		};
@@ -155,6 +158,6 @@ export function rbacFallback(network: boolean, failOpen: boolean): JsonObject {
 	return {
 		'@type': 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC',
 		...(failOpen ? {} : { rules: {} }),
-		rules_stat_prefix: prefix,
+		...(traits.httpRbacStatPrefix ? { rules_stat_prefix: prefix } : {}),
 	};
 }

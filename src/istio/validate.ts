@@ -188,7 +188,9 @@ function readSelector(value: unknown, { collector }: DocumentContext): Record<st
 	for (const [key, raw] of Object.entries(matchLabels)) {
 		const path: FieldPath = ['spec', 'selector', 'matchLabels', key];
 		if (typeof raw !== 'string') {
-			collector.error('schema', path, `Invalid value: ${describeValue(raw)}: must be a string`, 'quote label values in YAML, e.g. version: "1"');
+			// kubectl reads YAML 1.1 (kube-yaml.ts): unquoted yes/no/on/off/y/n are booleans, 0755 a number.
+			collector.error('schema', path, `Invalid value: ${describeValue(raw)}: must be a string`,
+				`Kubernetes reads YAML 1.1, where unquoted yes, no, on, off, y and n are booleans and 1_000 or 0755 numbers: quote the value, e.g. ${key}: ${JSON.stringify(typeof raw === 'boolean' ? (raw ? 'yes' : 'no') : String(raw))}`);
 			continue;
 		}
 

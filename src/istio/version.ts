@@ -25,8 +25,17 @@ export type VersionTraits = {
 	readonly hasFailReload: boolean;
 	/** Whether TrafficExtension is served (istio/api extensions/v1alpha1/traffic_extension.proto, 1.30). */
 	readonly hasTrafficExtension: boolean;
-	/** Whether the deprecated `fail_open` is still emitted next to `failure_policy` (dropped in 1.29). */
-	readonly emitsFailOpen: boolean;
+	/**
+	 * Whether the HTTP RBAC filters that replace a module the agent could not fetch carry `rules_stat_prefix`
+	 * (`wasm-default-deny` / `wasm-default-allow`): pkg/wasm/convert.go from 1.28.0; 1.25–1.27 send the deny
+	 * filter as `RBAC{rules: {}}` and the allow filter as an empty RBAC. The network RBAC filters always had
+	 * `stat_prefix` (a required field).
+	 *
+	 * (`fail_open` is not a trait: pilot/pkg/model/extensions.go 1.25–1.28 sets it only for proxies older than
+	 * 1.25, and the sidecar meshbox emulates runs the same release as istiod, so every emulated release sends
+	 * `failure_policy` alone.)
+	 */
+	readonly httpRbacStatPrefix: boolean;
 };
 
 /** pilot/pkg/networking/core/extension/wasmplugin.go (1.26–1.29): the corrected prefix. */
@@ -45,7 +54,7 @@ export function versionTraits(version: IstioVersion): VersionTraits {
 			pluginName: (namespace, name) => `${namespace}.${name}${translatedSuffix}`,
 			hasFailReload: true,
 			hasTrafficExtension: true,
-			emitsFailOpen: false,
+			httpRbacStatPrefix: true,
 		};
 	}
 
@@ -56,7 +65,7 @@ export function versionTraits(version: IstioVersion): VersionTraits {
 		pluginName: (namespace, name) => `${namespace}.${name}`,
 		hasFailReload: minor >= 27,
 		hasTrafficExtension: false,
-		emitsFailOpen: minor < 29,
+		httpRbacStatPrefix: minor >= 28,
 	};
 }
 

@@ -21,10 +21,19 @@ export class LogBuffer {
 	private total = 0;
 	private flushScheduled = false;
 
-	constructor(private readonly plugins: readonly PluginModel[]) {
+	constructor(private plugins: readonly PluginModel[]) {
 		this.parser = new EnvoyLogParser(entry => {
 			this.add(entry);
 		});
+	}
+
+	/**
+	 * The plugins log lines are attributed to from now on: after a live update, the new chain's names and the
+	 * old ones (a request in flight still runs the old plugin), so no line loses its plugin.
+	 */
+	attribute(plugins: readonly PluginModel[]): void {
+		const names = new Set(plugins.map(plugin => `${plugin.name}\u0000${plugin.rootId}\u0000${plugin.vmId}`));
+		this.plugins = [...plugins, ...this.plugins.filter(plugin => !names.has(`${plugin.name}\u0000${plugin.rootId}\u0000${plugin.vmId}`))];
 	}
 
 	/** Feed one line of Envoy's output (without the newline). */
@@ -87,27 +96,38 @@ export class LogBuffer {
 		return seen ?? this.next(entry => (predicate(entry) ? entry : undefined), timeoutMs);
 	}
 
-	/** Resolves with the first plugin entry (already seen, or arriving within `timeoutMs`) that matches. */
-	async waitForPluginEntry(predicate: (entry: PluginLogEntry) => boolean, timeoutMs: number): Promise<PluginLogEntry | undefined> {
+	/**
+	 * Resolves with the first plugin entry (already seen, or arriving within `timeoutMs`) that matches;
+	 * undefined after the timeout, or at once when `stop` is aborted (Envoy exited: nothing more will come).
+	 */
+	async waitForPluginEntry(predicate: (entry: PluginLogEntry) => boolean, timeoutMs: number, stop?: AbortSignal): Promise<PluginLogEntry | undefined> {
 		const seen = this.pluginEntryList.find(entry => predicate(entry));
-		return seen ?? this.next((_entry, pluginEntry) => (pluginEntry && predicate(pluginEntry) ? pluginEntry : undefined), timeoutMs);
+		return seen ?? this.next((_entry, pluginEntry) => (pluginEntry && predicate(pluginEntry) ? pluginEntry : undefined), timeoutMs, stop);
 	}
 
-	/** The first value `select` picks from entries still to come; undefined after `timeoutMs`. */
-	private async next<T>(select: (entry: EnvoyLogEntry, pluginEntry: PluginLogEntry | undefined) => T | undefined, timeoutMs: number): Promise<T | undefined> {
+	/** The first value `select` picks from entries still to come; undefined after `timeoutMs` or once `stop` is aborted. */
+	private async next<T>(select: (entry: EnvoyLogEntry, pluginEntry: PluginLogEntry | undefined) => T | undefined, timeoutMs: number, stop?: AbortSignal): Promise<T | undefined> {
+		if (stop?.aborted) {
+			return undefined;
+		}
+
 		return new Promise(resolve => {
-			const timer = setTimeout(() => {
+			const finish = (value: T | undefined) => {
+				clearTimeout(timer);
 				unsubscribe();
-				resolve(undefined);
-			}, timeoutMs);
+				stop?.removeEventListener('abort', onStop);
+				resolve(value);
+			};
+
+			const onStop = () => finish(undefined);
+			const timer = setTimeout(onStop, timeoutMs);
 			const unsubscribe = this.subscribe((entry, pluginEntry) => {
 				const selected = select(entry, pluginEntry);
 				if (selected !== undefined) {
-					clearTimeout(timer);
-					unsubscribe();
-					resolve(selected);
+					finish(selected);
 				}
 			});
+			stop?.addEventListener('abort', onStop, { once: true });
 		});
 	}
 

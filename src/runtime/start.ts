@@ -1,5 +1,7 @@
 /**
- * Picks the runtime by name: the option, else `MESHBOX_RUNTIME`, else `local`.
+ * Picks the runtime by name: the option, else `MESHBOX_RUNTIME`, else `local`. Either runtime waits for an
+ * Envoy start slot (./start-slots.ts) right before it spawns Envoy and frees it at ready, so many sandboxes
+ * starting at once on a small machine queue instead of timing out.
  */
 import { MeshboxError } from '../errors.ts';
 import { startLocal } from './local/local-runtime.ts';

@@ -4,6 +4,7 @@
 import type { SandboxModel } from '../config/model.ts';
 import type { EnvoyAdmin } from '../envoy/admin.ts';
 import type { UpstreamRecordings } from '../upstream/recordings.ts';
+import type { PushResult } from '../xds/control-plane.ts';
 import type { LogBuffer } from './log-buffer.ts';
 
 export type RuntimeName = 'local' | 'docker';
@@ -37,6 +38,13 @@ export type RunningSandbox = {
 	readonly upstream: UpstreamRecordings;
 	/** Resolves when Envoy exits on its own (not after stop()). */
 	readonly exited: Promise<{ exitCode: number | undefined; signal: string | undefined }>;
+	/** The version of the config Envoy runs (the xDS control plane's; 1 after start). */
+	configVersion?(): number;
+	/**
+	 * Serves `model` to the running Envoy over xDS (plugins, clusters, the app's answer) and resolves with what
+	 * Envoy did: accepted, or rejected with its reason (the last accepted config then keeps serving).
+	 */
+	reconfigure?(model: SandboxModel): Promise<PushResult>;
 	/** Stops Envoy and the upstream and removes every temporary file. Safe to call twice. */
 	stop(): Promise<void>;
 };

@@ -15,6 +15,11 @@ export type HttpRequest = {
 	readonly body?: string | Uint8Array;
 	/** Sent after the body (HTTP/1.1: chunked encoding; HTTP/2: a trailing HEADERS frame). */
 	readonly trailers?: Readonly<Record<string, string>>;
+	/**
+	 * Send the body without a content-length (HTTP/1.1: `transfer-encoding: chunked`; HTTP/2: DATA frames of
+	 * unannounced length). Otherwise a known body is announced with content-length, as curl does.
+	 */
+	readonly chunked?: boolean;
 	readonly http2: boolean;
 	readonly timeoutMs: number;
 };
@@ -35,6 +40,25 @@ export async function sendRequest(request: HttpRequest, agent?: http.Agent): Pro
 	return request.http2 ? sendHttp2(request) : sendHttp1(request, agent);
 }
 
+/**
+ * How the body is framed: its content-length when the body is known and nothing asks for another framing
+ * (trailers or `chunked` need chunked encoding), else chunked when something is sent after the headers.
+ * Framing headers the scenario set itself win. Plugins see the difference: with content-length, Envoy knows
+ * the body's size from the request headers on, and forwards content-length rather than chunked.
+ */
+function framing(request: HttpRequest, hasTrailers: boolean): { contentLength?: number; chunked: boolean } {
+	const framedByCaller = Object.keys(request.headers).some(name => ['content-length', 'transfer-encoding'].includes(name.toLowerCase()));
+	if (framedByCaller) {
+		return { chunked: false };
+	}
+
+	if (request.body !== undefined && !hasTrailers && !request.chunked) {
+		return { contentLength: typeof request.body === 'string' ? Buffer.byteLength(request.body) : request.body.byteLength, chunked: false };
+	}
+
+	return { chunked: hasTrailers || request.chunked === true };
+}
+
 async function sendHttp1(request: HttpRequest, agent?: http.Agent): Promise<HttpResponse> {
 	return new Promise((resolve, reject) => {
 		const hasTrailers = request.trailers !== undefined && Object.keys(request.trailers).length > 0;
@@ -43,9 +67,15 @@ async function sendHttp1(request: HttpRequest, agent?: http.Agent): Promise<Http
 			headers[name] = typeof value === 'string' ? value : [...value];
 		}
 
-		if (hasTrailers) {
-			// Trailers need chunked encoding, and the peer must be told which trailers to expect.
+		const { contentLength, chunked } = framing(request, hasTrailers);
+		if (contentLength !== undefined) {
+			headers['content-length'] = String(contentLength);
+		} else if (chunked) {
 			headers['transfer-encoding'] = 'chunked';
+		}
+
+		if (hasTrailers) {
+			// The peer must be told which trailers to expect.
 			headers.trailer = Object.keys(request.trailers!).join(', ');
 		}
 
@@ -93,6 +123,13 @@ async function sendHttp2(request: HttpRequest): Promise<HttpResponse> {
 			}
 
 			const hasTrailers = request.trailers !== undefined && Object.keys(request.trailers).length > 0;
+			// HTTP/2 has no chunked encoding; content-length is how a client announces the body's size (Envoy
+			// passes it on, and its HTTP/1 upstream codec then sends content-length instead of chunked).
+			const { contentLength } = framing(request, hasTrailers);
+			if (contentLength !== undefined) {
+				headers['content-length'] = String(contentLength);
+			}
+
 			const stream = session.request(headers, { endStream: request.body === undefined && !hasTrailers, waitForTrailers: hasTrailers });
 			let timedOut = false;
 			stream.setTimeout(request.timeoutMs, () => {

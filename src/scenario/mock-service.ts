@@ -3,7 +3,7 @@
  * meshbox starts an HTTP server for it, adds an Envoy cluster named `auth` pointing at it, and records
  * every call so the scenario can assert both what the plugin sent and what it got back.
  */
-import { RecordingUpstream, type RecordedRequest, type RequestHandler, type ServerResponse } from '../upstream/recording-server.ts';
+import { RecordingUpstream, recordingsOf, type RecordedRequest, type RequestHandler, type ServerResponse } from '../upstream/recording-server.ts';
 import type { UpstreamRecordings } from '../upstream/recordings.ts';
 
 export type MockRequest = RecordedRequest;
@@ -32,13 +32,7 @@ export async function startMock(name: string, mock: MockService): Promise<Starte
 	return {
 		name,
 		address: `127.0.0.1:${server.address.port}`,
-		recordings: {
-			requests: async () => server.requests(),
-			hits: async () => server.hits,
-			clear: async () => {
-				server.clear();
-			},
-		},
+		recordings: recordingsOf(server),
 		stop: async () => server.stop(),
 	};
 }

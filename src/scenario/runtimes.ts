@@ -47,7 +47,8 @@ export async function detectRuntimes(env: NodeJS.ProcessEnv): Promise<RuntimeNam
 		return ['local', 'docker'];
 	}
 
-	process.stderr.write('meshbox: no Docker daemon answers, so scenarios run on the local runtime only (MESHBOX_STRICT=1 makes that a failure)\n');
+	process.stderr.write('meshbox: no Docker daemon answers, so scenarios run on the local runtime only; to get one: sudo apt-get install -y docker.io'
+		+ ' and start dockerd (meshbox\'s scripts/ci-docker.sh does both) (MESHBOX_STRICT=1 makes that a failure)\n');
 	return ['local'];
 }
 

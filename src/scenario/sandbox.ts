@@ -6,19 +6,29 @@
  *   const res = await box.request('/hello', { headers: { host: 'my-app.example.com' } });
  *   await box.stop();
  */
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { resolveSpec } from '../config/resolve.ts';
 import type { SandboxModel } from '../config/model.ts';
 import { startSidecar } from '../istio/start.ts';
 import { MeshboxError } from '../errors.ts';
-import type { SandboxSpec } from '../config/spec.ts';
-import type { EnvoyStats } from '../envoy/admin.ts';
+import type { PluginSpec, SandboxSpec } from '../config/spec.ts';
+import { LiveSandbox, type LiveSpec } from '../compose/live.ts';
+import { wasmCustomNamespace, type EnvoyStats } from '../envoy/admin.ts';
 import { atLeast, type EnvoyLogEntry, type PluginLogEntry, type PluginLogLevel } from '../envoy/logs.ts';
 import { startRuntime } from '../runtime/start.ts';
 import type { RunningSandbox, RuntimeName } from '../runtime/types.ts';
 import type { UpstreamRecordings } from '../upstream/recordings.ts';
 import { sendRequest, type HttpResponse } from './http-client.ts';
 import { MockService, startMock, type StartedMock } from './mock-service.ts';
+import { isBrokenStream, StreamResetExplainer } from './stream-reset.ts';
+
+/**
+ * The request header box.request() adds so that assertions can find a request among the app's recordings
+ * (src/scenario/assertions.ts): a header of meshbox's own, because Envoy may replace x-request-id and a plugin
+ * can remove any response header. Plugins see it too; a scenario may set it itself (its value is then used).
+ */
+export const requestIdHeader = 'x-meshbox-request-id';
 
 export type SandboxOptions = Omit<SandboxSpec, 'clusters'> & {
 	/** Services plugins call with http_call, by cluster name: a `mockService()` or a `host:port`. */
@@ -41,16 +51,22 @@ export type RequestOptions = {
 	method?: string;
 	/** Request headers; `host` sets the authority Envoy and the plugins see. */
 	headers?: Record<string, string | string[]>;
+	/** Sent with content-length (as curl does), unless `chunked` or `trailers` is given. */
 	body?: string | Uint8Array;
 	/** Request trailers (HTTP/1.1: sent with chunked encoding; HTTP/2: a trailing HEADERS frame). */
 	trailers?: Record<string, string>;
+	/** Send the body without content-length: HTTP/1.1 `transfer-encoding: chunked`, HTTP/2 DATA frames of unannounced size. */
+	chunked?: boolean;
 	/** HTTP/2 cleartext (prior knowledge) instead of HTTP/1.1. */
 	http2?: boolean;
 	/** Default 10 s. */
 	timeoutMs?: number;
 };
 
-export type SandboxResponse = HttpResponse;
+export type SandboxResponse = HttpResponse & {
+	/** The `x-meshbox-request-id` the request carried: the app's recording of it carries the same. */
+	readonly requestId: string;
+};
 
 export type PluginLogFilter = {
 	plugin?: string;
@@ -85,15 +101,24 @@ export class Sandbox {
 	readonly clientAddress: string;
 	/** Istio sidecar emulation (src/istio): what istiod, istio-agent and Envoy did (selection, fetches, fallbacks), one plain line each. */
 	istioNotes: readonly string[] = [];
-	private readonly agent = new http.Agent({ keepAlive: true });
+	private agent = new http.Agent({ keepAlive: true });
+	/** Agents of earlier configs: their requests in flight finish on the connections they started on. */
+	private readonly retiredAgents: http.Agent[] = [];
 
 	private envoyExit: { exitCode: number | undefined; signal: string | undefined } | undefined;
+	private live: LiveSandbox | undefined;
+	/** Aborted when Envoy exits: ends waits for log entries at once. */
+	private readonly exitController = new AbortController();
+	private stopped = false;
+	private readonly resets: StreamResetExplainer;
 
 	constructor(private readonly running: RunningSandbox, private readonly startedMocks: readonly StartedMock[] = []) {
 		this.mocks = Object.fromEntries(startedMocks.map(mock => [mock.name, mock.recordings]));
 		void running.exited.then(exit => {
 			this.envoyExit = exit;
+			this.exitController.abort();
 		});
+		this.resets = new StreamResetExplainer(running.admin, running.bootstrapYaml);
 		this.url = running.url;
 		this.clientAddress = running.clientAddress ?? '127.0.0.1';
 		this.adminUrl = running.admin.url;
@@ -102,43 +127,73 @@ export class Sandbox {
 		this.upstream = running.upstream;
 	}
 
-	/** Sends a request through Envoy. Never throws for an HTTP status; only for a connection failure or timeout. */
+	/**
+	 * Sends a request through Envoy, with an `x-meshbox-request-id` header (see `requestIdHeader`). Never throws
+	 * for an HTTP status; only for a connection failure or timeout, explained when Envoy reset the stream.
+	 */
 	async request(path: string, options: RequestOptions = {}): Promise<SandboxResponse> {
-		return sendRequest({
-			url: new URL(path, this.url),
-			method: options.method ?? 'GET',
-			headers: options.headers ?? {},
-			body: options.body,
-			trailers: options.trailers,
-			http2: options.http2 ?? false,
-			timeoutMs: options.timeoutMs ?? 10_000,
-		}, this.agent).catch((error: unknown) => {
-			throw this.envoyExit ? this.exitError() : error;
-		});
+		const headers = options.headers ?? {};
+		const given = Object.entries(headers).find(([name]) => name.toLowerCase() === requestIdHeader)?.[1];
+		const requestId = given === undefined ? randomUUID() : String(given);
+		try {
+			const response = await sendRequest({
+				url: new URL(path, this.url),
+				method: options.method ?? 'GET',
+				headers: given === undefined ? { ...headers, [requestIdHeader]: requestId } : headers,
+				body: options.body,
+				trailers: options.trailers,
+				chunked: options.chunked,
+				http2: options.http2 ?? false,
+				timeoutMs: options.timeoutMs ?? 10_000,
+			}, this.agent);
+			return { ...response, requestId };
+		} catch (error) {
+			throw await this.explainFailure(error);
+		}
 	}
 
-	/** Plugin log entries so far (every line Envoy wrote before this call is included), oldest first. */
+	/** Plugin log entries so far (every line Envoy wrote before this call is included), oldest first. After Envoy exited: those it wrote. */
 	async logs(filter: PluginLogFilter = {}): Promise<PluginLogEntry[]> {
-		await this.running.logs.sync(this.running.admin);
+		await this.syncLogs();
 		return this.running.logs.pluginEntries.filter(entry => matchesPluginFilter(entry, filter));
 	}
 
-	/** Envoy's own log entries so far, oldest first. */
+	/** Envoy's own log entries so far, oldest first. After Envoy exited: those it wrote. */
 	async envoyLogs(filter: EnvoyLogFilter = {}): Promise<EnvoyLogEntry[]> {
-		await this.running.logs.sync(this.running.admin);
+		await this.syncLogs();
 		return this.running.logs.entries.filter(entry => (filter.logger === undefined || entry.logger === filter.logger)
 			&& (filter.level === undefined || entry.level === filter.level)
 			&& matchesText(entry.message, filter.message));
 	}
 
-	/** Waits for a plugin log entry (e.g. from a timer or an http_call callback); undefined after the timeout. */
+	/**
+	 * Waits for a plugin log entry (e.g. from a timer or an http_call callback); undefined after the timeout.
+	 * Rejects at once with ENVOY_EXITED when Envoy has exited (or exits while waiting) and no entry matched.
+	 */
 	async waitForLog(filter: PluginLogFilter, timeoutMs = 5000): Promise<PluginLogEntry | undefined> {
-		return this.running.logs.waitForPluginEntry(entry => matchesPluginFilter(entry, filter), timeoutMs);
+		const found = await this.running.logs.waitForPluginEntry(entry => matchesPluginFilter(entry, filter), timeoutMs, this.exitController.signal);
+		if (found === undefined && this.envoyExit) {
+			throw this.exitError();
+		}
+
+		return found;
 	}
 
-	/** Envoy's stats (admin `/stats`) whose names start with `prefix`. */
+	/**
+	 * Envoy's stats (admin `/stats`) whose names start with `prefix`, or `wasmcustom.` + `prefix`: Envoy files a
+	 * plugin's own metrics under `wasmcustom.` (a plugin's `my_metric` is `wasmcustom.my_metric`). The maps hold
+	 * Envoy's names; `get('my_metric')` also finds `wasmcustom.my_metric`. Throws ENVOY_EXITED once Envoy exited.
+	 */
 	async stats(prefix = ''): Promise<EnvoyStats> {
-		return this.running.admin.stats(prefix ? `^${escapeRegExp(prefix)}` : undefined);
+		if (this.envoyExit) {
+			throw this.exitError();
+		}
+
+		try {
+			return await this.running.admin.stats(prefix ? `^(?:${escapeRegExp(wasmCustomNamespace)})?${escapeRegExp(prefix)}` : undefined);
+		} catch (error) {
+			throw await this.exitedWithin(exitGraceMs) ? this.exitError() : error;
+		}
 	}
 
 	/**
@@ -165,12 +220,136 @@ export class Sandbox {
 		}
 	}
 
+	/**
+	 * The version of the config Envoy runs: 1 after start, higher after each accepted `update()`,
+	 * `swapPlugin()` or `rollback()` (the xDS control plane's version).
+	 */
+	get configVersion(): number {
+		return this.live?.current.version ?? 1;
+	}
+
+	/**
+	 * Changes the running sandbox without restarting Envoy: `plugins` (the whole new chain), `clusters`,
+	 * `upstream`. Resolves once Envoy accepted the change (ACK); rejects with ENVOY_REJECTED_CONFIG, Envoy's
+	 * reason and the plugin's own log lines when Envoy refuses it (NACK), and the last accepted config keeps serving.
+	 */
+	async update(change: LiveSpec): Promise<void> {
+		await this.liveSandbox().update(change);
+		this.freshConnections();
+	}
+
+	/** Replaces one plugin's module (a wasm path) or its spec, in place in the chain; as `update()`. */
+	async swapPlugin(name: string, replacement: string | PluginSpec): Promise<void> {
+		await this.liveSandbox().swapPlugin(name, replacement);
+		this.freshConnections();
+	}
+
+	/** Goes back to the config accepted before the current one; as `update()`. */
+	async rollback(): Promise<void> {
+		await this.liveSandbox().rollback();
+		this.freshConnections();
+	}
+
+	/**
+	 * Requests after a change go on new connections. Envoy keeps serving a connection opened before a listener
+	 * change with the old filter chain until it drains it (a plugin swap alone, over ECDS, reaches open
+	 * connections at once), and "after the update" should mean the new config; requests in flight keep theirs.
+	 */
+	private freshConnections(): void {
+		const old = this.agent;
+		this.agent = new http.Agent({ keepAlive: true });
+		this.retiredAgents.push(old);
+		for (const sockets of Object.values(old.freeSockets)) {
+			for (const socket of sockets ?? []) {
+				socket.destroy();
+			}
+		}
+
+		// Sockets still busy return to `old` when their request ends: close them then.
+		old.on('free', (socket: import('node:net').Socket) => {
+			socket.destroy();
+		});
+	}
+
+	/** @internal Set by startSandbox. */
+	attachLive(live: LiveSandbox): void {
+		this.live = live;
+	}
+
+	private liveSandbox(): LiveSandbox {
+		if (this.envoyExit) {
+			throw this.exitError();
+		}
+
+		if (!this.live) {
+			throw new MeshboxError('USAGE', 'this sandbox cannot change while it runs', 'start a new sandbox with the new spec');
+		}
+
+		return this.live;
+	}
+
 	/** Stops Envoy and the upstream and removes temporary files. Safe to call more than once. */
 	async stop(): Promise<void> {
+		this.stopped = true;
 		this.agent.destroy();
+		for (const agent of this.retiredAgents) {
+			agent.destroy();
+		}
+
 		await this.running.stop();
 		await Promise.all(this.startedMocks.map(async mock => mock.stop()));
 	}
+	/**
+	 * Waits until every line Envoy wrote so far is read. Once Envoy is gone (exited, or the sandbox stopped)
+	 * there is nothing more to wait for: what was captured is all there is.
+	 */
+	private async syncLogs(): Promise<void> {
+		if (this.envoyExit || this.stopped) {
+			return;
+		}
+
+		try {
+			await this.running.logs.sync(this.running.admin);
+		} catch (error) {
+			// Admin refused because Envoy is dying: its exit is seen a moment later (once its output is read).
+			if (!(await this.exitedWithin(exitGraceMs))) {
+				throw error;
+			}
+		}
+	}
+
+	/** Whether Envoy has exited, waiting up to `ms` for an exit that is under way. */
+	private async exitedWithin(ms: number): Promise<boolean> {
+		if (!this.envoyExit) {
+			let timer: NodeJS.Timeout | undefined;
+			await Promise.race([this.running.exited, new Promise(resolve => {
+				timer = setTimeout(resolve, ms);
+			})]);
+			clearTimeout(timer);
+			// running.exited's own handler (constructor) ran first: it was attached first.
+		}
+
+		return this.envoyExit !== undefined;
+	}
+
+	/** The error box.request() throws for a failed exchange: Envoy exited, Envoy reset the stream, or the client's own. */
+	private async explainFailure(error: unknown): Promise<unknown> {
+		if (this.envoyExit) {
+			return this.exitError();
+		}
+
+		if (!isBrokenStream(error)) {
+			return error;
+		}
+
+		try {
+			return await this.resets.explain(error as Error) ?? error;
+		} catch {
+			// Admin does not answer: Envoy is dying, which is why the stream broke.
+			return await this.exitedWithin(exitGraceMs) ? this.exitError() : error;
+		}
+	}
+
 	private exitError(): MeshboxError {
 		const status = this.envoyExit?.exitCode === undefined ? `signal ${this.envoyExit?.signal ?? '?'}` : `status ${this.envoyExit.exitCode}`;
 		return new MeshboxError('ENVOY_EXITED', `Envoy exited (${status}) while the scenario was running`, 'the last lines of its log follow', this.running.logs.tail(20));
@@ -203,6 +382,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 		// Istio sidecars (src/istio): a plugin Envoy refuses is marked rejected and Envoy started again, as a sidecar NACKs it.
 		const { running, model: started } = model.sidecar ? await startSidecar(model, startWith) : { running: await startWith(model), model };
 		const box = new Sandbox(running, mocks);
+		box.attachLive(new LiveSandbox(running, { ...spec, ...(clusters ? { clusters: clusterAddresses } : {}) }, started, baseDir ?? process.cwd()));
 		box.istioNotes = started.sidecar?.notes ?? [];
 		if (verbose) {
 			for (const note of box.istioNotes) {
@@ -231,6 +411,9 @@ function matchesText(text: string, expected: string | RegExp | undefined): boole
 
 	return typeof expected === 'string' ? text.includes(expected) : expected.test(text);
 }
+
+/** How long to wait for Envoy's exit to be seen once admin stopped answering. */
+const exitGraceMs = 2000;
 
 function escapeRegExp(text: string): string {
 	return text.replaceAll(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -3,7 +3,7 @@
  * of an upstream that runs in another process.
  */
 import got, { type Got } from 'got';
-import { recordingsPath } from './control.ts';
+import { hitsHeader, recordingsPath } from './control.ts';
 import type { RecordedRequest } from './recording-server.ts';
 import type { UpstreamRecordings } from './recordings.ts';
 
@@ -15,10 +15,15 @@ export function controlClient(baseUrl: string): UpstreamRecordings {
 		throwHttpErrors: true,
 	});
 	const path = recordingsPath.slice(1);
-	const requests = async () => http.get(path).json<RecordedRequest[]>();
+	const read = async () => http.get(path);
 	return {
-		requests,
-		hits: async () => (await requests()).length,
+		requests: async () => JSON.parse((await read()).body) as RecordedRequest[],
+		hits: async () => {
+			const response = await read();
+			// The header counts requests the ring dropped too; an upstream without it keeps every request.
+			const hits = response.headers[hitsHeader];
+			return typeof hits === 'string' ? Number(hits) : (JSON.parse(response.body) as unknown[]).length;
+		},
 		clear: async () => {
 			await http.delete(path);
 		},

@@ -2,13 +2,18 @@
  * The upstream's control API, for runtimes where the upstream runs in another process (a container): a
  * second port, separate from the app port, so that reading recordings never shows up as app traffic.
  *
- *   GET    /recordings   → 200, JSON `RecordedRequest[]` (oldest first)
- *   DELETE /recordings   → 204, recordings cleared
+ *   GET    /recordings   → 200, JSON `RecordedRequest[]` (the latest kept, oldest first); header
+ *                          `x-meshbox-hits`: every request since start or the last clear, dropped ones too
+ *   DELETE /recordings   → 204, recordings cleared (and the count)
  *   GET    /healthz      → 200 `ok`
+ *
+ * `meshbox up` serves the same API for its upstream on any runtime (it prints the URL), so a curl user can
+ * read and clear what the app received.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { closeServer, type RecordingUpstream } from './recording-server.ts';
+import { closeServer } from './recording-server.ts';
+import type { UpstreamRecordings } from './recordings.ts';
 
 /** The ports the standalone upstream (main.ts) listens on by default. */
 export const upstreamAppPort = 8080;
@@ -18,14 +23,20 @@ export const upstreamControlPort = 8081;
 export const upstreamResponseVariable = 'MESHBOX_UPSTREAM_RESPONSE';
 
 export const recordingsPath = '/recordings';
+/** Response header of GET /recordings: the exact count of requests, including those the ring dropped. */
+export const hitsHeader = 'x-meshbox-hits';
 export const healthPath = '/healthz';
 
 export class UpstreamControlServer {
 	private constructor(private readonly server: http.Server) {}
 
-	static async start(upstream: RecordingUpstream, options: { host?: string; port?: number } = {}): Promise<UpstreamControlServer> {
+	static async start(upstream: UpstreamRecordings, options: { host?: string; port?: number } = {}): Promise<UpstreamControlServer> {
 		const server = http.createServer((request, response) => {
-			handle(upstream, request, response);
+			handle(upstream, request, response).catch((error: unknown) => {
+				if (!response.headersSent) {
+					send(response, 502, 'text/plain', `could not read the recordings: ${(error as Error).message}\n`);
+				}
+			});
 		});
 		await new Promise<void>((resolve, reject) => {
 			server.once('error', reject);
@@ -47,14 +58,16 @@ export class UpstreamControlServer {
 	}
 }
 
-function handle(upstream: RecordingUpstream, request: http.IncomingMessage, response: http.ServerResponse): void {
+async function handle(upstream: UpstreamRecordings, request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
 	// The request body is never used; drain it so keep-alive connections stay usable.
 	request.resume();
 	const path = new URL(request.url ?? '/', 'http://control').pathname;
 	if (path === recordingsPath && request.method === 'GET') {
-		send(response, 200, 'application/json', JSON.stringify(upstream.requests()));
+		// Read together, so that the count and the list describe the same moment.
+		const [recorded, hits] = await Promise.all([upstream.requests(), upstream.hits()]);
+		send(response, 200, 'application/json', JSON.stringify(recorded), { [hitsHeader]: String(hits) });
 	} else if (path === recordingsPath && request.method === 'DELETE') {
-		upstream.clear();
+		await upstream.clear();
 		response.writeHead(204).end();
 	} else if (path === healthPath && (request.method === 'GET' || request.method === 'HEAD')) {
 		send(response, 200, 'text/plain', 'ok\n');
@@ -63,7 +76,7 @@ function handle(upstream: RecordingUpstream, request: http.IncomingMessage, resp
 	}
 }
 
-function send(response: http.ServerResponse, status: number, contentType: string, body: string): void {
-	response.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+function send(response: http.ServerResponse, status: number, contentType: string, body: string, headers: Record<string, string> = {}): void {
+	response.writeHead(status, { ...headers, 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
 	response.end(body);
 }

@@ -2,10 +2,11 @@
  * The upstream as a program of its own (the `meshbox/upstream` image runs this, bundled into one file):
  * the recording hello-world app on 0.0.0.0:8080 and its control API on 0.0.0.0:8081.
  * `MESHBOX_UPSTREAM_PORT` / `MESHBOX_UPSTREAM_CONTROL_PORT` override the ports; `MESHBOX_UPSTREAM_RESPONSE`
- * (JSON: status, headers, body, trailers) sets the app's answer.
+ * (JSON: status, headers, body, trailers) sets the app's answer; `MESHBOX_MAX_RECORDINGS` how many requests
+ * it keeps (default 1000).
  */
 import { UpstreamControlServer, upstreamAppPort, upstreamControlPort, upstreamResponseVariable } from './control.ts';
-import { RecordingUpstream, type ServerResponse } from './recording-server.ts';
+import { RecordingUpstream, recordingsOf, type ServerResponse } from './recording-server.ts';
 
 function portFromEnv(name: string, fallback: number): number {
 	const value = process.env[name];
@@ -30,7 +31,7 @@ function responseFromEnv(): ServerResponse | undefined {
 const host = '0.0.0.0';
 const response = responseFromEnv();
 const upstream = await RecordingUpstream.start({ host, port: portFromEnv('MESHBOX_UPSTREAM_PORT', upstreamAppPort), ...(response ? { respond: () => response } : {}) });
-const control = await UpstreamControlServer.start(upstream, { host, port: portFromEnv('MESHBOX_UPSTREAM_CONTROL_PORT', upstreamControlPort) });
+const control = await UpstreamControlServer.start(recordingsOf(upstream), { host, port: portFromEnv('MESHBOX_UPSTREAM_CONTROL_PORT', upstreamControlPort) });
 process.stdout.write(`meshbox upstream: app on ${host}:${upstream.address.port}, control on ${host}:${control.address.port}\n`);
 
 // As PID 1 in a container, Node gets no default signal handling: without these, `docker stop` waits and kills.

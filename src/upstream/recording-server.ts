@@ -4,9 +4,15 @@
  *
  * A request is recorded once its body has been read and *before* the response is sent, so by the time a
  * client sees the response its recording is there.
+ *
+ * The recordings are a ring: the latest `maxRecordings` requests (default 1000, or MESHBOX_MAX_RECORDINGS) are
+ * kept, so a long `meshbox up` session or a load test does not grow without bound; `hits` still counts every
+ * request since start or the last clear().
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { MeshboxError } from '../errors.ts';
+import type { UpstreamRecordings } from './recordings.ts';
 
 export type RecordedRequest = {
 	readonly method: string;
@@ -45,16 +51,43 @@ export type UpstreamOptions = {
 	body?: string;
 	/** Answer requests with this instead of the fixed body (mock services). */
 	respond?: RequestHandler;
+	/** How many recordings to keep (the latest). Default: MESHBOX_MAX_RECORDINGS, else 1000. */
+	maxRecordings?: number;
 };
 
 export const helloWorldBody = 'Hello, world!\n';
 
+/** How many requests an upstream or mock service keeps by default. */
+export const defaultMaxRecordings = 1000;
+
+/** The environment variable that sets how many recordings are kept (a positive integer). */
+export const maxRecordingsVariable = 'MESHBOX_MAX_RECORDINGS';
+
+/** The bound from `env` (MESHBOX_MAX_RECORDINGS), else the default; a value that is not a positive integer is an error. */
+export function maxRecordingsFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+	const value = env[maxRecordingsVariable]?.trim();
+	if (value === undefined || value === '') {
+		return defaultMaxRecordings;
+	}
+
+	if (!/^\d+$/.test(value) || Number(value) < 1) {
+		throw new MeshboxError('USAGE', `${maxRecordingsVariable}=${value}: expected a positive integer (how many recorded requests the app keeps)`, `unset it for the default (${defaultMaxRecordings}), or set e.g. ${maxRecordingsVariable}=5000`);
+	}
+
+	return Number(value);
+}
+
 export class RecordingUpstream {
 	private readonly recorded: RecordedRequest[] = [];
+	/** Index in `recorded` of the oldest recording once the ring is full (the next one to overwrite). */
+	private oldest = 0;
+	private total = 0;
 	private readonly server: http.Server;
 	private readonly respond: RequestHandler;
+	private readonly maxRecordings: number;
 
 	private constructor(options: UpstreamOptions) {
+		this.maxRecordings = options.maxRecordings ?? maxRecordingsFromEnv();
 		const body = options.body ?? helloWorldBody;
 		this.respond = options.respond ?? (() => ({ status: 200, headers: { 'content-type': 'text/plain' }, body }));
 		this.server = http.createServer((request, response) => {
@@ -82,17 +115,30 @@ export class RecordingUpstream {
 		return { host: info.address, port: info.port };
 	}
 
-	/** A copy of every request received since start or the last clear(), oldest first. */
+	/** A copy of the latest requests (at most `maxRecordings`) received since start or the last clear(), oldest first. */
 	requests(): RecordedRequest[] {
-		return [...this.recorded];
+		return [...this.recorded.slice(this.oldest), ...this.recorded.slice(0, this.oldest)];
 	}
 
+	/** Every request received since start or the last clear(), including those no longer kept. */
 	get hits(): number {
-		return this.recorded.length;
+		return this.total;
 	}
 
 	clear(): void {
 		this.recorded.length = 0;
+		this.oldest = 0;
+		this.total = 0;
+	}
+
+	private record(request: RecordedRequest): void {
+		this.total++;
+		if (this.recorded.length < this.maxRecordings) {
+			this.recorded.push(request);
+		} else {
+			this.recorded[this.oldest] = request;
+			this.oldest = (this.oldest + 1) % this.maxRecordings;
+		}
 	}
 
 	async stop(): Promise<void> {
@@ -120,7 +166,7 @@ export class RecordingUpstream {
 				trailers: Object.fromEntries(Object.entries(request.trailers).filter((entry): entry is [string, string] => typeof entry[1] === 'string')),
 				time,
 			};
-			this.recorded.push(recorded);
+			this.record(recorded);
 			void this.answer(recorded, response);
 		});
 	}
@@ -150,6 +196,17 @@ export class RecordingUpstream {
 
 		response.end(recorded.method === 'HEAD' ? undefined : body);
 	}
+}
+
+/** The async view of an upstream in this process (the shape every runtime gives scenarios). */
+export function recordingsOf(upstream: RecordingUpstream): UpstreamRecordings {
+	return {
+		requests: async () => upstream.requests(),
+		hits: async () => upstream.hits,
+		clear: async () => {
+			upstream.clear();
+		},
+	};
 }
 
 /** Stops a server now: idle keep-alive connections are closed too, so nothing holds the process open. */

@@ -35,9 +35,10 @@ for (const sdk of sdksFor('properties')) {
 		t.is(response.status, 200);
 		t.is(response.headers['x-prop-request-path'], '/p?q=1', 'request.path includes the query');
 		t.is(response.headers['x-prop-request-header'], 'probe-value', 'request.headers is a map');
-		// :authority, :path, :method, :scheme, x-probe, and x-forwarded-proto and x-request-id added by Envoy
-		// before the filters (hop-by-hop headers such as connection are gone).
-		t.is(response.headers['x-prop-request-header-count'], '7');
+		// :authority, :path, :method, :scheme, x-probe, x-meshbox-request-id (box.request's correlation header),
+		// and x-forwarded-proto and x-request-id added by Envoy before the filters (hop-by-hop headers such as
+		// connection are gone).
+		t.is(response.headers['x-prop-request-header-count'], '8');
 		t.regex(String(response.headers['x-prop-source-address']), new RegExp(`^${box.clientAddress.replaceAll('.', '\\.')}:\\d+$`));
 		t.is(response.headers['x-prop-plugin-name'], 'props');
 		t.is(response.headers['x-prop-plugin-root-id'], 'props_root');
@@ -71,6 +72,6 @@ for (const sdk of sdksFor('properties')) {
 
 		const header = await box.request('/probe', { headers: { 'x-property': 'request.headers.x-probe', 'x-probe': 'via-path' } });
 		t.is(header.headers['x-property-value'], 'via-path', 'a map entry by path');
-		t.is(header.headers['x-prop-request-header-count'], '8', 'one more header (x-property) than a plain request');
+		t.is(header.headers['x-prop-request-header-count'], '9', 'one more header (x-property) than a plain request');
 	});
 }

@@ -32,3 +32,25 @@ test('meshbox up --runtime docker serves the seed plugin on the requested port a
 	t.deepEqual(left.containers.map(info => info.Names), []);
 	t.deepEqual(left.networks.map(info => info.Name), []);
 });
+
+test('SIGHUP (the terminal closed) stops meshbox up --runtime docker: both containers and the network are removed', async t => {
+	const cli = RunningCli.start(['up', '--runtime', 'docker', '--port', '0']);
+	const pid = cli.process.pid!;
+	let exitCode: number | undefined;
+	try {
+		await cli.waitForLine(/^listening on http:\/\/127\.0\.0\.1:\d+$/);
+		const running = await ownerLeftovers(pid);
+		t.is(running.containers.length, 2);
+		t.is(running.networks.length, 1);
+		exitCode = await cli.hangUp();
+		t.is(exitCode, 0);
+	} finally {
+		if (exitCode === undefined) {
+			await cli.stop('SIGINT');
+		}
+	}
+
+	const left = await ownerLeftovers(pid);
+	t.deepEqual(left.containers.map(info => info.Names), []);
+	t.deepEqual(left.networks.map(info => info.Name), []);
+});

@@ -96,5 +96,26 @@ test('a missing wasm file in a config file is reported with the plugin\'s name',
 	const file = await configFile('missing.yaml', 'plugins:\n  - name: gone\n    wasm: ./gone.wasm\n');
 	const error = await t.throwsAsync(loadConfigFile(file), { instanceOf: MeshboxError });
 	t.is(error?.code, 'PLUGIN_NOT_FOUND');
-	t.regex(error?.message ?? '', /plugin "gone": wasm file not found: .*gone\.wasm/);
+	t.regex(error?.message ?? '', /missing\.yaml:3:5: plugin "gone": wasm file not found: .*gone\.wasm/);
+});
+
+test('a port the file leaves unset takes the caller\'s default (meshbox up: 10000); `port: 0` stays "any free port"', async t => {
+	const unset = await configFile('port-unset.yaml', `plugins: [${seedWasm}]\n`);
+	const zero = await configFile('port-zero.yaml', `port: 0\nplugins: [${seedWasm}]\n`);
+	t.is((await loadConfigFile(unset, undefined, { port: 10_000 })).port, 10_000);
+	t.is((await loadConfigFile(zero, undefined, { port: 10_000 })).port, 0);
+	t.is((await loadConfigFile(zero, { port: 8000 }, { port: 10_000 })).port, 8000, 'a --port override wins');
+	t.is((await loadConfigFile(unset)).port, 0, 'without a default (scenarios): any free port');
+});
+
+test('plugins from the command line: errors name the flag, not the config file', async t => {
+	const file = await configFile('flags.yaml', 'plugins: []\n');
+	const duplicate = await t.throwsAsync(loadConfigFile(file, { plugins: [
+		{ wasm: seedWasm, source: '--plugin #1 (a/main.wasm)' },
+		{ wasm: seedWasm, source: '--plugin #2 (b/main.wasm)' },
+	] }), { instanceOf: MeshboxError });
+	t.is(duplicate?.code, 'USAGE');
+	t.is(duplicate?.message, '--plugin #2 (b/main.wasm): plugin name "seed-rust" is used twice (also --plugin #1 (a/main.wasm))');
+	const named = await loadConfigFile(file, { plugins: [{ name: 'one', wasm: seedWasm, source: '--plugin #1' }, { name: 'two', wasm: seedWasm, source: '--plugin #2' }] });
+	t.deepEqual(named.plugins.map(plugin => plugin.name), ['one', 'two']);
 });

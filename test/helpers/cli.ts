@@ -1,6 +1,9 @@
 /**
  * Running the `meshbox` command line as a user would: a child process, its output read line by line.
  */
+import { readdir, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import readline from 'node:readline';
 import { execa, type ResultPromise } from 'execa';
 import { meshboxCli, repoRoot } from './paths.ts';
@@ -67,4 +70,33 @@ export class RunningCli {
 		const result = await this.process;
 		return result.exitCode;
 	}
+
+	/**
+	 * The terminal is closed: the process gets SIGHUP and its output has nowhere to go any more (here: the
+	 * pipes' read ends close, so its writes fail as they would on a hung-up terminal). Resolves with the exit code.
+	 */
+	async hangUp(): Promise<number | undefined> {
+		this.process.stdout?.destroy();
+		this.process.stderr?.destroy();
+		this.process.kill('SIGHUP');
+		const result = await this.process;
+		return result.exitCode;
+	}
+}
+
+/** The local runtime's work dir (`$TMPDIR/meshbox-*`) of the sandbox that process `ownerPid` runs, and its Envoy's pid. */
+export async function workDirOf(ownerPid: number): Promise<{ dir: string; envoyPid: number | undefined } | undefined> {
+	for (const name of await readdir(os.tmpdir())) {
+		if (!name.startsWith('meshbox-')) {
+			continue;
+		}
+
+		const dir = path.join(os.tmpdir(), name);
+		const owner = await readFile(path.join(dir, 'owner.json'), 'utf8').then(text => JSON.parse(text) as { ownerPid?: number; envoyPid?: number }, () => undefined);
+		if (owner?.ownerPid === ownerPid) {
+			return { dir, envoyPid: owner.envoyPid };
+		}
+	}
+
+	return undefined;
 }

@@ -1,7 +1,7 @@
 /**
  * Shared helpers for the Istio tests: parse YAML text as `meshbox check` does.
  */
-import { parseIstioText, type ParsedIstio } from '../../src/istio/parse.ts';
+import { parseIstioText, setIstioVersionField, type ParsedIstio } from '../../src/istio/parse.ts';
 import { versionTraits, type IstioVersion } from '../../src/istio/version.ts';
 
 export function parse(text: string, version: IstioVersion = '1.29'): ParsedIstio {
@@ -9,6 +9,7 @@ export function parse(text: string, version: IstioVersion = '1.29'): ParsedIstio
 		traits: versionTraits(version),
 		defaultNamespace: 'default',
 		suggestion: { namespace: 'default', labels: { app: 'my-app' } },
+		howToSetVersion: setIstioVersionField,
 	});
 }
 

@@ -13,8 +13,20 @@ import got from 'got';
 import { mediaTypes } from '../../src/istio/fetch/oci-fetch.ts';
 import { writeTar } from '../../src/istio/fetch/unbox.ts';
 import { freePort } from '../helpers/ports.ts';
+import { isExecutable, type SystemRequirement } from '../helpers/requirements.ts';
 
+/** Debian's docker-registry; MESHBOX_REGISTRY_BIN names another (or a missing one, to test the skip). */
 export const registryBinary = process.env.MESHBOX_REGISTRY_BIN ?? '/usr/bin/docker-registry';
+
+/** What the oci:// tests need; a fresh machine lacks it (test/helpers/requirements.ts decides what then). */
+export function registryRequirement(binary: string = registryBinary): SystemRequirement {
+	return {
+		what: `Debian's docker-registry (${binary})`,
+		neededBy: 'the Istio oci:// tests',
+		install: 'sudo apt-get install -y docker-registry (or set MESHBOX_REGISTRY_BIN to a registry binary)',
+		present: isExecutable(binary),
+	};
+}
 
 export type Registry = {
 	readonly host: string;
@@ -40,6 +52,12 @@ export const registryUser = {
 
 /** `auth: true` makes every request (pull and push) need `registryUser`'s credentials. */
 export async function startRegistry(options: { auth?: boolean } = {}): Promise<Registry> {
+	const requirement = registryRequirement();
+	if (!requirement.present) {
+		// Reached under MESHBOX_STRICT=1 (otherwise the tests are skipped): fail with what to do, not a spawn error.
+		throw new Error(`${requirement.what} is missing: ${requirement.neededBy} need it; install it with: ${requirement.install}`);
+	}
+
 	const dir = await mkdtemp(path.join(os.tmpdir(), 'meshbox-registry-'));
 	const port = await freePort();
 	const config = path.join(dir, 'config.yml');

@@ -54,7 +54,8 @@ test('equal priority: creationTimestamp, then name; own namespace before the roo
 });
 
 test('1.30 names translated WasmPlugins `<name>~istio-translated-wasmplugin`, which flips name ties', t => {
-	const list = plugins(doc('a', ''), doc('a-b', ''));
+	const created = ', creationTimestamp: "2024-01-01T00:00:00Z"';
+	const list = plugins(doc('a', '', 'default', created), doc('a-b', '', 'default', created));
 	t.deepEqual(applied(list), ['a', 'a-b']);
 	// "a~…" vs "a-b~…": '-' (0x2D) < '~' (0x7E).
 	t.deepEqual(applied(list, { ...proxy, traits: versionTraits('1.30') }), ['a-b', 'a']);

@@ -86,8 +86,17 @@ test('no or empty pluginConfig: zero-length configuration; failStrategy → fail
 	t.true(closed.ok && closed.translation.failurePolicy === 'FAIL_CLOSED');
 });
 
-test('RBAC fallbacks as pkg/wasm/convert.go builds them', t => {
-	t.deepEqual(rbacFallback(false, false), { '@type': 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC', rules: {}, rules_stat_prefix: 'wasm-default-deny' });
-	t.deepEqual(rbacFallback(false, true), { '@type': 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC', rules_stat_prefix: 'wasm-default-allow' });
-	t.deepEqual(rbacFallback(true, false), { '@type': 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC', rules: {}, stat_prefix: 'wasm-default-deny' });
+test('RBAC fallbacks as pkg/wasm/convert.go builds them: rules_stat_prefix on the HTTP filters only from 1.28', t => {
+	const traits = versionTraits('1.28');
+	t.deepEqual(rbacFallback(false, false, traits), { '@type': 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC', rules: {}, rules_stat_prefix: 'wasm-default-deny' });
+	t.deepEqual(rbacFallback(false, true, traits), { '@type': 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC', rules_stat_prefix: 'wasm-default-allow' });
+	t.deepEqual(rbacFallback(true, false, traits), { '@type': 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC', rules: {}, stat_prefix: 'wasm-default-deny' });
+	// 1.25–1.27: `RBAC{Rules: &rbacv3.RBAC{}}` and an empty RBAC for allow (convert.go at those tags).
+	for (const version of ['1.25', '1.26', '1.27'] as const) {
+		t.deepEqual(rbacFallback(false, false, versionTraits(version)), { '@type': 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC', rules: {} }, version);
+		t.deepEqual(rbacFallback(false, true, versionTraits(version)), { '@type': 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC' }, version);
+		t.deepEqual(rbacFallback(true, true, versionTraits(version)), { '@type': 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC', stat_prefix: 'wasm-default-allow' }, version);
+	}
+
+	t.is(rbacFallback(false, false, versionTraits('1.30')).rules_stat_prefix, 'wasm-default-deny');
 });

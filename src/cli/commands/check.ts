@@ -53,6 +53,7 @@ export const checkCommand: Command = {
 			traits: versionTraits(version),
 			defaultNamespace: namespace,
 			suggestion: { namespace, labels },
+			howToSetVersion: wanted => `check with --istio-version ${wanted}`,
 		});
 		for (const finding of findings) {
 			out(formatFinding(finding));

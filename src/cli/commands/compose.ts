@@ -11,7 +11,7 @@ import { loadSandboxModel, parseCommandArgs, sandboxOptionSpec, sandboxOptionsHe
 import { defaultAdminPort } from './render.ts';
 import { defaultListenerPort } from './up.ts';
 
-const usage = 'meshbox compose [--config FILE] [--plugin FILE.wasm ...] [--port N] [--admin-port N] > docker-compose.yml';
+const usage = 'meshbox compose [--config FILE] [--plugin [NAME=]FILE.wasm ...] [--port N] [--admin-port N] > docker-compose.yml';
 
 export const composeCommand: Command = {
 	name: 'compose',

@@ -5,19 +5,27 @@
 import { startRuntime } from '../../runtime/start.ts';
 import { startSidecar } from '../../istio/start.ts';
 import type { Command } from '../command.ts';
-import { loadSandboxModel, parseCommandArgs, sandboxOptionSpec, sandboxOptionsHelp } from '../options.ts';
-import type { PluginLogEntry } from '../../envoy/logs.ts';
+import { recordingsPath, UpstreamControlServer } from '../../upstream/control.ts';
+import { configFileOf, loadSandboxModel, parseCommandArgs, sandboxOptionSpec, sandboxOptionsHelp } from '../options.ts';
+import { toPluginLog, type EnvoyLogEntry, type PluginLogEntry } from '../../envoy/logs.ts';
+import { LiveSandbox } from '../../compose/live.ts';
+import { watchPlugins } from '../../compose/watch.ts';
 
 export const defaultListenerPort = 10_000;
 
-const usage = 'meshbox up [--config FILE] [--plugin FILE.wasm ...] [--port N] [--admin-port N] [--runtime local|docker] [--envoy-bin FILE] [--envoy-image IMAGE]';
+/** The signals that stop the sandbox cleanly: Ctrl+C, a polite kill, a closed terminal. */
+const stopSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const satisfies readonly NodeJS.Signals[];
+
+const usage = 'meshbox up [--config FILE] [--plugin [NAME=]FILE.wasm ...] [--port N] [--admin-port N] [--runtime local|docker] [--envoy-bin FILE] [--envoy-image IMAGE] [--watch] [--verbose]';
 
 export const upCommand: Command = {
 	name: 'up',
 	summary: 'start Envoy + the hello-world upstream with your plugins, and stream their logs',
-	usage: [usage, '', ...sandboxOptionsHelp, '      --verbose         stream all of Envoy\'s log, not only the plugins\''].join('\n'),
+	usage: [usage, '', ...sandboxOptionsHelp,
+		'      --watch           reload a plugin when its .wasm (or, with build:, its sources) or the config changes; Envoy keeps running',
+		'      --verbose         stream all of Envoy\'s log, not only the plugins\''].join('\n'),
 	async run({ argv, out, err }) {
-		const { values } = parseCommandArgs(argv, { ...sandboxOptionSpec, verbose: { type: 'boolean' } }, usage);
+		const { values } = parseCommandArgs(argv, { ...sandboxOptionSpec, verbose: { type: 'boolean' }, watch: { type: 'boolean' } }, usage);
 		if (values.help) {
 			out(this.usage);
 			return 0;
@@ -29,6 +37,12 @@ export const upCommand: Command = {
 		let wake: (() => void) | undefined;
 		const onSignal = (signal: NodeJS.Signals) => {
 			if (stopRequested) {
+				if (signal === 'SIGHUP') {
+					// A closed terminal may send SIGHUP twice (the kernel to the process group, the shell to its jobs):
+					// that is no request to hurry, so the cleanup already under way goes on.
+					return;
+				}
+
 				// A second Ctrl+C while starting: leave now (execa's cleanup still kills Envoy on exit).
 				process.exit(130);
 			}
@@ -37,12 +51,16 @@ export const upCommand: Command = {
 			wake?.();
 		};
 
-		process.on('SIGINT', onSignal);
-		process.on('SIGTERM', onSignal);
+		// SIGHUP is a closed terminal: without a handler it ends meshbox at once, leaving the work dir (local) or
+		// the containers and network (docker) behind; it stops the sandbox like SIGTERM instead.
+		for (const signal of stopSignals) {
+			process.on(signal, onSignal);
+		}
+
 		try {
 			const startWith = async (current: typeof model) => startRuntime(values.runtime, { model: current, envoyBin: values['envoy-bin'], envoyImage: values['envoy-image'], onProgress: err });
 			// Istio sidecars (src/istio): restart past plugins Envoy refuses (a sidecar NACKs them), then say what Istio did.
-			const running = model.sidecar ? await startSidecar(model, startWith).then(started => {
+			const { running, model: runningModel } = model.sidecar ? await startSidecar(model, startWith).then(started => {
 				for (const note of started.model.sidecar?.notes ?? []) {
 					err(`meshbox: ${note}`);
 				}
@@ -51,22 +69,46 @@ export const upCommand: Command = {
 					err('meshbox: Envoy runs at Istio\'s default log levels (warning, misc:error): plugin info/debug logs are hidden, as in a pod. Raise them with the pod annotation sidecar.istio.io/componentLogLevel: "wasm:debug" (here: envoy.componentLogLevels: { wasm: debug }, or istio.proxyLogLevel: meshbox)');
 				}
 
-				return started.running;
-			}) : await startWith(model);
-			const unsubscribe = running.logs.subscribe((entry, pluginEntry) => {
+				return started;
+			}) : { running: await startWith(model), model };
+			const show = (entry: EnvoyLogEntry, pluginEntry: PluginLogEntry | undefined) => {
 				if (pluginEntry) {
 					out(formatPluginLog(pluginEntry));
 				} else if (values.verbose || entry.level === 'critical' || entry.level === 'error') {
 					out(`envoy [${entry.level}][${entry.logger}] ${entry.message}`);
 				}
-			});
+			};
 			for (const plugin of model.plugins) {
 				err(`meshbox: plugin ${plugin.name} (${plugin.wasmPath}, proxy-wasm ABI ${plugin.module.abiVersion})`);
 			}
 
+			// What the plugins logged while Envoy started (on_vm_start, on_configure, the first ticks), and with
+			// --verbose Envoy's own start-up log, is in the buffer already: show it, then stream what follows. No
+			// await between the two, so no entry is shown twice or missed.
+			for (const entry of running.logs.entries) {
+				show(entry, toPluginLog(entry, runningModel.plugins));
+			}
+
+			const unsubscribe = running.logs.subscribe(show);
+
 			err(`meshbox: admin on ${running.admin.url}`);
+			// What reached the app, readable and clearable with curl on every runtime (src/upstream/control.ts).
+			const recordings = await UpstreamControlServer.start(running.upstream).catch(async (error: unknown) => {
+				await running.stop();
+				throw error;
+			});
+			const recordingsUrl = `http://127.0.0.1:${recordings.address.port}${recordingsPath}`;
+			err(`meshbox: what the app received: curl ${recordingsUrl}   (clear: curl -X DELETE ${recordingsUrl})`);
 			out(`listening on ${running.url}`);
 			out(`try: curl -i -H 'host: my-app.example.com' ${running.url}/hello    (Ctrl+C to stop)`);
+			// --watch: new modules and configs reach this same Envoy over xDS (src/compose/watch.ts).
+			const watcher = values.watch
+				? watchPlugins(new LiveSandbox(running, {}, runningModel, process.cwd()), async () => loadSandboxModel(values, defaultListenerPort), { report: out, configFiles: await configFileOf(values) })
+				: undefined;
+			if (watcher) {
+				const built = runningModel.plugins.filter(plugin => plugin.build).map(plugin => plugin.name);
+				err(`meshbox: watching the plugins' .wasm files${built.length > 0 ? ` and the sources of ${built.join(', ')}` : ''}, and the config`);
+			}
 
 			const exited = await new Promise<{ exitCode: number | undefined } | undefined>(resolve => {
 				wake = () => resolve(undefined);
@@ -77,6 +119,8 @@ export const upCommand: Command = {
 				void running.exited.then(resolve);
 			});
 			unsubscribe();
+			watcher?.close();
+			await recordings.stop();
 			await running.stop();
 			// Ctrl+C in a terminal reaches Envoy too (same process group); its exit may be seen before our signal.
 			await new Promise(resolve => setTimeout(resolve, 100));
@@ -88,8 +132,9 @@ export const upCommand: Command = {
 			err(`meshbox: stopped (${stopRequested ?? 'signal'})`);
 			return 0;
 		} finally {
-			process.off('SIGINT', onSignal);
-			process.off('SIGTERM', onSignal);
+			for (const signal of stopSignals) {
+				process.off(signal, onSignal);
+			}
 		}
 	},
 };

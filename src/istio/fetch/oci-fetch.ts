@@ -1,12 +1,19 @@
 /**
  * oci:// modules through the registry HTTP API v2 (got), following istio-agent's image fetcher
- * (pkg/wasm/imagefetcher.go) and go-containerregistry's defaults it relies on:
- * - localhost / 127.0.0.1 / WASM_INSECURE_REGISTRIES registries are spoken to over plain HTTP; others over
- *   HTTPS, retried once over HTTP when the server answers HTTPS with HTTP ("server gave HTTP response").
+ * (pkg/wasm/imagefetcher.go) and go-containerregistry's defaults it relies on (v0.20.x, pkg/name/registry.go,
+ * pkg/v1/remote/transport/ping.go, pkg/v1/remote/index.go):
+ * - istio-agent pulls `host + path` of the URL: credentials in its userinfo are not used (pull secrets are).
+ * - HTTPS first, for every registry. WASM_INSECURE_REGISTRIES only turns certificate checks off
+ *   (InsecureSkipVerify); the scheme stays HTTPS. Plain HTTP is used when HTTPS fails and either the registry
+ *   is one go-containerregistry speaks HTTP to anyway (localhost, 127.0.0.1, ::1, *.localhost, RFC 1918
+ *   addresses: its ping tries https, then http), or the server answered HTTPS with HTTP ("server gave HTTP
+ *   response to HTTPS client"), which makes imagefetcher.go retry with name.Insecure.
  * - Auth: anonymous, or the pull secret's docker config entry for the registry (Basic, or a Bearer token from
  *   the realm a 401 names).
- * - An image index picks linux/amd64 (go-containerregistry's default platform).
- * - The manifest digest is the checksum `sha256` is compared with (not the .wasm's hash).
+ * - An image index resolves to its linux/amd64 entry (go-containerregistry's default platform; an entry without
+ *   a platform counts as linux/amd64); without one the fetch fails: "no child with platform linux/amd64 in index".
+ * - The manifest digest is the checksum `sha256` is compared with (not the .wasm's hash); blobs and manifests
+ *   fetched by digest are checked against it, as go-containerregistry does.
  * - Accepted variants, in this order: Docker image (last layer
  *   application/vnd.docker.image.rootfs.diff.tar.gzip with a plugin.wasm), "compat" OCI image (last layer
  *   application/vnd.oci.image.layer.v1.tar+gzip with a plugin.wasm), "oci" Wasm artifact (exactly 2 layers,
@@ -35,7 +42,7 @@ export type ImageReference = {
 	readonly isDigest: boolean;
 };
 
-/** `oci://host[:port]/repo[:tag|@sha256:hex]` (go-containerregistry name.ParseReference, default tag latest). */
+/** `[oci://]host[:port]/repo[:tag|@sha256:hex]` (go-containerregistry name.ParseReference, default tag latest). */
 export function parseImageReference(url: string): ImageReference {
 	const bare = url.replace(/^oci:\/\//, '');
 	const slash = bare.indexOf('/');
@@ -98,53 +105,106 @@ export function credentialsFor(dockerConfigJson: Uint8Array | undefined, registr
 	return entry.username ? { username: entry.username, password: entry.password ?? '' } : undefined;
 }
 
+/** `name.Reference.String()`: how go-containerregistry names the image in its errors. */
+export function referenceText(ref: ImageReference): string {
+	return `${ref.registry}/${ref.repository}${ref.isDigest ? '@' : ':'}${ref.reference}`;
+}
+
+/**
+ * Registries go-containerregistry speaks plain HTTP to as well (name.Registry.Scheme() is "http": localhost:*,
+ * *.localhost, 127.0.0.1, ::1, RFC 1918 addresses); its ping tries HTTPS first, then HTTP.
+ */
+export function triesPlainHttp(registry: string): boolean {
+	if (registry.startsWith('localhost:') || /\.localhost(?::\d{1,5})?$/.test(registry) || /^127\.0\.0\.1(?::\d{1,5})?$/.test(registry)
+		|| /^(?:::1|\[::1\](?::\d{1,5})?)$/.test(registry)) {
+		return true;
+	}
+
+	const octets = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?::\d+)?$/.exec(registry)?.slice(1).map(Number);
+	if (!octets || octets.some(octet => octet > 255)) {
+		return false;
+	}
+
+	const [a, b] = octets as [number, number];
+	return a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168);
+}
+
 export type OciFetchOptions = {
 	readonly timeoutMs: number;
-	readonly insecureRegistries: readonly string[];
+	/** The registry is in WASM_INSECURE_REGISTRIES (or it is `*`): TLS certificates are not verified. */
+	readonly insecure: boolean;
 	readonly pullSecret: Uint8Array | undefined;
 	/** Progress lines in istio-agent's words. */
 	readonly log: (line: string) => void;
 };
 
+/** Where layer blobs come from: a content-addressed store that verifies what it serves, or the registry. */
+export type BlobStore = {
+	/**
+	 * The blob with `digest` (`sha256:<hex>`): from the store when it holds it (verified), else from `download`
+	 * (then kept). `cached` says which.
+	 */
+	readonly read: (digest: string, download: () => Promise<Buffer>) => Promise<{ readonly bytes: Buffer; readonly cached: boolean }>;
+};
+
 export type PreparedImage = {
 	/** Manifest digest, hex without `sha256:`. */
 	readonly digest: string;
-	/** Downloads and extracts the module (only called when the cache does not have `digest`). */
-	readonly fetchBinary: () => Promise<Uint8Array>;
+	/** Extracts the module, its layer read through `blobs`; `cached` when no layer had to be downloaded. */
+	readonly fetchBinary: (blobs: BlobStore) => Promise<{ readonly bytes: Uint8Array; readonly cached: boolean }>;
 };
 
 type Descriptor = { mediaType?: string; digest: string; size?: number; platform?: { os?: string; architecture?: string } };
 type Manifest = { mediaType?: string; layers?: Descriptor[]; manifests?: Descriptor[] };
 
-export async function prepareImage(url: string, options: OciFetchOptions): Promise<PreparedImage> {
-	const ref = parseImageReference(url);
+/** `reference` is what istio-agent hands go-containerregistry: the URL's host + path (no scheme, no userinfo). */
+export async function prepareImage(reference: string, options: OciFetchOptions): Promise<PreparedImage> {
+	const ref = parseImageReference(reference);
 	options.log(`fetching image ${ref.repository} from registry ${ref.registry} with tag ${ref.reference}`);
 	const client = new RegistryClient(ref, options);
 	let manifestResponse: { body: Buffer; contentType: string };
 	try {
 		manifestResponse = await client.get(`/v2/${ref.repository}/manifests/${ref.reference}`, manifestAccept);
-		let manifest = JSON.parse(manifestResponse.body.toString('utf8')) as Manifest;
-		const type = manifest.mediaType ?? manifestResponse.contentType;
-		if (type === mediaTypes.ociIndex || type === mediaTypes.dockerList || manifest.manifests) {
-			const chosen = (manifest.manifests ?? []).find(entry => entry.platform?.os === 'linux' && entry.platform.architecture === 'amd64')
-				?? manifest.manifests?.[0];
-			if (!chosen) {
-				throw new Error('the image index lists no manifests');
-			}
-
-			manifestResponse = await client.get(`/v2/${ref.repository}/manifests/${chosen.digest}`, manifestAccept);
-			manifest = JSON.parse(manifestResponse.body.toString('utf8')) as Manifest;
+		if (ref.isDigest) {
+			verifyManifestDigest(manifestResponse.body, ref.reference, ref);
 		}
 	} catch (error) {
-		throw new Error(`could not fetch Wasm OCI image: could not fetch manifest: ${(error as Error).message}`);
+		throw new Error(`could not fetch manifest: ${(error as Error).message}`);
+	}
+
+	try {
+		// remote.Descriptor.Image(): an index resolves to its linux/amd64 image (nested indexes too).
+		for (let depth = 0; isIndex(manifestResponse); depth++) {
+			const index = JSON.parse(manifestResponse.body.toString('utf8')) as Manifest;
+			const child = (index.manifests ?? []).find(entry => matchesDefaultPlatform(entry.platform));
+			if (!child || depth > 4) {
+				throw new Error(`no child with platform ${defaultPlatform.os}/${defaultPlatform.architecture} in index ${referenceText(ref)}`);
+			}
+
+			manifestResponse = await client.get(`/v2/${ref.repository}/manifests/${child.digest}`, manifestAccept);
+			verifyManifestDigest(manifestResponse.body, child.digest, ref);
+		}
+	} catch (error) {
+		throw new Error(`could not fetch image: ${(error as Error).message}`);
 	}
 
 	const digest = createHash('sha256').update(manifestResponse.body).digest('hex');
 	const manifest = JSON.parse(manifestResponse.body.toString('utf8')) as Manifest;
 	const mediaType = manifest.mediaType ?? manifestResponse.contentType;
-	const fetchBinary = async () => {
+	const fetchBinary = async (blobs: BlobStore) => {
+		let cached = true;
+		const blob = async (layer: Descriptor): Promise<Buffer> => {
+			const read = await blobs.read(layer.digest, async () => {
+				const body = (await client.get(`/v2/${ref.repository}/blobs/${layer.digest}`, '*/*')).body;
+				verifyBlob(body, layer.digest);
+				return body;
+			});
+			cached &&= read.cached;
+			return read.bytes;
+		};
+
 		try {
-			return await extractModule(manifest, mediaType, client, ref);
+			return { bytes: await extractModule(manifest, mediaType, blob), cached };
 		} catch (error) {
 			throw new Error(`could not fetch Wasm binary: ${(error as Error).message}`);
 		}
@@ -153,11 +213,41 @@ export async function prepareImage(url: string, options: OciFetchOptions): Promi
 	return { digest, fetchBinary };
 }
 
+/** pkg/v1/remote/options.go defaultPlatform. */
+const defaultPlatform = { os: 'linux', architecture: 'amd64' } as const;
+
+/** index.go childByPlatform/matchesPlatform: os and architecture must match; no platform means linux/amd64. */
+function matchesDefaultPlatform(platform: Descriptor['platform']): boolean {
+	const given = platform ?? defaultPlatform;
+	return given.os === defaultPlatform.os && given.architecture === defaultPlatform.architecture;
+}
+
+function isIndex(response: { body: Buffer; contentType: string }): boolean {
+	const manifest = JSON.parse(response.body.toString('utf8')) as Manifest;
+	const type = manifest.mediaType ?? response.contentType;
+	return type === mediaTypes.ociIndex || type === mediaTypes.dockerList || (manifest.manifests !== undefined && manifest.layers === undefined);
+}
+
+/** fetcher.go: a manifest fetched by digest must hash to it. */
+function verifyManifestDigest(body: Buffer, wanted: string, ref: ImageReference): void {
+	const got = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+	if (got !== wanted) {
+		throw new Error(`manifest digest: ${JSON.stringify(got)} does not match requested digest: ${JSON.stringify(wanted)} for ${JSON.stringify(referenceText(ref))}`);
+	}
+}
+
+/** internal/verify: a blob must hash to its descriptor's digest. */
+function verifyBlob(body: Buffer, wanted: string): void {
+	const got = createHash('sha256').update(body).digest('hex');
+	if (`sha256:${got}` !== wanted) {
+		throw new Error(`error verifying sha256 checksum after reading ${body.length} bytes; got ${JSON.stringify(got)}, want ${JSON.stringify(wanted)}`);
+	}
+}
+
 const manifestAccept = [mediaTypes.dockerManifest, mediaTypes.ociManifest, mediaTypes.ociIndex, mediaTypes.dockerList].join(', ');
 
-async function extractModule(manifest: Manifest, mediaType: string, client: RegistryClient, ref: ImageReference): Promise<Uint8Array> {
+async function extractModule(manifest: Manifest, mediaType: string, blob: (layer: Descriptor) => Promise<Buffer>): Promise<Uint8Array> {
 	const layers = manifest.layers ?? [];
-	const blob = async (layer: Descriptor) => (await client.get(`/v2/${ref.repository}/blobs/${layer.digest}`, '*/*')).body;
 	if (mediaType === mediaTypes.dockerManifest) {
 		// Docker images: no fallback to the other variants (imagefetcher.go).
 		const last = layers.at(-1);
@@ -205,43 +295,63 @@ async function extractModule(manifest: Manifest, mediaType: string, client: Regi
 	throw new Error(`the given image is in invalid format as an OCI image: could not parse as compat variant: ${compatError}; could not parse as oci variant: ${ociError}`);
 }
 
-/** Registry HTTP API v2 with the token dance, on plain HTTP where go-containerregistry would use it. */
+/** Registry HTTP API v2 with the token dance; HTTPS, or plain HTTP where go-containerregistry would fall back to it. */
 class RegistryClient {
-	private scheme: 'https' | 'http';
+	/** Decided by the first request (go-containerregistry's ping), then kept. */
+	private scheme: 'https' | 'http' | undefined;
 	private authorization: string | undefined;
 
-	constructor(private readonly ref: ImageReference, private readonly options: OciFetchOptions) {
-		const host = ref.registry.replace(/:\d+$/, '');
-		const insecure = options.insecureRegistries.includes('*') || options.insecureRegistries.includes(ref.registry) || options.insecureRegistries.includes(host);
-		const local = host === 'localhost' || host === '127.0.0.1' || host === '[::1]' || host.endsWith('.localhost');
-		this.scheme = insecure || local ? 'http' : 'https';
-	}
+	constructor(private readonly ref: ImageReference, private readonly options: OciFetchOptions) {}
 
 	private readonly credentials = (): Credentials => credentialsFor(this.options.pullSecret, this.ref.registry);
 
-	async get(path: string, accept: string): Promise<{ body: Buffer; contentType: string }> {
-		for (let attempt = 0; attempt < 3; attempt++) {
-			let response;
-			try {
-				response = await got(`${this.scheme}://${this.ref.registry}${path}`, {
-					headers: { accept, ...(this.authorization ? { authorization: this.authorization } : {}) },
-					responseType: 'buffer',
-					throwHttpErrors: false,
-					retry: { limit: 0 },
-					timeout: { request: this.options.timeoutMs },
-					followRedirect: true,
-				});
-			} catch (error) {
-				if (this.scheme === 'https' && error instanceof RequestError && /EPROTO|WRONG_VERSION_NUMBER|packet length too long/i.test(`${error.code ?? ''} ${error.message}`)) {
-					// go-containerregistry: "server gave HTTP response to HTTPS client" → imagefetcher.go retries insecure.
-					this.options.log(`fetching image with plain text from oci://${this.ref.registry}/${this.ref.repository}:${this.ref.reference}`);
-					this.scheme = 'http';
-					continue;
-				}
+	private send(scheme: 'https' | 'http', path: string, accept: string) {
+		return got(`${scheme}://${this.ref.registry}${path}`, {
+			headers: { accept, ...(this.authorization ? { authorization: this.authorization } : {}) },
+			responseType: 'buffer',
+			throwHttpErrors: false,
+			retry: { limit: 0 },
+			timeout: { request: this.options.timeoutMs },
+			followRedirect: true,
+			https: { rejectUnauthorized: !this.options.insecure },
+		});
+	}
 
+	/** The first request: HTTPS, then plain HTTP where go-containerregistry / imagefetcher.go would try it. */
+	private async firstContact(path: string, accept: string) {
+		try {
+			const response = await this.send('https', path, accept);
+			this.scheme = 'https';
+			return response;
+		} catch (error) {
+			if (!(error instanceof RequestError)) {
 				throw error;
 			}
 
+			const httpAnswer = /EPROTO|WRONG_VERSION_NUMBER|wrong version number|packet length too long/i.test(`${error.code ?? ''} ${error.message}`);
+			if (!httpAnswer && !triesPlainHttp(this.ref.registry)) {
+				throw new Error(`Get "https://${this.ref.registry}${path}": ${describeTlsError(error, this.options.insecure)}`);
+			}
+
+			if (httpAnswer && !triesPlainHttp(this.ref.registry)) {
+				// go-containerregistry: "server gave HTTP response to HTTPS client" → imagefetcher.go retries insecure.
+				this.options.log(`fetching image with plain text from ${referenceText(this.ref)}`);
+			}
+
+			try {
+				const response = await this.send('http', path, accept);
+				this.scheme = 'http';
+				return response;
+			} catch (plainError) {
+				// ping.go pingParallel: both attempts failed; both reasons are worth reading.
+				throw new Error(`https: ${describeTlsError(error, this.options.insecure)}; http: ${(plainError as Error).message}`);
+			}
+		}
+	}
+
+	async get(path: string, accept: string): Promise<{ body: Buffer; contentType: string }> {
+		for (let attempt = 0; attempt < 3; attempt++) {
+			const response = this.scheme ? await this.send(this.scheme, path, accept) : await this.firstContact(path, accept);
 			if (response.statusCode === 401 && !this.authorization) {
 				this.authorization = await this.authorize(response.headers);
 				if (this.authorization) {
@@ -250,7 +360,7 @@ class RegistryClient {
 			}
 
 			if (response.statusCode !== 200) {
-				throw new Error(`GET ${this.scheme}://${this.ref.registry}${path}: unexpected status code ${response.statusCode} ${response.statusMessage ?? ''}: ${response.body.toString('utf8').slice(0, 300).trim()}`);
+				throw new Error(`GET ${this.scheme ?? 'https'}://${this.ref.registry}${path}: unexpected status code ${response.statusCode} ${response.statusMessage ?? ''}: ${response.body.toString('utf8').slice(0, 300).trim()}`);
 			}
 
 			return { body: response.body, contentType: String(response.headers['content-type'] ?? '').split(';')[0] ?? '' };
@@ -283,6 +393,7 @@ class RegistryClient {
 				responseType: 'json',
 				timeout: { request: this.options.timeoutMs },
 				retry: { limit: 0 },
+				https: { rejectUnauthorized: !this.options.insecure },
 			});
 			const body = response.body as { token?: string; access_token?: string };
 			const token = body.token ?? body.access_token;
@@ -291,4 +402,13 @@ class RegistryClient {
 
 		return undefined;
 	}
+}
+
+/** A TLS failure in words a user can act on: an untrusted certificate is what WASM_INSECURE_REGISTRIES is for. */
+function describeTlsError(error: RequestError, insecure: boolean): string {
+	const text = `${error.code ? `${error.code} ` : ''}${error.message}`;
+	const certificate = /CERT|certificate|self[- ]signed/i.test(text);
+	return certificate && !insecure
+		? `${text} (a certificate istio-agent does not trust either; list the registry in istio.insecureRegistries, WASM_INSECURE_REGISTRIES, to skip the check)`
+		: text;
 }

@@ -18,12 +18,14 @@ import { explainStartupFailure } from '../../envoy/startup-failure.ts';
 import { MeshboxError } from '../../errors.ts';
 import { healthPath, upstreamResponseVariable } from '../../upstream/control.ts';
 import { controlClient } from '../../upstream/control-client.ts';
+import { maxRecordingsFromEnv, maxRecordingsVariable } from '../../upstream/recording-server.ts';
 import { LogBuffer } from '../log-buffer.ts';
 import { assertPortFree } from '../ports.ts';
 import { waitUntilReady, type ExitInfo } from '../ready.ts';
+import { admitEnvoyStart } from '../start-slots.ts';
 import type { RunningSandbox, RuntimeStartOptions } from '../types.ts';
 import { connectDocker, type DockerConnection } from './daemon.ts';
-import { isLoopback, startRelay } from './host-relay.ts';
+import { isLoopback, startRelay, type RelayAdmission } from './host-relay.ts';
 import { chooseEnvoyImage, ensureUpstreamImage } from './images.ts';
 import { labelKeys, newSessionId, sandboxLabels } from './labels.ts';
 import {
@@ -73,7 +75,7 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 		const networkName = `meshbox-${sessionId}`;
 		const network = await createNetwork(connection, networkName, labels, progress);
 		const gateway = await gatewayOf(network);
-		const relays = await relayLoopbackClusters(model, connection.local, gateway);
+		const relays = await relayLoopbackClusters(model, connection.local, gateway, networkMembers(network));
 		cleanups.push(async () => Promise.all(relays.map(async relay => relay.stop())));
 
 		const upstream = await startUpstream({ image: upstreamImage, sessionId, labels, networkName, response: model.upstream });
@@ -113,6 +115,10 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 				envoyId = id;
 			});
 
+		// Held from the container's start to ready (or failure), when the containers run on this machine's
+		// cores: see ../start-slots.ts. The ready timeout starts after the wait.
+		const startSlot = connection.local ? await admitEnvoyStart(progress) : undefined;
+		cleanups.push(async () => startSlot?.release());
 		let envoy: StartedTestContainer;
 		try {
 			envoy = await envoyContainer.start();
@@ -133,6 +139,7 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 			timeoutMs: options.readyTimeoutMs ?? defaultReadyTimeoutMs,
 			logs,
 		});
+		await startSlot?.release();
 		const envoyVersion = await serverVersion(admin);
 
 		let stopped: Promise<void> | undefined;
@@ -207,8 +214,38 @@ async function gatewayOf(network: Dockerode.Network): Promise<string | undefined
 	return info.IPAM?.Config?.find(config => config.Gateway)?.Gateway;
 }
 
-/** A relay per cluster on this machine's loopback, reachable from the containers (see ./host-relay.ts). */
-async function relayLoopbackClusters(model: SandboxModel, local: boolean, gateway: string | undefined): Promise<ClusterRelay[]> {
+/**
+ * Admits the containers attached to the sandbox's network (its own: only meshbox attaches containers to
+ * it), by their address on it. The addresses are known only once the containers run, so an address not seen
+ * yet is looked up again (one inspect at a time), and whatever else connects is refused.
+ */
+function networkMembers(network: Dockerode.Network): RelayAdmission {
+	let members = new Set<string>();
+	let lookup: Promise<void> | undefined;
+	const refresh = async () => {
+		const info = await network.inspect() as { Containers?: Record<string, { IPv4Address?: string }> };
+		members = new Set(Object.values(info.Containers ?? {}).map(container => container.IPv4Address?.split('/')[0] ?? '').filter(Boolean));
+	};
+
+	const lookUp = async () => {
+		lookup ??= refresh().finally(() => {
+			lookup = undefined;
+		});
+		return lookup;
+	};
+
+	return async address => {
+		// A lookup already under way may have started before this container joined: then one more.
+		for (let attempt = 0; attempt < 2 && !members.has(address); attempt++) {
+			await lookUp();
+		}
+
+		return members.has(address);
+	};
+}
+
+/** A relay per cluster on this machine's loopback, reachable from the sandbox's containers only (see ./host-relay.ts). */
+async function relayLoopbackClusters(model: SandboxModel, local: boolean, gateway: string | undefined, admit: RelayAdmission): Promise<ClusterRelay[]> {
 	const loopbackClusters = model.clusters.filter(cluster => isLoopback(cluster.host));
 	if (loopbackClusters.length === 0) {
 		return [];
@@ -228,7 +265,7 @@ async function relayLoopbackClusters(model: SandboxModel, local: boolean, gatewa
 	const relays: ClusterRelay[] = [];
 	try {
 		for (const cluster of loopbackClusters) {
-			const relay = await startRelay(gateway, { host: cluster.host === 'localhost' ? '127.0.0.1' : cluster.host, port: cluster.port });
+			const relay = await startRelay(gateway, { host: cluster.host === 'localhost' ? '127.0.0.1' : cluster.host, port: cluster.port }, admit);
 			relays.push({ cluster: cluster.name, address: { address: gateway, port: relay.port }, stop: async () => relay.stop() });
 		}
 	} catch (error) {
@@ -242,10 +279,12 @@ async function relayLoopbackClusters(model: SandboxModel, local: boolean, gatewa
 type UpstreamStart = { image: string; sessionId: string; labels: Readonly<Record<string, string>>; networkName: string; response: UpstreamModel };
 
 async function startUpstream({ image, sessionId, labels, networkName, response }: UpstreamStart): Promise<StartedTestContainer> {
+	// How many requests the app keeps, as on the local runtime (src/upstream/recording-server.ts); a bad value is a usage error here.
+	const maxRecordings = String(maxRecordingsFromEnv());
 	try {
 		return await new SandboxContainer(image)
 			.withName(`meshbox-${sessionId}-upstream`)
-			.withEnvironment({ [upstreamResponseVariable]: JSON.stringify(response) })
+			.withEnvironment({ [upstreamResponseVariable]: JSON.stringify(response), [maxRecordingsVariable]: maxRecordings })
 			.withLabels({ ...labels, [labelKeys.role]: 'upstream' })
 			.withNetworkAndAliases(networkName, [upstreamAlias])
 			.withExposedPorts(upstreamControlPort)

@@ -1,0 +1,137 @@
+/**
+ * Changing a running sandbox: a new spec is resolved into a model, the runtime pushes its resources to Envoy
+ * over xDS, and the change counts only once Envoy accepted it (ACK). A rejected change (NACK) is an error
+ * carrying Envoy's reason and the plugin's own log lines, and the last accepted config keeps serving, as
+ * in a mesh where istiod's push is refused by one proxy.
+ *
+ * The scenario API (`box.update()`, `box.swapPlugin()`, `box.rollback()`) and `meshbox up --watch` both
+ * change sandboxes through this one class.
+ */
+import { resolveSpec } from '../config/resolve.ts';
+import type { SandboxModel } from '../config/model.ts';
+import type { PluginSpec, SandboxSpec } from '../config/spec.ts';
+import { MeshboxError } from '../errors.ts';
+import type { RunningSandbox } from '../runtime/types.ts';
+
+/** What can change while Envoy runs; the rest (ports, node identity, Envoy's flags) needs a new sandbox. */
+export type LiveSpec = Pick<SandboxSpec, 'plugins' | 'clusters' | 'upstream'>;
+
+const liveFields: ReadonlyArray<keyof LiveSpec> = ['plugins', 'clusters', 'upstream'];
+
+export type AcceptedConfig = {
+	/** The control plane's version of this config: it grows with every accepted push, a rollback included. */
+	readonly version: number;
+	/** The spec it was resolved from (`meshbox up --watch` reloads whole models: then the starting spec). */
+	readonly spec: SandboxSpec;
+	readonly model: SandboxModel;
+};
+
+export class LiveSandbox {
+	private readonly history: AcceptedConfig[];
+
+	constructor(private readonly running: RunningSandbox, spec: SandboxSpec, model: SandboxModel, private readonly baseDir: string) {
+		this.history = [{ version: running.configVersion?.() ?? 1, spec, model }];
+	}
+
+	/** The accepted config serving now. */
+	get current(): AcceptedConfig {
+		return this.history.at(-1)!;
+	}
+
+	/**
+	 * Applies `change` (its keys replace the current spec's: `plugins` is the whole new chain) and resolves once
+	 * Envoy accepted it. Rejects with ENVOY_REJECTED_CONFIG and Envoy's reason when Envoy refuses it.
+	 */
+	async update(change: LiveSpec): Promise<AcceptedConfig> {
+		const fixed = Object.keys(change).filter(key => !(liveFields as readonly string[]).includes(key));
+		if (fixed.length > 0) {
+			throw new MeshboxError('USAGE', `update: ${fixed.join(', ')} cannot change while Envoy runs (only ${liveFields.join(', ')} can)`,
+				'start a new sandbox for a different port, node identity, Envoy setting or Istio config');
+		}
+
+		const spec: SandboxSpec = { ...this.current.spec, ...change };
+		return this.reload(await resolveSpec(spec, { baseDir: this.baseDir }), spec);
+	}
+
+	/**
+	 * Serves a whole new model (`meshbox up --watch`: meshbox.yaml or a module changed). Parts that cannot
+	 * change while Envoy runs must be as they are; a model equal to the current one pushes nothing.
+	 */
+	async reload(model: SandboxModel, spec: SandboxSpec = this.current.spec): Promise<AcceptedConfig> {
+		const fixed = fixedParts(this.current.model, model);
+		if (fixed.length > 0) {
+			throw new MeshboxError('USAGE', `${fixed.join(', ')} changed, and cannot change while Envoy runs`, 'restart the sandbox to apply it');
+		}
+
+		const accepted = await this.apply(model, spec);
+		if (accepted.version !== this.current.version) {
+			this.history.push(accepted);
+		}
+
+		return accepted;
+	}
+
+	/** Replaces one plugin's module (a wasm path) or its whole spec, keeping its place in the chain. */
+	async swapPlugin(name: string, replacement: string | PluginSpec): Promise<AcceptedConfig> {
+		const plugins = this.current.spec.plugins ?? [];
+		const index = this.current.model.plugins.findIndex(plugin => plugin.name === name);
+		if (index === -1) {
+			throw new MeshboxError('USAGE', `swapPlugin: no plugin named "${name}"`, `the sandbox's plugins are: ${this.current.model.plugins.map(plugin => plugin.name).join(', ') || '(none)'}`);
+		}
+
+		const old = plugins[index];
+		const oldSpec: PluginSpec = typeof old === 'string' || old === undefined ? { name, wasm: this.current.model.plugins[index]!.wasmPath } : old;
+		const next: PluginSpec = typeof replacement === 'string' ? { ...oldSpec, name, wasm: replacement } : { name, ...replacement };
+		return this.update({ plugins: plugins.map((plugin, position) => (position === index ? next : plugin)) });
+	}
+
+	/** Goes back to the config accepted before the current one (a new version with the old contents). */
+	async rollback(): Promise<AcceptedConfig> {
+		const previous = this.history.at(-2);
+		if (!previous) {
+			throw new MeshboxError('USAGE', 'rollback: there is no earlier accepted config', 'rollback() undoes an accepted update(), swapPlugin() or reload');
+		}
+
+		// The old model as it was: its modules are staged by hash, so a file rebuilt since does not matter.
+		const accepted = await this.apply(previous.model, previous.spec);
+		this.history.splice(-2, 2, accepted);
+		return accepted;
+	}
+
+	private async apply(model: SandboxModel, spec: SandboxSpec): Promise<AcceptedConfig> {
+		const logsBefore = this.running.logs.pluginEntries.length;
+		if (!this.running.reconfigure) {
+			throw new MeshboxError('USAGE', 'this sandbox cannot change while it runs (its Envoy has a static bootstrap)', 'start a new sandbox with the new spec');
+		}
+
+		const result = await this.running.reconfigure(model);
+		if (result.rejections.length > 0) {
+			// Envoy may have taken the parts of the update it did not refuse (a new cluster, say): serve the
+			// whole last accepted config again, so nothing of the refused update stays.
+			await this.running.reconfigure(this.current.model);
+			// The plugin's own lines (why on_configure failed) were written before Envoy sent its NACK.
+			await this.running.logs.sync(this.running.admin).catch(() => undefined);
+			const pluginLines = this.running.logs.pluginEntries.slice(logsBefore)
+				.filter(entry => entry.level === 'warn' || entry.level === 'error' || entry.level === 'critical')
+				.map(entry => `plugin ${entry.plugin ?? '?'} [${entry.level}] ${entry.message}`);
+			throw new MeshboxError('ENVOY_REJECTED_CONFIG',
+				`Envoy rejected the update: ${result.rejections.map(rejection => rejection.message).join('; ')}`,
+				`the last accepted config (version ${this.current.version}) keeps serving`,
+				[...pluginLines, ...result.rejections.map(rejection => `envoy NACK of ${rejection.typeUrl}: ${rejection.message}`)]);
+		}
+
+		return { version: result.version, spec, model };
+	}
+}
+
+/** The parts of a model that need a new Envoy: ports, node identity, Envoy's flags, the Istio sidecar. */
+function fixedParts(current: SandboxModel, next: SandboxModel): string[] {
+	const parts: Array<[string, unknown, unknown]> = [
+		['port', current.port, next.port],
+		['adminPort', current.adminPort, next.adminPort],
+		['node', current.node, next.node],
+		['envoy', current.envoy, next.envoy],
+		['istio', current.sidecar, next.sidecar],
+	];
+	return parts.filter(([, before, after]) => JSON.stringify(before) !== JSON.stringify(after)).map(([name]) => name);
+}

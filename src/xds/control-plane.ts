@@ -1,0 +1,375 @@
+/**
+ * The xDS control plane inside the harness: an ADS server (gRPC, state of the world) that serves one Envoy its
+ * clusters, listeners and extension configs (ECDS), and reports what Envoy did with each push: ACK (the
+ * new config serves) or NACK (Envoy's reason; the last accepted config keeps serving).
+ *
+ * Protocol (envoy/service/discovery/v3/discovery.proto, "xDS REST and gRPC protocol" in Envoy's docs): Envoy
+ * opens one StreamAggregatedResources stream and sends a DiscoveryRequest per type URL; the server answers
+ * each with every resource of that type (LDS, CDS: all of them; ECDS: those named in the request), a
+ * version and a nonce. Envoy's next request of that type carries the nonce: with `error_detail` it is a NACK
+ * of that version, without it an ACK. A request carrying an older nonce is stale and answered by nothing.
+ *
+ * Consistency on NACK: Envoy may apply part of a rejected state-of-the-world update (LDS applies each listener
+ * on its own), so after a NACK the server goes back to the last accepted resources of that type and pushes
+ * them again: what Envoy runs and what the server believes always end up the same.
+ */
+import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
+import type { JsonObject } from '../util/json.ts';
+import { typeUrls } from '../envoy/type-urls.ts';
+import { envoySchemas, type EnvoySchemas } from './protobuf.ts';
+
+/** Every resource of a sandbox, by type URL, then by resource name. */
+export type ResourceSnapshot = ReadonlyMap<string, ReadonlyMap<string, JsonObject>>;
+
+/** The types meshbox serves, in the order Envoy should apply them (clusters before the listeners using them). */
+export const servedTypes = [typeUrls.cluster, typeUrls.extensionConfig, typeUrls.listener] as const;
+
+export type PushRejection = { readonly typeUrl: string; readonly message: string };
+
+export type PushResult = {
+	readonly version: number;
+	/** Empty when Envoy accepted every pushed type. */
+	readonly rejections: readonly PushRejection[];
+};
+
+type DiscoveryRequest = {
+	version_info?: string;
+	node?: { id?: string };
+	resource_names?: string[];
+	type_url?: string;
+	response_nonce?: string;
+	error_detail?: { code?: number; message?: string };
+};
+
+type TypeState = {
+	/** What Envoy runs (its last ACK), and at which version. */
+	accepted: ReadonlyMap<string, JsonObject>;
+	acceptedVersion: number;
+	/** What the server serves now. */
+	desired: ReadonlyMap<string, JsonObject>;
+	desiredVersion: number;
+	/** Resource names Envoy asked for (ECDS); undefined for wildcard types. */
+	subscribed?: ReadonlySet<string>;
+	/** The outstanding response: its nonce and the version it carried. */
+	sentNonce?: string;
+	sentVersion?: number;
+	/** The resources of the last response (JSON text), so an unchanged state is not sent again. */
+	lastSent?: string;
+	/** The resource names of the outstanding response. */
+	sentNames?: ReadonlySet<string>;
+	/** Whether Envoy asked for this type on the current stream. */
+	requested: boolean;
+};
+
+type Waiter = { version: number; types: Set<string>; rejections: PushRejection[]; resolve: (result: PushResult) => void };
+
+export type ControlPlaneOptions = {
+	/** Where the ADS server listens. Default 127.0.0.1, any free port. */
+	readonly host?: string;
+	readonly port?: number;
+	/** Called with one line per event (connect, push, ACK, NACK), for `--verbose`. */
+	readonly onEvent?: (line: string) => void;
+};
+
+export class ControlPlane {
+	private readonly states = new Map<string, TypeState>();
+	private readonly waiters: Waiter[] = [];
+	private stream: ServerDuplexStream<DiscoveryRequest, unknown> | undefined;
+	private nonceCounter = 0;
+	private version = 0;
+	/** The last push Envoy accepted in full. */
+	private acceptedPush = 0;
+	private readonly schemas: EnvoySchemas = envoySchemas();
+	private readonly connectedWaiters: Array<() => void> = [];
+
+	private constructor(private readonly server: Server, readonly host: string, readonly port: number, private readonly onEvent: (line: string) => void) {
+		for (const typeUrl of servedTypes) {
+			this.states.set(typeUrl, { accepted: new Map(), acceptedVersion: 0, desired: new Map(), desiredVersion: 0, requested: false });
+		}
+	}
+
+	static async start(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+		const schemas = envoySchemas();
+		const request = schemas.type('envoy.service.discovery.v3.DiscoveryRequest');
+		const response = schemas.type('envoy.service.discovery.v3.DiscoveryResponse');
+		const server = new Server();
+		const host = options.host ?? '127.0.0.1';
+		const port = await new Promise<number>((resolve, reject) => {
+			server.bindAsync(`${host}:${options.port ?? 0}`, ServerCredentials.createInsecure(), (error, bound) => {
+				if (error) {
+					reject(error);
+				} else {
+					resolve(bound);
+				}
+			});
+		});
+		const plane = new ControlPlane(server, host, port, options.onEvent ?? (() => undefined));
+		server.addService({
+			StreamAggregatedResources: {
+				path: '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources',
+				requestStream: true,
+				responseStream: true,
+				requestDeserialize: (bytes: Buffer) => request.toObject(request.decode(bytes), { longs: String, enums: String, defaults: false }) as DiscoveryRequest,
+				requestSerialize: (value: DiscoveryRequest) => Buffer.from(request.encode(request.fromObject(value)).finish()),
+				responseSerialize: (value: Record<string, unknown>) => Buffer.from(response.encode(response.fromObject(value)).finish()),
+				responseDeserialize: (bytes: Buffer) => response.decode(bytes),
+			},
+		}, {
+			StreamAggregatedResources: (stream: ServerDuplexStream<DiscoveryRequest, unknown>) => {
+				plane.attach(stream);
+			},
+		});
+		return plane;
+	}
+
+	/** The version of the last push Envoy accepted in full (0 before the first one). */
+	get acceptedVersion(): number {
+		return this.acceptedPush;
+	}
+
+	/** The resources Envoy runs now (its last ACK of each type). */
+	accepted(): ResourceSnapshot {
+		return new Map([...this.states].map(([typeUrl, state]) => [typeUrl, state.accepted]));
+	}
+
+	/** Resolves once an Envoy has opened its ADS stream. */
+	async connected(): Promise<void> {
+		if (this.stream) {
+			return;
+		}
+
+		await new Promise<void>(resolve => {
+			this.connectedWaiters.push(resolve);
+		});
+	}
+
+	/**
+	 * Serves `snapshot` from now on. Resolves when Envoy answered every type that changed (ACK or NACK; types
+	 * Envoy has not asked for yet are answered when it does). A NACKed type goes back to its last accepted resources.
+	 */
+	async push(snapshot: ResourceSnapshot): Promise<PushResult> {
+		const changed = new Set<string>();
+		for (const typeUrl of servedTypes) {
+			const next = snapshot.get(typeUrl) ?? new Map<string, JsonObject>();
+			if (!sameResources(this.states.get(typeUrl)!.desired, next)) {
+				// Encode now: a resource Envoy's schema refuses fails here, with its field path, before anything is sent.
+				for (const resource of next.values()) {
+					this.schemas.encodeAny({ '@type': typeUrl, ...resource });
+				}
+
+				changed.add(typeUrl);
+			}
+		}
+
+		if (changed.size === 0) {
+			return { version: this.acceptedVersion, rejections: [] };
+		}
+
+		this.version += 1;
+		const version = this.version;
+		for (const typeUrl of changed) {
+			const state = this.states.get(typeUrl)!;
+			state.desired = snapshot.get(typeUrl) ?? new Map<string, JsonObject>();
+			state.desiredVersion = version;
+		}
+
+		const result = new Promise<PushResult>(resolve => {
+			this.waiters.push({ version, types: changed, rejections: [], resolve });
+		});
+		for (const typeUrl of servedTypes) {
+			if (changed.has(typeUrl)) {
+				this.send(typeUrl);
+			}
+		}
+
+		return result;
+	}
+
+	async stop(): Promise<void> {
+		this.stream?.end();
+		this.stream = undefined;
+		await new Promise<void>(resolve => {
+			this.server.tryShutdown(() => resolve());
+			// Envoy keeps its stream open; do not wait for it to hang up.
+			setTimeout(() => {
+				this.server.forceShutdown();
+				resolve();
+			}, 200).unref();
+		});
+	}
+
+	private attach(stream: ServerDuplexStream<DiscoveryRequest, unknown>): void {
+		// One Envoy per control plane: a new stream (Envoy reconnected) replaces the old one.
+		this.stream?.end();
+		this.stream = stream;
+		for (const state of this.states.values()) {
+			state.requested = false;
+			state.sentNonce = undefined;
+			state.lastSent = undefined;
+		}
+
+		this.onEvent('xds: Envoy connected');
+		for (const wake of this.connectedWaiters.splice(0)) {
+			wake();
+		}
+
+		stream.on('data', (request: DiscoveryRequest) => {
+			this.onRequest(stream, request);
+		});
+		stream.on('error', () => undefined);
+		stream.on('end', () => {
+			if (this.stream === stream) {
+				this.stream = undefined;
+			}
+
+			stream.end();
+		});
+	}
+
+	private onRequest(stream: ServerDuplexStream<DiscoveryRequest, unknown>, request: DiscoveryRequest): void {
+		if (stream !== this.stream || !request.type_url) {
+			return;
+		}
+
+		const state = this.states.get(request.type_url);
+		if (!state) {
+			// A type meshbox does not serve (RDS, EDS with inline resources are never asked for): answer empty so Envoy's init is not held.
+			stream.write({ version_info: '0', resources: [], type_url: request.type_url, nonce: this.nextNonce() });
+			return;
+		}
+
+		if (request.resource_names && request.resource_names.length > 0) {
+			state.subscribed = new Set(request.resource_names);
+		}
+
+		if (request.response_nonce && state.sentNonce !== undefined) {
+			if (request.response_nonce !== state.sentNonce) {
+				// Stale: Envoy answers an older response; the newer one is on its way.
+				return;
+			}
+
+			this.settle(request.type_url, state, request);
+			return;
+		}
+
+		// First request of this type on this stream (or a subscription change): serve what there is.
+		state.requested = true;
+		this.send(request.type_url);
+	}
+
+	private settle(typeUrl: string, state: TypeState, request: DiscoveryRequest): void {
+		const version = state.sentVersion ?? 0;
+		state.sentNonce = undefined;
+		if (request.error_detail?.message) {
+			const message = request.error_detail.message;
+			this.onEvent(`xds: Envoy rejected ${shortType(typeUrl)} version ${version}: ${message}`);
+			for (const waiter of this.waiters) {
+				if (waiter.types.has(typeUrl) && waiter.version <= version) {
+					waiter.rejections.push({ typeUrl, message });
+				}
+			}
+
+			// Back to what Envoy runs, and say so again so both sides agree.
+			state.desired = state.accepted;
+			state.desiredVersion = state.acceptedVersion;
+			this.settleWaiters(typeUrl, version);
+			this.send(typeUrl);
+			return;
+		}
+
+		state.accepted = state.desired;
+		state.acceptedVersion = version;
+		this.onEvent(`xds: Envoy accepted ${shortType(typeUrl)} version ${version}`);
+		// ECDS: Envoy asks for an extension config only once a listener refers to it, so an ACK of a response
+		// without some of the desired configs settles nothing: the request for them is on its way, and the
+		// listener using them warms (serves no traffic) until they arrive.
+		const complete = [...state.desired.keys()].every(name => state.sentNames?.has(name) ?? false);
+		if (complete || typeUrl !== typeUrls.extensionConfig) {
+			this.settleWaiters(typeUrl, version);
+		}
+
+		// A newer state, or (ECDS) a request that also changed the subscription: answer it.
+		this.send(typeUrl);
+	}
+
+	private settleWaiters(typeUrl: string, version: number): void {
+		const ecds = this.states.get(typeUrls.extensionConfig)!;
+		for (const waiter of [...this.waiters]) {
+			if (waiter.types.has(typeUrl) && waiter.version <= version) {
+				waiter.types.delete(typeUrl);
+			}
+
+			// Envoy asks for no extension config of a listener it refused: nothing more will come for them.
+			if (waiter.types.has(typeUrls.extensionConfig) && !waiter.types.has(typeUrls.listener) && waiter.rejections.length > 0 && ecds.sentNonce === undefined) {
+				waiter.types.delete(typeUrls.extensionConfig);
+			}
+
+			if (waiter.types.size === 0) {
+				this.waiters.splice(this.waiters.indexOf(waiter), 1);
+				if (waiter.rejections.length === 0) {
+					this.acceptedPush = Math.max(this.acceptedPush, waiter.version);
+				}
+
+				waiter.resolve({ version: waiter.version, rejections: waiter.rejections });
+			}
+		}
+	}
+
+	private send(typeUrl: string): void {
+		const state = this.states.get(typeUrl)!;
+		if (!this.stream || !state.requested || state.sentNonce !== undefined) {
+			// Not asked for yet, or a response is outstanding: sent when Envoy asks or answers.
+			return;
+		}
+
+		const entries = [...state.desired.entries()]
+			.filter(([name]) => typeUrl !== typeUrls.extensionConfig || !state.subscribed || state.subscribed.has(name));
+		const text = `${state.desiredVersion}:${JSON.stringify(entries)}`;
+		if (state.lastSent === text) {
+			return;
+		}
+
+		const resources = entries.map(([, resource]) => this.schemas.encodeAny({ '@type': typeUrl, ...resource }));
+		state.lastSent = text;
+		state.sentNames = new Set(entries.map(([name]) => name));
+		state.sentNonce = this.nextNonce();
+		state.sentVersion = state.desiredVersion;
+		this.stream.write({ version_info: String(state.desiredVersion), resources, type_url: typeUrl, nonce: state.sentNonce });
+	}
+
+	private nextNonce(): string {
+		this.nonceCounter += 1;
+		return String(this.nonceCounter);
+	}
+}
+
+function sameResources(a: ReadonlyMap<string, JsonObject>, b: ReadonlyMap<string, JsonObject>): boolean {
+	if (a.size !== b.size) {
+		return false;
+	}
+
+	for (const [name, resource] of a) {
+		const other = b.get(name);
+		if (!other || JSON.stringify(other) !== JSON.stringify(resource)) {
+			return false;
+		}
+	}
+
+	return true;
+}
+
+function shortType(typeUrl: string): string {
+	return typeUrl.slice(typeUrl.lastIndexOf('.') + 1);
+}
+
+
+
+/** A sandbox's resources (src/envoy) as the control plane serves them: by type URL, then by name. */
+export function snapshotOf(resources: { readonly listeners: readonly JsonObject[]; readonly clusters: readonly JsonObject[]; readonly extensionConfigs: readonly JsonObject[] }): ResourceSnapshot {
+	const byName = (list: readonly JsonObject[]) => new Map(list.map(resource => [String(resource.name), resource]));
+	return new Map([
+		[typeUrls.cluster, byName(resources.clusters)],
+		[typeUrls.extensionConfig, byName(resources.extensionConfigs)],
+		[typeUrls.listener, byName(resources.listeners)],
+	]);
+}
