@@ -8,7 +8,8 @@
 import { readdir, readFile, rm, writeFile, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { WasmCache, type FetchRequest } from '../../src/istio/fetch/cache.ts';
+import { WasmCache } from '../../src/istio/fetch/cache.ts';
+import { fetchRequest as request } from './fetch-request.ts';
 import { resolveIstioSidecar } from '../../src/istio/sidecar.ts';
 import { decideRequirement, type RequirementDecision } from '../helpers/requirements.ts';
 import { requirementTest } from '../helpers/skip.ts';
@@ -35,11 +36,6 @@ test.after.always(async () => {
 		await rm(dir, { recursive: true, force: true });
 	}
 });
-
-function request(url: string, extra: Partial<FetchRequest> = {}): FetchRequest {
-	return { url, sha256: '', pullPolicy: 'UNSPECIFIED_POLICY', resourceName: 'extensions.istio.io/wasmplugin/default.p', resourceVersion: '1',
-		pullSecret: undefined, timeoutMs: 10_000, insecureRegistries: [], ...extra };
-}
 
 async function filesUnder(root: string): Promise<string[]> {
 	const entries = await readdir(root, { recursive: true, withFileTypes: true });

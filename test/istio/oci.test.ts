@@ -6,7 +6,8 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { WasmCache, type FetchRequest } from '../../src/istio/fetch/cache.ts';
+import { WasmCache } from '../../src/istio/fetch/cache.ts';
+import { fetchRequest as request } from './fetch-request.ts';
 import { decideRequirement } from '../helpers/requirements.ts';
 import { requirementTest } from '../helpers/skip.ts';
 import { registryRequirement, startRegistry, type Registry } from './registry.ts';
@@ -30,11 +31,6 @@ test.after.always(async () => {
 		await rm(dir, { recursive: true, force: true });
 	}
 });
-
-function request(url: string, extra: Partial<FetchRequest> = {}): FetchRequest {
-	return { url, sha256: '', pullPolicy: 'UNSPECIFIED_POLICY', resourceName: 'extensions.istio.io/wasmplugin/default.p', resourceVersion: '1',
-		pullSecret: undefined, timeoutMs: 10_000, insecureRegistries: [], ...extra };
-}
 
 test('compat, docker and oci-artifact images give the module; the checksum is the manifest digest', async t => {
 	const cache = new WasmCache(path.join(dir, 'variants'));
