@@ -99,12 +99,6 @@ export class EnvoySchemas {
 		return { type_url: typeUrl, value: type.encode(type.fromObject(this.toProtoObject(type, body, where || fullName) as Record<string, unknown>)).finish() };
 	}
 
-	/** Decodes bytes of `fullName` into a plain object (snake_case, enums as names), for tests and messages. */
-	decode(fullName: string, bytes: Uint8Array): Record<string, unknown> {
-		const type = this.type(fullName);
-		return type.toObject(type.decode(bytes), { enums: String, longs: String, defaults: false }) as Record<string, unknown>;
-	}
-
 	private lookup(fullName: string): protobuf.Type | undefined {
 		try {
 			return this.root.lookupType(fullName);
