@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
-import { assertLogged, assertShortCircuit, forEachRuntime, scenarioRuntimes } from '../src/index.ts';
+import { assertLogged, assertShortCircuit, forEachRuntime, scenarioRuntimes, wasmPlugin } from 'meshbox';
 import { registryRequirement, startRegistry, type Registry } from '../test/istio/registry.ts';
 import { decideRequirement } from '../test/helpers/requirements.ts';
 import { requirementTest } from '../test/helpers/skip.ts';
@@ -71,10 +71,10 @@ forEachRuntime(runtimes, ({ runtime, title, startSandbox }) => {
 				// A cache of this runtime's own: the point is the pull, not another test's cache hit.
 				cacheDir: path.join(dir, `cache-${runtime}`),
 				pullSecrets: { 'reg-cred': dockerConfig },
-				resources: [{
-					apiVersion: 'extensions.istio.io/v1alpha1', kind: 'WasmPlugin', metadata: { name: 'my-wasm-plugin', namespace: 'default' },
-					spec: { selector: { matchLabels: { app: 'my-app' } }, url: `oci://${registry.host}/plugins/seed:v1`, sha256: digest, imagePullSecret: 'reg-cred', imagePullPolicy: 'IfNotPresent', pluginName: 'my-wasm-plugin' },
-				}],
+				resources: [wasmPlugin({
+					name: 'my-wasm-plugin',
+					selector: { matchLabels: { app: 'my-app' } }, url: `oci://${registry.host}/plugins/seed:v1`, sha256: digest, imagePullSecret: 'reg-cred', imagePullPolicy: 'IfNotPresent', pluginName: 'my-wasm-plugin',
+				})],
 			},
 		});
 		t.teardown(async () => box.stop());
@@ -86,7 +86,7 @@ forEachRuntime(runtimes, ({ runtime, title, startSandbox }) => {
 	ociTest(title('oci:// with a pull secret istiod cannot find: deny-all, no network call'), async t => {
 		const box = await startSandbox({
 			workload,
-			istio: { resources: [{ apiVersion: 'extensions.istio.io/v1alpha1', kind: 'WasmPlugin', metadata: { name: 'p' }, spec: { url: `oci://${registry.host}/plugins/seed:v1`, imagePullSecret: 'nope' } }] },
+			istio: { resources: [wasmPlugin({ name: 'p', url: `oci://${registry.host}/plugins/seed:v1`, imagePullSecret: 'nope' })] },
 		});
 		t.teardown(async () => box.stop());
 		t.is((await box.request('/')).status, 403);

@@ -9,14 +9,13 @@
  * - rollback() brings the previous accepted config back.
  */
 import test from 'ava';
-import { forEachRuntime, isMeshboxError, scenarioRuntimes } from '../src/index.ts';
+import { forEachRuntime, isMeshboxError, scenarioRuntimes } from 'meshbox';
 
 const seed = 'fixtures/plugins/seed-rust/seed-rust.wasm';
 const headers = 'fixtures/plugins/rust-headers/rust-headers.wasm';
 
-// Live changes need an Envoy driven by xDS: the local runtime. The docker runtime still starts Envoy from a
-// static bootstrap (its sandboxes refuse update() with a USAGE error), so these stories run locally for now.
-const runtimes = (await scenarioRuntimes()).filter(runtime => runtime === 'local');
+// Both runtimes drive Envoy over xDS; in Docker the control plane is reached through the network's gateway.
+const runtimes = await scenarioRuntimes();
 
 forEachRuntime(runtimes, ({ title, startSandbox }) => {
 	test(title('a request in flight during a swap finishes with the old plugin; the next one gets the new plugin'), async t => {

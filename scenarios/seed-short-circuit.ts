@@ -7,7 +7,7 @@
  * Told on every runtime (local, docker): the story must not depend on how Envoy runs.
  */
 import test from 'ava';
-import { assertLogged, assertShortCircuit, forEachRuntime, scenarioRuntimes, type Sandbox } from '../src/index.ts';
+import { assertLogged, assertShortCircuit, forEachRuntime, scenarioRuntimes, type Sandbox } from 'meshbox';
 
 // Await the runtimes before declaring anything: ava wants every test and hook declared synchronously.
 const runtimes = await scenarioRuntimes();

@@ -1,6 +1,10 @@
 /**
- * `npm run bench [-- --requests N] [--runtimes local,docker]`: what a scenario author waits for, measured on
- * this machine and printed as a table (never asserted in tests):
+ * `npm run bench [-- --requests N] [--runtimes local,docker] [--starts N]`: what a scenario author waits for,
+ * measured on this machine and printed as a table (never asserted in tests):
+ *   - start-up against its bare counterpart, side by side in the same run (rounds alternate): the same Envoy
+ *     binary started by hand from the equivalent static bootstrap with the same plugin (seed, Rust), spawn →
+ *     admin /ready polled every 5 ms, vs `startSandbox()` → ready (the control plane, the upstream, Envoy driven
+ *     over xDS); medians, minimums and the ratio;
  *   - sandbox start → ready, and stop, per runtime;
  *   - request latency through Envoy (sequential, keep-alive): no plugin vs the seed plugin (a local reply)
  *     vs a plugin that adds headers on the way to the app (the Rust headers fixture);
@@ -9,17 +13,33 @@
  *     `swapPlugin()` (xDS), for the seed (Rust) and a Go plugin.
  * Bounded: a fixed number of requests per case, all on loopback.
  */
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { execa } from 'execa';
+import { modelFromSpec } from '../src/compose/model.ts';
+import { buildBootstrap } from '../src/envoy/bootstrap.ts';
+import { envoyArguments } from '../src/envoy/command-line.ts';
+import { provisionEnvoy } from '../src/envoy/provision.ts';
+import { renderBootstrapYaml } from '../src/envoy/render.ts';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../src/index.ts';
 import type { RuntimeName } from '../src/runtime/types.ts';
 
-const { values } = parseArgs({ options: { requests: { type: 'string', default: '500' }, runtimes: { type: 'string', default: 'local' } } });
+const { values } = parseArgs({ options: {
+	requests: { type: 'string', default: '500' },
+	runtimes: { type: 'string', default: 'local' },
+	starts: { type: 'string', default: '7' },
+} });
 const requests = Math.max(10, Number(values.requests));
 const runtimes = values.runtimes.split(',').map(name => name.trim()) as RuntimeName[];
+const starts = Math.max(1, Number(values.starts));
+// Start-up is measured, not the wait in line behind other meshbox processes' Envoy starts (src/runtime/start-slots.ts).
+process.env.MESHBOX_START_SLOTS ??= '64';
+const seedWasm = 'fixtures/plugins/seed-rust/seed-rust.wasm';
+const loadAtStart = os.loadavg().map(load => load.toFixed(1)).join(' ');
 
 type Row = { what: string; value: string };
 const rows: Row[] = [];
@@ -60,10 +80,99 @@ async function latency(runtime: RuntimeName, label: string, box: Sandbox): Promi
 	rows.push({ what: `[${runtime}] ${label}: ${burst} concurrent requests`, value: `${(burst / seconds).toFixed(0)} req/s` });
 }
 
+/** GET http://address/ready until Envoy says LIVE (200), every 5 ms. */
+async function pollReady(adminAddressPath: string, exited: Promise<unknown>): Promise<void> {
+	let gone = false;
+	void exited.then(() => {
+		gone = true;
+	});
+	for (;;) {
+		if (gone) {
+			throw new Error('bare Envoy exited before it was ready');
+		}
+
+		const address = (await readFile(adminAddressPath, 'utf8').catch(() => '')).trim();
+		const match = /^(.*):(\d+)$/.exec(address);
+		if (match?.[1] && match[2]) {
+			const status = await new Promise<number>(resolve => {
+				http.get({ host: match[1], port: Number(match[2]), path: '/ready', agent: false }, response => {
+					response.resume();
+					resolve(response.statusCode ?? 0);
+				}).on('error', () => resolve(0));
+			});
+			if (status === 200) {
+				return;
+			}
+		}
+
+		await new Promise(resolve => setTimeout(resolve, 5));
+	}
+}
+
+/** The bare counterpart of a sandbox with the seed plugin: its static bootstrap, written and run by hand. */
+async function bareEnvoyStart(): Promise<number> {
+	const model = await modelFromSpec({ plugins: [{ name: 'seed', wasm: seedWasm }] }, { baseDir: process.cwd() });
+	const envoy = await provisionEnvoy({ version: model.envoy.version, versionOrigin: model.envoy.versionOrigin, onProgress: () => undefined });
+	const directory = await mkdtemp(path.join(os.tmpdir(), 'meshbox-bench-'));
+	const bootstrapPath = path.join(directory, 'envoy.yaml');
+	const adminAddressPath = path.join(directory, 'admin-address');
+	try {
+		const started = performance.now();
+		const bootstrap = buildBootstrap(model, {
+			listener: { address: '127.0.0.1', port: 0 },
+			admin: { address: '127.0.0.1', port: 0 },
+			// Never called: the seed plugin answers every request itself.
+			upstream: { address: '127.0.0.1', port: 9 },
+			wasmPath: plugin => plugin.wasmPath,
+		});
+		await writeFile(bootstrapPath, renderBootstrapYaml(bootstrap, ['meshbox bench: bare Envoy']));
+		const child = execa(envoy.path, [...envoyArguments(model.envoy, bootstrapPath), '--admin-address-path', adminAddressPath], { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore', reject: false, cleanup: true });
+		try {
+			await pollReady(adminAddressPath, child);
+			return performance.now() - started;
+		} finally {
+			child.kill('SIGKILL');
+			await child;
+		}
+	} finally {
+		await rm(directory, { recursive: true, force: true });
+	}
+}
+
+async function sandboxStart(): Promise<number> {
+	const started = performance.now();
+	const box = await startSandbox({ runtime: 'local', plugins: [{ name: 'seed', wasm: seedWasm }] });
+	const elapsed = performance.now() - started;
+	await box.stop();
+	return elapsed;
+}
+
+if (runtimes.includes('local')) {
+	// One of each first, apart: this process's first sandbox also loads code (imports, the xDS schemas).
+	const firstSandbox = await sandboxStart();
+	await bareEnvoyStart();
+	const bare: number[] = [];
+	const sandbox: number[] = [];
+	for (let round = 0; round < starts; round++) {
+		bare.push(await bareEnvoyStart());
+		sandbox.push(await sandboxStart());
+	}
+
+	bare.sort((a, b) => a - b);
+	sandbox.sort((a, b) => a - b);
+	const format = (times: number[]) => `median ${percentile(times, 50).toFixed(0)} / min ${times[0]!.toFixed(0)} ms`;
+	rows.push(
+		{ what: `[local] start → ready, bare Envoy, static bootstrap, seed plugin (${starts} starts)`, value: format(bare) },
+		{ what: `[local] start → ready, startSandbox(), xDS, seed plugin (${starts} starts)`, value: format(sandbox) },
+		{ what: '[local] start → ready, startSandbox() / bare Envoy', value: `median ×${(percentile(sandbox, 50) / percentile(bare, 50)).toFixed(2)} / min ×${(sandbox[0]! / bare[0]!).toFixed(2)}` },
+		{ what: '[local] start → ready, the process\'s first startSandbox() (loads code)', value: `${firstSandbox.toFixed(0)} ms` },
+	);
+}
+
 for (const runtime of runtimes) {
 	const cases: Array<[string, SandboxOptions]> = [
 		['no plugin (to the app)', {}],
-		['seed plugin (local reply)', { plugins: [{ name: 'seed', wasm: 'fixtures/plugins/seed-rust/seed-rust.wasm' }] }],
+		['seed plugin (local reply)', { plugins: [{ name: 'seed', wasm: seedWasm }] }],
 		['headers plugin (to the app)', { plugins: [{ name: 'headers', wasm: 'fixtures/plugins/rust-headers/rust-headers.wasm' }] }],
 	];
 	for (const [label, options] of cases) {
@@ -113,13 +222,13 @@ async function updateLatency(runtime: RuntimeName, label: string, modules: reado
 }
 
 for (const runtime of runtimes) {
-	const seed = 'fixtures/plugins/seed-rust/seed-rust.wasm';
+	const seed = seedWasm;
 	await updateLatency(runtime, 'seed (Rust) ↔ headers (Rust)', [seed, 'fixtures/plugins/rust-headers/rust-headers.wasm'], body => body !== 'Hello from Wasm!\n');
 	await updateLatency(runtime, 'seed (Rust) ↔ headers (Go, 3 MB)', [seed, 'fixtures/plugins/go-headers/go-headers.wasm'], body => body !== 'Hello from Wasm!\n');
 }
 
 const width = Math.max(...rows.map(row => row.what.length));
-process.stdout.write(`meshbox bench (${new Date().toISOString()}, node ${process.version})\n`);
+process.stdout.write(`meshbox bench (${new Date().toISOString()}, node ${process.version}, ${os.availableParallelism()} CPUs, load average at start ${loadAtStart})\n`);
 for (const row of rows) {
 	process.stdout.write(`${row.what.padEnd(width)}  ${row.value}\n`);
 }

@@ -1,15 +1,14 @@
 /**
- * meshbox's public API: start a sandbox from a scenario, render Envoy config, find Envoy.
+ * meshbox's public API, exactly what README.md documents: start a sandbox from a scenario (and tell stories on
+ * every runtime), mock services, assertions, Istio resource builders, debug reports, errors, and the types they
+ * use. Internals (spec resolution, config loading, Envoy provisioning, models) are not part of it.
  */
 export * from './scenario/index.ts';
-export type { SandboxSpec, PluginSpec, EnvoySpec, LogLevel } from './config/spec.ts';
-export type { SandboxModel, PluginModel } from './config/model.ts';
+export type { PluginSpec, EnvoySpec, LogLevel } from './config/spec.ts';
+export type { SandboxSpec } from './compose/spec.ts';
 export type { PluginLogEntry, EnvoyLogEntry, PluginLogLevel } from './envoy/logs.ts';
 export type { EnvoyStats } from './envoy/admin.ts';
 export type { RecordedRequest } from './upstream/recording-server.ts';
 export type { UpstreamRecordings } from './upstream/recordings.ts';
 export { MeshboxError, isMeshboxError } from './errors.ts';
-export { resolveSpec } from './config/resolve.ts';
-export { loadConfigFile } from './config/load-file.ts';
-export { provisionEnvoy, pinnedEnvoyVersion } from './envoy/provision.ts';
 export type { RuntimeName } from './runtime/types.ts';

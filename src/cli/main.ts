@@ -11,13 +11,14 @@ import { composeCommand } from './commands/compose.ts';
 import { downCommand } from './commands/down.ts';
 import { envoyCommand } from './commands/envoy.ts';
 import { imagesCommand } from './commands/images.ts';
+import { initCommand } from './commands/init.ts';
 import { renderCommand } from './commands/render.ts';
 import { upCommand } from './commands/up.ts';
 
 /** Write errors that mean "nobody reads this output any more". */
 const outputGoneCodes = new Set(['EPIPE', 'EIO', 'ERR_STREAM_DESTROYED']);
 
-const commands: readonly Command[] = [upCommand, renderCommand, envoyCommand, imagesCommand, downCommand, composeCommand, checkCommand];
+const commands: readonly Command[] = [upCommand, renderCommand, envoyCommand, imagesCommand, downCommand, composeCommand, checkCommand, initCommand];
 
 export async function main(argv: readonly string[]): Promise<number> {
 	// Once the terminal is closed (SIGHUP) or a pipe's reader is gone (`| head`), writes fail with EIO or EPIPE.

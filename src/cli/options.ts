@@ -3,9 +3,10 @@
  */
 import { access } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { defaultConfigFile, loadConfigFile } from '../config/load-file.ts';
+import { defaultConfigFile } from '../config/load-file.ts';
+import { modelFromFile, modelFromSpec, type SandboxSession } from '../compose/model.ts';
 import type { SandboxModel } from '../config/model.ts';
-import { isUsablePluginName, resolveSpec, type PluginOverride } from '../config/resolve.ts';
+import { isUsablePluginName, type PluginOverride } from '../config/resolve.ts';
 import { MeshboxError } from '../errors.ts';
 
 export const sandboxOptionSpec = {
@@ -16,6 +17,7 @@ export const sandboxOptionSpec = {
 	runtime: { type: 'string' },
 	'envoy-bin': { type: 'string' },
 	'envoy-image': { type: 'string' },
+	'envoy-version': { type: 'string' },
 	help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -27,9 +29,13 @@ export const sandboxOptionsHelp = [
 	'      --runtime NAME    local (default) or docker (Envoy and the upstream in containers)',
 	'      --envoy-bin FILE  the Envoy binary to use (default: ENVOY_BIN, PATH, cache, or install)',
 	'      --envoy-image IMG docker runtime: the Envoy image (default: MESHBOX_ENVOY_IMAGE, envoyproxy/envoy, or meshbox/envoy)',
+	'      --envoy-version V the Envoy release, e.g. 1.38 (newest 1.38.x) or 1.38.3 (default: envoy.version, MESHBOX_ENVOY_VERSION, 1.40.0)',
 ];
 
-export function parseCommandArgs<T extends ParseArgsConfig['options']>(argv: readonly string[], options: T, usage: string) {
+// The return type is spelled out so that the package's .d.ts can name it (node:util does not export ParsedResults).
+type CommandArgs<T extends ParseArgsConfig['options']> = ReturnType<typeof parseArgs<{ args: string[]; options: T; allowPositionals: false; strict: true }>>;
+
+export function parseCommandArgs<T extends ParseArgsConfig['options']>(argv: readonly string[], options: T, usage: string): CommandArgs<T> {
 	try {
 		return parseArgs({ args: [...argv], options, allowPositionals: false, strict: true });
 	} catch (error) {
@@ -55,6 +61,7 @@ type SandboxFlags = {
 	plugin?: string[];
 	port?: string;
 	'admin-port'?: string;
+	'envoy-version'?: string;
 };
 
 /**
@@ -62,20 +69,22 @@ type SandboxFlags = {
  * alone. `defaultPort` is the listener port when neither the flags nor the spec set one (an explicit
  * `port: 0` in the spec keeps its meaning: any free port).
  */
-export async function loadSandboxModel(flags: SandboxFlags, defaultPort: number): Promise<SandboxModel> {
+/** `session`: the sandbox's state across reloads (`up --watch` loads the config again and again). */
+export async function loadSandboxModel(flags: SandboxFlags, defaultPort: number, session?: SandboxSession): Promise<SandboxModel> {
 	const overrides = {
 		port: parsePortFlag(flags.port, '--port'),
 		adminPort: parsePortFlag(flags['admin-port'], '--admin-port'),
 		plugins: flags.plugin ? await parsePluginFlags(flags.plugin) : undefined,
+		envoyVersion: flags['envoy-version'],
 	};
 	const defaults = { port: defaultPort };
 	const [configFile] = await configFileOf(flags);
 	if (configFile) {
-		return loadConfigFile(configFile, overrides, defaults);
+		return modelFromFile(configFile, { overrides, defaults, session });
 	}
 
 	if (flags.plugin) {
-		return resolveSpec({}, { baseDir: process.cwd(), overrides, defaults });
+		return modelFromSpec({}, { baseDir: process.cwd(), overrides, defaults, session });
 	}
 
 	throw new MeshboxError('CONFIG_NOT_FOUND', `no ${defaultConfigFile} in ${process.cwd()} and no --plugin given`,

@@ -7,9 +7,10 @@
  * The scenario API (`box.update()`, `box.swapPlugin()`, `box.rollback()`) and `meshbox up --watch` both
  * change sandboxes through this one class.
  */
-import { resolveSpec } from '../config/resolve.ts';
 import type { SandboxModel } from '../config/model.ts';
-import type { PluginSpec, SandboxSpec } from '../config/spec.ts';
+import type { PluginSpec } from '../config/spec.ts';
+import { modelFromSpec, SandboxSession } from './model.ts';
+import type { SandboxSpec } from './spec.ts';
 import { MeshboxError } from '../errors.ts';
 import type { RunningSandbox } from '../runtime/types.ts';
 
@@ -29,7 +30,8 @@ export type AcceptedConfig = {
 export class LiveSandbox {
 	private readonly history: AcceptedConfig[];
 
-	constructor(private readonly running: RunningSandbox, spec: SandboxSpec, model: SandboxModel, private readonly baseDir: string) {
+	/** `session`: what the sandbox keeps across re-resolutions of its spec (the Istio pod's module cache). */
+	constructor(private readonly running: RunningSandbox, spec: SandboxSpec, model: SandboxModel, private readonly baseDir: string, private readonly session = new SandboxSession()) {
 		this.history = [{ version: running.configVersion?.() ?? 1, spec, model }];
 	}
 
@@ -50,7 +52,7 @@ export class LiveSandbox {
 		}
 
 		const spec: SandboxSpec = { ...this.current.spec, ...change };
-		return this.reload(await resolveSpec(spec, { baseDir: this.baseDir }), spec);
+		return this.reload(await modelFromSpec(spec, { baseDir: this.baseDir, session: this.session }), spec);
 	}
 
 	/**
@@ -83,6 +85,29 @@ export class LiveSandbox {
 		const oldSpec: PluginSpec = typeof old === 'string' || old === undefined ? { name, wasm: this.current.model.plugins[index]!.wasmPath } : old;
 		const next: PluginSpec = typeof replacement === 'string' ? { ...oldSpec, name, wasm: replacement } : { name, ...replacement };
 		return this.update({ plugins: plugins.map((plugin, position) => (position === index ? next : plugin)) });
+	}
+
+	/**
+	 * Istio: applies WasmPlugin (and other Istio) resources as `kubectl apply` does, then re-runs selection,
+	 * fetch and translation and pushes the result as istiod would. `resources`: YAML text (one or more documents)
+	 * or objects; each replaces the resource of the same kind/namespace/name or is added. `replace: true` makes
+	 * them the whole set (the `istio` files and earlier resources are dropped), which is how one is deleted.
+	 */
+	async applyIstio(resources: string | readonly unknown[], options: { replace?: boolean } = {}): Promise<AcceptedConfig> {
+		const { istio } = this.current.spec;
+		if (!this.current.model.sidecar || istio === undefined) {
+			throw new MeshboxError('USAGE', 'applyIstio: this sandbox is not an Istio sidecar', 'start it with `workload:` and `istio:` to apply Istio resources');
+		}
+
+		const settings = Array.isArray(istio) ? { files: istio } : istio;
+		const added = typeof resources === 'string' ? [resources] : [...resources];
+		const spec: SandboxSpec = {
+			...this.current.spec,
+			istio: options.replace
+				? { ...settings, files: [], resources: added }
+				: { ...settings, resources: [...(settings.resources ?? []), ...added] },
+		};
+		return this.reload(await modelFromSpec(spec, { baseDir: this.baseDir, session: this.session }), spec);
 	}
 
 	/** Goes back to the config accepted before the current one (a new version with the old contents). */
@@ -124,14 +149,26 @@ export class LiveSandbox {
 	}
 }
 
-/** The parts of a model that need a new Envoy: ports, node identity, Envoy's flags, the Istio sidecar. */
+/**
+ * The parts of a model that need a new Envoy: ports, node identity, Envoy's flags, and a sidecar's identity and
+ * names (which workload, direction, listener). A sidecar's filter chain and plugins change like a plain one's.
+ */
 function fixedParts(current: SandboxModel, next: SandboxModel): string[] {
+	const identity = (model: SandboxModel) => {
+		if (!model.sidecar) {
+			return undefined;
+		}
+
+		const { httpFilters: _http, networkFilters: _network, notes: _notes, summary: _summary, sources: _sources, ...names } = model.sidecar;
+		return names;
+	};
+
 	const parts: Array<[string, unknown, unknown]> = [
 		['port', current.port, next.port],
 		['adminPort', current.adminPort, next.adminPort],
 		['node', current.node, next.node],
 		['envoy', current.envoy, next.envoy],
-		['istio', current.sidecar, next.sidecar],
+		['the Istio workload, direction or release', identity(current), identity(next)],
 	];
 	return parts.filter(([, before, after]) => JSON.stringify(before) !== JSON.stringify(after)).map(([name]) => name);
 }

@@ -104,7 +104,18 @@ export function watchPlugins(live: LiveSandbox, load: () => Promise<SandboxModel
 		});
 	}
 
-	for (const plugin of live.current.model.plugins) {
+	// An Istio sidecar: its Istio files and local modules; a reload re-runs selection, fetch and translation.
+	const { sidecar } = live.current.model;
+	for (const file of sidecar?.sources ?? []) {
+		watchPath(path.dirname(file), false, changed => {
+			if (path.resolve(changed) === file) {
+				const startedAt = performance.now();
+				later('istio', async () => reload(`${path.basename(file)} changed`, startedAt));
+			}
+		});
+	}
+
+	for (const plugin of sidecar ? [] : live.current.model.plugins) {
 		const wasmDirectory = path.dirname(plugin.wasmPath);
 		// The directory, not the file: a build replaces the file (a new inode a file watch would not follow).
 		watchPath(wasmDirectory, false, file => {

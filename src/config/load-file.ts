@@ -6,8 +6,7 @@ import path from 'node:path';
 import { isMap, isSeq, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { MeshboxError } from '../errors.ts';
 import type { FieldPath, Locator } from './fields.ts';
-import type { SandboxModel } from './model.ts';
-import { resolveSpec, type ResolveOptions } from './resolve.ts';
+import { resolveSpec, type ResolvedSpec, type ResolveOptions } from './resolve.ts';
 import { documentValue } from './yaml-values.ts';
 
 export const defaultConfigFile = 'meshbox.yaml';
@@ -47,8 +46,11 @@ export function parseYaml(text: string, fileLabel: string): ParsedYaml {
 	return { value: converted.value, locate };
 }
 
-/** `defaults`: values for fields the file leaves unset (`meshbox up`: the listener on 10000). */
-export async function loadConfigFile(file: string, overrides?: ResolveOptions['overrides'], defaults?: ResolveOptions['defaults']): Promise<SandboxModel> {
+/**
+ * `defaults`: values for fields the file leaves unset (`meshbox up`: the listener on 10000);
+ * `extensionFields`: top-level fields a later stage reads (see ResolveOptions).
+ */
+export async function loadConfigFile(file: string, options: Pick<ResolveOptions, 'overrides' | 'defaults' | 'extensionFields'> = {}): Promise<ResolvedSpec> {
 	const absolute = path.resolve(file);
 	const text = await readFile(absolute, 'utf8').catch((error: NodeJS.ErrnoException) => {
 		throw new MeshboxError('CONFIG_NOT_FOUND', `cannot read config file ${file}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`,
@@ -57,7 +59,7 @@ export async function loadConfigFile(file: string, overrides?: ResolveOptions['o
 	const relative = path.relative(process.cwd(), absolute);
 	const label = relative && !relative.startsWith('..') ? relative : absolute;
 	const { value, locate } = parseYaml(text, label);
-	return resolveSpec(value, { baseDir: path.dirname(absolute), locate, overrides, defaults });
+	return resolveSpec(value, { ...options, baseDir: path.dirname(absolute), locate });
 }
 
 /** The source offset of the field at `fieldPath`: its key when it is a map entry, else the node itself. */

@@ -42,6 +42,13 @@ export type EnvoyModel = {
 	readonly logLevel: LogLevel;
 	readonly componentLogLevels: Readonly<Record<string, LogLevel>>;
 	readonly concurrency: number;
+	/**
+	 * The Envoy version asked for (`1.38` = newest 1.38.x, or `1.38.3`); absent: the default (whatever Envoy
+	 * is found, else the pinned one). The runtimes resolve it to an exact version and install it (src/envoy/provision.ts).
+	 */
+	readonly version?: string;
+	/** Where `version` came from, for messages: `--envoy-version`, `envoy.version (meshbox.yaml:4:12)`, MESHBOX_ENVOY_VERSION, … */
+	readonly versionOrigin?: string;
 };
 
 /** An extra Envoy cluster (a service plugins call with http_call). */
@@ -87,7 +94,8 @@ export type SidecarFilter =
 	/** A Wasm plugin (also listed in `SandboxModel.plugins`, by its `name`). */
 	| { readonly kind: 'wasm'; readonly plugin: PluginModel; readonly comment: string }
 	/** A filter upstream Envoy has (Istio's RBAC fallback, grpc_stats, fault, cors, Lua). */
-	| { readonly kind: 'typed'; readonly name: string; readonly typedConfig: JsonObject; readonly comment: string }
+	/** `ecds`: delivered as an ECDS resource of that name (istio-agent's RBAC filter in a module's place). */
+	| { readonly kind: 'typed'; readonly name: string; readonly typedConfig: JsonObject; readonly comment: string; readonly ecds?: boolean }
 	/** An ECDS filter whose config Envoy rejected: it stays without config (Envoy answers 500). */
 	| { readonly kind: 'missing-config'; readonly name: string; readonly typeUrls: readonly string[]; readonly comment: string }
 	/** An Istio filter that does not exist in upstream Envoy: shown by `meshbox render`, not configured. */
@@ -110,4 +118,6 @@ export type SidecarModel = {
 	readonly notes: readonly string[];
 	/** Header lines for `meshbox render`. */
 	readonly summary: readonly string[];
+	/** The files it was made from (absolute): the Istio files and local `file://` modules (`up --watch` watches them). */
+	readonly sources: readonly string[];
 };

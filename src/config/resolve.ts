@@ -10,7 +10,7 @@ import { logLevels, type LogLevel } from './spec.ts';
 import { inspectWasmFile } from './wasm-module.ts';
 import { MeshboxError } from '../errors.ts';
 import {
-	configError, formatPath, isRecord, noLocation, readBoolean, readInteger, readObject, readOneOf, readPort, readString,
+	configError, describeValue, formatPath, isRecord, noLocation, readBoolean, readInteger, readObject, readOneOf, readPort, readString,
 	readStringList, readStringMap, type FieldPath, type Locator,
 } from './fields.ts';
 
@@ -34,6 +34,8 @@ export type ResolveOptions = {
 		adminPort?: number;
 		/** Replace the spec's plugins with these (`--plugin`). */
 		plugins?: readonly PluginOverride[];
+		/** `--envoy-version`. */
+		envoyVersion?: string;
 	};
 	/**
 	 * Values for fields that neither the spec nor an override sets. The listener port is the one that differs:
@@ -43,15 +45,31 @@ export type ResolveOptions = {
 	defaults?: {
 		port?: number;
 	};
+	/**
+	 * Top-level fields a later stage reads (src/compose passes Istio's `workload` and `istio`): allowed here,
+	 * handed on as written in `ResolvedSpec.extensions`.
+	 */
+	extensionFields?: readonly string[];
 };
 
-// `workload` and `istio`: the Istio sidecar emulation (src/istio), resolved only when present.
-const sandboxFields = ['upstream', 'node', 'plugins', 'clusters', 'port', 'adminPort', 'envoy', 'workload', 'istio'] as const;
+/** The plain sandbox, and the extension fields the spec set (raw), for the stage that reads them. */
+export type ResolvedSpec = {
+	readonly model: SandboxModel;
+	readonly extensions: Readonly<Record<string, unknown>>;
+	/** Where fields are in the spec's file (for the extension's errors). */
+	readonly locate: Locator;
+	/** Whether the spec set Envoy's log levels itself (an extension's defaults must not override them). */
+	readonly logLevelsGiven: boolean;
+	/** The directory relative paths in the spec are resolved against. */
+	readonly baseDir: string;
+};
+
+const sandboxFields = ['upstream', 'node', 'plugins', 'clusters', 'port', 'adminPort', 'envoy', 'envoyVersion'] as const;
 const nodeFields = ['id', 'cluster', 'metadata'] as const;
 const upstreamFields = ['status', 'headers', 'body', 'trailers'] as const;
 const pluginFields = ['name', 'wasm', 'rootId', 'vmId', 'configuration', 'vmConfiguration', 'failOpen', 'env', 'hostEnv', 'build'] as const;
 const buildFields = ['command', 'cwd', 'watch'] as const;
-const envoyFields = ['logLevel', 'componentLogLevels', 'concurrency'] as const;
+const envoyFields = ['logLevel', 'componentLogLevels', 'concurrency', 'version'] as const;
 
 /** Envoy's default, plus wasm at debug: the plugin logs authors ask for first. */
 export const defaultComponentLogLevels: Readonly<Record<string, LogLevel>> = { wasm: 'debug' };
@@ -59,9 +77,10 @@ export const defaultComponentLogLevels: Readonly<Record<string, LogLevel>> = { w
 /** Plugin (and cluster) names: see isUsablePluginName. */
 const pluginNamePattern = /^[\w./@-]+$/;
 
-export async function resolveSpec(input: unknown, options: ResolveOptions): Promise<SandboxModel> {
+export async function resolveSpec(input: unknown, options: ResolveOptions): Promise<ResolvedSpec> {
 	const locate = options.locate ?? noLocation;
-	const spec = readObject(input ?? {}, [], locate, sandboxFields);
+	const extensionFields = options.extensionFields ?? [];
+	const spec = readObject(input ?? {}, [], locate, [...sandboxFields, ...extensionFields]);
 	const overrides = options.overrides ?? {};
 
 	const pluginInputs: PluginInput[] = overrides.plugins
@@ -98,33 +117,11 @@ export async function resolveSpec(input: unknown, options: ResolveOptions): Prom
 		clusters: resolveClusters(spec.clusters, locate),
 		port: overrides.port ?? (spec.port === undefined ? options.defaults?.port ?? 0 : readPort(spec.port, ['port'], locate)),
 		adminPort: overrides.adminPort ?? (spec.adminPort === undefined ? 0 : readPort(spec.adminPort, ['adminPort'], locate)),
-		envoy: resolveEnvoy(spec.envoy, locate),
+		envoy: { ...resolveEnvoy(spec.envoy, locate), ...resolveEnvoyVersion(spec, overrides.envoyVersion, locate) },
 	};
-	if (spec.workload === undefined && spec.istio === undefined) {
-		return model;
-	}
-
-	// --- Istio sidecar emulation (src/istio): loaded only for specs that ask for it. ---
-	if (overrides.plugins && overrides.plugins.length > 0) {
-		const where = locate([spec.istio === undefined ? 'workload' : 'istio']);
-		throw new MeshboxError('USAGE', `--plugin: ${where ?? 'the spec'} makes the sandbox an Istio sidecar, whose plugins come from the WasmPlugin resources`,
-			'drop --plugin, or use a config without `istio:` / `workload:` for a plain sandbox');
-	}
-
-	if (plugins.length > 0) {
-		throw configError(locate, ['plugins'], 'with `istio:` the plugins come from the WasmPlugin resources',
-			'remove `plugins`, or drop `istio:` for a plain sandbox');
-	}
-
-	const { resolveIstioSidecar } = await import('../istio/sidecar.ts');
-	const istio = await resolveIstioSidecar({ workload: spec.workload, istio: spec.istio, baseDir: options.baseDir, locate });
-	const envoyGiven = isRecord(spec.envoy) && (spec.envoy.logLevel !== undefined || spec.envoy.componentLogLevels !== undefined);
-	return {
-		...model,
-		plugins: istio.plugins,
-		sidecar: istio.sidecar,
-		envoy: istio.envoyLogLevels && !envoyGiven ? { ...model.envoy, ...istio.envoyLogLevels } : model.envoy,
-	};
+	const extensions = Object.fromEntries(extensionFields.filter(field => spec[field] !== undefined).map(field => [field, spec[field]]));
+	const logLevelsGiven = isRecord(spec.envoy) && (spec.envoy.logLevel !== undefined || spec.envoy.componentLogLevels !== undefined);
+	return { model, extensions, locate, logLevelsGiven, baseDir: options.baseDir };
 }
 
 function readPluginList(value: unknown, locate: Locator): unknown[] {
@@ -308,4 +305,35 @@ function resolveEnvoy(value: unknown, locate: Locator): EnvoyModel {
 		componentLogLevels,
 		concurrency: fields.concurrency === undefined ? 1 : readInteger(fields.concurrency, ['envoy', 'concurrency'], locate, 1, 64),
 	};
+}
+
+/**
+ * The Envoy version asked for, first of: `--envoy-version`, the spec's `envoyVersion`, `envoy.version`,
+ * MESHBOX_ENVOY_VERSION. None: the default (an Istio sidecar may still choose its release's Envoy).
+ */
+function resolveEnvoyVersion(spec: Record<string, unknown>, flag: string | undefined, locate: Locator): Pick<EnvoyModel, 'version' | 'versionOrigin'> {
+	const envoy = isRecord(spec.envoy) ? spec.envoy : {};
+	const candidates: Array<[unknown, FieldPath | string]> = [[flag, '--envoy-version'], [spec.envoyVersion, ['envoyVersion']], [envoy.version, ['envoy', 'version']],
+		[process.env.MESHBOX_ENVOY_VERSION || undefined, 'MESHBOX_ENVOY_VERSION']];
+	for (const [value, origin] of candidates) {
+		if (value === undefined) {
+			continue;
+		}
+
+		if (typeof origin === 'string') {
+			return { version: String(value), versionOrigin: origin };
+		}
+
+		// YAML reads `version: 1.40` as a number; 1.40 → "1.40", not "1.4".
+		const text = typeof value === 'number' ? value.toFixed(2) : readString(value, origin, locate);
+		if (!/^v?\d+\.\d+(\.\d+)?$/.test(text.trim())) {
+			throw configError(locate, origin, `expected an Envoy version such as 1.38 (the newest 1.38.x) or 1.38.3, found ${describeValue(value)}`,
+				'`meshbox envoy --list` shows the installed and installable versions');
+		}
+
+		const where = locate(origin);
+		return { version: text.trim(), versionOrigin: `${formatPath(origin)}${where ? ` (${where})` : ''}` };
+	}
+
+	return {};
 }

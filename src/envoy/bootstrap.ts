@@ -48,8 +48,12 @@ export type SandboxResources = {
 };
 
 export function buildResources(model: SandboxModel, placement: Placement, options: { ecds: boolean } = { ecds: false }): SandboxResources {
+	if (model.sidecar) {
+		return sidecarResources(model, model.sidecar, placement, options);
+	}
+
 	const plugins = model.plugins.map(plugin => wasmFilter(plugin, placement.wasmPath(plugin)));
-	const filters: JsonObject[] = options.ecds ? plugins.map(plugin => ({ name: plugin.name ?? null, config_discovery: { config_source: { ads: {}, resource_api_version: 'V3' }, type_urls: [typeUrls.httpWasm] } })) : plugins;
+	const filters: JsonObject[] = options.ecds ? plugins.map(plugin => ecdsReference(String(plugin.name), plainEcdsSource, [typeUrls.httpWasm])) : plugins;
 	return {
 		listeners: [{
 			name: listenerName,
@@ -58,17 +62,26 @@ export function buildResources(model: SandboxModel, placement: Placement, option
 		}],
 		clusters: [
 			httpCluster(upstreamClusterName, placement.upstream),
-			...model.clusters.map(cluster => httpCluster(cluster.name, placement.clusterAddress?.(cluster) ?? { address: cluster.host, port: cluster.port })),
+			...extraClusters(model, placement),
 		],
 		extensionConfigs: options.ecds ? plugins : [],
 	};
 }
 
-export function buildBootstrap(model: SandboxModel, placement: Placement): JsonObject {
-	if (model.sidecar) {
-		return buildSidecarBootstrap(model, model.sidecar, placement);
-	}
+/** A plain sandbox's plugins come over the ADS stream; Envoy's default initial fetch timeout (15 s) applies. */
+const plainEcdsSource: JsonObject = { ads: {}, resource_api_version: 'V3' };
 
+/** A filter that only names its config: Envoy subscribes to it (ECDS) and runs it once it arrives. */
+function ecdsReference(name: string, configSource: JsonObject, typeUrlList: readonly string[]): JsonObject {
+	return { name, config_discovery: { config_source: configSource, type_urls: [...typeUrlList] } };
+}
+
+function extraClusters(model: SandboxModel, placement: Placement): JsonObject[] {
+	return model.clusters.map(cluster => httpCluster(cluster.name, placement.clusterAddress?.(cluster) ?? { address: cluster.host, port: cluster.port }));
+}
+
+/** A static bootstrap: every resource inline (`meshbox render`, and runtimes that cannot serve xDS). */
+export function buildBootstrap(model: SandboxModel, placement: Placement): JsonObject {
 	const { listeners, clusters } = buildResources(model, placement);
 	return { ...bootstrapShell(model, placement), static_resources: { listeners: [...listeners], clusters: [...clusters] } };
 }
@@ -112,6 +125,12 @@ export function buildAdsBootstrap(model: SandboxModel, placement: Placement, ads
 }
 
 function bootstrapShell(model: SandboxModel, placement: Placement): JsonObject {
+	if (model.sidecar) {
+		// A sidecar's identity as istio-agent writes it (pkg/bootstrap/config.go), Envoy's default stats flush.
+		const { node } = model.sidecar;
+		return { node: { id: node.id, cluster: node.cluster, metadata: node.metadata }, admin: { address: socketAddress(placement.admin) } };
+	}
+
 	return {
 		node: { id: model.node.id, cluster: model.node.cluster, ...(Object.keys(model.node.metadata).length > 0 ? { metadata: model.node.metadata } : {}) },
 		// Histograms reach admin /stats at each flush: every second rather than Envoy's 5 s.
@@ -219,11 +238,15 @@ export function listenerNameOf(model: SandboxModel): string {
 
 
 /**
- * A sidecar-shaped bootstrap: Istio's node identity, listener/route/cluster names and filter chain, so that
- * plugins reading `xds.node`, `xds.cluster_name`, `xds.route_name` or `xds.listener_direction` see what they
- * would see in a pod.
+ * A sidecar's resources: Istio's listener/route/cluster names and filter chain, so that plugins reading
+ * `xds.node`, `xds.cluster_name`, `xds.route_name` or `xds.listener_direction` see what they would see in a
+ * pod. Over xDS (`ecds`) each WasmPlugin is what istiod sends (pilot/pkg/networking/core/extension/wasmplugin.go):
+ * a filter that only names its ECDS resource, with `initial_fetch_timeout: 0s` (the listener waits for it) and
+ * the Wasm and RBAC type URLs (istio-agent may put an RBAC filter in the module's place), and the resource itself.
  */
-function buildSidecarBootstrap(model: SandboxModel, sidecar: SidecarModel, placement: Placement): JsonObject {
+function sidecarResources(model: SandboxModel, sidecar: SidecarModel, placement: Placement, options: { ecds: boolean }): SandboxResources {
+	const extensionConfigs: JsonObject[] = [];
+	const chain = (filters: readonly SidecarFilter[], network: boolean) => sidecarFilters(filters, placement, network, options.ecds ? extensionConfigs : undefined);
 	const routerFilter: JsonObject = { name: 'envoy.filters.http.router', typed_config: { '@type': typeUrls.router } };
 	const hcm: JsonObject = {
 		name: 'envoy.filters.network.http_connection_manager',
@@ -239,42 +262,54 @@ function buildSidecarBootstrap(model: SandboxModel, sidecar: SidecarModel, place
 					routes: [{ name: sidecar.routeName, match: { prefix: '/' }, route: { cluster: sidecar.clusterName } }],
 				}],
 			},
-			http_filters: [...sidecarFilters(sidecar.httpFilters, placement, typeUrls.httpWasm), routerFilter],
+			http_filters: [...chain(sidecar.httpFilters, false), routerFilter],
 		},
 	};
 	return {
-		node: { id: sidecar.node.id, cluster: sidecar.node.cluster, metadata: sidecar.node.metadata },
-		admin: { address: socketAddress(placement.admin) },
-		static_resources: {
-			listeners: [{
-				name: sidecar.listenerName,
-				address: socketAddress(placement.listener),
-				traffic_direction: sidecar.trafficDirection,
-				filter_chains: [{
-					name: sidecar.filterChainName,
-					filters: [...sidecarFilters(sidecar.networkFilters, placement, typeUrls.networkWasm), hcm],
-				}],
+		listeners: [{
+			name: sidecar.listenerName,
+			address: socketAddress(placement.listener),
+			traffic_direction: sidecar.trafficDirection,
+			filter_chains: [{
+				name: sidecar.filterChainName,
+				filters: [...chain(sidecar.networkFilters, true), hcm],
 			}],
-			clusters: [
-				httpCluster(sidecar.clusterName, placement.upstream),
-				...(model.clusters ?? []).map(cluster => httpCluster(cluster.name, placement.clusterAddress?.(cluster) ?? { address: cluster.host, port: cluster.port })),
-			],
-		},
+		}],
+		clusters: [httpCluster(sidecar.clusterName, placement.upstream), ...extraClusters(model, placement)],
+		extensionConfigs,
 	};
 }
 
-function sidecarFilters(filters: readonly SidecarFilter[], placement: Placement, wasmType: string): JsonObject[] {
+/** istiod's ECDS config source for WasmPlugins (wasmplugin.go): ADS, and the listener waits for the config. */
+const istioEcdsSource: JsonObject = { ads: {}, initial_fetch_timeout: '0s', resource_api_version: 'V3' };
+
+/**
+ * The chain's filters as Envoy takes them. With `ecdsConfigs`, filters istiod delivers over ECDS become
+ * references and their configs are added there; without, they are inlined (a static bootstrap, `meshbox render`).
+ */
+function sidecarFilters(filters: readonly SidecarFilter[], placement: Placement, network: boolean, ecdsConfigs: JsonObject[] | undefined): JsonObject[] {
+	const ecdsTypes = network ? [typeUrls.networkWasm, typeUrls.networkRbac] : [typeUrls.httpWasm, typeUrls.httpRbac];
+	const deliver = (config: JsonObject): JsonObject => {
+		if (!ecdsConfigs) {
+			return config;
+		}
+
+		ecdsConfigs.push(config);
+		return ecdsReference(String(config.name), istioEcdsSource, ecdsTypes);
+	};
+
 	const result: JsonObject[] = [];
 	for (const filter of filters) {
 		switch (filter.kind) {
 			case 'wasm': {
 				const entry = wasmFilter(filter.plugin, placement.wasmPath(filter.plugin));
-				result.push({ ...entry, typed_config: { ...(entry.typed_config as JsonObject), '@type': wasmType } });
+				result.push(deliver({ ...entry, typed_config: { ...(entry.typed_config as JsonObject), '@type': network ? typeUrls.networkWasm : typeUrls.httpWasm } }));
 				break;
 			}
 
 			case 'typed': {
-				result.push({ name: filter.name, typed_config: filter.typedConfig });
+				const entry = { name: filter.name, typed_config: filter.typedConfig };
+				result.push(filter.ecds ? deliver(entry) : entry);
 				break;
 			}
 

@@ -8,12 +8,14 @@ import path from 'node:path';
 import { noLocation, type Locator } from '../config/fields.ts';
 import type { EnvoyModel, PluginModel, SidecarFilter, SidecarModel } from '../config/model.ts';
 import { inspectWasmBytes, inspectWasmFile, type WasmModuleInfo } from '../config/wasm-module.ts';
-import { cacheDir } from '../envoy/provision.ts';
+import { typeUrls } from '../envoy/type-urls.ts';
+import { cacheDir } from '../util/cache-dir.ts';
 import { isMeshboxError } from '../errors.ts';
 import { WasmCache, type FetchResult } from './fetch/cache.ts';
 import { findingsError, type Finding } from './findings.ts';
+import { IstioPod } from './pod.ts';
 import { sidecarIdentity, sidecarNames } from './identity.ts';
-import { checkDocument, dedupe, describeOrderTie, readIstioFiles, setIstioVersionField, type ParseOptions } from './parse.ts';
+import { checkDocument, dedupe, describeOrderTie, parseIstioText, readIstioFiles, setIstioVersionField, type ParseOptions } from './parse.ts';
 import { redactText } from './redact.ts';
 import { displayName, isLua, type Extension, type Phase, type WasmExtension } from './resources.ts';
 import { equalOrderGroups, selectExtensions, type SelectionOutcome } from './select.ts';
@@ -26,6 +28,8 @@ export type IstioResolveInput = {
 	readonly istio: unknown;
 	readonly baseDir: string;
 	readonly locate?: Locator;
+	/** istio-agent's state in this sandbox's pod (./pod.ts): kept across live updates. Default: a new pod. */
+	readonly pod?: IstioPod;
 	/** For HOST env lookups after `istio.env` and the sidecar's own env. Default: process.env. */
 	readonly processEnv?: NodeJS.ProcessEnv;
 };
@@ -38,13 +42,6 @@ export type IstioResolution = {
 	readonly findings: readonly Finding[];
 	readonly outcomes: readonly SelectionOutcome[];
 };
-
-const typeUrls = {
-	httpWasm: 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
-	httpRbac: 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC',
-	networkWasm: 'type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm',
-	networkRbac: 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC',
-} as const;
 
 export async function resolveIstioSidecar(input: IstioResolveInput): Promise<IstioResolution> {
 	const locate = input.locate ?? noLocation;
@@ -88,9 +85,10 @@ export async function resolveIstioSidecar(input: IstioResolveInput): Promise<Ist
 	}
 
 	const hostEnv = { ...(input.processEnv ?? process.env), ...identity.containerEnv, ...istio.env };
-	const cache = new WasmCache(istio.cacheDir ? path.resolve(input.baseDir, istio.cacheDir) : path.join(cacheDir(), 'istio-wasm'),
-		line => notes.push(`istio-agent: ${line}`));
-	const context: PlaceContext = { traits, istio, baseDir: input.baseDir, cache, hostEnv, notes };
+	const wasmDir = istio.cacheDir ? path.resolve(input.baseDir, istio.cacheDir) : path.join(cacheDir(), 'istio-wasm');
+	const cache = (input.pod ?? new IstioPod()).wasmCache(wasmDir, () => new WasmCache(wasmDir));
+	cache.log = line => notes.push(`istio-agent: ${line}`);
+	const context: PlaceContext = { traits, istio, baseDir: input.baseDir, cache, hostEnv, notes, sources: new Set(istio.files.map(file => path.resolve(input.baseDir, file))) };
 	const placed = new Map<Extension, SidecarFilter>();
 	const plugins: PluginModel[] = [];
 	for (const outcome of outcomes.filter(entry => entry.applied)) {
@@ -137,6 +135,7 @@ export async function resolveIstioSidecar(input: IstioResolveInput): Promise<Ist
 			// Credentials in a module URL never reach the output (redact.ts).
 			notes: notes.map(note => redactText(note)),
 			summary,
+			sources: [...context.sources],
 		},
 		// Istio's injector defaults: --proxyLogLevel=warning --proxyComponentLogLevel=misc:error.
 		envoyLogLevels: istio.proxyLogLevel === 'istio' ? { logLevel: 'warning', componentLogLevels: { misc: 'error' } } : undefined,
@@ -151,7 +150,8 @@ async function loadResources(istio: ResolvedIstioSpec, baseDir: string, options:
 	const findings = [...fromFiles.findings];
 	for (const [index, resource] of istio.resources.entries()) {
 		const label = `istio.resources[${index}]`;
-		const result = checkDocument(resource, fieldPath => `${label}${fieldPath.length > 0 ? ` ${fieldPath.join('.')}` : ''}`, label, label,
+		// YAML text (one or more documents, `box.applyIstio(yaml)`): read as an Istio file is, lines and all.
+		const result = typeof resource === 'string' ? parseIstioText(resource, label, options) : checkDocument(resource, fieldPath => `${label}${fieldPath.length > 0 ? ` ${fieldPath.join('.')}` : ''}`, label, label,
 			{ file: label, line: 1, col: 1 }, options);
 		extensions.push(...result.extensions);
 		findings.push(...result.findings);
@@ -167,6 +167,8 @@ type PlaceContext = {
 	readonly cache: WasmCache;
 	readonly hostEnv: Readonly<Record<string, string | undefined>>;
 	readonly notes: string[];
+	/** Local module files read (SidecarModel.sources). */
+	readonly sources: Set<string>;
 };
 
 function comment(extension: Extension, extra = ''): string {
@@ -180,7 +182,7 @@ async function placeExtension(extension: Extension, network: boolean, context: P
 		return {
 			kind: 'typed',
 			name: `extensions.istio.io/trafficextension/${extension.namespace}.${extension.name}`,
-			typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua', default_source_code: { inline_string: extension.lua } },
+			typedConfig: { '@type': typeUrls.lua, default_source_code: { inline_string: extension.lua } },
 			comment: comment(extension),
 		};
 	}
@@ -208,6 +210,7 @@ async function placeExtension(extension: Extension, network: boolean, context: P
 	if (translation.code.kind === 'local') {
 		// A pod resolves a relative file:// path from the proxy's working directory; the sandbox from its own.
 		wasmPath = localModulePath(translation.code.filename, process.cwd());
+		context.sources.add(wasmPath);
 		try {
 			module = await inspectWasmFile(wasmPath, displayName(extension));
 		} catch (error) {
@@ -248,6 +251,8 @@ async function placeExtension(extension: Extension, network: boolean, context: P
 				kind: 'typed',
 				name: translation.filterName,
 				typedConfig: rbacFallback(network, failOpen, context.traits),
+				// istio-agent puts it in the ECDS resource the module would have filled (pkg/wasm/convert.go).
+				ecds: true,
 				comment: comment(extension, ` — fetch failed: ${failOpen ? 'allow-all' : 'deny-all'} RBAC in its place`),
 			};
 		}
@@ -328,11 +333,11 @@ function placeholder(name: string, text: string): SidecarFilter {
 
 const realFilters = {
 	grpcStats: { kind: 'typed', name: 'envoy.filters.http.grpc_stats', comment: 'Istio adds it to every HTTP chain',
-		typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.grpc_stats.v3.FilterConfig', emit_filter_state: true, stats_for_all_methods: false } },
+		typedConfig: { '@type': typeUrls.grpcStats, emit_filter_state: true, stats_for_all_methods: false } },
 	fault: { kind: 'typed', name: 'envoy.filters.http.fault', comment: 'Istio adds it to every HTTP chain (configured by VirtualService fault)',
-		typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault' } },
+		typedConfig: { '@type': typeUrls.fault } },
 	cors: { kind: 'typed', name: 'envoy.filters.http.cors', comment: 'Istio adds it to every HTTP chain (configured by VirtualService corsPolicy)',
-		typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors' } },
+		typedConfig: { '@type': typeUrls.cors } },
 } as const satisfies Record<string, SidecarFilter>;
 
 /**

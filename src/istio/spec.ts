@@ -34,7 +34,10 @@ export type IstioSpec = {
 	version?: IstioVersion;
 	/** Files with WasmPlugin (and, 1.30+, TrafficExtension) documents; relative to meshbox.yaml / baseDir. */
 	files?: string[];
-	/** Resources given inline (startSandbox): objects as `kubectl apply` would read them. */
+	/**
+	 * Resources given inline (startSandbox): objects as `kubectl apply` would read them, or YAML text (one or
+	 * more documents, read as Istio files are). Later ones replace earlier ones of the same kind/namespace/name.
+	 */
 	resources?: unknown[];
 	/** `inbound` (default): the sandbox is the app's sidecar, traffic class SERVER. `outbound`: CLIENT, requests go to `destination`. */
 	direction?: 'inbound' | 'outbound';

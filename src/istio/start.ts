@@ -1,34 +1,31 @@
 /**
- * Starting Envoy as a sidecar that received its WasmPlugins over ECDS. meshbox configures the plugins
- * statically, where a plugin that fails to load (VM start, on_vm_start or on_configure returns false, a
- * missing import) makes Envoy refuse the whole bootstrap; a sidecar instead NACKs that one ECDS resource and
- * serves the listener with the filter's config missing (500 on every request). So when Envoy refuses a
- * plugin, meshbox marks it rejected and starts again, reaching the state the sidecar is in.
+ * What a sidecar is left with after its first ECDS push: a plugin Envoy refuses to load (VM start,
+ * on_vm_start or on_configure returns false, a missing import) is NACKed, and its filter stays without
+ * config, so every request through it gets 500 whatever failStrategy says. meshbox's runtimes serve the
+ * sidecar over real ADS, so Envoy itself reaches that state; this marks the model the same way, for
+ * `meshbox render`, `box.istioNotes` and the start output.
  */
 import type { SandboxModel } from '../config/model.ts';
-import { isMeshboxError } from '../errors.ts';
 import { markRejected } from './sidecar.ts';
 
-export async function startSidecar<T>(model: SandboxModel, start: (model: SandboxModel) => Promise<T>): Promise<{ running: T; model: SandboxModel }> {
-	let current = model;
-	for (let attempt = 0; ; attempt++) {
-		try {
-			return { running: await start(current), model: current };
-		} catch (error) {
-			const sidecar = current.sidecar;
-			if (!sidecar || !isMeshboxError(error) || error.code !== 'ENVOY_REJECTED_CONFIG' || attempt > current.plugins.length) {
-				throw error;
-			}
-
-			const named = /plugin "([^"]+)"/.exec(error.message)?.[1];
-			const rejected = sidecar.httpFilters.concat(sidecar.networkFilters)
-				.find(filter => filter.kind === 'wasm' && filter.plugin.name === named);
-			if (!named || !rejected) {
-				throw error;
-			}
-
-			const reason = error.message.replace(/^Envoy refused to load plugin "[^"]+":?\s*/, '') || 'it failed to load';
-			current = { ...current, sidecar: markRejected(sidecar, [named], reason) };
-		}
+/** Envoy's NACK messages (e.g. "Unable to create Wasm plugin default.my-plugin") name the plugin's PluginConfig name. */
+export function markRejectedAtStart(model: SandboxModel, rejections: ReadonlyArray<{ readonly message: string }>): SandboxModel {
+	const { sidecar } = model;
+	if (!sidecar || rejections.length === 0) {
+		return model;
 	}
+
+	let marked = sidecar;
+	for (const rejection of rejections) {
+		const names = model.plugins
+			.filter(plugin => rejection.message.includes(plugin.name) || (plugin.filterName !== undefined && rejection.message.includes(plugin.filterName)))
+			.map(plugin => plugin.name);
+		// The longest name that the message contains: `ns.a` must not claim a message about `ns.ab`.
+		const named = names.sort((a, b) => b.length - a.length).slice(0, 1);
+		marked = named.length > 0
+			? markRejected(marked, named, rejection.message)
+			: { ...marked, notes: [...marked.notes, `envoy: rejected an xDS update: ${rejection.message}`] };
+	}
+
+	return { ...model, sidecar: marked };
 }

@@ -5,6 +5,7 @@
  * filter that replaces a module that could not be fetched.
  */
 import path from 'node:path';
+import { typeUrls } from '../envoy/type-urls.ts';
 import type { JsonObject } from '../util/json.ts';
 import { goJson, GoJsonError } from './go-json.ts';
 import { parseGoUrl } from './go-url.ts';
@@ -106,11 +107,11 @@ export function ecdsResource(translation: Translation, network: boolean): JsonOb
 	return {
 		name: translation.filterName,
 		typed_config: {
-			'@type': network ? 'type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm' : 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
+			'@type': network ? typeUrls.networkWasm : typeUrls.httpWasm,
 			config: {
 				name: translation.pluginName,
 				...(translation.rootId ? { root_id: translation.rootId } : {}),
-				...(translation.configuration === undefined ? {} : { configuration: { '@type': 'type.googleapis.com/google.protobuf.StringValue', value: translation.configuration } }),
+				...(translation.configuration === undefined ? {} : { configuration: { '@type': typeUrls.stringValue, value: translation.configuration } }),
 				failure_policy: translation.failurePolicy,
 				vm_config: {
 					runtime: 'envoy.wasm.runtime.v8',
@@ -149,14 +150,14 @@ export function rbacFallback(network: boolean, failOpen: boolean, traits: Pick<V
 	const prefix = failOpen ? 'wasm-default-allow' : 'wasm-default-deny';
 	if (network) {
 		return {
-			'@type': 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC',
+			'@type': typeUrls.networkRbac,
 			...(failOpen ? {} : { rules: {} }),
 			stat_prefix: prefix,
 		};
 	}
 
 	return {
-		'@type': 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC',
+		'@type': typeUrls.httpRbac,
 		...(failOpen ? {} : { rules: {} }),
 		...(traits.httpRbacStatPrefix ? { rules_stat_prefix: prefix } : {}),
 	};

@@ -4,7 +4,7 @@
 import type { SandboxModel } from '../config/model.ts';
 import type { EnvoyAdmin } from '../envoy/admin.ts';
 import type { UpstreamRecordings } from '../upstream/recordings.ts';
-import type { PushResult } from '../xds/control-plane.ts';
+import type { PushRejection, PushResult } from '../xds/control-plane.ts';
 import type { LogBuffer } from './log-buffer.ts';
 
 export type RuntimeName = 'local' | 'docker';
@@ -38,6 +38,8 @@ export type RunningSandbox = {
 	readonly upstream: UpstreamRecordings;
 	/** Resolves when Envoy exits on its own (not after stop()). */
 	readonly exited: Promise<{ exitCode: number | undefined; signal: string | undefined }>;
+	/** What Envoy refused of the first push (an Istio sidecar serves on without it; a plain sandbox fails to start instead). */
+	readonly rejectedAtStart?: readonly PushRejection[];
 	/** The version of the config Envoy runs (the xDS control plane's; 1 after start). */
 	configVersion?(): number;
 	/**

@@ -36,3 +36,31 @@ export async function startMock(name: string, mock: MockService): Promise<Starte
 		stop: async () => server.stop(),
 	};
 }
+
+/** A mock service running on its own, outside any sandbox: for a plugin's http_call to a `host:port` cluster, or any HTTP peer a scenario needs. */
+export type StandaloneMock = UpstreamRecordings & {
+	/** `http://127.0.0.1:<port>` */
+	readonly url: string;
+	/** `127.0.0.1:<port>`: what a `clusters:` entry takes. */
+	readonly address: string;
+	stop(): Promise<void>;
+};
+
+/**
+ * Starts a mock service now, on a free port on 127.0.0.1, answering with `handler` (default: 200 `ok`) and
+ * recording every request. Stop it when done (sandboxFor's teardown does not know about it):
+ *
+ *   const authz = await startMockService(request => ({ status: 200 }));
+ *   t.teardown(() => authz.stop());
+ */
+export async function startMockService(handler: MockHandler | MockResponse = { status: 200, body: 'ok' }): Promise<StandaloneMock> {
+	const started = await startMock('standalone', mockService(handler));
+	return {
+		url: `http://${started.address}`,
+		address: started.address,
+		requests: async () => started.recordings.requests(),
+		hits: async () => started.recordings.hits(),
+		clear: async () => started.recordings.clear(),
+		stop: async () => started.stop(),
+	};
+}

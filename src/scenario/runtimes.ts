@@ -11,6 +11,9 @@
  * `local` always; `docker` when a Docker daemon answers. With MESHBOX_STRICT=1 (CI), `docker` is always
  * included, so a missing daemon fails those tests with meshbox's DOCKER_UNAVAILABLE error instead of
  * silently skipping them. MESHBOX_RUNTIMES=local,docker (comma-separated) picks the runtimes explicitly.
+ *
+ * MESHBOX_ENVOY_VERSIONS=1.36,1.38,1.40 runs every story once per Envoy version as well (titles
+ * `[local envoy 1.36] …`); unset, stories run the default Envoy and titles stay `[local] …`.
  */
 import { MeshboxError } from '../errors.ts';
 import { runtimeNames, type RuntimeName } from '../runtime/types.ts';
@@ -52,8 +55,25 @@ export async function detectRuntimes(env: NodeJS.ProcessEnv): Promise<RuntimeNam
 	return ['local'];
 }
 
+/**
+ * The Envoy versions each story runs on (MESHBOX_ENVOY_VERSIONS, comma-separated: `1.38` = newest 1.38.x, or
+ * `1.38.3`); `[undefined]`, one run on the default Envoy, when it is unset.
+ */
+export function scenarioEnvoyVersions(env: NodeJS.ProcessEnv = process.env): Array<string | undefined> {
+	const listed = (env.MESHBOX_ENVOY_VERSIONS ?? '').split(',').map(version => version.trim()).filter(Boolean);
+	const invalid = listed.filter(version => !/^v?\d+\.\d+(\.\d+)?$/.test(version));
+	if (invalid.length > 0) {
+		throw new MeshboxError('USAGE', `MESHBOX_ENVOY_VERSIONS: ${invalid.map(version => JSON.stringify(version)).join(', ')} ${invalid.length === 1 ? 'is not an Envoy version' : 'are not Envoy versions'}`,
+			'e.g. MESHBOX_ENVOY_VERSIONS=1.36,1.38,1.40 (`meshbox envoy --list` shows the available ones)');
+	}
+
+	return listed.length > 0 ? [...new Set(listed)] : [undefined];
+}
+
 export type RuntimeScenario = {
 	readonly runtime: RuntimeName;
+	/** The Envoy version this run asks for (from MESHBOX_ENVOY_VERSIONS); undefined: the default Envoy. */
+	readonly envoyVersion: string | undefined;
 	/** `[docker] title`: ava titles must differ between runtimes. */
 	readonly title: (text: string) => string;
 	/** startSandbox() on this runtime. */
@@ -69,13 +89,27 @@ export type RuntimeScenario = {
  *   forEachRuntime(runtimes, ({ title, startSandbox }) => {
  *     test(title('the plugin answers'), async t => { const box = await startSandbox({ plugins }); … });
  *   });
+ *
+ * Each runtime is crossed with the Envoy versions (`envoyVersions`, default scenarioEnvoyVersions(): the
+ * MESHBOX_ENVOY_VERSIONS matrix), and the version is in the title. The matrix's version wins over a spec's
+ * `envoy.version`, so a story pinned to one version still runs on each.
  */
-export function forEachRuntime(runtimes: readonly RuntimeName[], define: (scenario: RuntimeScenario) => void): void {
+export function forEachRuntime(runtimes: readonly RuntimeName[], define: (scenario: RuntimeScenario) => void,
+	envoyVersions: ReadonlyArray<string | undefined> = scenarioEnvoyVersions()): void {
 	for (const runtime of runtimes) {
-		define({
-			runtime,
-			title: text => `[${runtime}] ${text}`,
-			startSandbox: async (options = {}) => startSandbox({ ...options, runtime }),
-		});
+		for (const envoyVersion of envoyVersions) {
+			const label = envoyVersion === undefined ? runtime : `${runtime} envoy ${envoyVersion}`;
+			define({
+				runtime,
+				envoyVersion,
+				title: text => `[${label}] ${text}`,
+				startSandbox: async (options = {}) => startSandbox({ ...options, runtime, ...(envoyVersion === undefined ? {} : { envoyVersion }) }),
+			});
+		}
 	}
+}
+
+/** forEachRuntime() on explicit Envoy versions, e.g. a story that compares two releases: `forEachEnvoyVersion(runtimes, ['1.36', '1.40'], …)`. */
+export function forEachEnvoyVersion(runtimes: readonly RuntimeName[], envoyVersions: readonly string[], define: (scenario: RuntimeScenario) => void): void {
+	forEachRuntime(runtimes, define, envoyVersions);
 }

@@ -8,20 +8,21 @@
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import { resolveSpec } from '../config/resolve.ts';
+import { modelFromSpec, SandboxSession } from '../compose/model.ts';
+import { startComposed } from '../compose/start.ts';
 import type { SandboxModel } from '../config/model.ts';
-import { startSidecar } from '../istio/start.ts';
 import { MeshboxError } from '../errors.ts';
-import type { PluginSpec, SandboxSpec } from '../config/spec.ts';
+import type { PluginSpec } from '../config/spec.ts';
+import type { SandboxSpec } from '../compose/spec.ts';
 import { LiveSandbox, type LiveSpec } from '../compose/live.ts';
 import { wasmCustomNamespace, type EnvoyStats } from '../envoy/admin.ts';
 import { atLeast, type EnvoyLogEntry, type PluginLogEntry, type PluginLogLevel } from '../envoy/logs.ts';
-import { startRuntime } from '../runtime/start.ts';
 import type { RunningSandbox, RuntimeName } from '../runtime/types.ts';
 import type { UpstreamRecordings } from '../upstream/recordings.ts';
 import { sendRequest, type HttpResponse } from './http-client.ts';
 import { MockService, startMock, type StartedMock } from './mock-service.ts';
 import { isBrokenStream, StreamResetExplainer } from './stream-reset.ts';
+import { writeSandboxReport } from './report.ts';
 
 /**
  * The request header box.request() adds so that assertions can find a request among the app's recordings
@@ -85,7 +86,8 @@ export type EnvoyLogFilter = {
 	message?: string | RegExp;
 };
 
-export class Sandbox {
+/** `MockName`: the spec's mock cluster names (sandboxFor() and stories() fill it in), so `box.mocks.<name>` is checked. */
+export class Sandbox<MockName extends string = string> {
 	/** `http://127.0.0.1:<port>`: Envoy's listener. */
 	readonly url: string;
 	/** `http://127.0.0.1:<port>`: Envoy's admin interface. */
@@ -96,7 +98,7 @@ export class Sandbox {
 	/** What reached the app behind Envoy. */
 	readonly upstream: UpstreamRecordings;
 	/** What each mock service (by cluster name) received. */
-	readonly mocks: Readonly<Record<string, UpstreamRecordings>>;
+	readonly mocks: Readonly<Record<MockName, UpstreamRecordings>>;
 	/** The address Envoy sees requests from this process come from (`source.address` host): 127.0.0.1, or the docker network's gateway. */
 	readonly clientAddress: string;
 	/** Istio sidecar emulation (src/istio): what istiod, istio-agent and Envoy did (selection, fetches, fallbacks), one plain line each. */
@@ -113,7 +115,7 @@ export class Sandbox {
 	private readonly resets: StreamResetExplainer;
 
 	constructor(private readonly running: RunningSandbox, private readonly startedMocks: readonly StartedMock[] = []) {
-		this.mocks = Object.fromEntries(startedMocks.map(mock => [mock.name, mock.recordings]));
+		this.mocks = Object.fromEntries(startedMocks.map(mock => [mock.name, mock.recordings])) as Record<MockName, UpstreamRecordings>;
 		void running.exited.then(exit => {
 			this.envoyExit = exit;
 			this.exitController.abort();
@@ -246,7 +248,21 @@ export class Sandbox {
 
 	/** Goes back to the config accepted before the current one; as `update()`. */
 	async rollback(): Promise<void> {
-		await this.liveSandbox().rollback();
+		const live = this.liveSandbox();
+		await live.rollback();
+		this.istioNotes = live.current.model.sidecar?.notes ?? this.istioNotes;
+		this.freshConnections();
+	}
+
+	/**
+	 * Istio sidecars: applies WasmPlugin resources (YAML text or objects) as `kubectl apply` does and pushes
+	 * what istiod would (selection, fetch, translation again); as `update()`. `replace: true`: these become the
+	 * whole set (how a WasmPlugin is deleted). `istioNotes` then describe the new state.
+	 */
+	async applyIstio(resources: string | readonly unknown[], options: { replace?: boolean } = {}): Promise<void> {
+		const live = this.liveSandbox();
+		await live.applyIstio(resources, options);
+		this.istioNotes = live.current.model.sidecar?.notes ?? [];
 		this.freshConnections();
 	}
 
@@ -286,6 +302,11 @@ export class Sandbox {
 		}
 
 		return this.live;
+	}
+
+	/** Writes the debug report (bootstrap, /config_dump, /stats, plugin and Envoy logs; src/scenario/report.ts) into `dir`; call before stop(). */
+	async writeReport(dir: string): Promise<string> {
+		return writeSandboxReport(this, dir);
 	}
 
 	/** Stops Envoy and the upstream and removes temporary files. Safe to call more than once. */
@@ -371,18 +392,18 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 			}
 		}
 
-		const model = await resolveSpec({ ...spec, ...(clusters ? { clusters: clusterAddresses } : {}) }, { baseDir: baseDir ?? process.cwd() });
-		const startWith = async (current: SandboxModel) => startRuntime(runtime, {
-			model: current,
+		// One pod's worth of Istio state for the life of the sandbox (its live updates resolve the spec again).
+		const session = new SandboxSession();
+		const model = await modelFromSpec({ ...spec, ...(clusters ? { clusters: clusterAddresses } : {}) }, { baseDir: baseDir ?? process.cwd(), session });
+		const { running, model: started } = await startComposed(model, {
+			runtime,
 			envoyBin,
 			envoyImage,
 			readyTimeoutMs,
 			onProgress: verbose ? line => process.stderr.write(`${line}\n`) : undefined,
 		});
-		// Istio sidecars (src/istio): a plugin Envoy refuses is marked rejected and Envoy started again, as a sidecar NACKs it.
-		const { running, model: started } = model.sidecar ? await startSidecar(model, startWith) : { running: await startWith(model), model };
 		const box = new Sandbox(running, mocks);
-		box.attachLive(new LiveSandbox(running, { ...spec, ...(clusters ? { clusters: clusterAddresses } : {}) }, started, baseDir ?? process.cwd()));
+		box.attachLive(new LiveSandbox(running, { ...spec, ...(clusters ? { clusters: clusterAddresses } : {}) }, started, baseDir ?? process.cwd(), session));
 		box.istioNotes = started.sidecar?.notes ?? [];
 		if (verbose) {
 			for (const note of box.istioNotes) {

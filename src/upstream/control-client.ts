@@ -3,8 +3,8 @@
  * of an upstream that runs in another process.
  */
 import got, { type Got } from 'got';
-import { hitsHeader, recordingsPath } from './control.ts';
-import type { RecordedRequest } from './recording-server.ts';
+import { hitsHeader, recordingsPath, responsePath } from './control.ts';
+import type { RecordedRequest, ServerResponse } from './recording-server.ts';
 import type { UpstreamRecordings } from './recordings.ts';
 
 export function controlClient(baseUrl: string): UpstreamRecordings {
@@ -28,4 +28,9 @@ export function controlClient(baseUrl: string): UpstreamRecordings {
 			await http.delete(path);
 		},
 	};
+}
+
+/** Changes the app's answer (PUT /response): the docker runtime's live update of `upstream:`. */
+export async function setUpstreamResponse(baseUrl: string, response: ServerResponse): Promise<void> {
+	await got.put(`${baseUrl}${responsePath}`, { json: response, retry: { limit: 0 }, timeout: { request: 5000 } });
 }

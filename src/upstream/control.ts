@@ -5,6 +5,8 @@
  *   GET    /recordings   → 200, JSON `RecordedRequest[]` (the latest kept, oldest first); header
  *                          `x-meshbox-hits`: every request since start or the last clear, dropped ones too
  *   DELETE /recordings   → 204, recordings cleared (and the count)
+ *   PUT    /response     → 204, the app answers every later request with this (JSON: status, headers, body,
+ *                          trailers); a live update of the sandbox's `upstream:` (docker runtime)
  *   GET    /healthz      → 200 `ok`
  *
  * `meshbox up` serves the same API for its upstream on any runtime (it prints the URL), so a curl user can
@@ -12,7 +14,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { closeServer } from './recording-server.ts';
+import { closeServer, type ServerResponse } from './recording-server.ts';
 import type { UpstreamRecordings } from './recordings.ts';
 
 /** The ports the standalone upstream (main.ts) listens on by default. */
@@ -26,13 +28,21 @@ export const recordingsPath = '/recordings';
 /** Response header of GET /recordings: the exact count of requests, including those the ring dropped. */
 export const hitsHeader = 'x-meshbox-hits';
 export const healthPath = '/healthz';
+export const responsePath = '/response';
+
+export type ControlOptions = {
+	host?: string;
+	port?: number;
+	/** PUT /response: changes the app's answer. Absent: that endpoint answers 404. */
+	setResponse?: (response: ServerResponse) => void;
+};
 
 export class UpstreamControlServer {
 	private constructor(private readonly server: http.Server) {}
 
-	static async start(upstream: UpstreamRecordings, options: { host?: string; port?: number } = {}): Promise<UpstreamControlServer> {
+	static async start(upstream: UpstreamRecordings, options: ControlOptions = {}): Promise<UpstreamControlServer> {
 		const server = http.createServer((request, response) => {
-			handle(upstream, request, response).catch((error: unknown) => {
+			handle(upstream, options, request, response).catch((error: unknown) => {
 				if (!response.headersSent) {
 					send(response, 502, 'text/plain', `could not read the recordings: ${(error as Error).message}\n`);
 				}
@@ -58,10 +68,27 @@ export class UpstreamControlServer {
 	}
 }
 
-async function handle(upstream: UpstreamRecordings, request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+async function handle(upstream: UpstreamRecordings, options: ControlOptions, request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+	const path = new URL(request.url ?? '/', 'http://control').pathname;
+	if (path === responsePath && request.method === 'PUT' && options.setResponse) {
+		const chunks: Buffer[] = [];
+		for await (const chunk of request) {
+			chunks.push(chunk as Buffer);
+		}
+
+		const answer = parseResponse(Buffer.concat(chunks).toString('utf8'));
+		if (!answer) {
+			send(response, 400, 'text/plain', 'expected JSON {status, headers, body, trailers}\n');
+			return;
+		}
+
+		options.setResponse(answer);
+		response.writeHead(204).end();
+		return;
+	}
+
 	// The request body is never used; drain it so keep-alive connections stay usable.
 	request.resume();
-	const path = new URL(request.url ?? '/', 'http://control').pathname;
 	if (path === recordingsPath && request.method === 'GET') {
 		// Read together, so that the count and the list describe the same moment.
 		const [recorded, hits] = await Promise.all([upstream.requests(), upstream.hits()]);
@@ -79,4 +106,13 @@ async function handle(upstream: UpstreamRecordings, request: http.IncomingMessag
 function send(response: http.ServerResponse, status: number, contentType: string, body: string, headers: Record<string, string> = {}): void {
 	response.writeHead(status, { ...headers, 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
 	response.end(body);
+}
+
+function parseResponse(text: string): ServerResponse | undefined {
+	try {
+		const value = JSON.parse(text) as Partial<ServerResponse> | null;
+		return value && typeof value === 'object' && typeof value.status === 'number' ? value as ServerResponse : undefined;
+	} catch {
+		return undefined;
+	}
 }

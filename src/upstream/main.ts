@@ -6,7 +6,7 @@
  * it keeps (default 1000).
  */
 import { UpstreamControlServer, upstreamAppPort, upstreamControlPort, upstreamResponseVariable } from './control.ts';
-import { RecordingUpstream, recordingsOf, type ServerResponse } from './recording-server.ts';
+import { helloWorldBody, RecordingUpstream, recordingsOf, type ServerResponse } from './recording-server.ts';
 
 function portFromEnv(name: string, fallback: number): number {
 	const value = process.env[name];
@@ -29,9 +29,16 @@ function responseFromEnv(): ServerResponse | undefined {
 }
 
 const host = '0.0.0.0';
-const response = responseFromEnv();
-const upstream = await RecordingUpstream.start({ host, port: portFromEnv('MESHBOX_UPSTREAM_PORT', upstreamAppPort), ...(response ? { respond: () => response } : {}) });
-const control = await UpstreamControlServer.start(recordingsOf(upstream), { host, port: portFromEnv('MESHBOX_UPSTREAM_CONTROL_PORT', upstreamControlPort) });
+// The answer changes with the sandbox's live updates (PUT /response on the control port).
+let answer: ServerResponse = responseFromEnv() ?? { status: 200, headers: { 'content-type': 'text/plain' }, body: helloWorldBody };
+const upstream = await RecordingUpstream.start({ host, port: portFromEnv('MESHBOX_UPSTREAM_PORT', upstreamAppPort), respond: () => answer });
+const control = await UpstreamControlServer.start(recordingsOf(upstream), {
+	host,
+	port: portFromEnv('MESHBOX_UPSTREAM_CONTROL_PORT', upstreamControlPort),
+	setResponse: next => {
+		answer = next;
+	},
+});
 process.stdout.write(`meshbox upstream: app on ${host}:${upstream.address.port}, control on ${host}:${control.address.port}\n`);
 
 // As PID 1 in a container, Node gets no default signal handling: without these, `docker stop` waits and kills.

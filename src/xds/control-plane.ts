@@ -79,7 +79,9 @@ export class ControlPlane {
 	private version = 0;
 	/** The last push Envoy accepted in full. */
 	private acceptedPush = 0;
-	private readonly schemas: EnvoySchemas = envoySchemas();
+	private get schemas(): EnvoySchemas {
+		return envoySchemas();
+	}
 	private readonly connectedWaiters: Array<() => void> = [];
 
 	private constructor(private readonly server: Server, readonly host: string, readonly port: number, private readonly onEvent: (line: string) => void) {
@@ -89,9 +91,8 @@ export class ControlPlane {
 	}
 
 	static async start(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
-		const schemas = envoySchemas();
-		const request = schemas.type('envoy.service.discovery.v3.DiscoveryRequest');
-		const response = schemas.type('envoy.service.discovery.v3.DiscoveryResponse');
+		// Schemas are loaded at the first push or message, not here: the port is what a bootstrap needs first.
+		const [request, response] = ['envoy.service.discovery.v3.DiscoveryRequest', 'envoy.service.discovery.v3.DiscoveryResponse'];
 		const server = new Server();
 		const host = options.host ?? '127.0.0.1';
 		const port = await new Promise<number>((resolve, reject) => {
@@ -109,10 +110,10 @@ export class ControlPlane {
 				path: '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources',
 				requestStream: true,
 				responseStream: true,
-				requestDeserialize: (bytes: Buffer) => request.toObject(request.decode(bytes), { longs: String, enums: String, defaults: false }) as DiscoveryRequest,
-				requestSerialize: (value: DiscoveryRequest) => Buffer.from(request.encode(request.fromObject(value)).finish()),
-				responseSerialize: (value: Record<string, unknown>) => Buffer.from(response.encode(response.fromObject(value)).finish()),
-				responseDeserialize: (bytes: Buffer) => response.decode(bytes),
+				requestDeserialize: (bytes: Buffer) => envoySchemas().decode(request, bytes) as DiscoveryRequest,
+				requestSerialize: (value: DiscoveryRequest) => Buffer.from(envoySchemas().encodeObject(request, value)),
+				responseSerialize: (value: Record<string, unknown>) => Buffer.from(envoySchemas().encodeObject(response, value)),
+				responseDeserialize: (bytes: Buffer) => envoySchemas().decode(response, bytes),
 			},
 		}, {
 			StreamAggregatedResources: (stream: ServerDuplexStream<DiscoveryRequest, unknown>) => {

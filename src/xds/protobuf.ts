@@ -2,86 +2,56 @@
  * Envoy config as meshbox writes it (JSON in proto3's JSON mapping, the same text Envoy reads from a YAML
  * bootstrap) → protobuf bytes, for the xDS control plane.
  *
- * The schemas are Envoy's own .proto files, shipped by the npm package `@grpc/grpc-js-xds` (its deps/: envoy-api,
- * xds, googleapis, protoc-gen-validate), loaded with protobufjs. A type is loaded when first needed: Envoy's
- * api tree keeps each proto package in the directory its name spells, so an `@type` meshbox has not seen yet
- * (a Lua filter, a user's typed_config) loads that one directory. protobufjs's `fromObject` does not know
- * proto3's JSON forms of the well-known types (`"2s"` durations, Struct, wrappers, `@type` inside Any), so
- * `toProtoObject` walks the schema and rewrites those first, and rejects unknown fields with their path,
- * as Envoy would.
+ * The schema is Envoy's API (./api-schema.ts). What a sandbox serves comes precompiled (./descriptor.ts: a few
+ * ms to load); any other type (a typed_config of another extension) is found in the whole API, loaded when first
+ * named. Each message is encoded on its own (an Any carries bytes), by walking the schema (./wire.ts) rather
+ * than through protobufjs's generated code, which would cost more than the whole start of a sandbox.
+ * protobufjs's object form does not know proto3's JSON forms of the well-known types (`"2s"` durations,
+ * Struct, wrappers, `@type` inside Any), so `toProtoObject` walks the schema and rewrites those first, and
+ * rejects unknown fields with their path, as Envoy would.
  */
-import { existsSync, readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import protobuf from 'protobufjs';
 import { MeshboxError } from '../errors.ts';
 import { messageNameOf } from '../envoy/type-urls.ts';
+import { envoyApiJson, SchemaRoot } from './api-schema.ts';
+import { descriptorSchema } from './descriptor.ts';
+import { decodeMessage, encodeMessage, resolvedTypeOf, WireError } from './wire.ts';
 
-const require = createRequire(import.meta.url);
-
-/** The proto packages' include directories, in `@grpc/grpc-js-xds/deps`. */
-function includeDirectories(): string[] {
-	const packageJson = require.resolve('@grpc/grpc-js-xds/package.json');
-	const deps = path.join(path.dirname(packageJson), 'deps');
-	const protobufjsDir = path.dirname(require.resolve('protobufjs/package.json'));
-	return [...['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map(name => path.join(deps, name)), protobufjsDir];
-}
-
-/** What every sandbox needs: ADS and the resources of a plain sandbox. */
-const coreFiles = [
-	'envoy/service/discovery/v3/ads.proto',
-	'envoy/config/listener/v3/listener.proto',
-	'envoy/config/cluster/v3/cluster.proto',
-	'envoy/config/route/v3/route.proto',
-	'envoy/config/core/v3/extension.proto',
-	'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
-	'envoy/extensions/filters/http/wasm/v3/wasm.proto',
-	'envoy/extensions/filters/network/wasm/v3/wasm.proto',
-	'envoy/extensions/filters/http/router/v3/router.proto',
-	'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
-];
+export type EnvoySchemasOptions = {
+	/**
+	 * Tests only: every type from the whole API, encoded and decoded by protobufjs's own generated code (slow: it
+	 * compiles the whole API). What the fast path is checked against (test/foundation/xds-descriptor.test.ts).
+	 */
+	readonly reference?: boolean;
+};
 
 export class EnvoySchemas {
-	private readonly root = new protobuf.Root();
-	private readonly includes = includeDirectories();
-	private readonly loadedDirectories = new Set<string>();
+	private readonly precompiled: SchemaRoot | undefined;
+	private wholeApi: SchemaRoot | undefined;
+	private readonly reference: protobuf.Root | undefined;
 
-	constructor() {
-		this.root.resolvePath = (_origin, target) => this.find(target) ?? target;
-		this.root.loadSync(coreFiles, { keepCase: true });
+	constructor(options: EnvoySchemasOptions = {}) {
+		if (options.reference) {
+			this.reference = protobuf.Root.fromJSON(envoyApiJson() as protobuf.INamespace);
+		} else {
+			this.precompiled = descriptorSchema();
+		}
 	}
 
-	/** The message type of a full name (`envoy.config.listener.v3.Listener`), loading its package on demand. */
+	/** The message type of a full name (`envoy.config.listener.v3.Listener`), from the whole API if the descriptor lacks it. */
 	type(fullName: string): protobuf.Type {
-		const existing = this.lookup(fullName);
-		if (existing) {
-			return existing;
-		}
-
-		const packageDir = fullName.split('.').slice(0, -1).join('/');
-		if (!this.loadedDirectories.has(packageDir)) {
-			this.loadedDirectories.add(packageDir);
-			for (const include of this.includes) {
-				const directory = path.join(include, packageDir);
-				if (existsSync(directory)) {
-					const files = readdirSync(directory).filter(file => file.endsWith('.proto')).map(file => path.join(packageDir, file));
-					this.root.loadSync(files, { keepCase: true });
-				}
-			}
-		}
-
-		const loaded = this.lookup(fullName);
-		if (!loaded) {
+		const found = this.reference ? lookupType(this.reference, fullName) : this.precompiled?.type(fullName) ?? this.api().type(fullName);
+		if (!found) {
 			throw new MeshboxError('CONFIG_INVALID', `unknown protobuf type ${fullName}`, 'check the @type of the typed_config: Envoy\'s API has no such message');
 		}
 
-		return loaded;
+		return found;
 	}
 
 	/** JSON (proto3 JSON mapping, snake_case or lowerCamelCase names) → protobuf bytes of `fullName`. */
 	encode(fullName: string, json: unknown): Uint8Array {
 		const type = this.type(fullName);
-		return type.encode(type.fromObject(this.toProtoObject(type, json, fullName) as Record<string, unknown>)).finish();
+		return this.write(type, this.toProtoObject(type, json, fullName), fullName);
 	}
 
 	/** An Any `{ '@type': url, …fields }` → `{ type_url, value }` with the message encoded. */
@@ -96,30 +66,44 @@ export class EnvoySchemas {
 		const { '@type': _, ...fields } = json;
 		// Well-known types with a JSON form of their own carry it in `value` inside an Any.
 		const body = wellKnownJsonForms.has(type.fullName) ? fields.value : fields;
-		return { type_url: typeUrl, value: type.encode(type.fromObject(this.toProtoObject(type, body, where || fullName) as Record<string, unknown>)).finish() };
+		return { type_url: typeUrl, value: this.write(type, this.toProtoObject(type, body, where || fullName), where || fullName) };
 	}
 
-	private lookup(fullName: string): protobuf.Type | undefined {
+	/** protobufjs's object form (field names as in the .proto; an Any as `{ type_url, value }`) → bytes: the control plane's own messages. */
+	encodeObject(fullName: string, object: Record<string, unknown>): Uint8Array {
+		return this.write(this.type(fullName), object, fullName);
+	}
+
+	/** Bytes → protobufjs's object form, enums and 64-bit integers as strings, absent fields absent. */
+	decode(fullName: string, bytes: Uint8Array): Record<string, unknown> {
+		const type = this.type(fullName);
+		if (this.reference) {
+			return type.toObject(type.decode(bytes), { longs: String, enums: String, defaults: false });
+		}
+
+		return decodeMessage(type, bytes);
+	}
+
+	private api(): SchemaRoot {
+		this.wholeApi ??= new SchemaRoot(envoyApiJson());
+		return this.wholeApi;
+	}
+
+	private write(type: protobuf.Type, object: unknown, where: string): Uint8Array {
+		if (this.reference) {
+			return type.encode(type.fromObject(object as Record<string, unknown>)).finish();
+		}
+
+		const schema = type.root === this.precompiled?.root ? this.precompiled : this.api();
 		try {
-			return this.root.lookupType(fullName);
-		} catch {
-			return undefined;
-		}
-	}
-
-	private find(target: string): string | undefined {
-		if (path.isAbsolute(target)) {
-			return target;
-		}
-
-		for (const include of this.includes) {
-			const candidate = path.join(include, target);
-			if (existsSync(candidate)) {
-				return candidate;
+			return encodeMessage(type, object as Record<string, unknown>, { packed: field => schema.packed(field) }, where);
+		} catch (error) {
+			if (error instanceof WireError) {
+				throw invalid(error.where, error.what);
 			}
-		}
 
-		return undefined;
+			throw error;
+		}
 	}
 
 	/** proto3 JSON → the object shape protobufjs's `fromObject` takes, checked against the schema. */
@@ -171,11 +155,11 @@ export class EnvoySchemas {
 				throw invalid(`${where}.${key}`, `unknown field in ${type.fullName.slice(1)}`);
 			}
 
-			field.resolve();
+			const resolved = resolvedTypeOf(field);
 			const fieldWhere = `${where}.${key}`;
 			const convert = (element: unknown, index?: number | string): unknown => {
 				const elementWhere = index === undefined ? fieldWhere : `${fieldWhere}[${index}]`;
-				return field.resolvedType instanceof protobuf.Type ? this.toProtoObject(field.resolvedType, element, elementWhere) : element;
+				return resolved instanceof protobuf.Type ? this.toProtoObject(resolved, element, elementWhere) : element;
 			};
 
 			if (field.map) {
@@ -199,10 +183,18 @@ const wrapperTypes = new Set([...wellKnownJsonForms].filter(name => name.endsWit
 
 let shared: EnvoySchemas | undefined;
 
-/** One schema set per process: loading Envoy's core protos costs ~150 ms. */
+/** One schema set per process: types are set up once, on first use. */
 export function envoySchemas(): EnvoySchemas {
 	shared ??= new EnvoySchemas();
 	return shared;
+}
+
+function lookupType(root: protobuf.Root, fullName: string): protobuf.Type | undefined {
+	try {
+		return root.lookupType(fullName);
+	} catch {
+		return undefined;
+	}
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -5,6 +5,7 @@
  * can fold ava's results into a feature × SDK table. A cell with no test must be a documented gap: a
  * feature the SDK cannot express, with the reason.
  */
+import { compareVersions } from '../../src/envoy/provision.ts';
 import { fixturePlugin } from '../helpers/paths.ts';
 
 export const sdks = ['rust', 'go', 'as'] as const;
@@ -41,6 +42,57 @@ export const gaps: Partial<Record<Sdk, Partial<Record<Feature, string>>>> = {};
 export const partialGaps: Partial<Record<Sdk, Partial<Record<Feature, string>>>> = {
 	go: { logging: 'proxy_get_log_level (the Go SDK declares ABI 0.2.0, and Envoy offers that call only to 0.2.1 modules)' },
 };
+
+/**
+ * What a feature does differently from one Envoy release on (measured with `npm run conformance --
+ * --envoy-versions 1.36,1.38,1.39,1.40`). The tests assert the behaviour of the Envoy they run on, and the
+ * matrix names it in the cell, so a version difference shows as a difference, never as a pass that hides it.
+ */
+export type EnvoyDifference = {
+	readonly feature: Feature;
+	/** The SDKs it concerns; absent: all. */
+	readonly sdks?: readonly Sdk[];
+	/** The first release with the `from` behaviour. */
+	readonly since: string;
+	readonly before: string;
+	readonly from: string;
+};
+
+export const envoyDifferences: readonly EnvoyDifference[] = [
+	{
+		feature: 'metrics',
+		since: '1.38.0',
+		before: 'histogram quantiles are the upper bound of the value\'s bucket (p100 of a recorded 42 is 43)',
+		from: 'histogram quantiles are interpolated within the bucket (p100 of a recorded 42 is 42.5)',
+	},
+	{
+		feature: 'trap',
+		sdks: ['go'],
+		since: '1.39.0',
+		before: 'the Go runtime dies while printing the panic ("fatal error: wasi_snapshot_preview1.poll_oneoff", "panic during panic"): the panic message is not logged',
+		from: 'the panic is logged ("panic: trap requested", then the goroutine trace)',
+	},
+];
+
+function differenceOf(feature: Feature, sdk: Sdk): EnvoyDifference | undefined {
+	return envoyDifferences.find(entry => entry.feature === feature && (entry.sdks === undefined || entry.sdks.includes(sdk)));
+}
+
+/** Whether Envoy `version` (exact) has the `from` behaviour of the feature's difference for this SDK (true: none differs). */
+export function hasNewBehaviour(feature: Feature, sdk: Sdk, version: string): boolean {
+	const difference = differenceOf(feature, sdk);
+	return difference === undefined || compareVersions(version, difference.since) <= 0;
+}
+
+/** The behaviour of `feature` for `sdk` on Envoy `version`, for a cell of the matrix; empty when no release differs. */
+export function behaviourOn(feature: Feature, sdk: Sdk, version: string): string {
+	const difference = differenceOf(feature, sdk);
+	if (!difference) {
+		return '';
+	}
+
+	return hasNewBehaviour(feature, sdk, version) ? `Envoy ≥ ${difference.since}: ${difference.from}` : `Envoy < ${difference.since}: ${difference.before}`;
+}
 
 export function gapReason(sdk: Sdk, feature: Feature): string | undefined {
 	return gaps[sdk]?.[feature];

@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { SandboxModel } from '../../src/config/model.ts';
-import { resolveSpec } from '../../src/config/resolve.ts';
-import type { SandboxSpec } from '../../src/config/spec.ts';
+import { modelFromSpec } from '../../src/compose/model.ts';
+import type { SandboxSpec } from '../../src/compose/spec.ts';
 import { buildBootstrap, type JsonObject, type Placement } from '../../src/envoy/bootstrap.ts';
 import { provisionEnvoy } from '../../src/envoy/provision.ts';
 import { renderBootstrapYaml } from '../../src/envoy/render.ts';
@@ -16,7 +16,7 @@ const placement: Placement = {
 };
 
 async function model(spec: SandboxSpec): Promise<SandboxModel> {
-	return resolveSpec(spec, { baseDir: repoRoot });
+	return modelFromSpec(spec, { baseDir: repoRoot });
 }
 
 type Filter = { name: string; typed_config: { '@type': string; config?: JsonObject } };

@@ -75,3 +75,39 @@ test('up --watch: a source change rebuilds and reloads the plugin in the same En
 	t.regex(stats, /downstream_rq_total: 4/);
 	t.is(await cli.stop(), 0);
 });
+
+test('up --watch on an Istio sidecar: editing the WasmPlugin file re-runs istiod\'s translation and pushes it to the same Envoy', async t => {
+	const project = await mkdtemp(path.join(os.tmpdir(), 'meshbox-watch-istio-'));
+	t.teardown(async () => rm(project, { recursive: true, force: true }));
+	const wasmPlugins = path.join(project, 'wasmplugins.yaml');
+	const plugin = (value: string) => [
+		'apiVersion: extensions.istio.io/v1alpha1',
+		'kind: WasmPlugin',
+		'metadata: { name: tagger, namespace: default }',
+		'spec:',
+		`  url: file://${strictConfigWasm}`,
+		`  pluginConfig: ${value}`,
+		'',
+	].join('\n');
+	await writeFile(wasmPlugins, plugin('{ header: x-tag, value: one }'));
+	const config = path.join(project, 'meshbox.yaml');
+	await writeFile(config, ['port: 0', 'workload: { name: my-app, labels: { app: my-app } }', 'istio: [wasmplugins.yaml]', ''].join('\n'));
+
+	const cli = RunningCli.start(['up', '--watch', '--config', config]);
+	t.teardown(async () => {
+		await cli.stop();
+	});
+	const [, url] = await cli.waitForLine(/^listening on (http:\/\/127\.0\.0\.1:\d+)$/);
+	const tag = async () => (await fetch(url!)).headers.get('x-tag');
+	t.is(await tag(), 'one');
+
+	await writeFile(wasmPlugins, plugin('{ header: x-tag, value: two }'));
+	await cli.waitForLine(/reloaded config version \d+ in \d+ ms \(wasmplugins\.yaml changed\)/);
+	t.is(await tag(), 'two');
+
+	// A pluginConfig the plugin refuses: Envoy NACKs the ECDS update and the last good config keeps serving.
+	await writeFile(wasmPlugins, plugin('{ header: "" }'));
+	await cli.waitForLine(/Envoy rejected the update: .*tagger/);
+	t.is(await tag(), 'two');
+	t.is(await cli.stop(), 0);
+});

@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { loadConfigFile } from '../../src/config/load-file.ts';
+import { modelFromFile } from '../../src/compose/model.ts';
 import { isMeshboxError } from '../../src/errors.ts';
 import { resolveIstioSidecar } from '../../src/istio/sidecar.ts';
 import { translate } from '../../src/istio/translate.ts';
@@ -58,20 +58,20 @@ test('matchLabels {canary: yes} is refused as the API server refuses it (a boole
 test('meshbox.yaml stays YAML 1.2: `on` is the string "on" there', async t => {
 	const file = path.join(dir, 'yaml12.meshbox.yaml');
 	await writeFile(file, `plugins:\n  - wasm: ${path.resolve('fixtures/plugins/seed-rust/seed-rust.wasm')}\n    configuration: {mode: on, perms: 0755}\n`);
-	const model = await loadConfigFile(file);
+	const model = await modelFromFile(file);
 	t.is(model.plugins[0]?.configuration, '{"mode":"on","perms":755}');
 });
 
 test('an alias bomb in meshbox.yaml is an input error at the alias (file:line:col), not a crash', async t => {
 	const file = path.join(dir, 'bomb.meshbox.yaml');
 	await writeFile(file, `${bomb}\nplugins: []\n`);
-	const error = await t.throwsAsync(loadConfigFile(file));
+	const error = await t.throwsAsync(modelFromFile(file));
 	t.true(isMeshboxError(error) && error.code === 'CONFIG_INVALID', String(error));
 	t.regex(error?.message ?? '', /bomb\.meshbox\.yaml:\d+:\d+: \*[a-e] expands its anchor beyond the alias limit/);
 
 	const dangling = path.join(dir, 'dangling.meshbox.yaml');
 	await writeFile(dangling, 'upstream: {body: *nothing}\n');
-	await t.throwsAsync(loadConfigFile(dangling), { message: /dangling\.meshbox\.yaml:1:18: \*nothing refers to no anchor &nothing defined before it/ });
+	await t.throwsAsync(modelFromFile(dangling), { message: /dangling\.meshbox\.yaml:1:18: \*nothing refers to no anchor &nothing defined before it/ });
 });
 
 test('meshbox check: an alias bomb in an Istio file is an error with its line, exit 1, no stack trace', async t => {

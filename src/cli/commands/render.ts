@@ -56,7 +56,7 @@ export const renderCommand: Command = {
 			return 0;
 		}
 
-		const envoy = await provisionEnvoy({ envoyBin: values['envoy-bin'], onProgress: err });
+		const envoy = await provisionEnvoy({ envoyBin: values['envoy-bin'], version: model.envoy.version, versionOrigin: model.envoy.versionOrigin, onProgress: err });
 		const result = await validateBootstrap(envoy.path, renderBootstrapYaml(buildBootstrap(model, {
 			listener: { address: '127.0.0.1', port: model.port },
 			admin: { address: '127.0.0.1', port: model.adminPort || defaultAdminPort },

@@ -2,13 +2,13 @@
  * `meshbox up` (= `npm run sandbox`): start the sandbox, print where to send requests, stream the
  * plugins' logs until Ctrl+C / SIGTERM, then stop everything and exit 0.
  */
-import { startRuntime } from '../../runtime/start.ts';
-import { startSidecar } from '../../istio/start.ts';
+import { startComposed } from '../../compose/start.ts';
 import type { Command } from '../command.ts';
 import { recordingsPath, UpstreamControlServer } from '../../upstream/control.ts';
 import { configFileOf, loadSandboxModel, parseCommandArgs, sandboxOptionSpec, sandboxOptionsHelp } from '../options.ts';
 import { toPluginLog, type EnvoyLogEntry, type PluginLogEntry } from '../../envoy/logs.ts';
 import { LiveSandbox } from '../../compose/live.ts';
+import { SandboxSession } from '../../compose/model.ts';
 import { watchPlugins } from '../../compose/watch.ts';
 
 export const defaultListenerPort = 10_000;
@@ -31,7 +31,9 @@ export const upCommand: Command = {
 			return 0;
 		}
 
-		const model = await loadSandboxModel(values, defaultListenerPort);
+		// The sandbox's state across reloads (--watch): the Istio pod's module cache.
+		const session = new SandboxSession();
+		const model = await loadSandboxModel(values, defaultListenerPort, session);
 		// Signals that arrive while starting must not kill us before cleanup: remember them, act once started.
 		let stopRequested: string | undefined;
 		let wake: (() => void) | undefined;
@@ -58,19 +60,16 @@ export const upCommand: Command = {
 		}
 
 		try {
-			const startWith = async (current: typeof model) => startRuntime(values.runtime, { model: current, envoyBin: values['envoy-bin'], envoyImage: values['envoy-image'], onProgress: err });
-			// Istio sidecars (src/istio): restart past plugins Envoy refuses (a sidecar NACKs them), then say what Istio did.
-			const { running, model: runningModel } = model.sidecar ? await startSidecar(model, startWith).then(started => {
-				for (const note of started.model.sidecar?.notes ?? []) {
-					err(`meshbox: ${note}`);
-				}
+			const { running, model: runningModel } = await startComposed(model, { runtime: values.runtime, envoyBin: values['envoy-bin'], envoyImage: values['envoy-image'], onProgress: err });
+			// Istio sidecars (src/istio): say what istiod, istio-agent and Envoy did.
+			for (const note of runningModel.sidecar?.notes ?? []) {
+				err(`meshbox: ${note}`);
+			}
 
-				if (started.model.envoy.logLevel === 'warning') {
-					err('meshbox: Envoy runs at Istio\'s default log levels (warning, misc:error): plugin info/debug logs are hidden, as in a pod. Raise them with the pod annotation sidecar.istio.io/componentLogLevel: "wasm:debug" (here: envoy.componentLogLevels: { wasm: debug }, or istio.proxyLogLevel: meshbox)');
-				}
+			if (runningModel.sidecar && runningModel.envoy.logLevel === 'warning') {
+				err('meshbox: Envoy runs at Istio\'s default log levels (warning, misc:error): plugin info/debug logs are hidden, as in a pod. Raise them with the pod annotation sidecar.istio.io/componentLogLevel: "wasm:debug" (here: envoy.componentLogLevels: { wasm: debug }, or istio.proxyLogLevel: meshbox)');
+			}
 
-				return started;
-			}) : { running: await startWith(model), model };
 			const show = (entry: EnvoyLogEntry, pluginEntry: PluginLogEntry | undefined) => {
 				if (pluginEntry) {
 					out(formatPluginLog(pluginEntry));
@@ -103,7 +102,7 @@ export const upCommand: Command = {
 			out(`try: curl -i -H 'host: my-app.example.com' ${running.url}/hello    (Ctrl+C to stop)`);
 			// --watch: new modules and configs reach this same Envoy over xDS (src/compose/watch.ts).
 			const watcher = values.watch
-				? watchPlugins(new LiveSandbox(running, {}, runningModel, process.cwd()), async () => loadSandboxModel(values, defaultListenerPort), { report: out, configFiles: await configFileOf(values) })
+				? watchPlugins(new LiveSandbox(running, {}, runningModel, process.cwd(), session), async () => loadSandboxModel(values, defaultListenerPort, session), { report: out, configFiles: await configFileOf(values) })
 				: undefined;
 			if (watcher) {
 				const built = runningModel.plugins.filter(plugin => plugin.build).map(plugin => plugin.name);

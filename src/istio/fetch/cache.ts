@@ -63,7 +63,8 @@ export class WasmCache {
 	/** cache.go `checksums`: tagged / plain URL → last pulled checksum, and each resource's last resourceVersion. */
 	private readonly checksums = new Map<string, ChecksumEntry>();
 
-	constructor(readonly dir: string, private readonly log: (line: string) => void = () => undefined) {}
+	/** `log`: where istio-agent's lines go (replaced for each resolution that uses this pod's cache). */
+	constructor(readonly dir: string, public log: (line: string) => void = () => undefined) {}
 
 	modulePath(moduleName: string, checksum: string): string {
 		return path.join(this.dir, sha256Hex(moduleName), `${checksum}.wasm`);

@@ -55,7 +55,8 @@ export async function bundleUpstream(): Promise<UpstreamBundle> {
 	// esbuild comes with tsx; loaded only when an image is checked or built.
 	const esbuild = await import('esbuild');
 	const result = await esbuild.build({
-		entryPoints: [path.join(repoRoot, 'src/upstream/main.ts')],
+		// The upstream's entry next to this module: src/…/main.ts in a checkout, dist/…/main.js in the package.
+		entryPoints: [fileURLToPath(new URL(`../../upstream/main.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url))],
 		bundle: true,
 		platform: 'node',
 		format: 'esm',
@@ -70,9 +71,10 @@ export async function bundleUpstream(): Promise<UpstreamBundle> {
 }
 
 /** `name` defaults to meshbox/envoy:<version of the binary>. */
-export async function buildEnvoyImage(docker: Dockerode, options: { envoyBin?: string; onProgress: Progress; name?: string }): Promise<BuiltImage> {
+export async function buildEnvoyImage(docker: Dockerode, options: { envoyBin?: string; version?: string; versionOrigin?: string; onProgress: Progress; name?: string }): Promise<BuiltImage> {
 	const progress = options.onProgress;
-	const envoy = await provisionEnvoy({ envoyBin: options.envoyBin, onProgress: progress });
+	const { envoyBin, version, versionOrigin } = options;
+	const envoy = await provisionEnvoy({ envoyBin, ...(version === undefined ? {} : { version, versionOrigin }), onProgress: progress });
 	const name = options.name ?? meshboxEnvoyImage(envoy.version);
 	const binary = await realpath(envoy.path);
 	const libraries = await sharedLibraries(binary);

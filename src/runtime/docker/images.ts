@@ -2,18 +2,35 @@
  * Which images a docker sandbox runs, and making sure they exist.
  *
  * Envoy: `--envoy-image` / `MESHBOX_ENVOY_IMAGE` when given (present locally or pulled, else an error);
- * otherwise the official `envoyproxy/envoy:v<pinned>` when present or pullable; otherwise meshbox's own
- * `meshbox/envoy:<version>`, built offline from the local Envoy if it does not exist yet.
+ * otherwise the official `envoyproxy/envoy:v<version>` when present or pullable; otherwise meshbox's own
+ * `meshbox/envoy:<version>`, built offline from the local Envoy of that version if it does not exist yet.
+ * The version is the one the sandbox asks for (`envoy.version`, …), resolved to an exact release, else the pinned one.
  * Upstream: always `meshbox/upstream:<meshbox version>`, (re)built when missing or older than the source.
  */
 import type Dockerode from 'dockerode';
-import { pinnedEnvoyVersion, provisionEnvoy } from '../../envoy/provision.ts';
+import { pinnedEnvoyVersion, provisionEnvoy, resolveEnvoyVersion } from '../../envoy/provision.ts';
 import { MeshboxError } from '../../errors.ts';
 import {
 	buildEnvoyImage, buildUpstreamImage, bundleUpstream, imageLabels, meshboxEnvoyImage, meshboxUpstreamImage, withBuildLock, type Progress,
 } from './image-build.ts';
 
-export const officialEnvoyImage = `envoyproxy/envoy:v${pinnedEnvoyVersion}`;
+export const officialEnvoyImage = officialEnvoyImageFor(pinnedEnvoyVersion);
+
+/** Envoy's own image of an exact release. */
+export function officialEnvoyImageFor(version: string): string {
+	return `envoyproxy/envoy:v${version}`;
+}
+
+export type EnvoyImageOptions = {
+	/** `--envoy-image`. */
+	requested?: string;
+	envoyBin?: string;
+	/** The Envoy version the sandbox asks for (`1.38` or `1.38.3`); default: the pinned one. */
+	version?: string;
+	/** Where `version` came from, for errors. */
+	versionOrigin?: string;
+	onProgress: Progress;
+};
 
 export type ImageChoice = { readonly name: string; readonly why: string };
 
@@ -21,7 +38,7 @@ export type ImageChoice = { readonly name: string; readonly why: string };
 const pullStallMs = 30_000;
 const pulls = new Map<string, Promise<string | undefined>>();
 
-export async function chooseEnvoyImage(docker: Dockerode, options: { requested?: string; envoyBin?: string; onProgress: Progress }): Promise<ImageChoice> {
+export async function chooseEnvoyImage(docker: Dockerode, options: EnvoyImageOptions): Promise<ImageChoice> {
 	const progress = options.onProgress;
 	const requested = options.requested ?? (process.env.MESHBOX_ENVOY_IMAGE || undefined);
 	if (requested) {
@@ -39,23 +56,27 @@ export async function chooseEnvoyImage(docker: Dockerode, options: { requested?:
 		return { name: requested, why: `from ${source}, just pulled` };
 	}
 
-	if (await exists(docker, officialEnvoyImage)) {
-		return { name: officialEnvoyImage, why: 'the official image' };
+	// An image per Envoy release: a short version (`1.38`) means the newest 1.38.x, as on the local runtime.
+	const version = options.version === undefined ? pinnedEnvoyVersion : await resolveEnvoyVersion(options.version, { origin: options.versionOrigin });
+	const wanted = options.version === undefined ? {} : { version, versionOrigin: options.versionOrigin };
+	const official = officialEnvoyImageFor(version);
+	if (await exists(docker, official)) {
+		return { name: official, why: 'the official image' };
 	}
 
-	const failure = await pull(docker, officialEnvoyImage, progress);
+	const failure = await pull(docker, official, progress);
 	if (!failure) {
-		return { name: officialEnvoyImage, why: 'the official image, just pulled' };
+		return { name: official, why: 'the official image, just pulled' };
 	}
 
-	const fallbackWhy = `${officialEnvoyImage} is not on this machine and cannot be pulled (${failure})`;
-	const pinned = meshboxEnvoyImage(pinnedEnvoyVersion);
+	const fallbackWhy = `${official} is not on this machine and cannot be pulled (${failure})`;
+	const pinned = meshboxEnvoyImage(version);
 	if (!options.envoyBin && await exists(docker, pinned)) {
 		return { name: pinned, why: `built offline by meshbox; ${fallbackWhy}` };
 	}
 
 	// The image is named after the version of the Envoy it holds, which the binary itself tells.
-	const envoy = await provisionEnvoy({ envoyBin: options.envoyBin, onProgress: progress }).catch((error: unknown) => {
+	const envoy = await provisionEnvoy({ envoyBin: options.envoyBin, ...wanted, onProgress: progress }).catch((error: unknown) => {
 		throw new MeshboxError('DOCKER_IMAGE_UNAVAILABLE', `no Envoy image: ${fallbackWhy}, and meshbox cannot build one: ${(error as Error).message}`,
 			'run `meshbox images build` where Envoy can be installed, or pass --envoy-image with an image that is on this machine');
 	});
@@ -68,7 +89,7 @@ export async function chooseEnvoyImage(docker: Dockerode, options: { requested?:
 	await withBuildLock(progress, async () => {
 		// Another process may have built it while this one waited for the lock.
 		if (!(await exists(docker, name))) {
-			await buildEnvoyImage(docker, { envoyBin: options.envoyBin, onProgress: progress });
+			await buildEnvoyImage(docker, { envoyBin: options.envoyBin, ...wanted, onProgress: progress });
 		}
 	});
 	return { name, why: `built offline by meshbox; ${fallbackWhy}` };

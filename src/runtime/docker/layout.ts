@@ -28,6 +28,13 @@ export function wasmPathInContainer(plugin: PluginModel, model: SandboxModel): s
 	return `/etc/meshbox/plugins/${index}-${plugin.name.replaceAll(/[^\w.-]/g, '_')}.wasm`;
 }
 
+/** Over xDS, modules are staged by content (see ../staged-modules.ts): `<dir>/<sha256>.wasm`. */
+export const moduleDirInContainer = '/etc/meshbox/modules';
+
+export function modulePathInContainer(plugin: PluginModel): string {
+	return `${moduleDirInContainer}/${plugin.module.sha256}.wasm`;
+}
+
 /** `clusterAddress`: how Envoy in the container reaches an extra cluster (default: the model's address). */
 export function containerPlacement(model: SandboxModel, clusterAddress?: (cluster: ClusterModel) => SocketAddress): Placement {
 	return {

@@ -1,0 +1,63 @@
+/**
+ * Spec → model, the one way both front ends (the CLI and the scenario API) and live updates take: src/config
+ * resolves the plain sandbox, then src/istio turns it into a sidecar when the spec has `workload:` / `istio:`.
+ */
+import { configError } from '../config/fields.ts';
+import { loadConfigFile } from '../config/load-file.ts';
+import type { SandboxModel } from '../config/model.ts';
+import { resolveSpec, type ResolvedSpec, type ResolveOptions } from '../config/resolve.ts';
+import { MeshboxError } from '../errors.ts';
+import { IstioPod } from '../istio/pod.ts';
+import { istioFields } from './spec.ts';
+
+export type ModelOptions = Omit<ResolveOptions, 'extensionFields'> & {
+	/** State one sandbox keeps across re-resolutions of its spec (live updates); see SandboxSession. */
+	readonly session?: SandboxSession;
+};
+
+/** What one sandbox keeps while its spec is resolved again and again (live updates): the Istio pod's state. */
+export class SandboxSession {
+	readonly istioPod = new IstioPod();
+}
+
+/** A spec object (startSandbox, `box.update()`) → the model to start or serve. */
+export async function modelFromSpec(spec: unknown, options: ModelOptions): Promise<SandboxModel> {
+	const { session: _session, ...resolveOptions } = options;
+	return withIstio(await resolveSpec(spec, { ...resolveOptions, extensionFields: istioFields }), options);
+}
+
+/** meshbox.yaml → the model, with every error at file:line:col. */
+export async function modelFromFile(file: string, options: Pick<ModelOptions, 'overrides' | 'defaults' | 'session'> = {}): Promise<SandboxModel> {
+	const resolved = await loadConfigFile(file, { overrides: options.overrides, defaults: options.defaults, extensionFields: istioFields });
+	return withIstio(resolved, options);
+}
+
+async function withIstio(resolved: ResolvedSpec, options: Pick<ModelOptions, 'overrides' | 'session'>): Promise<SandboxModel> {
+	const { model, extensions, locate } = resolved;
+	if (extensions.workload === undefined && extensions.istio === undefined) {
+		return model;
+	}
+
+	const where = locate([extensions.istio === undefined ? 'workload' : 'istio']);
+	if (options.overrides?.plugins && options.overrides.plugins.length > 0) {
+		throw new MeshboxError('USAGE', `--plugin: ${where ?? 'the spec'} makes the sandbox an Istio sidecar, whose plugins come from the WasmPlugin resources`,
+			'drop --plugin, or use a config without `istio:` / `workload:` for a plain sandbox');
+	}
+
+	if (model.plugins.length > 0) {
+		throw configError(locate, ['plugins'], 'with `istio:` the plugins come from the WasmPlugin resources',
+			'remove `plugins`, or drop `istio:` for a plain sandbox');
+	}
+
+	// Loaded only for specs that ask for it.
+	const { resolveIstioSidecar } = await import('../istio/sidecar.ts');
+	const istio = await resolveIstioSidecar({ workload: extensions.workload, istio: extensions.istio, baseDir: resolved.baseDir, locate, pod: options.session?.istioPod });
+	// The Envoy of an explicit istio.version, unless a version was asked for (issue #12: src/istio/proxy-envoy.ts).
+	const { withIstioEnvoy } = await import('../istio/proxy-envoy.ts');
+	return withIstioEnvoy({
+		...model,
+		plugins: istio.plugins,
+		sidecar: istio.sidecar,
+		envoy: istio.envoyLogLevels && !resolved.logLevelsGiven ? { ...model.envoy, ...istio.envoyLogLevels } : model.envoy,
+	}, extensions.istio);
+}

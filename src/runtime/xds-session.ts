@@ -1,0 +1,133 @@
+/**
+ * One sandbox's xDS session, the part both runtimes share: the control plane (src/xds) that serves the
+ * model's resources (src/envoy) to Envoy, the first push that is part of starting, and every later change.
+ *
+ * A runtime brings what differs: where Envoy finds the modules (a directory here, a container's file system
+ * there: `ModuleStage`), where things are (`Placement`), and what else follows an accepted change (the app's
+ * answer). The control plane always listens on this machine's loopback; a runtime whose Envoy runs elsewhere
+ * relays to it.
+ */
+import type { SandboxModel } from '../config/model.ts';
+import type { EnvoyAdmin } from '../envoy/admin.ts';
+import { buildResources, type Placement } from '../envoy/bootstrap.ts';
+import { explainStartupFailure } from '../envoy/startup-failure.ts';
+import { ControlPlane, snapshotOf, type PushRejection, type PushResult, type ResourceSnapshot } from '../xds/control-plane.ts';
+import type { LogBuffer } from './log-buffer.ts';
+import type { ExitInfo } from './ready.ts';
+
+/** Where Envoy loads modules from: each staged under a name made of its SHA-256 before any push names it. */
+export type ModuleStage = {
+	/** Makes the plugins' modules available to Envoy (those not staged yet). */
+	stage(plugins: SandboxModel['plugins']): Promise<void>;
+};
+
+export type XdsSessionOptions = {
+	readonly model: SandboxModel;
+	readonly placement: Placement;
+	readonly modules: ModuleStage;
+	readonly logs: LogBuffer;
+	/** After Envoy accepted a change (and at start): what the runtime does besides Envoy (the app's answer). */
+	readonly onAccepted?: (model: SandboxModel) => Promise<void> | void;
+};
+
+export class XdsSession {
+	private initialPush: Promise<PushResult> | undefined;
+
+	private constructor(private readonly plane: ControlPlane, private readonly options: XdsSessionOptions) {}
+
+	/** Starts the control plane on 127.0.0.1 and queues the first push: Envoy gets it as soon as it connects. */
+	static async start(options: XdsSessionOptions): Promise<XdsSession> {
+		const session = await XdsSession.bind(options);
+		session.pushInitial();
+		return session;
+	}
+
+	/**
+	 * `start` without the first push: call `pushInitial()` right after spawning Envoy, so that loading the
+	 * schemas and encoding the resources (tens of ms) run while Envoy boots rather than before it (helper G, #9).
+	 */
+	static async bind(options: XdsSessionOptions): Promise<XdsSession> {
+		const plane = await ControlPlane.start({ host: '127.0.0.1' });
+		try {
+			const session = new XdsSession(plane, options);
+			await options.modules.stage(options.model.plugins);
+			return session;
+		} catch (error) {
+			await plane.stop();
+			throw error;
+		}
+	}
+
+	/** Serves the model (once): Envoy gets it as soon as it asks. A refused resource surfaces in `settleStart`. */
+	pushInitial(): void {
+		if (!this.initialPush) {
+			this.initialPush = this.plane.push(this.snapshot(this.options.model));
+			// Awaited by settleStart, later: an invalid resource must not be an unhandled rejection meanwhile.
+			this.initialPush.catch(() => undefined);
+		}
+	}
+
+	/** The control plane's port on 127.0.0.1. */
+	get port(): number {
+		return this.plane.port;
+	}
+
+	/** The version of the config Envoy runs (1 after start). */
+	get version(): number {
+		return this.plane.acceptedVersion;
+	}
+
+	/**
+	 * Waits (after Envoy is ready) until Envoy answered the first push. Envoy exiting meanwhile is a start-up
+	 * failure explained from its log. A refused resource is a start-up failure too, unless `tolerate` (an Istio
+	 * sidecar: it NACKs the plugin and keeps serving without it): then the rejections are returned.
+	 */
+	async settleStart({ exited, admin, tolerate }: { exited: Promise<ExitInfo>; admin: EnvoyAdmin; tolerate: boolean }): Promise<readonly PushRejection[]> {
+		const { logs } = this.options;
+		const outcome = await Promise.race([this.initialPush!, exited.then(exit => ({ exit }))]);
+		if ('exit' in outcome) {
+			throw explainStartupFailure({ entries: logs.entries, pluginEntries: logs.pluginEntries, tail: logs.tail(30), exitCode: outcome.exit.exitCode });
+		}
+
+		// The plugin's own lines were written before Envoy sent its NACK: read Envoy's log up to now first.
+		if (outcome.rejections.length > 0) {
+			await logs.sync(admin).catch(() => undefined);
+		}
+
+		if (outcome.rejections.length > 0 && !tolerate) {
+			throw explainStartupFailure({
+				entries: logs.entries,
+				pluginEntries: logs.pluginEntries,
+				tail: logs.tail(30),
+				exitCode: undefined,
+				rejected: outcome.rejections.map(rejection => rejection.message),
+			});
+		}
+
+		await this.options.onAccepted?.(this.options.model);
+		return outcome.rejections;
+	}
+
+	/**
+	 * Serves `next` and resolves with what Envoy did: accepted (then `onAccepted` ran), or rejected with its
+	 * reason, the last accepted config still serving.
+	 */
+	async reconfigure(next: SandboxModel): Promise<PushResult> {
+		this.options.logs.attribute(next.plugins);
+		await this.options.modules.stage(next.plugins);
+		const result = await this.plane.push(this.snapshot(next));
+		if (result.rejections.length === 0) {
+			await this.options.onAccepted?.(next);
+		}
+
+		return result;
+	}
+
+	async stop(): Promise<void> {
+		await this.plane.stop();
+	}
+
+	private snapshot(model: SandboxModel): ResourceSnapshot {
+		return snapshotOf(buildResources(model, this.options.placement, { ecds: true }));
+	}
+}

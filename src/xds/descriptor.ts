@@ -1,0 +1,114 @@
+/**
+ * The precompiled part of Envoy's API that a sandbox serves over xDS: every message reachable from the resource
+ * types meshbox writes (listener, cluster, extension config, HCM, router, wasm, RBAC, …), the discovery request
+ * and response, and the well-known types, in protobufjs's JSON form. Loading it takes a few ms; the whole API
+ * (./envoy-api.generated.ts, ~2500 types) takes ~150 ms more, paid only when a config names a type outside this
+ * part (a typed_config of another extension), and parsing Envoy's .proto files took ~150 ms on every start.
+ *
+ * `buildDescriptor()` derives it from the whole API; `npm run gen:xds-descriptor` (scripts/gen-xds-descriptor.ts)
+ * writes it to ./envoy-descriptor.generated.ts (a .ts module, so it is part of the compiled package too), and
+ * test/foundation/xds-descriptor.test.ts fails when the two no longer match.
+ */
+import protobuf from 'protobufjs';
+import { typeUrls, messageNameOf } from '../envoy/type-urls.ts';
+import { envoyApiJson, envoyApiSource, SchemaRoot, type SchemaJson } from './api-schema.ts';
+import { envoyDescriptorJson } from './envoy-descriptor.generated.ts';
+import { resolvedTypeOf } from './wire.ts';
+
+/** The messages the descriptor starts from; it holds them and every type their fields use. */
+export const descriptorRoots: readonly string[] = [
+	'envoy.service.discovery.v3.DiscoveryRequest',
+	'envoy.service.discovery.v3.DiscoveryResponse',
+	...Object.values(typeUrls).map(messageNameOf),
+	// What an Any or a typed_config may carry in JSON form (./protobuf.ts gives them their JSON mapping).
+	...['Any', 'Duration', 'Struct', 'Value', 'ListValue', 'Empty', 'StringValue', 'BytesValue', 'BoolValue', 'UInt32Value', 'Int32Value',
+		'UInt64Value', 'Int64Value', 'DoubleValue', 'FloatValue'].map(name => `google.protobuf.${name}`),
+];
+
+export type EnvoyDescriptor = {
+	/** The API it was cut from (./envoy-api.generated.ts). */
+	readonly source: { readonly module: string; readonly version: string };
+	readonly roots: readonly string[];
+	/** protobufjs's JSON form of the kept namespaces (`Root.toJSON().nested`). */
+	readonly nested: Record<string, SchemaJson>;
+};
+
+/** The descriptor, cut from the whole API. */
+export function buildDescriptor(api: SchemaJson = envoyApiJson()): EnvoyDescriptor {
+	const schema = new SchemaRoot(api);
+	const keep = reachable(schema, descriptorRoots);
+	return {
+		source: { module: envoyApiSource.module, version: envoyApiSource.version },
+		roots: [...descriptorRoots],
+		nested: prune(api.nested ?? {}, '', keep),
+	};
+}
+
+/** The descriptor meshbox ships. */
+export function descriptorSchema(): SchemaRoot {
+	const descriptor = JSON.parse(envoyDescriptorJson) as EnvoyDescriptor;
+	return new SchemaRoot({ nested: descriptor.nested });
+}
+
+/** The full names (no leading dot) of `roots` and every message or enum their fields refer to. */
+function reachable(schema: SchemaRoot, roots: readonly string[]): Set<string> {
+	const keep = new Set<string>();
+	const queue = [...roots];
+	for (let name = queue.pop(); name !== undefined; name = queue.pop()) {
+		if (keep.has(name)) {
+			continue;
+		}
+
+		const object = schema.type(name) ?? lookupEnum(schema.root, name);
+		if (!object) {
+			throw new Error(`${name}: no such message in Envoy's API ${envoyApiSource.module} ${envoyApiSource.version}`);
+		}
+
+		keep.add(name);
+		if (object instanceof protobuf.Type) {
+			for (const field of object.fieldsArray) {
+				const resolved = resolvedTypeOf(field);
+				if (resolved) {
+					queue.push(resolved.fullName.slice(1));
+				}
+			}
+		}
+
+		// A nested type lives inside its parent's JSON: the parent comes whole (with what its fields use).
+		if (object.parent instanceof protobuf.Type) {
+			queue.push(object.parent.fullName.slice(1));
+		}
+	}
+
+	return keep;
+}
+
+function lookupEnum(root: protobuf.Root, name: string): protobuf.Enum | undefined {
+	try {
+		return root.lookupEnum(name);
+	} catch {
+		return undefined;
+	}
+}
+
+/** `nested` with only the kept messages and enums (and the namespaces holding them). */
+function prune(nested: Record<string, SchemaJson>, prefix: string, keep: ReadonlySet<string>): Record<string, SchemaJson> {
+	const result: Record<string, SchemaJson> = {};
+	for (const [name, node] of Object.entries(nested)) {
+		const fullName = prefix ? `${prefix}.${name}` : name;
+		const children = node.nested ? prune(node.nested, fullName, keep) : {};
+		if (keep.has(fullName)) {
+			if (node.edition !== undefined && node.edition !== 'proto2' && node.edition !== 'proto3') {
+				// ./api-schema.ts knows proto2 and proto3 field encodings only.
+				throw new Error(`${fullName}: edition ${node.edition} is not supported by meshbox's encoder`);
+			}
+
+			const { nested: _, ...definition } = node;
+			result[name] = Object.keys(children).length > 0 ? { ...definition, nested: children } : definition;
+		} else if (Object.keys(children).length > 0) {
+			result[name] = { nested: children };
+		}
+	}
+
+	return result;
+}
