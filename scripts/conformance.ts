@@ -92,7 +92,8 @@ function differences(feature: Feature): string {
 		return '';
 	}
 
-	const parts: string[] = [];
+	// SDKs whose cells differ the same way are named together.
+	const bySdks = new Map<string, string[]>();
 	for (const sdk of sdks) {
 		const byText = new Map<string, string[]>();
 		for (const run of runs) {
@@ -101,11 +102,12 @@ function differences(feature: Feature): string {
 		}
 
 		if (byText.size > 1) {
-			parts.push(`${sdkLabels[sdk]}: ${[...byText].map(([text, versions]) => `${text} on ${versions.join(', ')}`).join('; ')}`);
+			const difference = [...byText].map(([text, versions]) => `${text} on ${versions.join(', ')}`).join('; ');
+			bySdks.set(difference, [...(bySdks.get(difference) ?? []), sdkLabels[sdk]]);
 		}
 	}
 
-	return parts.length > 0 ? parts.join(' / ') : 'same on all';
+	return bySdks.size > 0 ? [...bySdks].map(([difference, labels]) => `${labels.join(', ')}: ${difference}`).join(' / ') : 'same on all';
 }
 
 const multi = runs.length > 1;

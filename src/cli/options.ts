@@ -43,7 +43,7 @@ export function parseCommandArgs<T extends ParseArgsConfig['options']>(argv: rea
 	}
 }
 
-export function parsePortFlag(value: string | undefined, flag: string): number | undefined {
+function parsePortFlag(value: string | undefined, flag: string): number | undefined {
 	if (value === undefined) {
 		return undefined;
 	}
@@ -105,7 +105,7 @@ export async function configFileOf(flags: Pick<SandboxFlags, 'config'>): Promise
  * A path may itself contain `=`, so an argument is NAME=FILE only when the part before the first `=` is a
  * usable plugin name and the whole argument is not an existing file; otherwise all of it is the path.
  */
-export async function parsePluginFlags(values: readonly string[]): Promise<PluginOverride[]> {
+async function parsePluginFlags(values: readonly string[]): Promise<PluginOverride[]> {
 	return Promise.all(values.map(async (argument, index) => {
 		const source = `--plugin #${index + 1} (${argument})`;
 		const separator = argument.indexOf('=');

@@ -17,7 +17,7 @@ export type ParsedYaml = {
 };
 
 /** Parses one YAML document; syntax errors become MeshboxErrors with the file's line and column. */
-export function parseYaml(text: string, fileLabel: string): ParsedYaml {
+function parseYaml(text: string, fileLabel: string): ParsedYaml {
 	const lineCounter = new LineCounter();
 	const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
 	const [firstError] = document.errors;

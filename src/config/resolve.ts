@@ -72,7 +72,7 @@ const buildFields = ['command', 'cwd', 'watch'] as const;
 const envoyFields = ['logLevel', 'componentLogLevels', 'concurrency', 'version'] as const;
 
 /** Envoy's default, plus wasm at debug: the plugin logs authors ask for first. */
-export const defaultComponentLogLevels: Readonly<Record<string, LogLevel>> = { wasm: 'debug' };
+const defaultComponentLogLevels: Readonly<Record<string, LogLevel>> = { wasm: 'debug' };
 
 /** Plugin (and cluster) names: see isUsablePluginName. */
 const pluginNamePattern = /^[\w./@-]+$/;
@@ -253,7 +253,7 @@ function resolveNode(value: unknown, locate: Locator): NodeModel {
 }
 
 /** The cluster every request is routed to; plugins' own clusters need other names. */
-export const reservedClusterNames: readonly string[] = ['upstream'];
+const reservedClusterNames: readonly string[] = ['upstream'];
 
 function resolveClusters(value: unknown, locate: Locator): ClusterModel[] {
 	if (value === undefined) {
@@ -279,7 +279,7 @@ function resolveClusters(value: unknown, locate: Locator): ClusterModel[] {
 }
 
 /** A string is the configuration itself; any other value is what the plugin gets as JSON. */
-export function encodeConfiguration(value: unknown): string | undefined {
+function encodeConfiguration(value: unknown): string | undefined {
 	if (value === undefined || value === null) {
 		return undefined;
 	}

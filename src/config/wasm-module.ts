@@ -12,7 +12,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { MeshboxError } from '../errors.ts';
 
 /** The ABI versions Envoy recognises, by export name. */
-export const knownAbiVersions = {
+const knownAbiVersions = {
 	proxy_abi_version_0_1_0: '0.1.0',
 	proxy_abi_version_0_2_0: '0.2.0',
 	proxy_abi_version_0_2_1: '0.2.1',

@@ -30,9 +30,9 @@ export type Placement = {
 };
 
 export const listenerName = 'meshbox_listener';
-export const upstreamClusterName = 'upstream';
+const upstreamClusterName = 'upstream';
 export const statPrefix = 'ingress_http';
-export const wasmRuntime = 'envoy.wasm.runtime.v8';
+const wasmRuntime = 'envoy.wasm.runtime.v8';
 
 
 /**
@@ -87,7 +87,7 @@ export function buildBootstrap(model: SandboxModel, placement: Placement): JsonO
 }
 
 /** Where an Envoy driven by xDS finds its control plane: the ADS server of src/xds. */
-export const xdsClusterName = 'meshbox_xds';
+const xdsClusterName = 'meshbox_xds';
 
 /**
  * A bootstrap whose listeners, clusters and extension configs all come from the control plane at `ads` over
@@ -140,7 +140,7 @@ function bootstrapShell(model: SandboxModel, placement: Placement): JsonObject {
 }
 
 /** The `envoy.filters.http.wasm` entry for one plugin. */
-export function wasmFilter(plugin: PluginModel, wasmPath: string): JsonObject {
+function wasmFilter(plugin: PluginModel, wasmPath: string): JsonObject {
 	const vmConfig: JsonObject = {
 		...(plugin.vmId ? { vm_id: plugin.vmId } : {}),
 		runtime: wasmRuntime,

@@ -18,7 +18,7 @@ export const envoyLogLevels = ['trace', 'debug', 'info', 'warning', 'error', 'cr
 export type EnvoyLogLevel = (typeof envoyLogLevels)[number];
 
 /** proxy-wasm's names (LogLevel in every SDK); Envoy prints `warning` for `warn`. */
-export const pluginLogLevels = ['trace', 'debug', 'info', 'warn', 'error', 'critical'] as const;
+const pluginLogLevels = ['trace', 'debug', 'info', 'warn', 'error', 'critical'] as const;
 export type PluginLogLevel = (typeof pluginLogLevels)[number];
 
 export type EnvoyLogEntry = {
@@ -84,7 +84,7 @@ function toEnvoyLevel(level: string): EnvoyLogLevel {
 	return (envoyLogLevels as readonly string[]).includes(level) ? level as EnvoyLogLevel : 'info';
 }
 
-export function toPluginLevel(level: EnvoyLogLevel): PluginLogLevel {
+function toPluginLevel(level: EnvoyLogLevel): PluginLogLevel {
 	return level === 'warning' ? 'warn' : level;
 }
 

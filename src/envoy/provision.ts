@@ -160,11 +160,6 @@ function matchesRequest(version: string, wanted: VersionRequest): boolean {
 	return `${parts[0]}.${parts[1]}` === wanted.minor && (wanted.patch === undefined || Number(parts[2]) === wanted.patch);
 }
 
-/** Whether `version` (exact) is what `request` (e.g. `1.36`, `1.36.4`, `v1.36`) asks for. */
-export function versionMatches(version: string, request: string): boolean {
-	return versionRequestPattern.test(request.trim()) && matchesRequest(version, parseVersionRequest(request));
-}
-
 function checkedVersion(envoy: EnvoyBinary, wanted: VersionRequest | undefined, origin = 'the Envoy version'): EnvoyBinary {
 	if (wanted && !matchesRequest(envoy.version, wanted)) {
 		throw new MeshboxError('ENVOY_VERSION_MISMATCH', `${describeSource[envoy.source]} is Envoy ${envoy.version}, but ${origin} asks for ${wanted.text}`,

@@ -42,7 +42,7 @@ function goInteger(plain: string): bigint | undefined {
 }
 
 /** go-yaml v2 resolve(): the number a plain scalar starting with a digit, a sign or `.` becomes, if any. */
-export function goYamlNumber(text: string): number | undefined {
+function goYamlNumber(text: string): number | undefined {
 	if (text.startsWith('.')) {
 		// ParseFloat on the text as it is (no `_` removal, no exponent-only forms).
 		return /^\.[0-9]+(?:[eE][-+]?[0-9]+)?$/.test(text) ? Number(text) : undefined;

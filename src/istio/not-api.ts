@@ -22,7 +22,7 @@ export type SuggestionContext = {
 	readonly labels: Readonly<Record<string, string>>;
 };
 
-export function suggestWasmPlugin(name: string, url: string, context: SuggestionContext): string {
+function suggestWasmPlugin(name: string, url: string, context: SuggestionContext): string {
 	return stringify({
 		apiVersion: 'extensions.istio.io/v1alpha1',
 		kind: 'WasmPlugin',

@@ -235,7 +235,3 @@ function tieReason(extension: Extension): string {
 	return `same phase (${extension.phase}) and priority (${priority}), no metadata.creationTimestamp; `
 		+ 'a cluster runs them in creation order (by name when created within the same second), meshbox in file order';
 }
-
-export function fieldPathText(pathParts: FieldPath): string {
-	return pathParts.join('.');
-}

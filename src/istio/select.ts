@@ -101,7 +101,7 @@ function attaches(extension: Extension, proxy: ProxyView): string | undefined {
 	return undefined;
 }
 
-export function chainOf(extension: Extension): 'http' | 'network' {
+function chainOf(extension: Extension): 'http' | 'network' {
 	// push_context.go: an HTTP filter list takes HTTP and UNSPECIFIED types; NETWORK plugins go before the HCM.
 	return !isLua(extension) && extension.type === 'NETWORK' ? 'network' : 'http';
 }
@@ -113,7 +113,7 @@ const phaseOrder: readonly Phase[] = ['AUTHN', 'AUTHZ', 'STATS', 'UNSPECIFIED_PH
  * priority, higher first, unset priority as the lowest int32 (push_context.go sorts with
  * `GetPriority().GetValue()` defaulting to math.MinInt32).
  */
-export function orderForChain(extensions: readonly Extension[]): Extension[] {
+function orderForChain(extensions: readonly Extension[]): Extension[] {
 	const ordered: Extension[] = [];
 	for (const phase of phaseOrder) {
 		const inPhase = extensions.filter(extension => extension.phase === phase);
@@ -145,7 +145,7 @@ export function effectivePriority(extension: Extension): number {
  * and the stable sort in selectExtensions keeps that order. `equalOrderGroups` names the ties so `meshbox check`
  * and the sandbox's notes can say that a cluster may order them differently.
  */
-export function compareByCreation(a: Extension, b: Extension, traits: VersionTraits): number {
+function compareByCreation(a: Extension, b: Extension, traits: VersionTraits): number {
 	if (a.creationTimestamp === undefined || b.creationTimestamp === undefined) {
 		return a.creationTimestamp === b.creationTimestamp ? 0 : (a.creationTimestamp === undefined ? 1 : -1);
 	}
@@ -184,8 +184,4 @@ export function equalOrderGroups(extensions: readonly Extension[]): Extension[][
 
 function sortName(extension: Extension, traits: VersionTraits): string {
 	return traits.hasTrafficExtension && extension.kind === 'WasmPlugin' ? `${extension.name}${translatedSuffix}` : extension.name;
-}
-
-export function describeOutcome(outcome: SelectionOutcome): string {
-	return `${displayName(outcome.extension)}: ${outcome.applied ? 'applied' : 'not applied'}: ${outcome.reason}`;
 }

@@ -148,7 +148,3 @@ function readList(value: unknown, path: ReadonlyArray<string | number>, locate: 
 
 	return value;
 }
-
-export function isIstioSpecPresent(spec: Record<string, unknown>): boolean {
-	return spec.istio !== undefined || isRecord(spec.workload);
-}

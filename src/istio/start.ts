@@ -5,8 +5,8 @@
  * sidecar over real ADS, so Envoy itself reaches that state; this marks the model the same way, for
  * `meshbox render`, `box.istioNotes` and the start output.
  */
-import type { SandboxModel } from '../config/model.ts';
-import { markRejected } from './sidecar.ts';
+import type { SandboxModel, SidecarFilter, SidecarModel } from '../config/model.ts';
+import { typeUrls } from '../envoy/type-urls.ts';
 
 /** Envoy's NACK messages (e.g. "Unable to create Wasm plugin default.my-plugin") name the plugin's PluginConfig name. */
 export function markRejectedAtStart(model: SandboxModel, rejections: ReadonlyArray<{ readonly message: string }>): SandboxModel {
@@ -28,4 +28,26 @@ export function markRejectedAtStart(model: SandboxModel, rejections: ReadonlyArr
 	}
 
 	return { ...model, sidecar: marked };
+}
+
+/** After Envoy refused to start because these plugins failed to load: what a sidecar's NACKed ECDS leaves. */
+function markRejected(sidecar: SidecarModel, pluginNames: readonly string[], reason: string): SidecarModel {
+	const rewrite = (filters: readonly SidecarFilter[], network: boolean): SidecarFilter[] => filters.map(filter => {
+		if (filter.kind !== 'wasm' || !pluginNames.includes(filter.plugin.name)) {
+			return filter;
+		}
+
+		return {
+			kind: 'missing-config',
+			name: filter.plugin.filterName ?? filter.plugin.name,
+			typeUrls: network ? [typeUrls.networkWasm, typeUrls.networkRbac] : [typeUrls.httpWasm, typeUrls.httpRbac],
+			comment: `${filter.comment} — rejected by Envoy (config missing → 500)`,
+		};
+	});
+	return {
+		...sidecar,
+		httpFilters: rewrite(sidecar.httpFilters, false),
+		networkFilters: rewrite(sidecar.networkFilters, true),
+		notes: [...sidecar.notes, ...pluginNames.map(name => `envoy: plugin ${name} failed to load (${reason}); a sidecar NACKs that ECDS update and the filter stays without config: every request gets 500, whatever failStrategy says (it only covers fetch failures and runtime errors)`)],
+	};
 }

@@ -69,11 +69,6 @@ export function versionTraits(version: IstioVersion): VersionTraits {
 	};
 }
 
-/** Native TrafficExtensions (1.30+) keep their plain name. */
-export function trafficExtensionFilterName(namespace: string, name: string): string {
-	return `${trafficExtensionPrefix}${namespace}.${name}`;
-}
-
 /** The proxy's ISTIO_VERSION metadata for a release (the .0 patch; meshbox does not emulate patch differences). */
 export function fullVersion(version: IstioVersion): string {
 	return `${version}.0`;

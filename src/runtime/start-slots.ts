@@ -14,7 +14,7 @@ import path from 'node:path';
 import { MeshboxError } from '../errors.ts';
 import { takeSlot, type Slot } from '../util/slots.ts';
 
-export const startSlotsVariable = 'MESHBOX_START_SLOTS';
+const startSlotsVariable = 'MESHBOX_START_SLOTS';
 
 /** How many Envoy starts may run at once: MESHBOX_START_SLOTS, else the CPUs this process may use. */
 export function startSlotCount(env: NodeJS.ProcessEnv = process.env): number {

@@ -7,7 +7,7 @@ import { MeshboxError } from '../errors.ts';
 import { startLocal } from './local/local-runtime.ts';
 import { runtimeNames, type RunningSandbox, type RuntimeName, type RuntimeStartOptions } from './types.ts';
 
-export function pickRuntime(requested: string | undefined): RuntimeName {
+function pickRuntime(requested: string | undefined): RuntimeName {
 	const name = requested ?? process.env.MESHBOX_RUNTIME ?? 'local';
 	if (!(runtimeNames as readonly string[]).includes(name)) {
 		throw new MeshboxError('USAGE', `unknown runtime "${name}"`, `use one of: ${runtimeNames.join(', ')}`);

@@ -10,14 +10,22 @@
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Sandbox } from './sandbox.ts';
+import type { EnvoyLogEntry, PluginLogEntry } from '../envoy/logs.ts';
+
+/** What a report reads from a sandbox (a `Sandbox` has all of it). */
+export type ReportSource = {
+	readonly bootstrapYaml: string;
+	readonly adminUrl: string;
+	logs(): Promise<readonly PluginLogEntry[]>;
+	envoyLogs(): Promise<readonly EnvoyLogEntry[]>;
+};
 
 /** Where reports go: `MESHBOX_REPORTS_DIR`, else `.meshbox/reports` under the working directory. */
-export const reportsDirVariable = 'MESHBOX_REPORTS_DIR';
+const reportsDirVariable = 'MESHBOX_REPORTS_DIR';
 
 export const reportFiles = ['bootstrap.yaml', 'config_dump.json', 'stats.txt', 'plugin-logs.txt', 'envoy.log'] as const;
 
-export function reportsRoot(env: NodeJS.ProcessEnv = process.env): string {
+function reportsRoot(env: NodeJS.ProcessEnv = process.env): string {
 	return path.resolve(env[reportsDirVariable] || path.join('.meshbox', 'reports'));
 }
 
@@ -28,7 +36,7 @@ export function reportDirFor(title: string, env: NodeJS.ProcessEnv = process.env
 }
 
 /** Writes the five artifacts of `box` into `dir` (created; an earlier report there is replaced). Returns `dir`. */
-export async function writeSandboxReport(box: Sandbox, dir: string): Promise<string> {
+export async function writeSandboxReport(box: ReportSource, dir: string): Promise<string> {
 	await rm(dir, { recursive: true, force: true });
 	await mkdir(dir, { recursive: true });
 	const [configDump, stats, pluginLogs, envoyLogs] = await Promise.all([
@@ -47,7 +55,7 @@ export async function writeSandboxReport(box: Sandbox, dir: string): Promise<str
 	return dir;
 }
 
-async function adminText(box: Sandbox, request: string): Promise<string> {
+async function adminText(box: ReportSource, request: string): Promise<string> {
 	try {
 		const response = await fetch(new URL(request, box.adminUrl), { signal: AbortSignal.timeout(5000) });
 		return await response.text();

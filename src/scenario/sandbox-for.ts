@@ -44,7 +44,7 @@ export async function sandboxFor<C extends ClusterTargets = Record<never, never>
 }
 
 /** At a test's end: a failed test's report (its path goes to the test's log), or no report for a passed one. */
-export async function reportIfFailed(t: Pick<ExecutionContext<unknown>, 'title' | 'passed' | 'log'>, box: Sandbox): Promise<string | undefined> {
+async function reportIfFailed(t: Pick<ExecutionContext<unknown>, 'title' | 'passed' | 'log'>, box: Sandbox): Promise<string | undefined> {
 	const dir = reportDirFor(t.title);
 	if (t.passed) {
 		await rm(dir, { recursive: true, force: true });

@@ -10,7 +10,6 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { modelFromSpec, SandboxSession } from '../compose/model.ts';
 import { startComposed } from '../compose/start.ts';
-import type { SandboxModel } from '../config/model.ts';
 import { MeshboxError } from '../errors.ts';
 import type { PluginSpec } from '../config/spec.ts';
 import type { SandboxSpec } from '../compose/spec.ts';

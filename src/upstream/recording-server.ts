@@ -12,22 +12,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MeshboxError } from '../errors.ts';
-import type { UpstreamRecordings } from './recordings.ts';
+import type { RecordedRequest, UpstreamRecordings } from './recordings.ts';
 
-export type RecordedRequest = {
-	readonly method: string;
-	/** Path with query string, as received. */
-	readonly path: string;
-	/** Lower-cased names; repeated headers joined with `, ` (set-cookie: kept as received, joined). */
-	readonly headers: Readonly<Record<string, string>>;
-	/** Header names and values in the order and case received. */
-	readonly rawHeaders: readonly string[];
-	readonly body: string;
-	/** Trailers that followed the body (lower-cased names). */
-	readonly trailers: Readonly<Record<string, string>>;
-	/** When the request arrived (ms since the epoch). */
-	readonly time: number;
-};
+export type { RecordedRequest } from './recordings.ts';
 
 /** What a server answers; headers' names as given. */
 export type ServerResponse = {

@@ -22,7 +22,7 @@ import { envoySchemas, type EnvoySchemas } from './protobuf.ts';
 export type ResourceSnapshot = ReadonlyMap<string, ReadonlyMap<string, JsonObject>>;
 
 /** The types meshbox serves, in the order Envoy should apply them (clusters before the listeners using them). */
-export const servedTypes = [typeUrls.cluster, typeUrls.extensionConfig, typeUrls.listener] as const;
+const servedTypes = [typeUrls.cluster, typeUrls.extensionConfig, typeUrls.listener] as const;
 
 export type PushRejection = { readonly typeUrl: string; readonly message: string };
 

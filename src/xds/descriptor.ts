@@ -16,7 +16,7 @@ import { envoyDescriptorJson } from './envoy-descriptor.generated.ts';
 import { resolvedTypeOf } from './wire.ts';
 
 /** The messages the descriptor starts from; it holds them and every type their fields use. */
-export const descriptorRoots: readonly string[] = [
+const descriptorRoots: readonly string[] = [
 	'envoy.service.discovery.v3.DiscoveryRequest',
 	'envoy.service.discovery.v3.DiscoveryResponse',
 	...Object.values(typeUrls).map(messageNameOf),

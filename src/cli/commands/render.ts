@@ -17,7 +17,7 @@ import { defaultListenerPort } from './up.ts';
 
 const usage = 'meshbox render [--config FILE] [--plugin [NAME=]FILE.wasm ...] [--port N] [--admin-port N] [--upstream HOST:PORT] [--validate]';
 export const defaultAdminPort = 9901;
-export const defaultRenderUpstream = '127.0.0.1:8080';
+const defaultRenderUpstream = '127.0.0.1:8080';
 
 export const renderCommand: Command = {
 	name: 'render',

@@ -83,7 +83,7 @@ export function ociModuleName(url: string): string {
 export type Credentials = { readonly username: string; readonly password: string } | undefined;
 
 /** The docker config entry for `registry` (docker/cli configfile GetAuthConfig, via wasmKeyChain in imagefetcher.go). */
-export function credentialsFor(dockerConfigJson: Uint8Array | undefined, registry: string): Credentials {
+function credentialsFor(dockerConfigJson: Uint8Array | undefined, registry: string): Credentials {
 	if (!dockerConfigJson) {
 		return undefined;
 	}
@@ -106,7 +106,7 @@ export function credentialsFor(dockerConfigJson: Uint8Array | undefined, registr
 }
 
 /** `name.Reference.String()`: how go-containerregistry names the image in its errors. */
-export function referenceText(ref: ImageReference): string {
+function referenceText(ref: ImageReference): string {
 	return `${ref.registry}/${ref.repository}${ref.isDigest ? '@' : ':'}${ref.reference}`;
 }
 
@@ -114,7 +114,7 @@ export function referenceText(ref: ImageReference): string {
  * Registries go-containerregistry speaks plain HTTP to as well (name.Registry.Scheme() is "http": localhost:*,
  * *.localhost, 127.0.0.1, ::1, RFC 1918 addresses); its ping tries HTTPS first, then HTTP.
  */
-export function triesPlainHttp(registry: string): boolean {
+function triesPlainHttp(registry: string): boolean {
 	if (registry.startsWith('localhost:') || /\.localhost(?::\d{1,5})?$/.test(registry) || /^127\.0\.0\.1(?::\d{1,5})?$/.test(registry)
 		|| /^(?:::1|\[::1\](?::\d{1,5})?)$/.test(registry)) {
 		return true;

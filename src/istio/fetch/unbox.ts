@@ -24,7 +24,7 @@ function isPosixTar(bytes: Uint8Array): boolean {
 export type TarEntry = { readonly name: string; readonly data: Buffer };
 
 /** The regular-file entries of a tar archive (ustar / GNU / pax headers; names joined with their prefix). */
-export function readTar(archive: Uint8Array): TarEntry[] {
+function readTar(archive: Uint8Array): TarEntry[] {
 	const buffer = Buffer.from(archive);
 	const entries: TarEntry[] = [];
 	let offset = 0;
