@@ -1,5 +1,5 @@
 /**
- * The same plugins on two Envoy releases, and what differs (measured; test/conformance/matrix.ts
+ * The same plugins on two Envoy releases, and what differs (measured; scripts/conformance-matrix.ts
  * envoyDifferences lists them for the conformance matrix):
  *
  * - a histogram's quantiles in `/stats`: the plugin records 42 and 7; before Envoy 1.38 a quantile is the upper

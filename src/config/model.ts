@@ -4,6 +4,9 @@
  */
 import type { JsonObject } from '../util/json.ts';
 import type { LogLevel } from './spec.ts';
+import type { ListenersModel } from './listeners.ts';
+import type { PatchModel } from './patches.ts';
+import type { RoutingModel } from './routing.ts';
 import type { WasmModuleInfo } from './wasm-module.ts';
 
 export type PluginModel = {
@@ -85,6 +88,13 @@ export type SandboxModel = {
 	readonly envoy: EnvoyModel;
 	/** Istio sidecar emulation (src/istio). Absent: the plain sandbox, rendered exactly as before. */
 	readonly sidecar?: SidecarModel;
+	// --- The Envoy around the plugins (issue #10); absent: one listener → plugins → one route → the app. ---
+	/** Apps, routes, other HTTP filters, stats_config (./routing.ts). */
+	readonly routing?: RoutingModel;
+	/** More listeners (TCP) and singleton services (./listeners.ts). */
+	readonly listeners?: ListenersModel;
+	/** `envoy.patches` (./patches.ts). */
+	readonly patches?: readonly PatchModel[];
 };
 
 // --- Istio sidecar emulation (src/istio) -------------------------------------------------------------

@@ -8,6 +8,9 @@ import type { BuildModel, ClusterModel, EnvoyModel, NodeModel, PluginModel, Sand
 import type { JsonObject } from '../util/json.ts';
 import { logLevels, type LogLevel } from './spec.ts';
 import { inspectWasmFile } from './wasm-module.ts';
+import { listenersFields, resolveListeners } from './listeners.ts';
+import { resolvePatches } from './patches.ts';
+import { resolveRouting, routingFields } from './routing.ts';
 import { MeshboxError } from '../errors.ts';
 import {
 	configError, describeValue, formatPath, isRecord, noLocation, readBoolean, readInteger, readObject, readOneOf, readPort, readString,
@@ -64,12 +67,12 @@ export type ResolvedSpec = {
 	readonly baseDir: string;
 };
 
-const sandboxFields = ['upstream', 'node', 'plugins', 'clusters', 'port', 'adminPort', 'envoy', 'envoyVersion'] as const;
+const sandboxFields = ['upstream', 'node', 'plugins', 'clusters', 'port', 'adminPort', 'envoy', 'envoyVersion', ...routingFields, ...listenersFields] as const;
 const nodeFields = ['id', 'cluster', 'metadata'] as const;
 const upstreamFields = ['status', 'headers', 'body', 'trailers'] as const;
 const pluginFields = ['name', 'wasm', 'rootId', 'vmId', 'configuration', 'vmConfiguration', 'failOpen', 'env', 'hostEnv', 'build'] as const;
 const buildFields = ['command', 'cwd', 'watch'] as const;
-const envoyFields = ['logLevel', 'componentLogLevels', 'concurrency', 'version'] as const;
+const envoyFields = ['logLevel', 'componentLogLevels', 'concurrency', 'version', 'patches'] as const;
 
 /** Envoy's default, plus wasm at debug: the plugin logs authors ask for first. */
 const defaultComponentLogLevels: Readonly<Record<string, LogLevel>> = { wasm: 'debug' };
@@ -118,6 +121,9 @@ export async function resolveSpec(input: unknown, options: ResolveOptions): Prom
 		port: overrides.port ?? (spec.port === undefined ? options.defaults?.port ?? 0 : readPort(spec.port, ['port'], locate)),
 		adminPort: overrides.adminPort ?? (spec.adminPort === undefined ? 0 : readPort(spec.adminPort, ['adminPort'], locate)),
 		envoy: { ...resolveEnvoy(spec.envoy, locate), ...resolveEnvoyVersion(spec, overrides.envoyVersion, locate) },
+		...optional('routing', resolveRouting(spec, locate, options.baseDir)),
+		...optional('listeners', resolveListeners(spec, locate, options.baseDir)),
+		...optional('patches', resolvePatches(isRecord(spec.envoy) ? spec.envoy.patches : undefined, locate)),
 	};
 	const extensions = Object.fromEntries(extensionFields.filter(field => spec[field] !== undefined).map(field => [field, spec[field]]));
 	const logLevelsGiven = isRecord(spec.envoy) && (spec.envoy.logLevel !== undefined || spec.envoy.componentLogLevels !== undefined);
@@ -336,4 +342,9 @@ function resolveEnvoyVersion(spec: Record<string, unknown>, flag: string | undef
 	}
 
 	return {};
+}
+
+/** `{ [key]: value }` when there is a value: absent parts stay absent in the model. */
+function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
+	return value === undefined ? {} : { [key]: value } as Record<K, V>;
 }

@@ -4,6 +4,9 @@
  * Everything is optional except the plugins' wasm files; `resolveSpec()` fills in defaults and turns a
  * spec into a `SandboxModel`.
  */
+import type { ListenersSpec } from './listeners.ts';
+import type { PatchSpec } from './patches.ts';
+import type { RoutingSpec } from './routing.ts';
 
 /** Envoy's log levels, lowest first (spdlog's names, as Envoy's `--log-level` takes them). */
 export const logLevels = ['trace', 'debug', 'info', 'warning', 'error', 'critical', 'off'] as const;
@@ -55,6 +58,8 @@ export type EnvoySpec = {
 	 * `1.38.3`. Default: MESHBOX_ENVOY_VERSION, else the Envoy of `istio.version`, else meshbox's pinned one.
 	 */
 	version?: string;
+	/** Changes to the generated config, with the semantics of Istio's EnvoyFilter configPatches (./patches.ts). */
+	patches?: PatchSpec[];
 };
 
 /** Envoy's node identity (`xds.node` to plugins). */
@@ -83,7 +88,7 @@ export type UpstreamSpec = {
  * A sandbox without Istio: what src/config reads. The public `SandboxSpec` (src/compose/spec.ts) adds the
  * `workload` / `istio` fields, which src/istio reads.
  */
-export type PlainSandboxSpec = {
+export type PlainSandboxSpec = RoutingSpec & ListenersSpec & {
 	/** What the hello-world app answers. */
 	upstream?: UpstreamSpec;
 	/** Envoy's node identity, for plugins that read `xds.node.*`. */

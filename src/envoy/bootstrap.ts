@@ -10,24 +10,13 @@
 import type { ClusterModel, PluginModel, SandboxModel, SidecarFilter, SidecarModel } from '../config/model.ts';
 
 import type { JsonObject } from '../util/json.ts';
+import { serviceBootstrap, withListeners } from './listeners.ts';
+import { applyPatches } from './patches.ts';
 import { typeUrls } from './type-urls.ts';
 
 export type { JsonObject, JsonValue } from '../util/json.ts';
-
-export type SocketAddress = { readonly address: string; readonly port: number };
-
-export type Placement = {
-	/** Where the listener binds (as Envoy sees it). */
-	readonly listener: SocketAddress;
-	/** Where the admin interface binds (as Envoy sees it). */
-	readonly admin: SocketAddress;
-	/** The hello-world upstream, as Envoy reaches it: an IP address, or a host name resolved by DNS. */
-	readonly upstream: SocketAddress;
-	/** The wasm file's path as Envoy opens it. */
-	readonly wasmPath: (plugin: PluginModel) => string;
-	/** How Envoy reaches an extra cluster's service (default: the address in the model). */
-	readonly clusterAddress?: (cluster: ClusterModel) => SocketAddress;
-};
+export type { Placement, SandboxResources, SocketAddress } from './placement.ts';
+import type { Placement, SandboxResources, SocketAddress } from './placement.ts';
 
 export const listenerName = 'meshbox_listener';
 const upstreamClusterName = 'upstream';
@@ -35,22 +24,13 @@ export const statPrefix = 'ingress_http';
 const wasmRuntime = 'envoy.wasm.runtime.v8';
 
 
-/**
- * Every resource of a plain sandbox, as Envoy's API spells them: served over xDS by the control plane
- * (src/xds), or inlined into a static bootstrap by `buildBootstrap`. Plugins are separate extension configs
- * (ECDS) when `ecds` is set, so that one plugin can change without touching the listener.
- */
-export type SandboxResources = {
-	readonly listeners: readonly JsonObject[];
-	readonly clusters: readonly JsonObject[];
-	/** TypedExtensionConfig resources (ECDS), by the filter name that subscribes to them. */
-	readonly extensionConfigs: readonly JsonObject[];
-};
-
 export function buildResources(model: SandboxModel, placement: Placement, options: { ecds: boolean } = { ecds: false }): SandboxResources {
-	if (model.sidecar) {
-		return sidecarResources(model, model.sidecar, placement, options);
-	}
+	const resources = model.sidecar ? sidecarResources(model, model.sidecar, placement, options) : plainResources(model, placement, options);
+	// The Envoy around the plugins (issue #10): more listeners, then the patches, which see everything.
+	return applyPatches(withListeners(resources, model, placement, options), model.patches ?? []);
+}
+
+function plainResources(model: SandboxModel, placement: Placement, options: { ecds: boolean }): SandboxResources {
 
 	const plugins = model.plugins.map(plugin => wasmFilter(plugin, placement.wasmPath(plugin)));
 	const filters: JsonObject[] = options.ecds ? plugins.map(plugin => ecdsReference(String(plugin.name), plainEcdsSource, [typeUrls.httpWasm])) : plugins;
@@ -136,6 +116,7 @@ function bootstrapShell(model: SandboxModel, placement: Placement): JsonObject {
 		// Histograms reach admin /stats at each flush: every second rather than Envoy's 5 s.
 		stats_flush_interval: '1s',
 		admin: { address: socketAddress(placement.admin) },
+		...serviceBootstrap(model, placement),
 	};
 }
 

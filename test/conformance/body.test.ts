@@ -3,7 +3,7 @@
  * each once: `x-wasm-body-op` selects append, prepend or (default) replace = upper-case a–z.
  */
 import test from 'ava';
-import { cell, fixtureFor, sdksFor } from './matrix.ts';
+import { cell, fixtureFor, sdksFor } from '../../scripts/conformance-matrix.ts';
 import { loggedDuring, sandboxFor } from './helpers.ts';
 
 for (const sdk of sdksFor('body')) {

@@ -3,7 +3,7 @@
  * the same `<sdk>-headers` wasm: requests pass them in order, responses in reverse order.
  */
 import test from 'ava';
-import { cell, fixtureFor, sdksFor } from './matrix.ts';
+import { cell, fixtureFor, sdksFor } from '../../scripts/conformance-matrix.ts';
 import { loggedDuring, sandboxFor } from './helpers.ts';
 
 for (const sdk of sdksFor('chain')) {

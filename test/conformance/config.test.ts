@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { MeshboxError, startSandbox } from '../../src/index.ts';
-import { cell, fixtureFor, sdksFor } from './matrix.ts';
+import { cell, fixtureFor, sdksFor } from '../../scripts/conformance-matrix.ts';
 import { sandboxFor, withSandboxSlot } from './helpers.ts';
 
 // Passed to the VM by name (`hostEnv`), read by the fixture's default variable name. Each test file runs in

@@ -3,7 +3,7 @@
  * removes request and response headers, names itself in `x-chain` and echoes `x-wasm-echo` back.
  */
 import test from 'ava';
-import { cell, fixtureFor, sdksFor } from './matrix.ts';
+import { cell, fixtureFor, sdksFor } from '../../scripts/conformance-matrix.ts';
 import { loggedDuring, sandboxFor } from './helpers.ts';
 
 for (const sdk of sdksFor('headers')) {

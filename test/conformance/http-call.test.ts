@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { assertShortCircuit, mockService } from '../../src/index.ts';
-import { cell, fixtureFor, sdksFor } from './matrix.ts';
+import { cell, fixtureFor, sdksFor } from '../../scripts/conformance-matrix.ts';
 import { loggedDuring, sandboxFor } from './helpers.ts';
 
 const backend = mockService(async request => {

@@ -4,8 +4,8 @@
  * through, and the plugin reports that level back from `proxy_get_log_level`.
  */
 import test from 'ava';
-import type { Sdk } from './matrix.ts';
-import { cell, fixtureFor, sdksFor } from './matrix.ts';
+import type { Sdk } from '../../scripts/conformance-matrix.ts';
+import { cell, fixtureFor, sdksFor } from '../../scripts/conformance-matrix.ts';
 import { loggedDuring, sandboxFor } from './helpers.ts';
 
 const levelLines = [

@@ -4,7 +4,7 @@
  */
 import test from 'ava';
 import got from 'got';
-import { cell, fixtureFor, hasNewBehaviour, sdksFor } from './matrix.ts';
+import { cell, fixtureFor, hasNewBehaviour, sdksFor } from '../../scripts/conformance-matrix.ts';
 import { sandboxFor } from './helpers.ts';
 
 const counter = 'wasmcustom.meshbox_fixture_requests';

@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import type { Sandbox } from '../../src/index.ts';
-import { cell, fixtureFor, sdksFor } from './matrix.ts';
+import { cell, fixtureFor, sdksFor } from '../../scripts/conformance-matrix.ts';
 import { sandboxFor } from './helpers.ts';
 
 const node = { id: 'conformance-node', cluster: 'conformance-cluster', metadata: { meshbox_fixture: 'fixture-metadata' } };

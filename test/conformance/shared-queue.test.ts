@@ -3,7 +3,7 @@
  * each request's path on a queue a receiver filter (another VM) registered; the receiver dequeues on its tick.
  */
 import test from 'ava';
-import { cell, fixtureFor, sdksFor } from './matrix.ts';
+import { cell, fixtureFor, sdksFor } from '../../scripts/conformance-matrix.ts';
 import { sandboxFor } from './helpers.ts';
 
 for (const sdk of sdksFor('shared-queue')) {

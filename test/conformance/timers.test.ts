@@ -3,7 +3,7 @@
  * headers; the next tick of the root context's timer resumes all held requests.
  */
 import test from 'ava';
-import { cell, fixtureFor, sdksFor } from './matrix.ts';
+import { cell, fixtureFor, sdksFor } from '../../scripts/conformance-matrix.ts';
 import { sandboxFor } from './helpers.ts';
 
 for (const sdk of sdksFor('timers')) {

@@ -4,7 +4,7 @@
  * trailers on the connection manager and the clusters, so both HTTP/2 and chunked HTTP/1.1 carry them.
  */
 import test from 'ava';
-import { cell, fixtureFor, sdksFor } from './matrix.ts';
+import { cell, fixtureFor, sdksFor } from '../../scripts/conformance-matrix.ts';
 import { loggedDuring, sandboxFor } from './helpers.ts';
 
 const requestTrailers = { 'x-client-trailer': 'two', 'x-wasm-remove': 'gone' };

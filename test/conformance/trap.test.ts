@@ -5,8 +5,8 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import type { Sandbox } from '../../src/index.ts';
-import type { Sdk } from './matrix.ts';
-import { cell, fixtureFor, hasNewBehaviour, sdksFor } from './matrix.ts';
+import type { Sdk } from '../../scripts/conformance-matrix.ts';
+import { cell, fixtureFor, hasNewBehaviour, sdksFor } from '../../scripts/conformance-matrix.ts';
 import { sandboxFor } from './helpers.ts';
 
 /** Each SDK's own message before the trap (logged by the plugin's stream context). */

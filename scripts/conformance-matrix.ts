@@ -5,8 +5,12 @@
  * can fold ava's results into a feature × SDK table. A cell with no test must be a documented gap: a
  * feature the SDK cannot express, with the reason.
  */
-import { compareVersions } from '../../src/envoy/provision.ts';
-import { fixturePlugin } from '../helpers/paths.ts';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { compareVersions } from '../src/envoy/provision.ts';
+
+const fixturesDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'plugins');
+const fixturePlugin = (name: string): string => path.join(fixturesDir, name, `${name}.wasm`);
 
 export const sdks = ['rust', 'go', 'as'] as const;
 export type Sdk = (typeof sdks)[number];

@@ -1,0 +1,33 @@
+/**
+ * What src/envoy renders into, and where things are as Envoy sees them (which depends on the runtime).
+ */
+import type { ClusterModel, PluginModel } from '../config/model.ts';
+import type { JsonObject } from '../util/json.ts';
+
+export type SocketAddress = { readonly address: string; readonly port: number };
+
+export type Placement = {
+	/** Where the listener binds (as Envoy sees it). */
+	readonly listener: SocketAddress;
+	/** Where the admin interface binds (as Envoy sees it). */
+	readonly admin: SocketAddress;
+	/** The hello-world upstream, as Envoy reaches it: an IP address, or a host name resolved by DNS. */
+	readonly upstream: SocketAddress;
+	/** The wasm file's path as Envoy opens it. */
+	readonly wasmPath: (plugin: PluginModel) => string;
+	/** How Envoy reaches an extra cluster's service (default: the address in the model). */
+	readonly clusterAddress?: (cluster: ClusterModel) => SocketAddress;
+};
+
+/**
+ * Every resource of a plain sandbox, as Envoy's API spells them: served over xDS by the control plane
+ * (src/xds), or inlined into a static bootstrap by `buildBootstrap`. Plugins are separate extension configs
+ * (ECDS) when `ecds` is set, so that one plugin can change without touching the listener.
+ */
+export type SandboxResources = {
+	readonly listeners: readonly JsonObject[];
+	readonly clusters: readonly JsonObject[];
+	/** TypedExtensionConfig resources (ECDS), by the filter name that subscribes to them. */
+	readonly extensionConfigs: readonly JsonObject[];
+};
+
