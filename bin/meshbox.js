@@ -1,17 +1,47 @@
 #!/usr/bin/env node
-// meshbox's command line. An installed package runs its compiled JavaScript (dist/); a source checkout (src/ is
-// next to this file, and is not in the package) runs the TypeScript sources through tsx, so a stale dist/ left
-// by `npm pack` never shadows the code being edited.
-import { existsSync } from 'node:fs';
+// meshbox's command line, run as compiled JavaScript (dist/): Node starts it without a TypeScript loader.
+// An installed package has only dist/. A source checkout builds dist/ at `npm install` (the `prepare` script);
+// when a source file is newer than the build (you edited it), this runs the TypeScript sources through tsx
+// instead, so the code you run is always the code you see.
+import { readdirSync, statSync } from 'node:fs';
 
-const source = new URL('../src/cli/main.ts', import.meta.url);
+const compiled = new URL('../dist/cli/main.js', import.meta.url);
+const sources = new URL('../src/', import.meta.url);
+
+/** The newest modification time under `directory` (0 when it does not exist). */
+function newest(directory) {
+	let latest = 0;
+	let entries;
+	try {
+		entries = readdirSync(directory, { withFileTypes: true });
+	} catch {
+		return 0;
+	}
+
+	for (const entry of entries) {
+		const child = new URL(entry.name + (entry.isDirectory() ? '/' : ''), directory);
+		latest = Math.max(latest, entry.isDirectory() ? newest(child) : statSync(child).mtimeMs);
+	}
+
+	return latest;
+}
+
+function builtAt() {
+	try {
+		return statSync(compiled).mtimeMs;
+	} catch {
+		return 0;
+	}
+}
+
 let main;
-if (existsSync(source)) {
+const sourceTime = newest(sources);
+if (sourceTime > 0 && sourceTime > builtAt()) {
 	const { register } = await import('tsx/esm/api');
 	register();
-	({ main } = await import(source.href));
+	({ main } = await import(new URL('cli/main.ts', sources).href));
 } else {
-	({ main } = await import('../dist/cli/main.js'));
+	({ main } = await import(compiled.href));
 }
 
 process.exitCode = await main(process.argv.slice(2));

@@ -26,6 +26,7 @@ export type MeshboxErrorCode =
 	| 'DOCKER_UNAVAILABLE'
 	| 'DOCKER_IMAGE_UNAVAILABLE'
 	| 'DOCKER_FAILED'
+	| 'TCP_FAILED'
 	| 'USAGE';
 
 export class MeshboxError extends Error {

@@ -10,5 +10,8 @@ export type { PluginLogEntry, EnvoyLogEntry, PluginLogLevel } from './envoy/logs
 export type { EnvoyStats } from './envoy/admin.ts';
 export type { RecordedRequest } from './upstream/recording-server.ts';
 export type { UpstreamRecordings } from './upstream/recordings.ts';
+export type { TcpAppRecordings, TcpConnectionRecord } from './upstream/tcp-app.ts';
+export type { TcpExchange, TcpOptions } from './scenario/tcp-client.ts';
+export type { ListenersSpec, TcpListenerSpec, TcpAppSpec } from './config/listeners.ts';
 export { MeshboxError, isMeshboxError } from './errors.ts';
 export type { RuntimeName } from './runtime/types.ts';

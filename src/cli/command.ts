@@ -1,5 +1,6 @@
 /**
- * What every CLI command looks like. Each command lives in `commands/<name>.ts` and is listed in main.ts.
+ * What every CLI command looks like. Each command lives in `commands/<name>.ts` and is listed (loaded on
+ * demand) in main.ts.
  */
 export type CommandContext = {
 	/** Arguments after the command name. */

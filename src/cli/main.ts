@@ -6,19 +6,24 @@
  */
 import { isMeshboxError } from '../errors.ts';
 import type { Command } from './command.ts';
-import { checkCommand } from './commands/check.ts';
-import { composeCommand } from './commands/compose.ts';
-import { downCommand } from './commands/down.ts';
-import { envoyCommand } from './commands/envoy.ts';
-import { imagesCommand } from './commands/images.ts';
-import { initCommand } from './commands/init.ts';
-import { renderCommand } from './commands/render.ts';
-import { upCommand } from './commands/up.ts';
+
+/**
+ * The commands, each loaded only when run: `meshbox up` does not pay for the Istio, Docker or image-building
+ * code other commands use (Node spends most of a short command's time importing modules).
+ */
+const commands: Readonly<Record<string, () => Promise<Command>>> = {
+	up: async () => (await import('./commands/up.ts')).upCommand,
+	render: async () => (await import('./commands/render.ts')).renderCommand,
+	envoy: async () => (await import('./commands/envoy.ts')).envoyCommand,
+	images: async () => (await import('./commands/images.ts')).imagesCommand,
+	down: async () => (await import('./commands/down.ts')).downCommand,
+	compose: async () => (await import('./commands/compose.ts')).composeCommand,
+	check: async () => (await import('./commands/check.ts')).checkCommand,
+	init: async () => (await import('./commands/init.ts')).initCommand,
+};
 
 /** Write errors that mean "nobody reads this output any more". */
 const outputGoneCodes = new Set(['EPIPE', 'EIO', 'ERR_STREAM_DESTROYED']);
-
-const commands: readonly Command[] = [upCommand, renderCommand, envoyCommand, imagesCommand, downCommand, composeCommand, checkCommand, initCommand];
 
 export async function main(argv: readonly string[]): Promise<number> {
 	// Once the terminal is closed (SIGHUP) or a pipe's reader is gone (`| head`), writes fail with EIO or EPIPE.
@@ -36,16 +41,17 @@ export async function main(argv: readonly string[]): Promise<number> {
 	const err = (text: string) => process.stderr.write(`${text}\n`);
 	const [name, ...rest] = argv;
 	if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
-		out(overview());
+		out(await overview());
 		return name === undefined ? 1 : 0;
 	}
 
-	const command = commands.find(candidate => candidate.name === name);
-	if (!command) {
-		err(`meshbox: unknown command "${name}"\n→ commands: ${commands.map(entry => entry.name).join(', ')} (meshbox help)`);
+	const load = Object.hasOwn(commands, name) ? commands[name] : undefined;
+	if (!load) {
+		err(`meshbox: unknown command "${name}"\n→ commands: ${Object.keys(commands).join(', ')} (meshbox help)`);
 		return 2;
 	}
 
+	const command = await load();
 	try {
 		return await command.run({ argv: rest, out, err });
 	} catch (error) {
@@ -63,12 +69,13 @@ export async function main(argv: readonly string[]): Promise<number> {
 	}
 }
 
-function overview(): string {
+async function overview(): Promise<string> {
+	const all = await Promise.all(Object.values(commands).map(async load => load()));
 	return [
 		'meshbox: a local service-mesh sandbox for proxy-wasm plugins (real Envoy + a hello-world upstream)',
 		'',
 		'usage: meshbox <command> [options]      (meshbox <command> --help for its options)',
 		'',
-		...commands.map(command => `  ${command.name.padEnd(8)} ${command.summary}`),
+		...all.map(command => `  ${command.name.padEnd(8)} ${command.summary}`),
 	].join('\n');
 }

@@ -124,7 +124,7 @@ export class LiveSandbox {
 	}
 
 	private async apply(model: SandboxModel, spec: SandboxSpec): Promise<AcceptedConfig> {
-		const logsBefore = this.running.logs.pluginEntries.length;
+		const logsBefore = this.running.logs.pluginPosition;
 		if (!this.running.reconfigure) {
 			throw new MeshboxError('USAGE', 'this sandbox cannot change while it runs (its Envoy has a static bootstrap)', 'start a new sandbox with the new spec');
 		}
@@ -136,7 +136,7 @@ export class LiveSandbox {
 			await this.running.reconfigure(this.current.model);
 			// The plugin's own lines (why on_configure failed) were written before Envoy sent its NACK.
 			await this.running.logs.sync(this.running.admin).catch(() => undefined);
-			const pluginLines = this.running.logs.pluginEntries.slice(logsBefore)
+			const pluginLines = this.running.logs.pluginEntriesSince(logsBefore)
 				.filter(entry => entry.level === 'warn' || entry.level === 'error' || entry.level === 'critical')
 				.map(entry => `plugin ${entry.plugin ?? '?'} [${entry.level}] ${entry.message}`);
 			throw new MeshboxError('ENVOY_REJECTED_CONFIG',

@@ -121,8 +121,9 @@ export async function resolveSpec(input: unknown, options: ResolveOptions): Prom
 		port: overrides.port ?? (spec.port === undefined ? options.defaults?.port ?? 0 : readPort(spec.port, ['port'], locate)),
 		adminPort: overrides.adminPort ?? (spec.adminPort === undefined ? 0 : readPort(spec.adminPort, ['adminPort'], locate)),
 		envoy: { ...resolveEnvoy(spec.envoy, locate), ...resolveEnvoyVersion(spec, overrides.envoyVersion, locate) },
-		...optional('routing', resolveRouting(spec, locate, options.baseDir)),
-		...optional('listeners', resolveListeners(spec, locate, options.baseDir)),
+		...optional('routing', resolveRouting(spec, locate, options.baseDir, { plugins: plugins.map(plugin => plugin.name), clusters: isRecord(spec.clusters) ? Object.keys(spec.clusters) : [] })),
+		...optional('listeners', await resolveListeners(spec, locate, options.baseDir,
+			async (value, fieldPath) => resolvePlugin({ value, origin: { kind: 'spec', path: fieldPath }, baseDir: options.baseDir }, locate), plugins.map(plugin => plugin.name))),
 		...optional('patches', resolvePatches(isRecord(spec.envoy) ? spec.envoy.patches : undefined, locate)),
 	};
 	const extensions = Object.fromEntries(extensionFields.filter(field => spec[field] !== undefined).map(field => [field, spec[field]]));

@@ -2,7 +2,7 @@
  * A typed client for the parts of Envoy's admin API meshbox uses: readiness, the bound listener address,
  * stats, and log levels. Admin is always on loopback (or a published loopback port for containers).
  */
-import got, { type Got } from 'got';
+import http from 'node:http';
 
 export type EnvoyStats = {
 	readonly counters: ReadonlyMap<string, number>;
@@ -20,24 +20,26 @@ type ListenersJson = {
 	listener_statuses?: Array<{ name: string; local_address?: { socket_address?: { address: string; port_value: number } } }>;
 };
 
+type AdminResponse = { readonly statusCode: number; readonly body: string };
+
+/**
+ * Admin requests go over node:http with a keep-alive agent: admin is local and plain, and a start polls
+ * `/ready` every few milliseconds, so neither an HTTP client library (loaded at every start) nor a new
+ * connection per poll is worth its cost.
+ */
+const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+
 export class EnvoyAdmin {
 	readonly url: string;
-	private readonly http: Got;
 
-	constructor(host: string, port: number) {
+	constructor(private readonly host: string, private readonly port: number) {
 		this.url = `http://${host}:${port}`;
-		this.http = got.extend({
-			prefixUrl: this.url,
-			retry: { limit: 0 },
-			timeout: { request: 5000 },
-			throwHttpErrors: false,
-		});
 	}
 
 	/** True once Envoy's `/ready` answers 200 (`LIVE`): listeners are bound and workers started. */
 	async isReady(): Promise<boolean> {
 		try {
-			const response = await this.http.get('ready', { timeout: { request: 1000 } });
+			const response = await this.request('GET', 'ready', {}, 1000);
 			return response.statusCode === 200;
 		} catch {
 			return false;
@@ -46,7 +48,7 @@ export class EnvoyAdmin {
 
 	/** The address a listener actually bound (port 0 in the config means "any free port"). */
 	async listenerAddress(listenerName: string): Promise<{ address: string; port: number }> {
-		const listeners = await this.http.get('listeners', { searchParams: { format: 'json' } }).json<ListenersJson>();
+		const listeners = JSON.parse((await this.request('GET', 'listeners', { format: 'json' })).body) as ListenersJson;
 		const status = listeners.listener_statuses?.find(entry => entry.name === listenerName);
 		const socket = status?.local_address?.socket_address;
 		if (!socket) {
@@ -58,9 +60,7 @@ export class EnvoyAdmin {
 
 	/** Counters, gauges and histograms whose names match `filter` (a regular expression, as Envoy's `filter=`). */
 	async stats(filter?: string): Promise<EnvoyStats> {
-		const read = async (type: 'Counters' | 'Gauges' | 'Histograms') => this.http.get('stats', {
-			searchParams: { format: 'json', type, ...(filter ? { filter } : {}) },
-		}).json<StatsJson>();
+		const read = async (type: 'Counters' | 'Gauges' | 'Histograms') => JSON.parse((await this.request('GET', 'stats', { format: 'json', type, ...(filter ? { filter } : {}) })).body) as StatsJson;
 		const [counters, gauges, histograms] = await Promise.all([read('Counters'), read('Gauges'), read('Histograms')]);
 		return {
 			counters: toValueMap(counters),
@@ -71,7 +71,7 @@ export class EnvoyAdmin {
 
 	/** Sets one logger's level (`POST /logging?<logger>=<level>`); Envoy logs the change on its `admin` logger. */
 	async setLogLevel(logger: string, level: string): Promise<void> {
-		const response = await this.http.post('logging', { searchParams: { [logger]: level } });
+		const response = await this.request('POST', 'logging', { [logger]: level });
 		if (response.statusCode !== 200) {
 			throw new Error(`Envoy refused log level ${logger}=${level}: ${response.body.trim()}`);
 		}
@@ -79,7 +79,23 @@ export class EnvoyAdmin {
 
 	/** Raw text of any admin path, e.g. `config_dump`. */
 	async get(adminPath: string): Promise<string> {
-		return (await this.http.get(adminPath.replace(/^\//, ''))).body;
+		return (await this.request('GET', adminPath.replace(/^\//, ''))).body;
+	}
+
+	/** One admin request; rejects on a connection error or after `timeoutMs`. */
+	private async request(method: 'GET' | 'POST', adminPath: string, query: Readonly<Record<string, string>> = {}, timeoutMs = 5000): Promise<AdminResponse> {
+		const search = new URLSearchParams(query).toString();
+		return new Promise((resolve, reject) => {
+			const request = http.request({ host: this.host, port: this.port, method, path: `/${adminPath}${search ? `?${search}` : ''}`, agent, timeout: timeoutMs }, response => {
+				const chunks: Buffer[] = [];
+				response.on('data', (chunk: Buffer) => chunks.push(chunk));
+				response.on('end', () => resolve({ statusCode: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+				response.on('error', reject);
+			});
+			request.on('timeout', () => request.destroy(new Error(`Envoy admin ${adminPath} did not answer within ${timeoutMs} ms`)));
+			request.on('error', reject);
+			request.end();
+		});
 	}
 }
 

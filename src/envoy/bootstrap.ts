@@ -12,6 +12,7 @@ import type { ClusterModel, PluginModel, SandboxModel, SidecarFilter, SidecarMod
 import type { JsonObject } from '../util/json.ts';
 import { serviceBootstrap, withListeners } from './listeners.ts';
 import { applyPatches } from './patches.ts';
+import { appClusters, httpFilterChain, statsBootstrap, virtualHosts } from './routing.ts';
 import { typeUrls } from './type-urls.ts';
 
 export type { JsonObject, JsonValue } from '../util/json.ts';
@@ -38,10 +39,12 @@ function plainResources(model: SandboxModel, placement: Placement, options: { ec
 		listeners: [{
 			name: listenerName,
 			address: socketAddress(placement.listener),
-			filter_chains: [{ filters: [httpConnectionManager(filters)] }],
+			// Other HTTP filters around the plugins, routes and apps: ./routing.ts (`httpFilters:`, `routes:`, `apps:`).
+			filter_chains: [{ filters: [httpConnectionManager(httpFilterChain(model.routing, filters), model)] }],
 		}],
 		clusters: [
 			httpCluster(upstreamClusterName, placement.upstream),
+			...appClusters(model, placement, httpCluster),
 			...extraClusters(model, placement),
 		],
 		extensionConfigs: options.ecds ? plugins : [],
@@ -117,6 +120,7 @@ function bootstrapShell(model: SandboxModel, placement: Placement): JsonObject {
 		stats_flush_interval: '1s',
 		admin: { address: socketAddress(placement.admin) },
 		...serviceBootstrap(model, placement),
+		...statsBootstrap(model),
 	};
 }
 
@@ -153,7 +157,7 @@ function wasmFilter(plugin: PluginModel, wasmPath: string): JsonObject {
 	};
 }
 
-function httpConnectionManager(pluginFilters: readonly JsonObject[]): JsonObject {
+function httpConnectionManager(pluginFilters: readonly JsonObject[], model: SandboxModel): JsonObject {
 	return {
 		name: 'envoy.filters.network.http_connection_manager',
 		typed_config: {
@@ -164,11 +168,7 @@ function httpConnectionManager(pluginFilters: readonly JsonObject[]): JsonObject
 			http_protocol_options: { enable_trailers: true },
 			route_config: {
 				name: 'meshbox_route',
-				virtual_hosts: [{
-					name: 'app',
-					domains: ['*'],
-					routes: [{ match: { prefix: '/' }, route: { cluster: upstreamClusterName } }],
-				}],
+				virtual_hosts: virtualHosts(model.routing, { match: { prefix: '/' }, route: { cluster: upstreamClusterName } }),
 			},
 			http_filters: [
 				...pluginFilters,

@@ -2,6 +2,7 @@
  * What src/envoy renders into, and where things are as Envoy sees them (which depends on the runtime).
  */
 import type { ClusterModel, PluginModel } from '../config/model.ts';
+import type { AppModel } from '../config/routing.ts';
 import type { JsonObject } from '../util/json.ts';
 
 export type SocketAddress = { readonly address: string; readonly port: number };
@@ -17,6 +18,12 @@ export type Placement = {
 	readonly wasmPath: (plugin: PluginModel) => string;
 	/** How Envoy reaches an extra cluster's service (default: the address in the model). */
 	readonly clusterAddress?: (cluster: ClusterModel) => SocketAddress;
+	/** How Envoy reaches a named recording app (`apps:`, src/config/routing.ts); absent (`meshbox render`): next to `upstream`, see src/envoy/routing.ts. */
+	readonly appAddress?: (app: AppModel) => SocketAddress;
+	/** Where an extra listener (src/config/listeners.ts) binds, as Envoy sees it (default: the listener's address, the model's port). */
+	readonly extraListener?: (name: string, requestedPort: number) => SocketAddress;
+	/** How Envoy reaches a TCP listener's recording app (src/upstream/tcp-app.ts), by listener name; absent (`meshbox render`): a stand-in. */
+	readonly tcpApp?: (listenerName: string) => SocketAddress;
 };
 
 /**

@@ -12,6 +12,8 @@ export const typeUrls = {
 	hcm: `${prefix}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`,
 	httpWasm: `${prefix}envoy.extensions.filters.http.wasm.v3.Wasm`,
 	networkWasm: `${prefix}envoy.extensions.filters.network.wasm.v3.Wasm`,
+	tcpProxy: `${prefix}envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy`,
+	wasmService: `${prefix}envoy.extensions.wasm.v3.WasmService`,
 	router: `${prefix}envoy.extensions.filters.http.router.v3.Router`,
 	httpRbac: `${prefix}envoy.extensions.filters.http.rbac.v3.RBAC`,
 	networkRbac: `${prefix}envoy.extensions.filters.network.rbac.v3.RBAC`,

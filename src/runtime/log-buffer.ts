@@ -7,18 +7,18 @@ import type { Readable } from 'node:stream';
 import type { PluginModel } from '../config/model.ts';
 import type { EnvoyAdmin } from '../envoy/admin.ts';
 import { EnvoyLogParser, toPluginLog, type EnvoyLogEntry, type PluginLogEntry } from '../envoy/logs.ts';
+import { Ring } from '../util/ring.ts';
 
 /** A long-running sandbox keeps at most this many entries (the oldest go first). */
 const maxEntries = 100_000;
 
 export class LogBuffer {
 	private readonly parser: EnvoyLogParser;
-	private readonly entryList: EnvoyLogEntry[] = [];
-	private readonly pluginEntryList: PluginLogEntry[] = [];
-	private readonly rawLines: string[] = [];
+	// Rings: a constant cost per line at any volume, the newest kept, exact counts.
+	private readonly entryRing = new Ring<EnvoyLogEntry>(maxEntries);
+	private readonly pluginEntryRing = new Ring<PluginLogEntry>(maxEntries);
+	private readonly rawLines = new Ring<string>(maxEntries);
 	private readonly listeners = new Set<(entry: EnvoyLogEntry, pluginEntry: PluginLogEntry | undefined) => void>();
-	/** Entries ever seen, including dropped ones: a stable position for waitFor(). */
-	private total = 0;
 	private flushScheduled = false;
 
 	constructor(private plugins: readonly PluginModel[]) {
@@ -39,9 +39,6 @@ export class LogBuffer {
 	/** Feed one line of Envoy's output (without the newline). */
 	pushLine(line: string): void {
 		this.rawLines.push(line);
-		if (this.rawLines.length > maxEntries) {
-			this.rawLines.shift();
-		}
 
 		this.parser.push(line);
 		// A multi-line entry (a backtrace) arrives in one write, so its lines are pushed in the same tick;
@@ -71,17 +68,29 @@ export class LogBuffer {
 		this.parser.flush();
 	}
 
+	/** The entries kept (the newest 100 000), oldest first: a copy. */
 	get entries(): readonly EnvoyLogEntry[] {
-		return this.entryList;
+		return this.entryRing.toArray();
 	}
 
+	/** The plugin entries kept (the newest 100 000), oldest first: a copy. */
 	get pluginEntries(): readonly PluginLogEntry[] {
-		return this.pluginEntryList;
+		return this.pluginEntryRing.toArray();
+	}
+
+	/** Plugin entries ever seen, dropped ones included: a position for `pluginEntriesSince()`. */
+	get pluginPosition(): number {
+		return this.pluginEntryRing.total;
+	}
+
+	/** The plugin entries seen at or after `position` (a `pluginPosition` taken earlier) that are still kept. */
+	pluginEntriesSince(position: number): PluginLogEntry[] {
+		return this.pluginEntryRing.since(position);
 	}
 
 	/** The last `count` raw lines: what to show when Envoy fails. */
 	tail(count: number): string[] {
-		return this.rawLines.slice(-count);
+		return this.rawLines.last(count);
 	}
 
 	subscribe(listener: (entry: EnvoyLogEntry, pluginEntry: PluginLogEntry | undefined) => void): () => void {
@@ -91,8 +100,7 @@ export class LogBuffer {
 
 	/** Resolves with the first entry (already seen, or arriving within `timeoutMs`) that matches. */
 	async waitFor(predicate: (entry: EnvoyLogEntry) => boolean, timeoutMs: number, fromPosition = 0): Promise<EnvoyLogEntry | undefined> {
-		const firstKept = this.total - this.entryList.length;
-		const seen = this.entryList.slice(Math.max(0, fromPosition - firstKept)).find(entry => predicate(entry));
+		const seen = this.entryRing.since(fromPosition).find(entry => predicate(entry));
 		return seen ?? this.next(entry => (predicate(entry) ? entry : undefined), timeoutMs);
 	}
 
@@ -101,7 +109,7 @@ export class LogBuffer {
 	 * undefined after the timeout, or at once when `stop` is aborted (Envoy exited: nothing more will come).
 	 */
 	async waitForPluginEntry(predicate: (entry: PluginLogEntry) => boolean, timeoutMs: number, stop?: AbortSignal): Promise<PluginLogEntry | undefined> {
-		const seen = this.pluginEntryList.find(entry => predicate(entry));
+		const seen = this.pluginEntryRing.find(entry => predicate(entry));
 		return seen ?? this.next((_entry, pluginEntry) => (pluginEntry && predicate(pluginEntry) ? pluginEntry : undefined), timeoutMs, stop);
 	}
 
@@ -133,7 +141,7 @@ export class LogBuffer {
 
 	/** A position to pass to waitFor() to consider only entries from now on. */
 	get position(): number {
-		return this.total;
+		return this.entryRing.total;
 	}
 
 	/**
@@ -148,18 +156,10 @@ export class LogBuffer {
 	}
 
 	private add(entry: EnvoyLogEntry): void {
-		this.total++;
-		this.entryList.push(entry);
-		if (this.entryList.length > maxEntries) {
-			this.entryList.shift();
-		}
-
+		this.entryRing.push(entry);
 		const pluginEntry = toPluginLog(entry, this.plugins);
 		if (pluginEntry) {
-			this.pluginEntryList.push(pluginEntry);
-			if (this.pluginEntryList.length > maxEntries) {
-				this.pluginEntryList.shift();
-			}
+			this.pluginEntryRing.push(pluginEntry);
 		}
 
 		for (const listener of this.listeners) {

@@ -6,6 +6,7 @@ import type { EnvoyAdmin } from '../envoy/admin.ts';
 import type { UpstreamRecordings } from '../upstream/recordings.ts';
 import type { PushRejection, PushResult } from '../xds/control-plane.ts';
 import type { LogBuffer } from './log-buffer.ts';
+import type { TcpEndpoints } from './tcp-apps.ts';
 
 export type RuntimeName = 'local' | 'docker';
 export const runtimeNames: readonly RuntimeName[] = ['local', 'docker'];
@@ -36,6 +37,10 @@ export type RunningSandbox = {
 	readonly envoyVersion: string;
 	readonly logs: LogBuffer;
 	readonly upstream: UpstreamRecordings;
+	/** The named apps' recordings (`apps:`, ./apps.ts), by name; absent or empty when the spec has none. */
+	readonly apps?: Readonly<Record<string, UpstreamRecordings>>;
+	/** TCP listeners (`listeners:`): where clients connect, and what each listener's TCP app recorded. */
+	readonly tcp?: TcpEndpoints;
 	/** Resolves when Envoy exits on its own (not after stop()). */
 	readonly exited: Promise<{ exitCode: number | undefined; signal: string | undefined }>;
 	/** What Envoy refused of the first push (an Istio sidecar serves on without it; a plain sandbox fails to start instead). */

@@ -9,6 +9,7 @@
  */
 import type { SandboxModel } from '../config/model.ts';
 import type { EnvoyAdmin } from '../envoy/admin.ts';
+import { wasmModulesOf } from '../config/listeners.ts';
 import { buildResources, type Placement } from '../envoy/bootstrap.ts';
 import { explainStartupFailure } from '../envoy/startup-failure.ts';
 import { ControlPlane, snapshotOf, type PushRejection, type PushResult, type ResourceSnapshot } from '../xds/control-plane.ts';
@@ -50,7 +51,8 @@ export class XdsSession {
 		const plane = await ControlPlane.start({ host: '127.0.0.1' });
 		try {
 			const session = new XdsSession(plane, options);
-			await options.modules.stage(options.model.plugins);
+			// Every module: HTTP plugins, TCP listeners' network plugins, services (src/config/listeners.ts).
+			await options.modules.stage(wasmModulesOf(options.model));
 			return session;
 		} catch (error) {
 			await plane.stop();
@@ -113,8 +115,8 @@ export class XdsSession {
 	 * reason, the last accepted config still serving.
 	 */
 	async reconfigure(next: SandboxModel): Promise<PushResult> {
-		this.options.logs.attribute(next.plugins);
-		await this.options.modules.stage(next.plugins);
+		this.options.logs.attribute(wasmModulesOf(next));
+		await this.options.modules.stage(wasmModulesOf(next));
 		const result = await this.plane.push(this.snapshot(next));
 		if (result.rejections.length === 0) {
 			await this.options.onAccepted?.(next);

@@ -22,6 +22,8 @@ import { sendRequest, type HttpResponse } from './http-client.ts';
 import { MockService, startMock, type StartedMock } from './mock-service.ts';
 import { isBrokenStream, StreamResetExplainer } from './stream-reset.ts';
 import { writeSandboxReport } from './report.ts';
+import { tcpExchange, type TcpExchange, type TcpOptions } from './tcp-client.ts';
+import type { TcpAppRecordings } from '../upstream/tcp-app.ts';
 
 /**
  * The request header box.request() adds so that assertions can find a request among the app's recordings
@@ -98,6 +100,10 @@ export class Sandbox<MockName extends string = string> {
 	readonly upstream: UpstreamRecordings;
 	/** What each mock service (by cluster name) received. */
 	readonly mocks: Readonly<Record<MockName, UpstreamRecordings>>;
+	/** What each TCP listener's app (`listeners:`, by listener name) received and sent, connection by connection. */
+	readonly tcpApps: Readonly<Record<string, TcpAppRecordings>>;
+	/** Where each TCP listener (by name) is reachable from this process: `{ address, port }`. */
+	readonly tcpAddresses: Readonly<Record<string, { readonly address: string; readonly port: number }>>;
 	/** The address Envoy sees requests from this process come from (`source.address` host): 127.0.0.1, or the docker network's gateway. */
 	readonly clientAddress: string;
 	/** Istio sidecar emulation (src/istio): what istiod, istio-agent and Envoy did (selection, fetches, fallbacks), one plain line each. */
@@ -126,6 +132,27 @@ export class Sandbox<MockName extends string = string> {
 		this.bootstrapYaml = running.bootstrapYaml;
 		this.envoyVersion = running.envoyVersion;
 		this.upstream = running.upstream;
+		this.tcpApps = Object.fromEntries(running.tcp?.apps ?? []);
+		this.tcpAddresses = Object.fromEntries(running.tcp?.listeners ?? []);
+	}
+
+	/**
+	 * Connects to the TCP listener `listener` (`listeners:`), sends `data`, half-closes (unless `end: false`) and
+	 * reads what comes back until the connection closes or `until` arrives (src/scenario/tcp-client.ts).
+	 */
+	async tcp(listener: string, data: string | Uint8Array, options: TcpOptions = {}): Promise<TcpExchange> {
+		if (this.envoyExit) {
+			throw this.exitError();
+		}
+
+		const address = this.tcpAddresses[listener];
+		if (!address) {
+			const names = Object.keys(this.tcpAddresses);
+			throw new MeshboxError('USAGE', `box.tcp(): the sandbox has no TCP listener named "${listener}"`,
+				names.length > 0 ? `its TCP listeners are: ${names.join(', ')}` : 'add one to the spec: listeners: { tcp: { kind: tcp, plugins: [...] } }');
+		}
+
+		return tcpExchange(address, data, options);
 	}
 
 	/**

@@ -3,18 +3,20 @@
  * of an upstream that runs in another process.
  */
 import got, { type Got } from 'got';
+import { appRecordingsPath } from './apps.ts';
 import { hitsHeader, recordingsPath, responsePath } from './control.ts';
 import type { RecordedRequest, ServerResponse } from './recording-server.ts';
 import type { UpstreamRecordings } from './recordings.ts';
 
-export function controlClient(baseUrl: string): UpstreamRecordings {
+/** `app`: a named app's recordings (`/apps/<name>/recordings`, ./apps.ts); absent: the default upstream's. */
+export function controlClient(baseUrl: string, app?: string): UpstreamRecordings {
 	const http: Got = got.extend({
 		prefixUrl: baseUrl,
 		retry: { limit: 0 },
 		timeout: { request: 5000 },
 		throwHttpErrors: true,
 	});
-	const path = recordingsPath.slice(1);
+	const path = (app === undefined ? recordingsPath : appRecordingsPath(app)).slice(1);
 	const read = async () => http.get(path);
 	return {
 		requests: async () => JSON.parse((await read()).body) as RecordedRequest[],

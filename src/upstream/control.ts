@@ -8,6 +8,7 @@
  *   PUT    /response     → 204, the app answers every later request with this (JSON: status, headers, body,
  *                          trailers); a live update of the sandbox's `upstream:` (docker runtime)
  *   GET    /healthz      → 200 `ok`
+ *   GET, DELETE /apps/<name>/recordings → the same for a named app (`apps:`, ./apps.ts)
  *
  * `meshbox up` serves the same API for its upstream on any runtime (it prints the URL), so a curl user can
  * read and clear what the app received.
@@ -35,6 +36,8 @@ export type ControlOptions = {
 	port?: number;
 	/** PUT /response: changes the app's answer. Absent: that endpoint answers 404. */
 	setResponse?: (response: ServerResponse) => void;
+	/** Named apps (./apps.ts): `/apps/<name>/recordings` reads and clears each one's recordings. */
+	apps?: Readonly<Record<string, UpstreamRecordings>>;
 };
 
 export class UpstreamControlServer {
@@ -69,7 +72,7 @@ export class UpstreamControlServer {
 }
 
 async function handle(upstream: UpstreamRecordings, options: ControlOptions, request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
-	const path = new URL(request.url ?? '/', 'http://control').pathname;
+	let path = new URL(request.url ?? '/', 'http://control').pathname;
 	if (path === responsePath && request.method === 'PUT' && options.setResponse) {
 		const chunks: Buffer[] = [];
 		for await (const chunk of request) {
@@ -89,6 +92,18 @@ async function handle(upstream: UpstreamRecordings, options: ControlOptions, req
 
 	// The request body is never used; drain it so keep-alive connections stay usable.
 	request.resume();
+	const app = /^\/apps\/([^/]+)(\/recordings)$/.exec(path);
+	if (app) {
+		const recordings = options.apps?.[decodeURIComponent(app[1]!)];
+		if (!recordings) {
+			send(response, 404, 'text/plain', `no app named ${decodeURIComponent(app[1]!)}\n`);
+			return;
+		}
+
+		upstream = recordings;
+		path = app[2]!;
+	}
+
 	if (path === recordingsPath && request.method === 'GET') {
 		// Read together, so that the count and the list describe the same moment.
 		const [recorded, hits] = await Promise.all([upstream.requests(), upstream.hits()]);

@@ -12,6 +12,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MeshboxError } from '../errors.ts';
+import { Ring } from '../util/ring.ts';
 import type { RecordedRequest, UpstreamRecordings } from './recordings.ts';
 
 export type { RecordedRequest } from './recordings.ts';
@@ -25,6 +26,8 @@ export type ServerResponse = {
 	trailers?: Record<string, string>;
 	/** Close the connection without answering (a reset, as a crashed service would). */
 	reset?: boolean;
+	/** Milliseconds to wait before answering (a slow app, `apps.<name>.delayMs`). */
+	delayMs?: number;
 };
 
 /** Decides the answer to a request (a scenario's mock service). */
@@ -65,16 +68,13 @@ export function maxRecordingsFromEnv(env: NodeJS.ProcessEnv = process.env): numb
 }
 
 export class RecordingUpstream {
-	private readonly recorded: RecordedRequest[] = [];
-	/** Index in `recorded` of the oldest recording once the ring is full (the next one to overwrite). */
-	private oldest = 0;
-	private total = 0;
+	/** The latest requests, with an exact count of all (src/util/ring.ts). */
+	private readonly recorded: Ring<RecordedRequest>;
 	private readonly server: http.Server;
 	private readonly respond: RequestHandler;
-	private readonly maxRecordings: number;
 
 	private constructor(options: UpstreamOptions) {
-		this.maxRecordings = options.maxRecordings ?? maxRecordingsFromEnv();
+		this.recorded = new Ring(options.maxRecordings ?? maxRecordingsFromEnv());
 		const body = options.body ?? helloWorldBody;
 		this.respond = options.respond ?? (() => ({ status: 200, headers: { 'content-type': 'text/plain' }, body }));
 		this.server = http.createServer((request, response) => {
@@ -104,28 +104,20 @@ export class RecordingUpstream {
 
 	/** A copy of the latest requests (at most `maxRecordings`) received since start or the last clear(), oldest first. */
 	requests(): RecordedRequest[] {
-		return [...this.recorded.slice(this.oldest), ...this.recorded.slice(0, this.oldest)];
+		return this.recorded.toArray();
 	}
 
 	/** Every request received since start or the last clear(), including those no longer kept. */
 	get hits(): number {
-		return this.total;
+		return this.recorded.total;
 	}
 
 	clear(): void {
-		this.recorded.length = 0;
-		this.oldest = 0;
-		this.total = 0;
+		this.recorded.clear();
 	}
 
 	private record(request: RecordedRequest): void {
-		this.total++;
-		if (this.recorded.length < this.maxRecordings) {
-			this.recorded.push(request);
-		} else {
-			this.recorded[this.oldest] = request;
-			this.oldest = (this.oldest + 1) % this.maxRecordings;
-		}
+		this.recorded.push(request);
 	}
 
 	async stop(): Promise<void> {
@@ -165,6 +157,10 @@ export class RecordingUpstream {
 		} catch (error) {
 			// A failing mock handler is a scenario bug: make it visible as a 500 with the reason.
 			answer = { status: 500, headers: { 'content-type': 'text/plain' }, body: `meshbox mock handler failed: ${(error as Error).message}\n` };
+		}
+
+		if (answer.delayMs) {
+			await new Promise(resolve => setTimeout(resolve, answer.delayMs));
 		}
 
 		if (answer.reset) {

@@ -7,6 +7,7 @@
 import type { ClusterModel, PluginModel, SandboxModel } from '../../config/model.ts';
 import type { Placement, SocketAddress } from '../../envoy/bootstrap.ts';
 import { envoyArguments } from '../../envoy/command-line.ts';
+import { wasmModulesOf } from '../../config/listeners.ts';
 import { upstreamAppPort, upstreamControlPort } from '../../upstream/control.ts';
 
 export const containerListenerPort = 10_000;
@@ -24,7 +25,8 @@ export const envoyPathInContainer = '/usr/local/bin/envoy';
  * to their plugins with copies of the model's entries.
  */
 export function wasmPathInContainer(plugin: PluginModel, model: SandboxModel): string {
-	const index = model.plugins.findIndex(entry => entry.name === plugin.name);
+	// Network plugins and services too (src/config/listeners.ts): names are unique across all of them.
+	const index = wasmModulesOf(model).findIndex(entry => entry.name === plugin.name);
 	return `/etc/meshbox/plugins/${index}-${plugin.name.replaceAll(/[^\w.-]/g, '_')}.wasm`;
 }
 
@@ -35,14 +37,24 @@ export function modulePathInContainer(plugin: PluginModel): string {
 	return `${moduleDirInContainer}/${plugin.module.sha256}.wasm`;
 }
 
-/** `clusterAddress`: how Envoy in the container reaches an extra cluster (default: the model's address). */
-export function containerPlacement(model: SandboxModel, clusterAddress?: (cluster: ClusterModel) => SocketAddress): Placement {
+/** A TCP listener's port in the container (src/config/listeners.ts): after the HTTP listener's, in the model's order. */
+export function containerTcpListenerPort(model: SandboxModel, listenerName: string): number {
+	return containerListenerPort + 1 + (model.listeners?.tcp ?? []).findIndex(listener => listener.name === listenerName);
+}
+
+/**
+ * `clusterAddress`: how Envoy in the container reaches an extra cluster (default: the model's address);
+ * `tcpApp`: how it reaches a TCP listener's app (./tcp-relays.ts).
+ */
+export function containerPlacement(model: SandboxModel, clusterAddress?: (cluster: ClusterModel) => SocketAddress, tcpApp?: (listenerName: string) => SocketAddress): Placement {
 	return {
 		listener: { address: '0.0.0.0', port: containerListenerPort },
 		admin: { address: '0.0.0.0', port: containerAdminPort },
 		upstream: { address: upstreamAlias, port: upstreamAppPort },
 		wasmPath: plugin => wasmPathInContainer(plugin, model),
 		...(clusterAddress ? { clusterAddress } : {}),
+		extraListener: name => ({ address: '0.0.0.0', port: containerTcpListenerPort(model, name) }),
+		...(tcpApp ? { tcpApp } : {}),
 	};
 }
 

@@ -21,14 +21,16 @@ type LiveConfigInput = {
 	gateway: string;
 	admit: RelayAdmission;
 	clusterAddress: (cluster: ClusterModel) => SocketAddress;
+	/** How Envoy reaches the TCP listeners' apps (./tcp-relays.ts). */
+	tcpApp: (listenerName: string) => SocketAddress;
 	/** The upstream's control API: the app's answer follows accepted updates. */
 	controlUrl: string;
 };
 
 /** The control plane, its relay into the sandbox's network, and the ADS bootstrap that points Envoy at it. */
-export async function startLiveConfig({ model, logs, gateway, admit, clusterAddress, controlUrl }: LiveConfigInput): Promise<LiveConfig> {
+export async function startLiveConfig({ model, logs, gateway, admit, clusterAddress, tcpApp, controlUrl }: LiveConfigInput): Promise<LiveConfig> {
 	const modules = new ContainerModules();
-	const placement: Placement = { ...containerPlacement(model, clusterAddress), wasmPath: modulePathInContainer };
+	const placement: Placement = { ...containerPlacement(model, clusterAddress, tcpApp), wasmPath: modulePathInContainer };
 	let answer = JSON.stringify(model.upstream);
 	const xds = await XdsSession.start({
 		model,

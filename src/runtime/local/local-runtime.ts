@@ -23,6 +23,9 @@ import { admitEnvoyStart } from '../start-slots.ts';
 import type { RunningSandbox, RuntimeStartOptions } from '../types.ts';
 import { XdsSession } from '../xds-session.ts';
 import { StagedModules } from '../staged-modules.ts';
+import { startLocalApps } from '../apps.ts';
+import { wasmModulesOf } from '../../config/listeners.ts';
+import { assertTcpPortsFree, startTcpApps, tcpEndpoints } from '../tcp-apps.ts';
 import { reapOrphans, workDirPrefix, writeOwner } from './reaper.ts';
 
 const loopback = '127.0.0.1';
@@ -38,6 +41,7 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 	progress(`meshbox: using ${describeEnvoy(envoy)}`);
 	await assertPortFree(loopback, model.port, 'listener', '--port');
 	await assertPortFree(loopback, model.adminPort, 'admin', '--admin-port');
+	await assertTcpPortsFree(model, loopback);
 
 	const undo: Array<() => Promise<void>> = [];
 	const undoAll = async () => {
@@ -51,6 +55,11 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 		let current = model;
 		const upstream = await RecordingUpstream.start({ host: loopback, respond: () => current.upstream });
 		undo.push(async () => upstream.stop());
+		// Named apps (`apps:`): one recording server each (../apps.ts).
+		const apps = await startLocalApps(model, loopback, () => current);
+		undo.push(async () => apps.stop());
+		const tcpApps = await startTcpApps(model, loopback);
+		undo.push(async () => tcpApps.stop());
 
 		const workDir = await mkdtemp(path.join(os.tmpdir(), workDirPrefix));
 		undo.push(async () => rm(workDir, { recursive: true, force: true }));
@@ -64,8 +73,10 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 			admin: { address: loopback, port: model.adminPort },
 			upstream: { address: upstream.address.host, port: upstream.address.port },
 			wasmPath: plugin => staged.pathOf(plugin),
+			appAddress: app => apps.address(app),
+			tcpApp: name => ({ address: loopback, port: tcpApps.apps.get(name)!.address.port }),
 		};
-		const logs = new LogBuffer(model.plugins);
+		const logs = new LogBuffer(wasmModulesOf(model));
 		// Envoy is driven by the xDS control plane (src/xds), so the sandbox can change while Envoy runs.
 		const xds = await XdsSession.bind({
 			model,
@@ -121,6 +132,7 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 		await startSlot.release();
 		// listenerNameOf: Istio sidecars (src/istio) name the listener as Istio does.
 		const listener = await admin.listenerAddress(listenerNameOf(model));
+		const tcp = await tcpEndpoints(model, tcpApps, async name => admin.listenerAddress(name));
 
 		let stopped: Promise<void> | undefined;
 		const upstreamRecordings: UpstreamRecordings = {
@@ -137,6 +149,8 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 			envoyVersion: envoy.version,
 			logs,
 			upstream: upstreamRecordings,
+			apps: apps.recordings,
+			...(tcp ? { tcp } : {}),
 			exited: exited.then(async info => (stopping ? new Promise<never>(() => undefined) : info)),
 			rejectedAtStart,
 			configVersion: () => xds.version,
