@@ -11,6 +11,8 @@
  *   - a burst of concurrent requests (throughput);
  *   - live update latency: the plugin's .wasm file rewritten → the new module answering, through
  *     `swapPlugin()` (xDS), for the seed (Rust) and a Go plugin.
+ *   - meshbox against its bare counterparts (./bench-ratios.ts): `meshbox up` vs bare Envoy, the exit after
+ *     stop(), docker start vs a bare `docker run`, throughput with a logging plugin, the log pipeline at 1M lines.
  * Bounded: a fixed number of requests per case, all on loopback.
  */
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -27,6 +29,7 @@ import { provisionEnvoy } from '../src/envoy/provision.ts';
 import { renderBootstrapYaml } from '../src/envoy/render.ts';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../src/index.ts';
 import type { RuntimeName } from '../src/runtime/types.ts';
+import { ratioRows } from './bench-ratios.ts';
 
 const { values } = parseArgs({ options: {
 	requests: { type: 'string', default: '500' },
@@ -226,6 +229,8 @@ for (const runtime of runtimes) {
 	await updateLatency(runtime, 'seed (Rust) ↔ headers (Rust)', [seed, 'fixtures/plugins/rust-headers/rust-headers.wasm'], body => body !== 'Hello from Wasm!\n');
 	await updateLatency(runtime, 'seed (Rust) ↔ headers (Go, 3 MB)', [seed, 'fixtures/plugins/go-headers/go-headers.wasm'], body => body !== 'Hello from Wasm!\n');
 }
+
+rows.push(...await ratioRows(runtimes, starts));
 
 const width = Math.max(...rows.map(row => row.what.length));
 process.stdout.write(`meshbox bench (${new Date().toISOString()}, node ${process.version}, ${os.availableParallelism()} CPUs, load average at start ${loadAtStart})\n`);

@@ -5,6 +5,7 @@
  */
 export * from './scenario/index.ts';
 export type { PluginSpec, EnvoySpec, LogLevel } from './config/spec.ts';
+export type { AppSpec, RouteSpec, RouteMatchSpec, RoutePluginSpec, HttpFilterSpec, StatsSpec } from './config/routing.ts';
 export type { SandboxSpec } from './compose/spec.ts';
 export type { PluginLogEntry, EnvoyLogEntry, PluginLogLevel } from './envoy/logs.ts';
 export type { EnvoyStats } from './envoy/admin.ts';

@@ -15,9 +15,10 @@ import { MeshboxError } from '../errors.ts';
 import type { RunningSandbox } from '../runtime/types.ts';
 
 /** What can change while Envoy runs; the rest (ports, node identity, Envoy's flags) needs a new sandbox. */
-export type LiveSpec = Pick<SandboxSpec, 'plugins' | 'clusters' | 'upstream'>;
+export type LiveSpec = Pick<SandboxSpec, 'plugins' | 'clusters' | 'upstream' | 'routes' | 'httpFilters'>;
 
-const liveFields: ReadonlyArray<keyof LiveSpec> = ['plugins', 'clusters', 'upstream'];
+// Routes and other HTTP filters are part of the listener (LDS); apps (their servers) and stats (bootstrap) are not.
+const liveFields: ReadonlyArray<keyof LiveSpec> = ['plugins', 'clusters', 'upstream', 'routes', 'httpFilters'];
 
 export type AcceptedConfig = {
 	/** The control plane's version of this config: it grows with every accepted push, a rollback included. */
@@ -168,6 +169,9 @@ function fixedParts(current: SandboxModel, next: SandboxModel): string[] {
 		['adminPort', current.adminPort, next.adminPort],
 		['node', current.node, next.node],
 		['envoy', current.envoy, next.envoy],
+		// Each app is a server started with the sandbox; stats_config is in the bootstrap (src/config/routing.ts).
+		['apps', current.routing?.apps ?? [], next.routing?.apps ?? []],
+		['stats', current.routing?.stats, next.routing?.stats],
 		['the Istio workload, direction or release', identity(current), identity(next)],
 	];
 	return parts.filter(([, before, after]) => JSON.stringify(before) !== JSON.stringify(after)).map(([name]) => name);

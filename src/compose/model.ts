@@ -49,15 +49,26 @@ async function withIstio(resolved: ResolvedSpec, options: Pick<ModelOptions, 'ov
 			'remove `plugins`, or drop `istio:` for a plain sandbox');
 	}
 
+	// A sidecar's listener, routes, cluster and chain are istiod's (src/istio); `stats:` (bootstrap) applies to both.
+	const plainOnly = (['apps', 'routes', 'httpFilters'] as const).find(field => model.routing && model.routing[field].length > 0);
+	if (plainOnly) {
+		throw configError(locate, [plainOnly], `with \`istio:\` / \`workload:\` the sidecar's listener, routes and filter chain are istiod's: \`${plainOnly}\` is for a plain sandbox`,
+			'change a sidecar with an EnvoyFilter in the `istio:` files (or `envoy.patches`), or drop `istio:` / `workload:` for a plain sandbox');
+	}
+
 	// Loaded only for specs that ask for it.
 	const { resolveIstioSidecar } = await import('../istio/sidecar.ts');
 	const istio = await resolveIstioSidecar({ workload: extensions.workload, istio: extensions.istio, baseDir: resolved.baseDir, locate, pod: options.session?.istioPod });
 	// The Envoy of an explicit istio.version, unless a version was asked for (issue #12: src/istio/proxy-envoy.ts).
 	const { withIstioEnvoy } = await import('../istio/proxy-envoy.ts');
-	return withIstioEnvoy({
+	// EnvoyFilter patches (istiod's) first, then meshbox.yaml's envoy.patches; notes name those that match nothing.
+	const { withUnmatchedPatchNotes } = await import('../istio/envoy-filter.ts');
+	const patches = [...istio.patches, ...(model.patches ?? [])];
+	return withIstioEnvoy(withUnmatchedPatchNotes({
 		...model,
 		plugins: istio.plugins,
 		sidecar: istio.sidecar,
 		envoy: istio.envoyLogLevels && !resolved.logLevelsGiven ? { ...model.envoy, ...istio.envoyLogLevels } : model.envoy,
-	}, extensions.istio);
+		...(patches.length > 0 ? { patches } : {}),
+	}), extensions.istio);
 }

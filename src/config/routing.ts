@@ -377,7 +377,7 @@ function checkTypedConfig(value: unknown, at: FieldPath, locate: Locator): JsonO
 		envoySchemas().encodeAny(value, formatPath(at));
 	} catch (error) {
 		if (error instanceof MeshboxError) {
-			const where = locate(at);
+			const where = locate(deepestField(at, error.message)) ?? locate(at);
 			throw new MeshboxError('CONFIG_INVALID', `${where ? `${where}: ` : ''}${error.message}`, error.hint ?? 'names as in Envoy\'s API reference');
 		}
 
@@ -385,6 +385,22 @@ function checkTypedConfig(value: unknown, at: FieldPath, locate: Locator): JsonO
 	}
 
 	return JSON.parse(JSON.stringify(value)) as JsonObject;
+}
+
+/**
+ * The field an encoder error names (its message starts with `<at>.field[0].sub: …`), as a FieldPath, so that the
+ * error points at that line of meshbox.yaml; the nearest enclosing field the locator knows is used.
+ */
+function deepestField(at: FieldPath, message: string): FieldPath {
+	const prefix = formatPath(at);
+	const named = message.startsWith(prefix) ? message.slice(prefix.length).split(': ')[0] ?? '' : '';
+	const parts: Array<string | number> = [];
+	for (const match of named.matchAll(/\.([^.[\]]+)|\[([^\]]+)\]/g)) {
+		const key = match[1] ?? match[2]!;
+		parts.push(match[2] !== undefined && /^\d+$/.test(key) ? Number(key) : key);
+	}
+
+	return [...at, ...parts];
 }
 
 function resolveStats(value: unknown, locate: Locator): StatsModel {

@@ -111,7 +111,7 @@ function bootstrapShell(model: SandboxModel, placement: Placement): JsonObject {
 	if (model.sidecar) {
 		// A sidecar's identity as istio-agent writes it (pkg/bootstrap/config.go), Envoy's default stats flush.
 		const { node } = model.sidecar;
-		return { node: { id: node.id, cluster: node.cluster, metadata: node.metadata }, admin: { address: socketAddress(placement.admin) } };
+		return { node: { id: node.id, cluster: node.cluster, metadata: node.metadata }, admin: { address: socketAddress(placement.admin) }, ...serviceBootstrap(model, placement), ...statsBootstrap(model) };
 	}
 
 	return {

@@ -1,12 +1,800 @@
 /**
- * Applies patches (src/config/patches.ts; Istio EnvoyFilter configPatches semantics) to generated resources.
- * One engine serves `envoy.patches` and Istio's EnvoyFilter.
+ * Applies patches (src/config/patches.ts) to generated resources with the semantics of Istio's EnvoyFilter
+ * configPatches. One engine serves `envoy.patches` and Istio's EnvoyFilter (src/istio/envoy-filter.ts).
  *
- * STUB: owned by the engineer building issue #10 part B.
+ * The order and the matching rules follow istiod (pilot/pkg/networking/core/envoyfilter/): listener_patch.go
+ * (per listener: LISTENER merge/remove, LISTENER_FILTER, then per filter chain: FILTER_CHAIN merge/remove, the
+ * NETWORK_FILTER list operations, per network filter its MERGE and, in an http_connection_manager, the
+ * HTTP_FILTER list operations and MERGEs; then FILTER_CHAIN ADD; LISTENER ADD last), rc_patch.go (route
+ * configurations, virtual hosts, routes), cluster_patch.go (clusters) and extension_configuration_patch.go.
+ * Values are Envoy's JSON, so MERGE is a proto merge on JSON (pkg/proto/merge): objects merge field by field,
+ * lists append, scalars and `Any` values (objects with '@type') replace.
+ *
+ * Where meshbox departs from istiod, and why:
+ * - A listener or cluster without a side (a plain sandbox's: no `traffic_direction`, no `inbound|`/`outbound|`
+ *   name) matches every sidecar context; istiod's names carry the side, a plain sandbox has none.
+ * - A port in a match is compared with the port in istiod's names (`0.0.0.0_9080`, `inbound|8080||`), since
+ *   meshbox's listener binds wherever the runtime puts it; a plain sandbox's listener with its bound port.
+ * - MERGE of a filter whose typed_config has another '@type' replaces it (istiod's MergeAnyWithAny fails on it).
+ * - MERGE of a filter delivered over ECDS (it only names its config) merges into that extension config, so a
+ *   patch does the same with a static bootstrap (`meshbox render`) and over xDS.
  */
-import type { PatchModel } from '../config/patches.ts';
+import type { PatchContext, PatchModel } from '../config/patches.ts';
+import { MeshboxError } from '../errors.ts';
+import type { JsonObject, JsonValue } from '../util/json.ts';
 import type { SandboxResources } from './placement.ts';
 
-export function applyPatches(resources: SandboxResources, _patches: readonly PatchModel[]): SandboxResources {
-	return resources;
+export type PatchResult = {
+	readonly resources: SandboxResources;
+	/** The patches that changed nothing, in the order given. */
+	readonly unmatched: readonly PatchModel[];
+};
+
+/** Applies the patches; a patch from meshbox.yaml / startSandbox that matches nothing is a CONFIG_INVALID error naming it. */
+export function applyPatches(resources: SandboxResources, patches: readonly PatchModel[]): SandboxResources {
+	if (patches.length === 0) {
+		return resources;
+	}
+
+	const result = patchResources(resources, patches);
+	const failing = result.unmatched.filter(patch => patch.ifUnmatched === 'error');
+	const [first, ...rest] = failing;
+	if (first) {
+		throw new MeshboxError('CONFIG_INVALID', `${first.origin}: ${describePatch(first)} matches nothing in the generated Envoy config`,
+			`the config has ${inventory(resources)}; \`meshbox render\` shows it all`,
+			rest.map(patch => `${patch.origin}: ${describePatch(patch)} matches nothing either`));
+	}
+
+	return result.resources;
+}
+
+export function describePatch(patch: PatchModel): string {
+	return `patch ${patch.operation} on ${patch.applyTo}${patch.match.context === 'ANY' ? '' : ` (${patch.match.context})`}`;
+}
+
+/** Applies the patches without judging: what came out, and which patches changed nothing. */
+export function patchResources(resources: SandboxResources, patches: readonly PatchModel[]): PatchResult {
+	const state: PatchState = {
+		listeners: resources.listeners.map(listener => clone(listener)),
+		clusters: resources.clusters.map(cluster => clone(cluster)),
+		extensionConfigs: resources.extensionConfigs.map(config => clone(config)),
+		applied: new Set(),
+		patches,
+	};
+	patchListeners(state);
+	patchRouteConfigurations(state);
+	patchClusters(state);
+	patchExtensionConfigs(state);
+	return {
+		resources: { listeners: state.listeners, clusters: state.clusters, extensionConfigs: state.extensionConfigs },
+		unmatched: patches.filter(patch => !state.applied.has(patch)),
+	};
+}
+
+type PatchState = {
+	listeners: JsonObject[];
+	clusters: JsonObject[];
+	extensionConfigs: JsonObject[];
+	readonly applied: Set<PatchModel>;
+	readonly patches: readonly PatchModel[];
+};
+
+const hcmName = 'envoy.filters.network.http_connection_manager';
+/** model.VirtualInboundListenerName / VirtualOutboundListenerName. */
+const virtualListeners = new Set(['virtualInbound', 'virtualOutbound']);
+
+// --- listeners (listener_patch.go) -------------------------------------------------------------------
+
+function patchListeners(state: PatchState): void {
+	const of = (applyTo: PatchModel['applyTo']) => state.patches.filter(patch => patch.applyTo === applyTo);
+	const kept: JsonObject[] = [];
+	for (const listener of state.listeners) {
+		const context = listenerContext(listener);
+		let removed = false;
+		for (const patch of of('LISTENER')) {
+			if (patch.operation === 'ADD' || !contextMatches(patch, context) || !listenerMatch(listener, patch)) {
+				continue;
+			}
+
+			state.applied.add(patch);
+			if (patch.operation === 'REMOVE') {
+				removed = true;
+				break;
+			}
+
+			if (patch.operation === 'MERGE' && patch.value) {
+				protoMerge(listener, patch.value);
+			}
+		}
+
+		if (removed) {
+			continue;
+		}
+
+		patchListenerFilters(state, listener, context);
+		const chains = objects(listener.filter_chains);
+		const keptChains: JsonObject[] = [];
+		for (const chain of chains) {
+			if (patchFilterChain(state, listener, chain, context)) {
+				keptChains.push(chain);
+			}
+		}
+
+		const defaultChain = asObject(listener.default_filter_chain);
+		if (defaultChain && !patchFilterChain(state, listener, defaultChain, context)) {
+			delete listener.default_filter_chain;
+		}
+
+		for (const patch of of('FILTER_CHAIN')) {
+			if (patch.operation === 'ADD' && patch.value && contextMatches(patch, context) && listenerMatch(listener, patch)) {
+				state.applied.add(patch);
+				keptChains.push(clone(patch.value));
+			}
+		}
+
+		if (listener.filter_chains !== undefined || keptChains.length > 0) {
+			listener.filter_chains = keptChains;
+		}
+
+		kept.push(listener);
+	}
+
+	// patchListeners: listener ADDs come last (GATEWAY/WAYPOINT patches never reach a sandbox).
+	for (const patch of of('LISTENER')) {
+		if (patch.operation === 'ADD' && patch.value && contextMatches(patch, undefined)) {
+			state.applied.add(patch);
+			kept.push(clone(patch.value));
+		}
+	}
+
+	state.listeners = kept;
+}
+
+function patchListenerFilters(state: PatchState, listener: JsonObject, context: PatchContext | undefined): void {
+	const patches = state.patches.filter(patch => patch.applyTo === 'LISTENER_FILTER' && contextMatches(patch, context) && listenerMatch(listener, patch));
+	if (patches.length === 0) {
+		return;
+	}
+
+	let filters = objects(listener.listener_filters);
+	for (const patch of patches) {
+		const name = patch.match.listener?.listenerFilter;
+		filters = listOperation(state, patch, filters, name === undefined ? undefined : filter => filter.name === name, (filter, value) => mergeFilter(state, filter, value, patch));
+	}
+
+	listener.listener_filters = filters;
+}
+
+/** false when the chain was removed. */
+function patchFilterChain(state: PatchState, listener: JsonObject, chain: JsonObject, context: PatchContext | undefined): boolean {
+	for (const patch of state.patches) {
+		if (patch.applyTo !== 'FILTER_CHAIN' || patch.operation === 'ADD' || !contextMatches(patch, context)
+			|| !listenerMatch(listener, patch) || !filterChainMatch(listener, chain, patch)) {
+			continue;
+		}
+
+		state.applied.add(patch);
+		if (patch.operation === 'REMOVE') {
+			return false;
+		}
+
+		if (patch.operation === 'MERGE' && patch.value) {
+			protoMerge(chain, patch.value);
+		}
+	}
+
+	patchNetworkFilters(state, listener, chain, context);
+	return true;
+}
+
+function patchNetworkFilters(state: PatchState, listener: JsonObject, chain: JsonObject, context: PatchContext | undefined): void {
+	const inChain = (patch: PatchModel) => contextMatches(patch, context) && listenerMatch(listener, patch) && filterChainMatch(listener, chain, patch);
+	let filters = objects(chain.filters);
+	for (const patch of state.patches) {
+		if (patch.applyTo !== 'NETWORK_FILTER' || patch.operation === 'MERGE' || !inChain(patch)) {
+			continue;
+		}
+
+		const name = patch.match.listener?.filterChain?.filter?.name;
+		filters = listOperation(state, patch, filters, name === undefined ? undefined : filter => filter.name === name);
+	}
+
+	for (const filter of filters) {
+		for (const patch of state.patches) {
+			if (patch.applyTo === 'NETWORK_FILTER' && patch.operation === 'MERGE' && patch.value && inChain(patch) && networkFilterMatch(filter, patch)) {
+				mergeFilter(state, filter, patch.value, patch);
+			}
+		}
+
+		if (filter.name === hcmName) {
+			patchHttpFilters(state, listener, chain, filter, context);
+		}
+	}
+
+	if (chain.filters !== undefined || filters.length > 0) {
+		chain.filters = filters;
+	}
+}
+
+function patchHttpFilters(state: PatchState, listener: JsonObject, chain: JsonObject, hcm: JsonObject, context: PatchContext | undefined): void {
+	const config = asObject(hcm.typed_config);
+	if (!config) {
+		return;
+	}
+
+	const inHcm = (patch: PatchModel) => patch.applyTo === 'HTTP_FILTER' && contextMatches(patch, context) && listenerMatch(listener, patch)
+		&& filterChainMatch(listener, chain, patch) && networkFilterMatch(hcm, patch);
+	let filters = objects(config.http_filters);
+	for (const patch of state.patches) {
+		if (patch.operation === 'MERGE' || !inHcm(patch)) {
+			continue;
+		}
+
+		const name = patch.match.listener?.filterChain?.filter?.subFilter?.name;
+		filters = listOperation(state, patch, filters, name === undefined ? undefined : filter => filter.name === name);
+	}
+
+	for (const filter of filters) {
+		for (const patch of state.patches) {
+			const name = patch.match.listener?.filterChain?.filter?.subFilter?.name;
+			if (patch.operation === 'MERGE' && patch.value && inHcm(patch) && (name === undefined || filter.name === name)) {
+				mergeFilter(state, filter, patch.value, patch);
+			}
+		}
+	}
+
+	config.http_filters = filters;
+}
+
+/**
+ * ADD / INSERT_FIRST / INSERT_BEFORE / INSERT_AFTER / REPLACE / REMOVE on a list of filters (listener_patch.go
+ * and util.go insertBeforeFunc/insertAfterFunc/replaceFunc: the first match only). Without a filter match,
+ * INSERT_BEFORE inserts first and INSERT_AFTER appends; REPLACE and REMOVE need one. MERGE is done by the caller,
+ * except for listener filters (`merge`).
+ */
+function listOperation(state: PatchState, patch: PatchModel, list: JsonObject[], matches: ((entry: JsonObject) => boolean) | undefined,
+	merge?: (entry: JsonObject, value: JsonObject) => void): JsonObject[] {
+	const value = patch.value ? clone(patch.value) : undefined;
+	const index = matches ? list.findIndex(matches) : -1;
+	switch (patch.operation) {
+		case 'ADD': {
+			state.applied.add(patch);
+			return value ? [...list, value] : list;
+		}
+
+		case 'INSERT_FIRST': {
+			state.applied.add(patch);
+			return value ? [value, ...list] : list;
+		}
+
+		case 'INSERT_BEFORE':
+		case 'INSERT_AFTER': {
+			if (!value) {
+				return list;
+			}
+
+			if (!matches) {
+				state.applied.add(patch);
+				return patch.operation === 'INSERT_BEFORE' ? [value, ...list] : [...list, value];
+			}
+
+			if (index < 0) {
+				return list;
+			}
+
+			state.applied.add(patch);
+			const at = patch.operation === 'INSERT_BEFORE' ? index : index + 1;
+			return [...list.slice(0, at), value, ...list.slice(at)];
+		}
+
+		case 'REPLACE': {
+			if (!value || index < 0) {
+				return list;
+			}
+
+			state.applied.add(patch);
+			return list.map((entry, position) => (position === index ? value : entry));
+		}
+
+		case 'REMOVE': {
+			if (!matches) {
+				return list;
+			}
+
+			const kept = list.filter(entry => !matches(entry));
+			if (kept.length !== list.length) {
+				state.applied.add(patch);
+			}
+
+			return kept;
+		}
+
+		case 'MERGE': {
+			if (!matches || !merge || !patch.value) {
+				return list;
+			}
+
+			for (const entry of list.filter(matches)) {
+				merge(entry, patch.value);
+			}
+
+			return list;
+		}
+	}
+}
+
+/**
+ * MERGE of one filter (mergeHTTPFilter / patchNetworkFilter / mergeListenerFilter): a filter without
+ * typed_config is skipped by istiod, unless it names an ECDS config meshbox has (see the file comment).
+ */
+function mergeFilter(state: PatchState, filter: JsonObject, value: JsonObject, patch?: PatchModel): void {
+	const userConfig = asObject(value.typed_config);
+	let target = filter;
+	if (!asObject(filter.typed_config)) {
+		const ecds = filter.config_discovery === undefined ? undefined : state.extensionConfigs.find(config => config.name === filter.name);
+		if (!ecds || !asObject(ecds.typed_config)) {
+			return;
+		}
+
+		target = ecds;
+	}
+
+	if (patch) {
+		state.applied.add(patch);
+	}
+
+	if (typeof value.name === 'string' && value.name !== '') {
+		filter.name = value.name;
+		if (target !== filter) {
+			target.name = value.name;
+		}
+	}
+
+	if (userConfig) {
+		const current = asObject(target.typed_config)!;
+		target.typed_config = current['@type'] === userConfig['@type'] ? protoMerge(current, userConfig) : clone(userConfig);
+	}
+}
+
+function networkFilterMatch(filter: JsonObject, patch: PatchModel): boolean {
+	const name = patch.match.listener?.filterChain?.filter?.name;
+	return name === undefined || filter.name === name;
+}
+
+function listenerMatch(listener: JsonObject, patch: PatchModel): boolean {
+	const match = patch.match.listener;
+	if (!match) {
+		return true;
+	}
+
+	if (match.name !== undefined && match.name !== listener.name) {
+		return false;
+	}
+
+	// Virtual listeners carry the port in their filter chains (filterChainMatch checks it there).
+	if (patch.applyTo !== 'LISTENER' && virtualListeners.has(String(listener.name))) {
+		return true;
+	}
+
+	return match.portNumber === undefined || listenerPort(listener) === match.portNumber;
+}
+
+function filterChainMatch(listener: JsonObject, chain: JsonObject, patch: PatchModel): boolean {
+	const match = patch.match.listener;
+	if (!match) {
+		return true;
+	}
+
+	const chainMatch = asObject(chain.filter_chain_match);
+	const destinationPort = chainMatch?.destination_port === undefined ? portFromName(chain.name) : Number(chainMatch.destination_port);
+	if (virtualListeners.has(String(listener.name)) && match.portNumber !== undefined && destinationPort !== match.portNumber) {
+		return false;
+	}
+
+	const wanted = match.filterChain;
+	if (!wanted) {
+		return true;
+	}
+
+	if (wanted.name !== undefined && wanted.name !== chain.name) {
+		return false;
+	}
+
+	const strings = (value: JsonValue | undefined) => (Array.isArray(value) ? value.map(String) : []);
+	if (wanted.sni !== undefined && !strings(chainMatch?.server_names).includes(wanted.sni)) {
+		return false;
+	}
+
+	if (wanted.transportProtocol !== undefined && chainMatch?.transport_protocol !== wanted.transportProtocol) {
+		return false;
+	}
+
+	if (wanted.applicationProtocols !== undefined
+		&& (!chainMatch || !wanted.applicationProtocols.split(',').every(protocol => strings(chainMatch.application_protocols).includes(protocol)))) {
+		return false;
+	}
+
+	return wanted.destinationPort === undefined || (chainMatch?.destination_port !== undefined && Number(chainMatch.destination_port) === wanted.destinationPort);
+}
+
+function listenerContext(listener: JsonObject): PatchContext | undefined {
+	return listener.traffic_direction === 'INBOUND' ? 'SIDECAR_INBOUND' : (listener.traffic_direction === 'OUTBOUND' ? 'SIDECAR_OUTBOUND' : undefined);
+}
+
+/** The port istiod's listener name carries (`0.0.0.0_9080`), else the bound one. */
+function listenerPort(listener: JsonObject): number | undefined {
+	const fromName = portFromName(listener.name);
+	if (fromName !== undefined) {
+		return fromName;
+	}
+
+	const port = asObject(asObject(listener.address)?.socket_address)?.port_value;
+	return typeof port === 'number' ? port : undefined;
+}
+
+function portFromName(name: JsonValue | undefined): number | undefined {
+	const found = typeof name === 'string' ? /^[\d.:[\]a-f]+_(\d+)$/i.exec(name) : null;
+	return found ? Number(found[1]) : undefined;
+}
+
+/** patchContextMatch: the patch's context or ANY; a resource without a side (plain sandbox) takes any sidecar context. */
+function contextMatches(patch: PatchModel, context: PatchContext | undefined): boolean {
+	const wanted = patch.match.context;
+	if (wanted === 'GATEWAY' || wanted === 'WAYPOINT') {
+		return false;
+	}
+
+	return wanted === 'ANY' || context === undefined || wanted === context;
+}
+
+// --- route configurations (rc_patch.go) --------------------------------------------------------------
+
+function patchRouteConfigurations(state: PatchState): void {
+	const routePatches = state.patches.filter(patch => patch.applyTo === 'ROUTE_CONFIGURATION' || patch.applyTo === 'VIRTUAL_HOST' || patch.applyTo === 'HTTP_ROUTE');
+	if (routePatches.length === 0) {
+		return;
+	}
+
+	for (const listener of state.listeners) {
+		const context = listenerContext(listener);
+		const chains = [...objects(listener.filter_chains), ...(asObject(listener.default_filter_chain) ? [asObject(listener.default_filter_chain)!] : [])];
+		for (const chain of chains) {
+			for (const filter of objects(chain.filters)) {
+				const routeConfig = filter.name === hcmName ? asObject(asObject(filter.typed_config)?.route_config) : undefined;
+				if (routeConfig) {
+					patchRouteConfiguration(state, routeConfig, context, routePatches);
+				}
+			}
+		}
+	}
+}
+
+function patchRouteConfiguration(state: PatchState, routeConfig: JsonObject, context: PatchContext | undefined, patches: readonly PatchModel[]): void {
+	const applies = (patch: PatchModel) => contextMatches(patch, context) && routeConfigurationMatch(routeConfig, patch);
+	for (const patch of patches) {
+		if (patch.applyTo === 'ROUTE_CONFIGURATION' && patch.operation === 'MERGE' && patch.value && applies(patch)) {
+			state.applied.add(patch);
+			protoMerge(routeConfig, patch.value);
+		}
+	}
+
+	const hosts: JsonObject[] = [];
+	for (const original of objects(routeConfig.virtual_hosts)) {
+		let host: JsonObject | undefined = original;
+		for (const patch of patches) {
+			if (patch.applyTo !== 'VIRTUAL_HOST' || !applies(patch) || !virtualHostMatch(host, patch) || patch.operation === 'ADD') {
+				continue;
+			}
+
+			state.applied.add(patch);
+			if (patch.operation === 'REMOVE') {
+				host = undefined;
+				break;
+			}
+
+			if (patch.operation === 'MERGE' && patch.value) {
+				protoMerge(host, patch.value);
+			} else if (patch.operation === 'REPLACE' && patch.value) {
+				host = clone(patch.value);
+			}
+		}
+
+		if (host) {
+			patchRoutes(state, routeConfig, host, context, patches);
+			hosts.push(host);
+		}
+	}
+
+	for (const patch of patches) {
+		if (patch.applyTo === 'VIRTUAL_HOST' && patch.operation === 'ADD' && patch.value && applies(patch)) {
+			state.applied.add(patch);
+			hosts.push(clone(patch.value));
+		}
+	}
+
+	routeConfig.virtual_hosts = hosts;
+}
+
+function patchRoutes(state: PatchState, routeConfig: JsonObject, host: JsonObject, context: PatchContext | undefined, patches: readonly PatchModel[]): void {
+	const applies = (patch: PatchModel) => patch.applyTo === 'HTTP_ROUTE' && contextMatches(patch, context)
+		&& routeConfigurationMatch(routeConfig, patch) && virtualHostMatch(host, patch);
+	// patchHTTPRoute: MERGE / REMOVE on every matching route first.
+	let routes: JsonObject[] = [];
+	for (const route of objects(host.routes)) {
+		let removed = false;
+		for (const patch of patches) {
+			if (!applies(patch) || !routeMatch(route, patch) || (patch.operation !== 'MERGE' && patch.operation !== 'REMOVE')) {
+				continue;
+			}
+
+			state.applied.add(patch);
+			if (patch.operation === 'REMOVE') {
+				removed = true;
+				break;
+			}
+
+			if (patch.value) {
+				protoMerge(route, patch.value);
+			}
+		}
+
+		if (!removed) {
+			routes.push(route);
+		}
+	}
+
+	// patchHTTPRoutes: then ADD / INSERT_*.
+	for (const patch of patches) {
+		if (!applies(patch) || patch.operation === 'MERGE' || patch.operation === 'REMOVE' || patch.operation === 'REPLACE') {
+			continue;
+		}
+
+		const hasRouteMatch = patch.match.routeConfiguration?.vhost?.route !== undefined;
+		routes = patch.operation === 'INSERT_FIRST' && hasRouteMatch
+			? (routes.some(route => routeMatch(route, patch)) ? listOperation(state, patch, routes, undefined) : routes)
+			: listOperation(state, patch, routes, hasRouteMatch ? route => routeMatch(route, patch) : undefined);
+	}
+
+	host.routes = routes;
+}
+
+function routeConfigurationMatch(routeConfig: JsonObject, patch: PatchModel): boolean {
+	const match = patch.match.routeConfiguration;
+	if (!match) {
+		return true;
+	}
+
+	if (match.name !== undefined && match.name !== routeConfig.name) {
+		return false;
+	}
+
+	return match.portNumber === undefined || match.portNumber === routePortFromName(String(routeConfig.name ?? ''));
+}
+
+/** rc_patch.go getListenerPortFromName: `inbound|8080||` → 8080, `9080` → 9080, anything else 0. */
+function routePortFromName(name: string): number {
+	if (name.startsWith('inbound')) {
+		return parseSubsetKey(name).port;
+	}
+
+	return /^\d+$/.test(name) ? Number(name) : 0;
+}
+
+function virtualHostMatch(host: JsonObject, patch: PatchModel): boolean {
+	const match = patch.match.routeConfiguration?.vhost;
+	if (!match) {
+		return true;
+	}
+
+	const domains = Array.isArray(host.domains) ? host.domains.map(String) : [];
+	return (match.name === undefined || match.name === host.name) && (match.domainName === undefined || domains.includes(match.domainName));
+}
+
+function routeMatch(route: JsonObject, patch: PatchModel): boolean {
+	const match = patch.match.routeConfiguration?.vhost?.route;
+	if (!match) {
+		return true;
+	}
+
+	if (match.name !== undefined && match.name !== route.name) {
+		return false;
+	}
+
+	switch (match.action) {
+		case 'ANY': {
+			return true;
+		}
+
+		case 'ROUTE': {
+			return route.route !== undefined;
+		}
+
+		case 'REDIRECT': {
+			return route.redirect !== undefined;
+		}
+
+		case 'DIRECT_RESPONSE': {
+			return route.direct_response !== undefined;
+		}
+	}
+}
+
+// --- clusters (cluster_patch.go) ---------------------------------------------------------------------
+
+function patchClusters(state: PatchState): void {
+	const patches = state.patches.filter(patch => patch.applyTo === 'CLUSTER');
+	if (patches.length === 0) {
+		return;
+	}
+
+	const kept: JsonObject[] = [];
+	for (const cluster of state.clusters) {
+		const name = String(cluster.name ?? '');
+		const context: PatchContext | undefined = name.startsWith('inbound|') ? 'SIDECAR_INBOUND' : (name.startsWith('outbound|') ? 'SIDECAR_OUTBOUND' : undefined);
+		let removed = false;
+		for (const patch of patches) {
+			if (patch.operation === 'ADD' || !contextMatches(patch, context) || !clusterMatch(cluster, patch)) {
+				continue;
+			}
+
+			if (patch.operation === 'REMOVE') {
+				state.applied.add(patch);
+				removed = true;
+				break;
+			}
+
+			if (patch.operation === 'MERGE' && patch.value) {
+				state.applied.add(patch);
+				protoMerge(cluster, patch.value);
+			}
+		}
+
+		if (!removed) {
+			kept.push(cluster);
+		}
+	}
+
+	for (const patch of patches) {
+		if (patch.operation === 'ADD' && patch.value && contextMatches(patch, undefined)) {
+			state.applied.add(patch);
+			kept.push(clone(patch.value));
+		}
+	}
+
+	state.clusters = kept;
+}
+
+function clusterMatch(cluster: JsonObject, patch: PatchModel): boolean {
+	const match = patch.match.cluster;
+	if (!match) {
+		return true;
+	}
+
+	if (match.name !== undefined) {
+		return match.name === cluster.name;
+	}
+
+	const key = parseSubsetKey(String(cluster.name ?? ''));
+	if (match.subset !== undefined && match.subset !== key.subset) {
+		return false;
+	}
+
+	if (match.service !== undefined && match.service !== key.host) {
+		return false;
+	}
+
+	return match.portNumber === undefined || match.portNumber === key.port;
+}
+
+/** pilot/pkg/model/service.go ParseSubsetKey: `direction|port|subset|host`; anything else is empty. */
+function parseSubsetKey(name: string): { direction: string; port: number; subset: string; host: string } {
+	const parts = name.split('|');
+	if (parts.length < 4) {
+		return { direction: '', port: 0, subset: '', host: '' };
+	}
+
+	const port = Number.parseInt(parts[1] ?? '', 10);
+	return { direction: parts[0] ?? '', port: Number.isNaN(port) ? 0 : port, subset: parts[2] ?? '', host: parts[3] ?? '' };
+}
+
+// --- extension configs (extension_configuration_patch.go) --------------------------------------------
+
+/** EXTENSION_CONFIG ADD: the config is served when a filter subscribes to its name (replacing meshbox's own of that name). */
+function patchExtensionConfigs(state: PatchState): void {
+	const patches = state.patches.filter(patch => patch.applyTo === 'EXTENSION_CONFIG' && patch.operation === 'ADD' && patch.value);
+	if (patches.length === 0) {
+		return;
+	}
+
+	const subscribed = new Set<string>();
+	const collect = (value: JsonValue | undefined): void => {
+		if (Array.isArray(value)) {
+			value.forEach(collect);
+		} else if (value && typeof value === 'object') {
+			if (value.config_discovery !== undefined && typeof value.name === 'string') {
+				subscribed.add(value.name);
+			}
+
+			Object.values(value).forEach(collect);
+		}
+	};
+
+	state.listeners.forEach(collect);
+	for (const patch of patches) {
+		const name = String(patch.value!.name ?? '');
+		if (!subscribed.has(name)) {
+			continue;
+		}
+
+		state.applied.add(patch);
+		state.extensionConfigs = [...state.extensionConfigs.filter(config => config.name !== name), clone(patch.value!)];
+	}
+}
+
+// --- JSON helpers ------------------------------------------------------------------------------------
+
+/**
+ * pkg/proto/merge Merge on Envoy's JSON: fields of `src` into `dst` (changed in place and returned); lists
+ * append, objects merge, scalars replace; an `Any` (an object with '@type') replaces, as proto merge of an
+ * Any sets its type_url and value bytes.
+ */
+export function protoMerge(dst: JsonObject, src: JsonObject): JsonObject {
+	for (const [key, value] of Object.entries(src)) {
+		const current = dst[key];
+		if (Array.isArray(value)) {
+			dst[key] = Array.isArray(current) ? [...current, ...clone(value)] : clone(value);
+		} else if (isObject(value) && isObject(current) && value['@type'] === undefined && current['@type'] === undefined) {
+			protoMerge(current, value);
+		} else {
+			dst[key] = clone(value);
+		}
+	}
+
+	return dst;
+}
+
+function clone<T extends JsonValue>(value: T): T {
+	return structuredClone(value);
+}
+
+function isObject(value: JsonValue | undefined): value is JsonObject {
+	return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function asObject(value: JsonValue | undefined): JsonObject | undefined {
+	return isObject(value) ? value : undefined;
+}
+
+function objects(value: JsonValue | undefined): JsonObject[] {
+	return Array.isArray(value) ? value.filter(isObject) : [];
+}
+
+/** What is there to match, for the error's hint. */
+function inventory(resources: SandboxResources): string {
+	const listeners: string[] = [];
+	const httpFilters = new Set<string>();
+	const networkFilters = new Set<string>();
+	const routes = new Set<string>();
+	for (const listener of resources.listeners) {
+		listeners.push(`${String(listener.name)}${listenerPort(listener) === undefined ? '' : ` (port ${listenerPort(listener)})`}`);
+		for (const chain of objects(listener.filter_chains)) {
+			for (const filter of objects(chain.filters)) {
+				networkFilters.add(String(filter.name));
+				const config = asObject(filter.typed_config);
+				objects(config?.http_filters).forEach(entry => httpFilters.add(String(entry.name)));
+				const routeConfig = asObject(config?.route_config);
+				if (routeConfig) {
+					routes.add(`${String(routeConfig.name)} (virtual hosts ${objects(routeConfig.virtual_hosts).map(host => String(host.name)).join(', ')})`);
+				}
+			}
+		}
+	}
+
+	return [
+		`listeners ${listeners.join(', ') || 'none'}`,
+		`network filters ${[...networkFilters].join(', ') || 'none'}`,
+		`HTTP filters ${[...httpFilters].join(', ') || 'none'}`,
+		`route configurations ${[...routes].join(', ') || 'none'}`,
+		`clusters ${resources.clusters.map(cluster => String(cluster.name)).join(', ') || 'none'}`,
+	].join('; ');
 }

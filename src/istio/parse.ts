@@ -11,6 +11,7 @@ import { documentValue } from '../config/yaml-values.ts';
 import { FindingCollector, type Finding } from './findings.ts';
 import { kubernetesYaml } from './kube-yaml.ts';
 import { checkIstioOperator, checkMeshConfig, checkProxyConfig, checkVirtualService, type SuggestionContext } from './not-api.ts';
+import { dedupeEnvoyFilters, validateEnvoyFilter, type EnvoyFilterResource } from './envoy-filter.ts';
 import { displayName, type Extension } from './resources.ts';
 import { effectivePriority, equalOrderGroups } from './select.ts';
 import { validateExtension } from './validate.ts';
@@ -34,6 +35,8 @@ export const setIstioVersionField = (version: IstioVersion): string => `set isti
 
 export type ParsedIstio = {
 	readonly extensions: readonly Extension[];
+	/** networking.istio.io/v1alpha3 EnvoyFilters (./envoy-filter.ts). */
+	readonly envoyFilters: readonly EnvoyFilterResource[];
 	readonly findings: readonly Finding[];
 };
 
@@ -45,6 +48,7 @@ export function parseIstioText(text: string, fileLabel: string, options: ParseOp
 	// Kubernetes reads YAML 1.1 (sigs.k8s.io/yaml → go-yaml v2): see kube-yaml.ts.
 	const documents = parseAllDocuments(text, { ...kubernetesYaml, lineCounter, prettyErrors: false, uniqueKeys: true });
 	const extensions: Extension[] = [];
+	const envoyFilters: EnvoyFilterResource[] = [];
 	const findings: Finding[] = [];
 	const list = Array.isArray(documents) ? documents : [];
 	for (const [index, document] of list.entries()) {
@@ -85,9 +89,10 @@ export function parseIstioText(text: string, fileLabel: string, options: ParseOp
 		const result = checkDocument(value, locate, fileLabel, `document ${index + 1}`, origin, options);
 		findings.push(...result.findings);
 		extensions.push(...result.extensions);
+		envoyFilters.push(...result.envoyFilters);
 	}
 
-	return { extensions, findings };
+	return { extensions, envoyFilters, findings };
 }
 
 /** Validates one document given as a value (a scenario's inline resource, or one parsed from a file). */
@@ -96,14 +101,14 @@ export function checkDocument(value: unknown, locate: Locator, fileLabel: string
 	const collector = new FindingCollector(locate, fileLabel, fallbackSubject);
 	if (!isRecord(value)) {
 		collector.error('schema', [], 'expected a Kubernetes object (apiVersion, kind, metadata, spec)');
-		return { extensions: [], findings: collector.findings };
+		return { extensions: [], envoyFilters: [], findings: collector.findings };
 	}
 
 	const apiVersion = typeof value.apiVersion === 'string' ? value.apiVersion : '';
 	const kind = typeof value.kind === 'string' ? value.kind : '';
 	if (!apiVersion || !kind) {
 		collector.error('schema', [], `Object 'Kind' is missing or 'apiVersion' is not set`, 'every document needs apiVersion and kind, e.g. apiVersion: extensions.istio.io/v1alpha1, kind: WasmPlugin');
-		return { extensions: [], findings: collector.findings };
+		return { extensions: [], envoyFilters: [], findings: collector.findings };
 	}
 
 	const [group, version] = apiVersion.includes('/') ? apiVersion.split('/', 2) as [string, string] : ['', apiVersion];
@@ -117,13 +122,23 @@ export function checkDocument(value: unknown, locate: Locator, fileLabel: string
 				? `TrafficExtension is served from Istio 1.30; Istio ${options.traits.version} is emulated here (${options.howToSetVersion('1.30')})`
 				: (kind === 'WasmPlugin' || kind === 'TrafficExtension' ? `${kind} exists only as extensions.istio.io/v1alpha1` : `${extensionsGroup} has the kinds WasmPlugin${options.traits.hasTrafficExtension ? ' and TrafficExtension' : ''}`);
 			collector.error('schema', ['apiVersion'], `no matches for kind ${JSON.stringify(kind)} in version ${JSON.stringify(apiVersion)}`, why);
-			return { extensions: [], findings: collector.findings };
+			return { extensions: [], envoyFilters: [], findings: collector.findings };
 		}
 
 		const extension = validateExtension(value, kind, {
 			collector, origin, traits: options.traits, defaultNamespace: options.defaultNamespace,
 		});
-		return { extensions: extension ? [extension] : [], findings: collector.findings };
+		return { extensions: extension ? [extension] : [], envoyFilters: [], findings: collector.findings };
+	}
+
+	if (group === 'networking.istio.io' && kind === 'EnvoyFilter') {
+		if (version !== 'v1alpha3') {
+			collector.error('schema', ['apiVersion'], `no matches for kind "EnvoyFilter" in version ${JSON.stringify(apiVersion)}`, 'EnvoyFilter exists only as networking.istio.io/v1alpha3');
+			return { extensions: [], envoyFilters: [], findings: collector.findings };
+		}
+
+		const filter = validateEnvoyFilter(value, { collector, origin, traits: options.traits, defaultNamespace: options.defaultNamespace }, locate);
+		return { extensions: [], envoyFilters: filter ? [filter] : [], findings: collector.findings };
 	}
 
 	const before = collector.findings.length;
@@ -146,10 +161,10 @@ export function checkDocument(value: unknown, locate: Locator, fileLabel: string
 	}
 
 	if (collector.findings.length === before) {
-		collector.add('note', 'meshbox', [], `${apiVersion} ${kind} is not applied by the sandbox (it applies WasmPlugin${options.traits.hasTrafficExtension ? ' and TrafficExtension' : ''} resources)`);
+		collector.add('note', 'meshbox', [], `${apiVersion} ${kind} is not applied by the sandbox (it applies WasmPlugin${options.traits.hasTrafficExtension ? ', TrafficExtension' : ''} and EnvoyFilter resources)`);
 	}
 
-	return { extensions: [], findings: collector.findings };
+	return { extensions: [], envoyFilters: [], findings: collector.findings };
 }
 
 /**
@@ -159,12 +174,14 @@ export function checkDocument(value: unknown, locate: Locator, fileLabel: string
 export async function loadIstioFiles(files: readonly string[], baseDir: string, options: ParseOptions): Promise<ParsedIstio> {
 	const read = await readIstioFiles(files, baseDir, options);
 	const extensions = dedupe(read.extensions, read.findings);
-	return { extensions, findings: [...read.findings, ...orderFindings(extensions)] };
+	const envoyFilters = dedupeEnvoyFilters(read.envoyFilters, read.findings);
+	return { extensions, envoyFilters, findings: [...read.findings, ...orderFindings(extensions)] };
 }
 
 /** Reads and validates files, in file order, without dropping redefinitions (see `dedupe`). */
-export async function readIstioFiles(files: readonly string[], baseDir: string, options: ParseOptions): Promise<{ extensions: Extension[]; findings: Finding[] }> {
+export async function readIstioFiles(files: readonly string[], baseDir: string, options: ParseOptions): Promise<{ extensions: Extension[]; envoyFilters: EnvoyFilterResource[]; findings: Finding[] }> {
 	const extensions: Extension[] = [];
+	const envoyFilters: EnvoyFilterResource[] = [];
 	const findings: Finding[] = [];
 	for (const file of files) {
 		const absolute = path.resolve(baseDir, file);
@@ -183,10 +200,11 @@ export async function readIstioFiles(files: readonly string[], baseDir: string, 
 
 		const parsed = parseIstioText(text, label, options);
 		extensions.push(...parsed.extensions);
+		envoyFilters.push(...parsed.envoyFilters);
 		findings.push(...parsed.findings);
 	}
 
-	return { extensions, findings };
+	return { extensions, envoyFilters, findings };
 }
 
 /**

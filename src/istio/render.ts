@@ -27,14 +27,28 @@ export function renderSidecarYaml(bootstrap: JsonObject, sidecar: SidecarModel, 
 	return document.toString({ lineWidth: 0, indent: 2 });
 }
 
-/** Comments go on the rendered items; placeholders (not rendered) are noted on the next item. */
+/**
+ * Comments go on the rendered items, found by name (patches may have added, moved or removed filters: an item no
+ * model filter names is marked as coming from a patch); placeholders (not rendered) are noted on the next item.
+ */
 function annotate(sequence: YAMLSeq, filters: readonly SidecarFilter[], lastName: string): void {
 	let pending: string[] = [];
 	let index = 0;
+	const nameOf = (item: unknown) => (isMap(item) ? String(item.get('name')) : undefined);
 	for (const filter of filters) {
 		if (filter.kind === 'placeholder') {
 			pending.push(`(${filter.name}: ${filter.comment})`);
 			continue;
+		}
+
+		const name = filter.kind === 'wasm' ? filter.plugin.filterName ?? filter.plugin.name : filter.name;
+		const found = sequence.items.findIndex((item, position) => position >= index && nameOf(item) === name);
+		if (found < 0) {
+			continue;
+		}
+
+		for (; index < found; index++) {
+			markPatched(sequence.items[index]);
 		}
 
 		const item = sequence.items[index++];
@@ -45,8 +59,21 @@ function annotate(sequence: YAMLSeq, filters: readonly SidecarFilter[], lastName
 		pending = [];
 	}
 
-	const last = sequence.items[index];
+	const rest = sequence.items.slice(index);
+	const lastAt = rest.findIndex(item => isMap(item) && (item.get('name') === 'envoy.filters.http.router' || item.get('name') === 'envoy.filters.network.http_connection_manager'));
+	rest.forEach((item, position) => {
+		if (position !== lastAt) {
+			markPatched(item);
+		}
+	});
+	const last = rest[lastAt];
 	if (isMap(last) && pending.length > 0) {
 		last.commentBefore = [...pending, lastName].map(line => ` ${line}`).join('\n');
+	}
+}
+
+function markPatched(item: unknown): void {
+	if (isMap(item) && !item.commentBefore) {
+		item.commentBefore = ' from a patch (EnvoyFilter or envoy.patches)';
 	}
 }

@@ -6,7 +6,9 @@
 import path from 'node:path';
 import { noLocation, type Locator } from '../config/fields.ts';
 import type { EnvoyModel, PluginModel, SidecarFilter, SidecarModel } from '../config/model.ts';
+import type { PatchModel } from '../config/patches.ts';
 import { cacheDir } from '../util/cache-dir.ts';
+import { dedupeEnvoyFilters, selectEnvoyFilters, type EnvoyFilterResource } from './envoy-filter.ts';
 import { inboundHttpChain, outboundHttpChain, placeholder } from './chain.ts';
 import { WasmCache } from './fetch/cache.ts';
 import { findingsError, type Finding } from './findings.ts';
@@ -38,6 +40,8 @@ export type IstioResolution = {
 	readonly envoyLogLevels: Pick<EnvoyModel, 'logLevel' | 'componentLogLevels'> | undefined;
 	readonly findings: readonly Finding[];
 	readonly outcomes: readonly SelectionOutcome[];
+	/** The selected EnvoyFilters' configPatches, in istiod's order (./envoy-filter.ts); the model's `patches` start with them. */
+	readonly patches: readonly PatchModel[];
 };
 
 export async function resolveIstioSidecar(input: IstioResolveInput): Promise<IstioResolution> {
@@ -51,7 +55,7 @@ export async function resolveIstioSidecar(input: IstioResolveInput): Promise<Ist
 		suggestion: { namespace: workload.namespace, labels: workload.labels },
 		howToSetVersion: setIstioVersionField,
 	};
-	const { extensions, findings } = await loadResources(istio, input.baseDir, parseOptions);
+	const { extensions, envoyFilters, findings } = await loadResources(istio, input.baseDir, parseOptions);
 	if (findings.some(finding => finding.severity === 'error')) {
 		throw findingsError(findings);
 	}
@@ -80,6 +84,11 @@ export async function resolveIstioSidecar(input: IstioResolveInput): Promise<Ist
 	for (const group of equalOrderGroups(outcomes.filter(entry => entry.applied).map(entry => entry.extension))) {
 		notes.push(`meshbox: warning: ${describeOrderTie(group)}; give them different priorities to fix the order`);
 	}
+
+	const envoyFilterSelection = selectEnvoyFilters(envoyFilters, {
+		namespace: workload.namespace, labels: workload.labels, rootNamespace: istio.rootNamespace, traits, nodeMetadata: identity.metadata,
+	});
+	notes.push(...envoyFilterSelection.notes);
 
 	const hostEnv = { ...(input.processEnv ?? process.env), ...identity.containerEnv, ...istio.env };
 	const wasmDir = istio.cacheDir ? path.resolve(input.baseDir, istio.cacheDir) : path.join(cacheDir(), 'istio-wasm');
@@ -112,6 +121,7 @@ export async function resolveIstioSidecar(input: IstioResolveInput): Promise<Ist
 		`Istio ${istio.version} sidecar of ${workload.namespace}/${workload.name} (${Object.entries(workload.labels).map(([key, value]) => `${key}=${value}`).join(', ')}),`,
 		`${istio.direction} (${istio.direction === 'inbound' ? 'SERVER' : 'CLIENT'}) traffic on port ${names.matchPort}; root namespace ${istio.rootNamespace}.`,
 		...outcomes.map(outcome => `${outcome.applied ? '+' : '-'} ${displayName(outcome.extension)} (${outcome.extension.origin.file}:${outcome.extension.origin.line}): ${outcome.applied ? `${outcome.chain} chain, phase ${outcome.extension.phase}, priority ${outcome.extension.priority ?? 'unset'}` : outcome.reason}`),
+		...envoyFilterSelection.summary,
 	];
 
 	return {
@@ -138,12 +148,14 @@ export async function resolveIstioSidecar(input: IstioResolveInput): Promise<Ist
 		envoyLogLevels: istio.proxyLogLevel === 'istio' ? { logLevel: 'warning', componentLogLevels: { misc: 'error' } } : undefined,
 		findings,
 		outcomes,
+		patches: envoyFilterSelection.patches,
 	};
 }
 
 async function loadResources(istio: ResolvedIstioSpec, baseDir: string, options: ParseOptions) {
 	const fromFiles = await readIstioFiles(istio.files, baseDir, options);
 	const extensions = [...fromFiles.extensions];
+	const envoyFilters: EnvoyFilterResource[] = [...fromFiles.envoyFilters];
 	const findings = [...fromFiles.findings];
 	for (const [index, resource] of istio.resources.entries()) {
 		const label = `istio.resources[${index}]`;
@@ -151,8 +163,9 @@ async function loadResources(istio: ResolvedIstioSpec, baseDir: string, options:
 		const result = typeof resource === 'string' ? parseIstioText(resource, label, options) : checkDocument(resource, fieldPath => `${label}${fieldPath.length > 0 ? ` ${fieldPath.join('.')}` : ''}`, label, label,
 			{ file: label, line: 1, col: 1 }, options);
 		extensions.push(...result.extensions);
+		envoyFilters.push(...result.envoyFilters);
 		findings.push(...result.findings);
 	}
 
-	return { extensions: dedupe(extensions, findings), findings };
+	return { extensions: dedupe(extensions, findings), envoyFilters: dedupeEnvoyFilters(envoyFilters, findings), findings };
 }

@@ -91,7 +91,7 @@ export function validateExtension(document: Record<string, unknown>, kind: 'Wasm
 	return collector.hasErrors || !wasm ? undefined : { kind, ...meta, origin: context.origin, ...common, ...wasm };
 }
 
-function readMetadata(value: unknown, { collector, defaultNamespace }: DocumentContext): Meta {
+export function readMetadata(value: unknown, { collector, defaultNamespace }: DocumentContext): Meta {
 	if (!isRecord(value)) {
 		collector.error('schema', value === undefined ? [] : ['metadata'], 'metadata.name: Required value: name or generateName is required');
 		return { name: '', namespace: defaultNamespace, creationTimestamp: undefined, resourceVersion: '1' };
@@ -218,7 +218,7 @@ function readSelector(value: unknown, { collector }: DocumentContext): Record<st
 	return labels;
 }
 
-function readTargetRefs(value: unknown, context: DocumentContext): TargetRef[] {
+export function readTargetRefs(value: unknown, context: DocumentContext): TargetRef[] {
 	if (value === undefined || value === null) {
 		return [];
 	}
@@ -272,7 +272,7 @@ function readTargetRef(value: unknown, path: FieldPath, { collector }: DocumentC
 	return ref;
 }
 
-function readPriority(value: unknown, { collector }: DocumentContext): number | undefined {
+export function readPriority(value: unknown, { collector }: DocumentContext): number | undefined {
 	if (value === undefined || value === null) {
 		return undefined;
 	}

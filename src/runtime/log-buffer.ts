@@ -19,6 +19,12 @@ export class LogBuffer {
 	private readonly pluginEntryRing = new Ring<PluginLogEntry>(maxEntries);
 	private readonly rawLines = new Ring<string>(maxEntries);
 	private readonly listeners = new Set<(entry: EnvoyLogEntry, pluginEntry: PluginLogEntry | undefined) => void>();
+	/**
+	 * Lines not parsed yet. Parsing costs CPU that Envoy shares on a small machine, so it happens when somebody
+	 * looks (entries, waits) or listens (`up` streaming), not per line: a sandbox under load whose logs nobody
+	 * reads costs a push per line. Bounded like the rest: beyond the cap the oldest unparsed lines go.
+	 */
+	private pending: string[] = [];
 	private flushScheduled = false;
 
 	constructor(private plugins: readonly PluginModel[]) {
@@ -32,6 +38,8 @@ export class LogBuffer {
 	 * old ones (a request in flight still runs the old plugin), so no line loses its plugin.
 	 */
 	attribute(plugins: readonly PluginModel[]): void {
+		// Lines logged so far are attributed with the names they were logged under.
+		this.catchUp();
 		const names = new Set(plugins.map(plugin => `${plugin.name}\u0000${plugin.rootId}\u0000${plugin.vmId}`));
 		this.plugins = [...plugins, ...this.plugins.filter(plugin => !names.has(`${plugin.name}\u0000${plugin.rootId}\u0000${plugin.vmId}`))];
 	}
@@ -39,15 +47,18 @@ export class LogBuffer {
 	/** Feed one line of Envoy's output (without the newline). */
 	pushLine(line: string): void {
 		this.rawLines.push(line);
+		this.pending.push(line);
+		if (this.pending.length > 2 * maxEntries) {
+			this.pending.splice(0, this.pending.length - maxEntries);
+		}
 
-		this.parser.push(line);
-		// A multi-line entry (a backtrace) arrives in one write, so its lines are pushed in the same tick;
-		// once the tick is over the entry is complete and can be emitted without waiting for the next one.
-		if (!this.flushScheduled) {
+		// Listeners get entries as they come. A multi-line entry (a backtrace) arrives in one write, so its lines
+		// are pushed in the same tick; once the tick is over the entry is complete and can be emitted.
+		if (this.listeners.size > 0 && !this.flushScheduled) {
 			this.flushScheduled = true;
 			setImmediate(() => {
 				this.flushScheduled = false;
-				this.parser.flush();
+				this.catchUp();
 			});
 		}
 	}
@@ -65,26 +76,41 @@ export class LogBuffer {
 
 	/** Envoy's output ended: emit the last entry. */
 	end(): void {
+		this.catchUp();
+	}
+
+	/** Parses the pending lines (and emits their entries). */
+	private catchUp(): void {
+		const lines = this.pending;
+		this.pending = [];
+		for (const line of lines) {
+			this.parser.push(line);
+		}
+
 		this.parser.flush();
 	}
 
 	/** The entries kept (the newest 100 000), oldest first: a copy. */
 	get entries(): readonly EnvoyLogEntry[] {
+		this.catchUp();
 		return this.entryRing.toArray();
 	}
 
 	/** The plugin entries kept (the newest 100 000), oldest first: a copy. */
 	get pluginEntries(): readonly PluginLogEntry[] {
+		this.catchUp();
 		return this.pluginEntryRing.toArray();
 	}
 
 	/** Plugin entries ever seen, dropped ones included: a position for `pluginEntriesSince()`. */
 	get pluginPosition(): number {
+		this.catchUp();
 		return this.pluginEntryRing.total;
 	}
 
 	/** The plugin entries seen at or after `position` (a `pluginPosition` taken earlier) that are still kept. */
 	pluginEntriesSince(position: number): PluginLogEntry[] {
+		this.catchUp();
 		return this.pluginEntryRing.since(position);
 	}
 
@@ -94,12 +120,15 @@ export class LogBuffer {
 	}
 
 	subscribe(listener: (entry: EnvoyLogEntry, pluginEntry: PluginLogEntry | undefined) => void): () => void {
+		// What was logged before is not the listener's: parse it first.
+		this.catchUp();
 		this.listeners.add(listener);
 		return () => this.listeners.delete(listener);
 	}
 
 	/** Resolves with the first entry (already seen, or arriving within `timeoutMs`) that matches. */
 	async waitFor(predicate: (entry: EnvoyLogEntry) => boolean, timeoutMs: number, fromPosition = 0): Promise<EnvoyLogEntry | undefined> {
+		this.catchUp();
 		const seen = this.entryRing.since(fromPosition).find(entry => predicate(entry));
 		return seen ?? this.next(entry => (predicate(entry) ? entry : undefined), timeoutMs);
 	}
@@ -109,6 +138,7 @@ export class LogBuffer {
 	 * undefined after the timeout, or at once when `stop` is aborted (Envoy exited: nothing more will come).
 	 */
 	async waitForPluginEntry(predicate: (entry: PluginLogEntry) => boolean, timeoutMs: number, stop?: AbortSignal): Promise<PluginLogEntry | undefined> {
+		this.catchUp();
 		const seen = this.pluginEntryRing.find(entry => predicate(entry));
 		return seen ?? this.next((_entry, pluginEntry) => (pluginEntry && predicate(pluginEntry) ? pluginEntry : undefined), timeoutMs, stop);
 	}
@@ -141,6 +171,7 @@ export class LogBuffer {
 
 	/** A position to pass to waitFor() to consider only entries from now on. */
 	get position(): number {
+		this.catchUp();
 		return this.entryRing.total;
 	}
 

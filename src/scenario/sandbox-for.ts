@@ -6,6 +6,7 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
+import type { AppSpec } from '../config/routing.ts';
 import type { MockService } from './mock-service.ts';
 import { reportDirFor, writeSandboxReport } from './report.ts';
 import { startSandbox, type Sandbox, type SandboxOptions } from './sandbox.ts';
@@ -16,8 +17,14 @@ export type ClusterTargets = Record<string, MockService | string>;
 /** Cluster names whose target is a mock service: those have recordings in `box.mocks`. */
 export type MockNames<C> = { [K in keyof C]: C[K] extends MockService ? K : never }[keyof C] & string;
 
-/** A sandbox whose `mocks` are typed by the spec's cluster names: `box.mocks.authz` needs no `!`, `box.mocks.typo` does not compile. */
-export type SandboxWith<C> = Sandbox<MockNames<C>>;
+/** The spec's named apps (`apps:`), by name. */
+export type AppTargets = Record<string, AppSpec>;
+
+/**
+ * A sandbox whose `mocks` are typed by the spec's cluster names and `apps` by its app names: `box.mocks.authz`
+ * and `box.apps.canary` need no `!`, `box.mocks.typo` does not compile.
+ */
+export type SandboxWith<C, A = Record<never, never>> = Sandbox<MockNames<C>, keyof A & string>;
 
 export type SandboxStarter = (options?: SandboxOptions) => Promise<Sandbox>;
 
@@ -27,11 +34,11 @@ export type SandboxStarter = (options?: SandboxOptions) => Promise<Sandbox>;
  * sandbox's report to `reportDirFor(t.title)` and logs that path with the failure; a passing test removes an
  * older report of the same title, so only failures leave reports.
  */
-export async function sandboxFor<C extends ClusterTargets = Record<never, never>>(
+export async function sandboxFor<C extends ClusterTargets = Record<never, never>, A extends AppTargets = Record<never, never>>(
 	t: ExecutionContext<unknown>,
-	options: Omit<SandboxOptions, 'clusters'> & { clusters?: C } = {},
+	options: Omit<SandboxOptions, 'clusters' | 'apps'> & { clusters?: C; apps?: A } = {},
 	start: SandboxStarter = startSandbox,
-): Promise<SandboxWith<C>> {
+): Promise<SandboxWith<C, A>> {
 	const box = await start(options);
 	t.teardown(async () => {
 		try {
@@ -40,7 +47,7 @@ export async function sandboxFor<C extends ClusterTargets = Record<never, never>
 			await box.stop();
 		}
 	});
-	return box as SandboxWith<C>;
+	return box as SandboxWith<C, A>;
 }
 
 /** At a test's end: a failed test's report (its path goes to the test's log), or no report for a passed one. */

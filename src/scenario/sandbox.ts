@@ -22,6 +22,7 @@ import { sendRequest, type HttpResponse } from './http-client.ts';
 import { MockService, startMock, type StartedMock } from './mock-service.ts';
 import { isBrokenStream, StreamResetExplainer } from './stream-reset.ts';
 import { writeSandboxReport } from './report.ts';
+import { filterSeries, parsePrometheus, type PrometheusSeries } from './prometheus.ts';
 import { tcpExchange, type TcpExchange, type TcpOptions } from './tcp-client.ts';
 import type { TcpAppRecordings } from '../upstream/tcp-app.ts';
 
@@ -87,8 +88,11 @@ export type EnvoyLogFilter = {
 	message?: string | RegExp;
 };
 
-/** `MockName`: the spec's mock cluster names (sandboxFor() and stories() fill it in), so `box.mocks.<name>` is checked. */
-export class Sandbox<MockName extends string = string> {
+/**
+ * `MockName`: the spec's mock cluster names, `AppName`: its app names (sandboxFor() and stories() fill them
+ * in), so `box.mocks.<name>` and `box.apps.<name>` are checked.
+ */
+export class Sandbox<MockName extends string = string, AppName extends string = string> {
 	/** `http://127.0.0.1:<port>`: Envoy's listener. */
 	readonly url: string;
 	/** `http://127.0.0.1:<port>`: Envoy's admin interface. */
@@ -98,6 +102,8 @@ export class Sandbox<MockName extends string = string> {
 	readonly envoyVersion: string;
 	/** What reached the app behind Envoy. */
 	readonly upstream: UpstreamRecordings;
+	/** What each named app (`apps:`, by name; `upstream` is `box.upstream`) received. */
+	readonly apps: Readonly<Record<AppName | 'upstream', UpstreamRecordings>>;
 	/** What each mock service (by cluster name) received. */
 	readonly mocks: Readonly<Record<MockName, UpstreamRecordings>>;
 	/** What each TCP listener's app (`listeners:`, by listener name) received and sent, connection by connection. */
@@ -132,6 +138,7 @@ export class Sandbox<MockName extends string = string> {
 		this.bootstrapYaml = running.bootstrapYaml;
 		this.envoyVersion = running.envoyVersion;
 		this.upstream = running.upstream;
+		this.apps = { ...running.apps, upstream: running.upstream } as Record<AppName | 'upstream', UpstreamRecordings>;
 		this.tcpApps = Object.fromEntries(running.tcp?.apps ?? []);
 		this.tcpAddresses = Object.fromEntries(running.tcp?.listeners ?? []);
 	}
@@ -219,6 +226,24 @@ export class Sandbox<MockName extends string = string> {
 
 		try {
 			return await this.running.admin.stats(prefix ? `^(?:${escapeRegExp(wasmCustomNamespace)})?${escapeRegExp(prefix)}` : undefined);
+		} catch (error) {
+			throw await this.exitedWithin(exitGraceMs) ? this.exitError() : error;
+		}
+	}
+
+	/**
+	 * Envoy's stats in the Prometheus form (admin `/stats/prometheus`): one entry per series, with the labels
+	 * Envoy's tag extraction (default tags and `stats.tags`) made. A plugin's metrics appear under the names the
+	 * plugin gave them (without `wasmcustom.`). `name`: a prefix of the series name, or a pattern it matches.
+	 * Throws ENVOY_EXITED once Envoy exited.
+	 */
+	async prometheus(name?: string | RegExp): Promise<PrometheusSeries[]> {
+		if (this.envoyExit) {
+			throw this.exitError();
+		}
+
+		try {
+			return filterSeries(parsePrometheus(await this.running.admin.get('stats/prometheus')), name);
 		} catch (error) {
 			throw await this.exitedWithin(exitGraceMs) ? this.exitError() : error;
 		}

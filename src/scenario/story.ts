@@ -16,12 +16,12 @@
  */
 import type { ExecutionContext } from 'ava';
 import { forEachRuntime, scenarioRuntimes, type RuntimeScenario } from './runtimes.ts';
-import { sandboxFor, type ClusterTargets, type SandboxWith } from './sandbox-for.ts';
+import { sandboxFor, type AppTargets, type ClusterTargets, type SandboxWith } from './sandbox-for.ts';
 import type { SandboxOptions } from './sandbox.ts';
 
 export type StoryContext = RuntimeScenario & {
 	/** sandboxFor() on this story's runtime: stopped at the test's end, reported when the test failed. */
-	sandbox<C extends ClusterTargets = Record<never, never>>(options?: Omit<SandboxOptions, 'clusters' | 'runtime'> & { clusters?: C }): Promise<SandboxWith<C>>;
+	sandbox<C extends ClusterTargets = Record<never, never>, A extends AppTargets = Record<never, never>>(options?: Omit<SandboxOptions, 'clusters' | 'apps' | 'runtime'> & { clusters?: C; apps?: A }): Promise<SandboxWith<C, A>>;
 };
 
 export type StoryImplementation = (t: ExecutionContext<unknown>, story: StoryContext) => void | Promise<void>;

@@ -2,6 +2,7 @@
  * `meshbox up` (= `npm run sandbox`): start the sandbox, print where to send requests, stream the
  * plugins' logs until Ctrl+C / SIGTERM, then stop everything and exit 0.
  */
+import { wasmModulesOf } from '../../config/listeners.ts';
 import { startComposed } from '../../compose/start.ts';
 import type { Command } from '../command.ts';
 import { recordingsPath, UpstreamControlServer } from '../../upstream/control.ts';
@@ -77,7 +78,7 @@ export const upCommand: Command = {
 					out(`envoy [${entry.level}][${entry.logger}] ${entry.message}`);
 				}
 			};
-			for (const plugin of model.plugins) {
+			for (const plugin of wasmModulesOf(model)) {
 				err(`meshbox: plugin ${plugin.name} (${plugin.wasmPath}, proxy-wasm ABI ${plugin.module.abiVersion})`);
 			}
 
@@ -85,7 +86,7 @@ export const upCommand: Command = {
 			// --verbose Envoy's own start-up log, is in the buffer already: show it, then stream what follows. No
 			// await between the two, so no entry is shown twice or missed.
 			for (const entry of running.logs.entries) {
-				show(entry, toPluginLog(entry, runningModel.plugins));
+				show(entry, toPluginLog(entry, wasmModulesOf(runningModel)));
 			}
 
 			const unsubscribe = running.logs.subscribe(show);
@@ -99,6 +100,11 @@ export const upCommand: Command = {
 			const recordingsUrl = `http://127.0.0.1:${recordings.address.port}${recordingsPath}`;
 			err(`meshbox: what the app received: curl ${recordingsUrl}   (clear: curl -X DELETE ${recordingsUrl})`);
 			out(`listening on ${running.url}`);
+			// TCP listeners (`listeners:`, src/config/listeners.ts); their port may be any free one.
+			for (const [name, address] of running.tcp?.listeners ?? []) {
+				out(`tcp listener ${name} on ${address.address}:${address.port}    try: printf 'hello\\n' | nc -N ${address.address} ${address.port}`);
+			}
+
 			out(`try: curl -i -H 'host: my-app.example.com' ${running.url}/hello    (Ctrl+C to stop)`);
 			// --watch: new modules and configs reach this same Envoy over xDS (src/compose/watch.ts).
 			const watcher = values.watch

@@ -32,6 +32,7 @@ import { removeSandboxes } from './reaper.ts';
 import { SandboxContainer } from './sandbox-container.ts';
 import type { StartedTestContainer } from './testcontainers.ts';
 import { startUpstream, waitForUpstream } from './upstream-container.ts';
+import { containerAppRecordings, containerAppServers } from '../apps.ts';
 import { wasmModulesOf } from '../../config/listeners.ts';
 import { assertTcpPortsFree, startTcpApps, tcpEndpoints } from '../tcp-apps.ts';
 import { relayTcpApps } from './tcp-relays.ts';
@@ -81,7 +82,7 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 		const tcpRelays = await relayTcpApps(model, tcpApps, connection.local, gateway, networkMembers(network));
 		cleanups.push(async () => tcpRelays.stop());
 
-		const upstream = await startUpstream({ image: upstreamImage, sessionId, labels, networkName, response: model.upstream });
+		const upstream = await startUpstream({ image: upstreamImage, sessionId, labels, networkName, response: model.upstream, apps: containerAppServers(model) });
 		const upstreamControlUrl = `http://${publishHost}:${upstream.getMappedPort(upstreamControlPort)}`;
 		// The app boots (Node, in its container) while Envoy starts; both must be ready before the sandbox is.
 		// Its container runs already, so Envoy's DNS finds the `upstream` alias.
@@ -177,6 +178,7 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 			envoyVersion,
 			logs,
 			upstream: controlClient(upstreamControlUrl),
+			apps: containerAppRecordings(model, upstreamControlUrl),
 			...(tcp ? { tcp } : {}),
 			...(live ? {
 				rejectedAtStart: rejectedAtStart ?? [],

@@ -27,7 +27,9 @@ export async function startRelay(bindAddress: string, target: { host: string; po
 		socket.once('close', () => sockets.delete(socket));
 	};
 
-	const server = net.createServer({ pauseOnConnect: true }, client => {
+	// allowHalfOpen on both legs: a half-close (FIN) passes through as a half-close (pipe() ends the other leg),
+	// so a TCP app can still answer after its client is done sending (tcp_proxy passes half-closes on).
+	const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, client => {
 		track(client);
 		client.on('error', () => client.destroy());
 		// The gateway itself is this machine, never a container: no need to ask.
@@ -44,7 +46,7 @@ export async function startRelay(bindAddress: string, target: { host: string; po
 				return;
 			}
 
-			const upstream = net.connect({ host: target.host, port: target.port });
+			const upstream = net.connect({ host: target.host, port: target.port, allowHalfOpen: true });
 			track(upstream);
 			// Either side failing or closing ends both: Envoy sees what it would see talking to the service directly.
 			client.on('error', () => upstream.destroy());

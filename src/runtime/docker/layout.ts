@@ -7,6 +7,7 @@
 import type { ClusterModel, PluginModel, SandboxModel } from '../../config/model.ts';
 import type { Placement, SocketAddress } from '../../envoy/bootstrap.ts';
 import { envoyArguments } from '../../envoy/command-line.ts';
+import { appPortInContainer } from '../apps.ts';
 import { wasmModulesOf } from '../../config/listeners.ts';
 import { upstreamAppPort, upstreamControlPort } from '../../upstream/control.ts';
 
@@ -52,6 +53,8 @@ export function containerPlacement(model: SandboxModel, clusterAddress?: (cluste
 		admin: { address: '0.0.0.0', port: containerAdminPort },
 		upstream: { address: upstreamAlias, port: upstreamAppPort },
 		wasmPath: plugin => wasmPathInContainer(plugin, model),
+		// Named apps (`apps:`): the upstream container serves each on a port of its own (../apps.ts).
+		appAddress: app => ({ address: upstreamAlias, port: appPortInContainer(model, app) }),
 		...(clusterAddress ? { clusterAddress } : {}),
 		extraListener: name => ({ address: '0.0.0.0', port: containerTcpListenerPort(model, name) }),
 		...(tcpApp ? { tcpApp } : {}),

@@ -7,6 +7,7 @@ import got from 'got';
 import type { UpstreamModel } from '../../config/model.ts';
 import { MeshboxError } from '../../errors.ts';
 import { healthPath, upstreamResponseVariable } from '../../upstream/control.ts';
+import { upstreamAppsVariable, type AppServer } from '../../upstream/apps.ts';
 import { maxRecordingsFromEnv, maxRecordingsVariable } from '../../upstream/recording-server.ts';
 import { containerOutput } from './container-output.ts';
 import { labelKeys } from './labels.ts';
@@ -16,15 +17,20 @@ import type { StartedTestContainer } from './testcontainers.ts';
 
 const upstreamReadyTimeoutMs = 20_000;
 
-type UpstreamStart = { image: string; sessionId: string; labels: Readonly<Record<string, string>>; networkName: string; response: UpstreamModel };
+type UpstreamStart = { image: string; sessionId: string; labels: Readonly<Record<string, string>>; networkName: string; response: UpstreamModel; apps?: readonly AppServer[] };
 
-export async function startUpstream({ image, sessionId, labels, networkName, response }: UpstreamStart): Promise<StartedTestContainer> {
+export async function startUpstream({ image, sessionId, labels, networkName, response, apps = [] }: UpstreamStart): Promise<StartedTestContainer> {
 	// How many requests the app keeps, as on the local runtime (src/upstream/recording-server.ts); a bad value is a usage error here.
 	const maxRecordings = String(maxRecordingsFromEnv());
 	try {
 		return await new SandboxContainer(image)
 			.withName(`meshbox-${sessionId}-upstream`)
-			.withEnvironment({ [upstreamResponseVariable]: JSON.stringify(response), [maxRecordingsVariable]: maxRecordings })
+			.withEnvironment({
+				[upstreamResponseVariable]: JSON.stringify(response),
+				[maxRecordingsVariable]: maxRecordings,
+				// Named apps (`apps:`), each on its own port (src/upstream/apps.ts).
+				...(apps.length > 0 ? { [upstreamAppsVariable]: JSON.stringify(apps) } : {}),
+			})
 			.withLabels({ ...labels, [labelKeys.role]: 'upstream' })
 			.withNetworkAndAliases(networkName, [upstreamAlias])
 			.withExposedPorts(upstreamControlPort)

@@ -1,0 +1,311 @@
+/**
+ * Istio `networking.istio.io/v1alpha3` EnvoyFilter: validation as the API server and istiod's webhook do
+ * (CRD schema from istio/api networking/v1alpha3/envoy_filter.proto, pkg/config/validation/envoyfilter/envoyfilter.go),
+ * selection and order as istiod does (pilot/pkg/model/push_context.go `EnvoyFilters`, `sortEnvoyFilters`;
+ * pilot/pkg/model/envoyfilter.go `proxyMatch`; policyattachment.go `ShouldAttachPolicy`), and the patches
+ * themselves through meshbox's one patch engine (src/envoy/patches.ts). istiod ignores a patch that matches
+ * nothing; meshbox does too, and says so in the sidecar's notes (`box.istioNotes`).
+ */
+import type { Locator } from '../config/fields.ts';
+import { describeValue, isRecord } from '../config/fields.ts';
+import type { SandboxModel } from '../config/model.ts';
+import { readPatch, type PatchModel } from '../config/patches.ts';
+import { buildResources } from '../envoy/bootstrap.ts';
+import { describePatch, patchResources } from '../envoy/patches.ts';
+import type { Finding } from './findings.ts';
+import type { ResourceOrigin, TargetRef } from './resources.ts';
+import { readMetadata, readPriority, readTargetRefs, type DocumentContext } from './validate.ts';
+import { fullVersion, type VersionTraits } from './version.ts';
+
+type ReadPatchResult = NonNullable<ReturnType<typeof readPatch>['patch']>;
+
+export type EnvoyFilterResource = {
+	readonly kind: 'EnvoyFilter';
+	readonly name: string;
+	readonly namespace: string;
+	readonly creationTimestamp: number | undefined;
+	readonly origin: ResourceOrigin;
+	/** `workloadSelector.labels`; undefined when there is no workloadSelector. */
+	readonly selector: Readonly<Record<string, string>> | undefined;
+	readonly targetRefs: readonly TargetRef[];
+	/** `priority`: lower applies first; 0 when unset (envoy_filter.proto int32). */
+	readonly priority: number;
+	/** The configPatches, each with where it is (`file:line:col`). */
+	readonly patches: ReadonlyArray<{ readonly patch: ReadPatchResult; readonly where: string; readonly index: number }>;
+};
+
+export function displayEnvoyFilter(filter: Pick<EnvoyFilterResource, 'name' | 'namespace'>): string {
+	return `EnvoyFilter ${filter.namespace}/${filter.name}`;
+}
+
+const specFields = ['workloadSelector', 'configPatches', 'priority', 'targetRefs'] as const;
+
+/** Validates one EnvoyFilter document; undefined when it has errors. `locate` places each field in its file. */
+export function validateEnvoyFilter(document: Record<string, unknown>, context: DocumentContext, locate: Locator): EnvoyFilterResource | undefined {
+	const { collector } = context;
+	collector.checkFields(document, [], ['apiVersion', 'kind', 'metadata', 'spec', 'status']);
+	const meta = readMetadata(document.metadata, context);
+	collector.subject = displayEnvoyFilter({ ...meta, name: meta.name || '(no name)' });
+	// ValidateEnvoyFilter: every EnvoyFilter gets this warning (kubectl apply prints it).
+	collector.warning('webhook', [], 'EnvoyFilter exposes internal implementation details that may change at any time. '
+		+ 'Prefer other APIs if possible, and exercise extreme caution, especially around upgrades.');
+	const spec = document.spec ?? {};
+	if (!isRecord(spec)) {
+		collector.error('schema', ['spec'], `spec: Invalid value: ${describeValue(spec)}: must be an object`);
+		return undefined;
+	}
+
+	collector.checkFields(spec, ['spec'], specFields);
+	const selector = readWorkloadSelector(spec.workloadSelector, context);
+	const targetRefs = readTargetRefs(spec.targetRefs, context);
+	if (spec.workloadSelector !== undefined && spec.workloadSelector !== null && targetRefs.length > 0) {
+		// envoy_filter.proto: `+kubebuilder:validation:XValidation:message="only one of targetRefs or workloadSelector can be set"`
+		collector.error('schema', ['spec'], 'only one of targetRefs or workloadSelector can be set');
+	}
+
+	const patches: Array<EnvoyFilterResource['patches'][number]> = [];
+	const list = spec.configPatches ?? [];
+	if (!Array.isArray(list)) {
+		collector.error('schema', ['spec', 'configPatches'], `Invalid value: ${describeValue(list)}: must be a list`);
+	} else {
+		for (const [index, entry] of list.entries()) {
+			const base = ['spec', 'configPatches', index];
+			if (entry === null || entry === undefined) {
+				collector.error('webhook', base, 'Envoy filter: null config patch');
+				continue;
+			}
+
+			const { patch, problems } = readPatch(entry);
+			for (const problem of problems) {
+				collector.add(problem.severity, problem.message.startsWith('Envoy filter:') ? 'webhook' : 'schema', [...base, ...problem.path], problem.message, problem.hint);
+			}
+
+			if (patch) {
+				patches.push({ patch, where: locate(base) ?? `${context.origin.file}:${context.origin.line}`, index });
+			}
+		}
+	}
+
+	const priority = readPriority(spec.priority, context) ?? 0;
+	return collector.hasErrors ? undefined : {
+		kind: 'EnvoyFilter', name: meta.name, namespace: meta.namespace, creationTimestamp: meta.creationTimestamp, origin: context.origin,
+		selector, targetRefs, priority, patches,
+	};
+}
+
+function readWorkloadSelector(value: unknown, { collector }: DocumentContext): Record<string, string> | undefined {
+	if (value === undefined || value === null) {
+		return undefined;
+	}
+
+	const path = ['spec', 'workloadSelector'];
+	if (!isRecord(value)) {
+		collector.error('schema', path, `Invalid value: ${describeValue(value)}: must be an object`);
+		return undefined;
+	}
+
+	collector.checkFields(value, path, ['labels']);
+	const labels: Record<string, string> = {};
+	const raw = value.labels ?? {};
+	if (!isRecord(raw)) {
+		collector.error('schema', [...path, 'labels'], `Invalid value: ${describeValue(raw)}: must be a map of label names to values`);
+		return {};
+	}
+
+	for (const [key, entry] of Object.entries(raw)) {
+		if (typeof entry !== 'string') {
+			collector.error('schema', [...path, 'labels', key], `Invalid value: ${describeValue(entry)}: must be a string`,
+				'Kubernetes reads YAML 1.1, where unquoted yes, no, on, off, y and n are booleans: quote the value');
+			continue;
+		}
+
+		// validation.go ValidateAlphaWorkloadSelector.
+		if (key === '' || key.includes('*') || entry.includes('*')) {
+			collector.error('webhook', [...path, 'labels', key], `${key === '' ? 'empty key' : 'wildcard'} is not supported in selector: ${JSON.stringify(`${key}=${entry}`)}`);
+		}
+
+		labels[key] = entry;
+	}
+
+	if (Object.keys(labels).length === 0) {
+		collector.warning('webhook', path, 'Envoy filter: workload selector specified without labels, will be applied to all services in namespace');
+	}
+
+	return labels;
+}
+
+/** kubectl apply: a later document with the same namespace/name replaces the earlier one, keeping its place. */
+export function dedupeEnvoyFilters(filters: readonly EnvoyFilterResource[], findings: Finding[]): EnvoyFilterResource[] {
+	const byKey = new Map<string, EnvoyFilterResource>();
+	for (const filter of filters) {
+		const key = `${filter.namespace}/${filter.name}`;
+		const earlier = byKey.get(key);
+		if (earlier) {
+			findings.push({ severity: 'warning', checker: 'meshbox', where: `${filter.origin.file}:${filter.origin.line}:${filter.origin.col}`,
+				subject: displayEnvoyFilter(filter), field: '', message: `defined again (first at ${earlier.origin.file}:${earlier.origin.line}); like kubectl apply, the later one replaces it` });
+		}
+
+		byKey.set(key, filter);
+	}
+
+	return [...byKey.values()];
+}
+
+export type EnvoyFilterProxy = {
+	readonly namespace: string;
+	readonly labels: Readonly<Record<string, string>>;
+	readonly rootNamespace: string;
+	readonly traits: VersionTraits;
+	/** The sidecar's node metadata (`match.proxy.metadata` is compared with it). */
+	readonly nodeMetadata: Readonly<Record<string, unknown>>;
+};
+
+export type EnvoyFilterSelection = {
+	/** The patches that apply, in istiod's order. */
+	readonly patches: readonly PatchModel[];
+	/** One line per EnvoyFilter or patch left out, and why. */
+	readonly notes: readonly string[];
+	/** `+`/`-` lines for `meshbox render`'s header. */
+	readonly summary: readonly string[];
+};
+
+/** pilot/pkg/model/push_context.go EnvoyFilters: which EnvoyFilters the sidecar gets, their order, and the patches whose proxy match holds. */
+export function selectEnvoyFilters(filters: readonly EnvoyFilterResource[], proxy: EnvoyFilterProxy): EnvoyFilterSelection {
+	const notes: string[] = [];
+	const summary: string[] = [];
+	const selected: Array<{ filter: EnvoyFilterResource; position: number }> = [];
+	for (const [position, filter] of filters.entries()) {
+		const where = `${filter.origin.file}:${filter.origin.line}`;
+		const why = leftOut(filter, proxy);
+		if (why) {
+			notes.push(`istiod: ${displayEnvoyFilter(filter)} does not apply: ${why}`);
+			summary.push(`- ${displayEnvoyFilter(filter)} (${where}): ${why}`);
+			continue;
+		}
+
+		selected.push({ filter, position });
+		summary.push(`+ ${displayEnvoyFilter(filter)} (${where}): ${filter.patches.length} patch${filter.patches.length === 1 ? '' : 'es'}, priority ${filter.priority}`);
+	}
+
+	// push_context.go EnvoyFilters: priority (lower first), root namespace first, creation time, then name.namespace.
+	// Without creationTimestamp the file order stands in for the creation order (as for WasmPlugins, select.ts).
+	selected.sort((a, b) => {
+		if (a.filter.priority !== b.filter.priority) {
+			return a.filter.priority - b.filter.priority;
+		}
+
+		const aRoot = a.filter.namespace === proxy.rootNamespace;
+		const bRoot = b.filter.namespace === proxy.rootNamespace;
+		if (a.filter.namespace !== b.filter.namespace && aRoot !== bRoot) {
+			return aRoot ? -1 : 1;
+		}
+
+		const aTime = a.filter.creationTimestamp;
+		const bTime = b.filter.creationTimestamp;
+		if (aTime !== bTime) {
+			if (aTime === undefined || bTime === undefined) {
+				return aTime === undefined ? 1 : -1;
+			}
+
+			return aTime - bTime;
+		}
+
+		if (aTime === undefined) {
+			return a.position - b.position;
+		}
+
+		const aName = `${a.filter.name}.${a.filter.namespace}`;
+		const bName = `${b.filter.name}.${b.filter.namespace}`;
+		return aName < bName ? -1 : (aName > bName ? 1 : 0);
+	});
+
+	const patches: PatchModel[] = [];
+	const version = fullVersion(proxy.traits.version);
+	for (const { filter } of selected) {
+		for (const { patch, where, index } of filter.patches) {
+			const origin = `${displayEnvoyFilter(filter)} (${where}, configPatches[${index}])`;
+			const mismatch = proxyMismatch(patch, version, proxy.nodeMetadata);
+			if (mismatch) {
+				notes.push(`istiod: ${origin}: ${describePatch({ ...patch, origin, ifUnmatched: 'ignore' })} does not apply: ${mismatch}`);
+				continue;
+			}
+
+			if (patch.applyTo === 'BOOTSTRAP') {
+				notes.push(`meshbox: ${origin}: BOOTSTRAP patches are not applied by meshbox (istio-agent would apply it to the bootstrap)`);
+				continue;
+			}
+
+			patches.push({ ...patch, origin, ifUnmatched: 'ignore' });
+		}
+	}
+
+	return { patches, notes, summary };
+}
+
+function leftOut(filter: EnvoyFilterResource, proxy: EnvoyFilterProxy): string | undefined {
+	if (filter.namespace !== proxy.namespace && filter.namespace !== proxy.rootNamespace) {
+		return `in namespace ${filter.namespace}: a sidecar in ${proxy.namespace} only gets EnvoyFilters from its own namespace and the root namespace ${proxy.rootNamespace}`;
+	}
+
+	// policyattachment.go ShouldAttachPolicy: a sidecar ignores policies with targetRefs.
+	if (filter.targetRefs.length > 0) {
+		return 'has targetRefs, which select Gateway API gateways and waypoints; a sidecar ignores them (use workloadSelector)';
+	}
+
+	const missing = Object.entries(filter.selector ?? {}).filter(([key, value]) => proxy.labels[key] !== value);
+	if (missing.length > 0) {
+		return `workloadSelector does not match the workload: needs ${missing.map(([key, value]) => `${key}=${value}`).join(', ')}; the workload has ${Object.entries(proxy.labels).map(([key, value]) => `${key}=${value}`).join(', ') || 'no labels'}`;
+	}
+
+	return undefined;
+}
+
+/** envoyfilter.go: the well-known `^1\.NN.*` versions are prefix matches. */
+const wellKnownVersion = /^\^1\\\.(\d+)\.\*$/;
+
+/** pilot/pkg/model/envoyfilter.go proxyMatch, against the emulated Istio version and the sidecar's node metadata. */
+function proxyMismatch(patch: ReadPatchResult, version: string, metadata: Readonly<Record<string, unknown>>): string | undefined {
+	const proxy = patch.match.proxy;
+	if (!proxy) {
+		return undefined;
+	}
+
+	if (proxy.proxyVersion !== undefined) {
+		const known = wellKnownVersion.exec(proxy.proxyVersion);
+		const matches = proxy.proxyVersion.length > 1024 ? false
+			: (known ? version.startsWith(`1.${known[1]}`) : new RegExp(proxy.proxyVersion).test(version));
+		if (!matches) {
+			return `match.proxy.proxyVersion ${JSON.stringify(proxy.proxyVersion)} does not match the sidecar's Istio version ${version}`;
+		}
+	}
+
+	for (const [key, value] of Object.entries(proxy.metadata ?? {})) {
+		if (metadata[key] !== value) {
+			return `match.proxy.metadata.${key} is ${JSON.stringify(value)}; the sidecar's is ${metadata[key] === undefined ? 'unset' : JSON.stringify(metadata[key])}`;
+		}
+	}
+
+	return undefined;
+}
+
+/**
+ * The sidecar's notes, plus one per EnvoyFilter patch that matches nothing in the generated config (istiod
+ * ignores those silently). Run on the whole model, so patches see the listeners and clusters of meshbox.yaml too.
+ */
+export function withUnmatchedPatchNotes(model: SandboxModel): SandboxModel {
+	const patches = model.patches ?? [];
+	if (!model.sidecar || !patches.some(patch => patch.ifUnmatched === 'ignore')) {
+		return model;
+	}
+
+	const placement = {
+		listener: { address: '127.0.0.1', port: 0 },
+		admin: { address: '127.0.0.1', port: 0 },
+		upstream: { address: '127.0.0.1', port: 0 },
+		wasmPath: (plugin: { wasmPath: string }) => plugin.wasmPath,
+	};
+	const { unmatched } = patchResources(buildResources({ ...model, patches: [] }, placement), patches);
+	const notes = unmatched.filter(patch => patch.ifUnmatched === 'ignore')
+		.map(patch => `istiod: ${patch.origin}: ${describePatch(patch)} matches nothing in the sidecar's config; istiod ignores it (\`meshbox render\` shows the config)`);
+	return notes.length === 0 ? model : { ...model, sidecar: { ...model.sidecar, notes: [...model.sidecar.notes, ...notes] } };
+}

@@ -1,0 +1,155 @@
+/**
+ * Istio EnvoyFilter: validation as the API server and istiod's webhook do (pkg/config/validation/envoyfilter),
+ * selection and order as istiod does (push_context.go EnvoyFilters, envoyfilter.go proxyMatch), the patches on
+ * the sidecar's config (listener_patch.go), and a note for a patch that matches nothing (istiod ignores it).
+ */
+import test from 'ava';
+import { modelFromSpec } from '../../src/compose/model.ts';
+import { buildBootstrap, type JsonObject, type Placement } from '../../src/envoy/bootstrap.ts';
+import { selectEnvoyFilters, type EnvoyFilterResource } from '../../src/istio/envoy-filter.ts';
+import { versionTraits } from '../../src/istio/version.ts';
+import { fixturePlugin, repoRoot } from '../helpers/paths.ts';
+import { parse } from './helpers.ts';
+
+const placement: Placement = {
+	listener: { address: '127.0.0.1', port: 10_000 },
+	admin: { address: '127.0.0.1', port: 9901 },
+	upstream: { address: '127.0.0.1', port: 8080 },
+	wasmPath: plugin => plugin.wasmPath,
+};
+
+function envoyFilter(name: string, spec: string, namespace = 'default', extraMeta = ''): string {
+	return `apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata: {name: ${name}, namespace: ${namespace}${extraMeta}}\nspec:\n${spec.split('\n').filter(Boolean).map(line => `  ${line}`).join('\n')}\n`;
+}
+
+const removeRouterPatch = `configPatches:
+- applyTo: HTTP_FILTER
+  match:
+    context: SIDECAR_INBOUND
+    listener: {filterChain: {filter: {name: envoy.filters.network.http_connection_manager, subFilter: {name: envoy.filters.http.cors}}}}
+  patch: {operation: REMOVE}`;
+
+test('check: Istio\'s validation messages at file:line:col; every EnvoyFilter gets istiod\'s warning', t => {
+	const parsed = parse([
+		envoyFilter('no-value', 'configPatches:\n- applyTo: HTTP_FILTER\n  patch: {operation: INSERT_FIRST}'),
+		envoyFilter('subfilter-on-network', 'configPatches:\n- applyTo: NETWORK_FILTER\n  match:\n    listener: {filterChain: {filter: {name: envoy.filters.network.http_connection_manager, subFilter: {name: x}}}}\n  patch: {operation: REMOVE}'),
+		envoyFilter('no-filter-name', 'configPatches:\n- applyTo: HTTP_FILTER\n  match:\n    listener: {filterChain: {filter: {subFilter: {name: x}}}}\n  patch: {operation: REMOVE}'),
+		envoyFilter('cluster-with-listener-match', 'configPatches:\n- applyTo: CLUSTER\n  match:\n    listener: {name: x}\n  patch: {operation: REMOVE}'),
+		envoyFilter('bad-regex', 'configPatches:\n- applyTo: CLUSTER\n  match:\n    proxy: {proxyVersion: "("}\n  patch: {operation: REMOVE}'),
+		envoyFilter('good', removeRouterPatch),
+		'apiVersion: networking.istio.io/v1beta1\nkind: EnvoyFilter\nmetadata: {name: wrong-version}\nspec: {}\n',
+	].join('---\n'));
+	const errors = parsed.findings.filter(finding => finding.severity === 'error').map(finding => `${finding.where} ${finding.subject}: ${finding.message}`);
+	t.deepEqual(errors, [
+		'test.yaml:7:5 EnvoyFilter default/no-value: Envoy filter: missing patch value for non-remove operation',
+		'test.yaml:16:94 EnvoyFilter default/subfilter-on-network: Envoy filter: subfilter match can be used with applyTo HTTP_FILTER only',
+		'test.yaml:26:32 EnvoyFilter default/no-filter-name: Envoy filter: filter match has no name to match on',
+		'test.yaml:36:7 EnvoyFilter default/cluster-with-listener-match: Envoy filter: applyTo for cluster class objects cannot have non cluster match',
+		'test.yaml:46:15 EnvoyFilter default/bad-regex: Envoy filter: invalid regex for proxy version, [Invalid regular expression: /(/: Unterminated group]',
+		'test.yaml:60:1 EnvoyFilter wrong-version: no matches for kind "EnvoyFilter" in version "networking.istio.io/v1beta1"',
+	]);
+	t.deepEqual(parsed.envoyFilters.map(filter => filter.name), ['good']);
+	t.true(parsed.findings.some(finding => finding.severity === 'warning' && finding.subject === 'EnvoyFilter default/good' && /exposes internal implementation details/.test(finding.message)));
+	t.false(parsed.findings.some(finding => /is not applied by the sandbox/.test(finding.message)), 'an EnvoyFilter is applied now');
+});
+
+function filters(...docs: string[]): EnvoyFilterResource[] {
+	const parsed = parse(docs.join('---\n'));
+	assertNoErrors(parsed.findings);
+	return [...parsed.envoyFilters];
+}
+
+function assertNoErrors(findings: ReadonlyArray<{ severity: string }>): void {
+	if (findings.some(finding => finding.severity === 'error')) {
+		throw new Error(JSON.stringify(findings));
+	}
+}
+
+const proxy = { namespace: 'default', labels: { app: 'my-app' }, rootNamespace: 'istio-system', traits: versionTraits('1.29'), nodeMetadata: { ISTIO_VERSION: '1.29.0', CLUSTER_ID: 'Kubernetes' } };
+
+test('order: priority ascending, then the root namespace, then creation (file) order; selector, namespace, targetRefs and proxy match leave out', t => {
+	const selection = selectEnvoyFilters(filters(
+		envoyFilter('local-late', removeRouterPatch),
+		envoyFilter('root', removeRouterPatch, 'istio-system'),
+		envoyFilter('early', `priority: -5\n${removeRouterPatch}`),
+		envoyFilter('reviews-only', `workloadSelector: {labels: {app: reviews}}\n${removeRouterPatch}`),
+		envoyFilter('elsewhere', removeRouterPatch, 'payments'),
+		envoyFilter('gateway', `targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: gw}]\n${removeRouterPatch}`),
+		envoyFilter('old-proxy', removeRouterPatch.replace('context: SIDECAR_INBOUND', 'context: SIDECAR_INBOUND\n    proxy: {proxyVersion: \'^1\\.28.*\'}')),
+		envoyFilter('this-proxy', removeRouterPatch.replace('context: SIDECAR_INBOUND', 'context: SIDECAR_INBOUND\n    proxy: {proxyVersion: \'^1\\.29.*\', metadata: {CLUSTER_ID: Kubernetes}}')),
+	), proxy);
+	t.deepEqual(selection.patches.map(patch => /EnvoyFilter \S+\/([\w-]+)/.exec(patch.origin)?.[1]), ['early', 'root', 'local-late', 'this-proxy']);
+	const notes = selection.notes.join('\n');
+	t.regex(notes, /EnvoyFilter default\/reviews-only does not apply: workloadSelector does not match the workload: needs app=reviews/);
+	t.regex(notes, /EnvoyFilter payments\/elsewhere does not apply: in namespace payments/);
+	t.regex(notes, /EnvoyFilter default\/gateway does not apply: has targetRefs/);
+	t.regex(notes, /EnvoyFilter default\/old-proxy \(test\.yaml:\d+:\d+, configPatches\[0\]\): patch REMOVE on HTTP_FILTER \(SIDECAR_INBOUND\) does not apply: match\.proxy\.proxyVersion "\^1\\\\\.28\.\*" does not match the sidecar's Istio version 1\.29\.0/);
+});
+
+const headersUrl = `file://${fixturePlugin('rust-headers')}`;
+const workload = { name: 'my-app', namespace: 'default', labels: { app: 'my-app' }, port: 8080 };
+const wasmPluginYaml = `apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata: {name: echo, namespace: default}\nspec:\n  url: ${headersUrl}\n`;
+const luaBeforeWasm = envoyFilter('lua-first', `workloadSelector: {labels: {app: my-app}}
+configPatches:
+- applyTo: HTTP_FILTER
+  match:
+    context: SIDECAR_INBOUND
+    listener:
+      portNumber: 8080
+      filterChain:
+        filter:
+          name: envoy.filters.network.http_connection_manager
+          subFilter: {name: extensions.istio.io/wasmplugin/default.echo}
+  patch:
+    operation: INSERT_BEFORE
+    value:
+      name: envoy.filters.http.lua
+      typed_config:
+        '@type': type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua
+        default_source_code: {inline_string: "function envoy_on_request(h) h:headers():replace('x-wasm-echo', 'from-lua') end"}
+- applyTo: CLUSTER
+  match:
+    context: SIDECAR_OUTBOUND
+    cluster: {service: reviews.default.svc.cluster.local}
+  patch: {operation: MERGE, value: {connect_timeout: 3s}}`);
+
+type Chain = { filters: Array<{ name: string; typed_config: { http_filters: Array<{ name: string }> } }> };
+
+test('sidecar: an EnvoyFilter inserts a filter right before the WasmPlugin\'s filter; a patch that matches nothing is a note naming it', async t => {
+	const model = await modelFromSpec({ workload, istio: { resources: [wasmPluginYaml, luaBeforeWasm] } }, { baseDir: repoRoot });
+	const bootstrap = buildBootstrap(model, placement);
+	const [listener] = (bootstrap.static_resources as { listeners: Array<{ filter_chains: Chain[] }> }).listeners;
+	const hcm = listener!.filter_chains[0]!.filters.find(filter => filter.name === 'envoy.filters.network.http_connection_manager')!;
+	const names = hcm.typed_config.http_filters.map(filter => filter.name);
+	const wasmAt = names.indexOf('extensions.istio.io/wasmplugin/default.echo');
+	t.true(wasmAt > 0);
+	t.is(names[wasmAt - 1], 'envoy.filters.http.lua');
+	t.deepEqual(names.slice(wasmAt + 1), ['envoy.filters.http.grpc_stats', 'envoy.filters.http.fault', 'envoy.filters.http.cors', 'envoy.filters.http.router']);
+	const notes = model.sidecar?.notes.join('\n') ?? '';
+	t.regex(notes, /istiod: EnvoyFilter default\/lua-first \(istio\.resources\[1\]:\d+:\d+, configPatches\[1\]\): patch MERGE on CLUSTER \(SIDECAR_OUTBOUND\) matches nothing in the sidecar's config; istiod ignores it/);
+	t.notRegex(notes, /configPatches\[0\]/, 'the filter insert matched');
+	t.true(model.sidecar?.summary.some(line => /^\+ EnvoyFilter default\/lua-first \(istio\.resources\[1\]:1\): 2 patches, priority 0$/.test(line)));
+});
+
+test('sidecar: meshbox.yaml\'s envoy.patches apply after the EnvoyFilters and still refuse to match nothing', async t => {
+	const model = await modelFromSpec({
+		workload,
+		istio: { resources: [wasmPluginYaml, luaBeforeWasm] },
+		envoy: {
+			patches: [{
+				applyTo: 'HTTP_FILTER',
+				match: { listener: { filterChain: { filter: { name: 'envoy.filters.network.http_connection_manager', subFilter: { name: 'envoy.filters.http.lua' } } } } },
+				patch: { operation: 'REMOVE' },
+			}, {
+				applyTo: 'CLUSTER', match: { cluster: { name: 'outbound|9080||reviews.default.svc.cluster.local' } }, patch: { operation: 'REMOVE' },
+			}],
+		},
+	}, { baseDir: repoRoot });
+	const error = t.throws(() => buildBootstrap(model, placement));
+	t.regex(error?.message ?? '', /^\(envoy\.patches\[1\]\): patch REMOVE on CLUSTER matches nothing/);
+	const [first] = model.patches ?? [];
+	t.regex(first?.origin ?? '', /^EnvoyFilter default\/lua-first/);
+	const withoutBad = { ...model, patches: model.patches?.filter(patch => !patch.origin.startsWith('(envoy.patches[1])')) };
+	const bootstrap: JsonObject = buildBootstrap(withoutBad, placement);
+	t.notRegex(JSON.stringify(bootstrap), /envoy\.filters\.http\.lua/, 'meshbox.yaml\'s REMOVE saw the filter the EnvoyFilter inserted');
+});
