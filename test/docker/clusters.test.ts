@@ -4,7 +4,6 @@
  * sandbox's containers and nobody else.
  */
 import net from 'node:net';
-import { parse } from 'yaml';
 import { mockService, startSandbox } from '../../src/index.ts';
 import { fixturePlugin } from '../helpers/paths.ts';
 import { dockerTest } from './docker-test.ts';
@@ -33,14 +32,16 @@ test('http_call from the Envoy container reaches a loopback mock service', async
 	}
 });
 
-type BootstrapCluster = { name: string; load_assignment?: { endpoints?: Array<{ lb_endpoints?: Array<{ endpoint?: { address?: { socket_address?: { address: string; port_value: number } } } }> }> } };
+type ConfigDumpCluster = { name: string; load_assignment?: { endpoints?: Array<{ lb_endpoints?: Array<{ endpoint?: { address?: { socket_address?: { address: string; port_value: number } } } }> }> } };
+type ClustersDump = { configs: Array<{ '@type': string; dynamic_active_clusters?: Array<{ cluster: ConfigDumpCluster }> }> };
 
-/** Where Envoy in the container reaches `cluster`: the relay's address on the sandbox network's gateway. */
-function relayAddress(bootstrapYaml: string, cluster: string): { address: string; port_value: number } {
-	const bootstrap = parse(bootstrapYaml) as { static_resources: { clusters: BootstrapCluster[] } };
-	const socket = bootstrap.static_resources.clusters.find(entry => entry.name === cluster)?.load_assignment?.endpoints?.[0]?.lb_endpoints?.[0]?.endpoint?.address?.socket_address;
+/** Where Envoy in the container reaches `cluster` (as Envoy runs it: admin /config_dump): the relay on the sandbox network's gateway. */
+async function relayAddress(box: { adminUrl: string }, cluster: string): Promise<{ address: string; port_value: number }> {
+	const dump = await (await fetch(`${box.adminUrl}/config_dump?resource=dynamic_active_clusters`)).json() as ClustersDump;
+	const clusters = dump.configs.map(entry => (entry as unknown as { cluster: ConfigDumpCluster }).cluster ?? entry);
+	const socket = (clusters as ConfigDumpCluster[]).find(entry => entry.name === cluster)?.load_assignment?.endpoints?.[0]?.lb_endpoints?.[0]?.endpoint?.address?.socket_address;
 	if (!socket) {
-		throw new Error(`no address for cluster ${cluster} in the bootstrap`);
+		throw new Error(`no address for cluster ${cluster} in Envoy's config dump`);
 	}
 
 	return socket;
@@ -79,7 +80,7 @@ test('the relay serves only the sandbox\'s containers: a connection from this ma
 		clusters: { auth: mockService({ status: 200, body: 'secret' }) },
 	});
 	try {
-		const relay = relayAddress(box.bootstrapYaml, 'auth');
+		const relay = await relayAddress(box, 'auth');
 		t.is(relay.address, box.clientAddress, 'the relay listens on the network\'s gateway');
 		// From this machine, the source address is the gateway itself: not one of the sandbox's containers.
 		const direct = await rawRequest(relay.address, relay.port_value, '/from-the-host');

@@ -32,9 +32,11 @@ test.serial('the plugin\'s log line arrives from the container\'s log stream', a
 	t.is(entry?.context, 'stream');
 });
 
-test.serial('Envoy is the pinned release, configured with container paths', t => {
+test.serial('Envoy is the pinned release, configured with container paths', async t => {
 	t.is(box.envoyVersion, '1.40.0');
-	t.regex(box.bootstrapYaml, /filename: \/etc\/meshbox\/plugins\/0-my-wasm-plugin\.wasm/);
+	// The plugin comes over xDS (ECDS), its module copied into the container under its SHA-256.
+	const dump = await (await fetch(`${box.adminUrl}/config_dump?resource=ecds_filters`)).text();
+	t.regex(dump, /"filename": "\/etc\/meshbox\/modules\/[\da-f]{64}\.wasm"/);
 	t.regex(box.url, /^http:\/\/127\.0\.0\.1:\d+$/);
 	t.regex(box.adminUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
 });

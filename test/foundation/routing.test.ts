@@ -20,6 +20,7 @@ import { parsePrometheus } from '../../src/scenario/prometheus.ts';
 import { UpstreamControlServer } from '../../src/upstream/control.ts';
 import { controlClient } from '../../src/upstream/control-client.ts';
 import { RecordingUpstream, recordingsOf } from '../../src/upstream/recording-server.ts';
+import { RunningCli } from '../helpers/cli.ts';
 import { fixturePlugin, repoRoot, seedWasm } from '../helpers/paths.ts';
 
 const scratch = await mkdtemp(path.join(os.tmpdir(), 'meshbox-test-routing-'));
@@ -199,4 +200,30 @@ test('Prometheus text → series with labels (escapes undone) and the family\'s 
 test('apps, routes and httpFilters are for a plain sandbox: with istio:/workload: they are an error naming the field', async t => {
 	const error = await t.throwsAsync(model({ workload: {}, routes: [{ match: { prefix: '/' } }] } as SandboxSpec), { instanceOf: MeshboxError });
 	t.regex(error?.message ?? '', /^routes: with `istio:` \/ `workload:` the sidecar's listener, routes and filter chain are istiod's/);
+});
+
+test('`meshbox up` routes by host to a named app and prints where to read that app\'s recordings', async t => {
+	t.timeout(120_000);
+	const file = path.join(scratch, 'up-apps.yaml');
+	await writeFile(file, 'apps:\n  canary: { body: "canary\\n" }\nroutes:\n  - { hosts: [canary.example.com], app: canary }\n');
+	const cli = RunningCli.start(['up', '--port', '0', '--admin-port', '0', '--config', file]);
+	try {
+		const [, recordingsUrl] = await cli.waitForLine(/^meshbox: what app canary received: curl (http:\/\/127\.0\.0\.1:\d+\/apps\/canary\/recordings)$/);
+		const [, url] = await cli.waitForLine(/^listening on (http:\/\/127\.0\.0\.1:\d+)$/);
+		const response = await got(`${url!}/to-canary`, { headers: { host: 'canary.example.com' }, retry: { limit: 0 } });
+		t.is(response.body, 'canary\n');
+		await got(`${url!}/to-upstream`, { retry: { limit: 0 } });
+		const recorded = JSON.parse((await got(recordingsUrl!, { retry: { limit: 0 } })).body) as Array<{ path: string }>;
+		t.deepEqual(recorded.map(request => request.path), ['/to-canary']);
+	} finally {
+		t.is(await cli.stop('SIGTERM'), 0, cli.lines.join('\n'));
+	}
+});
+
+test('an app with delayMs records the request at once and answers only after the delay (a slow app)', async t => {
+	const app = await RecordingUpstream.start({ respond: () => ({ status: 200, body: 'slow', delayMs: 5000 }) });
+	t.teardown(async () => app.stop());
+	// The client gives up long before the app answers; the request was recorded on arrival all the same.
+	await t.throwsAsync(got(`http://127.0.0.1:${app.address.port}/slow`, { retry: { limit: 0 }, timeout: { request: 300 } }), { code: 'ETIMEDOUT' });
+	t.deepEqual(app.requests().map(request => request.path), ['/slow']);
 });

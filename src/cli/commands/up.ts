@@ -6,6 +6,7 @@ import { wasmModulesOf } from '../../config/listeners.ts';
 import { startComposed } from '../../compose/start.ts';
 import type { Command } from '../command.ts';
 import { recordingsPath, UpstreamControlServer } from '../../upstream/control.ts';
+import { appRecordingsPath } from '../../upstream/apps.ts';
 import { configFileOf, loadSandboxModel, parseCommandArgs, sandboxOptionSpec, sandboxOptionsHelp } from '../options.ts';
 import { toPluginLog, type EnvoyLogEntry, type PluginLogEntry } from '../../envoy/logs.ts';
 import { LiveSandbox } from '../../compose/live.ts';
@@ -93,12 +94,16 @@ export const upCommand: Command = {
 
 			err(`meshbox: admin on ${running.admin.url}`);
 			// What reached the app, readable and clearable with curl on every runtime (src/upstream/control.ts).
-			const recordings = await UpstreamControlServer.start(running.upstream).catch(async (error: unknown) => {
+			const recordings = await UpstreamControlServer.start(running.upstream, { apps: running.apps ?? {} }).catch(async (error: unknown) => {
 				await running.stop();
 				throw error;
 			});
 			const recordingsUrl = `http://127.0.0.1:${recordings.address.port}${recordingsPath}`;
 			err(`meshbox: what the app received: curl ${recordingsUrl}   (clear: curl -X DELETE ${recordingsUrl})`);
+			// Named apps (`apps:`): the same, per app (src/upstream/apps.ts).
+			for (const name of Object.keys(running.apps ?? {})) {
+				err(`meshbox: what app ${name} received: curl http://127.0.0.1:${recordings.address.port}${appRecordingsPath(name)}`);
+			}
 			out(`listening on ${running.url}`);
 			// TCP listeners (`listeners:`, src/config/listeners.ts); their port may be any free one.
 			for (const [name, address] of running.tcp?.listeners ?? []) {
