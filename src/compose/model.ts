@@ -6,8 +6,10 @@ import { configError } from '../config/fields.ts';
 import { loadConfigFile } from '../config/load-file.ts';
 import type { SandboxModel } from '../config/model.ts';
 import { resolveSpec, type ResolvedSpec, type ResolveOptions } from '../config/resolve.ts';
+import type { TypedConfigCheck } from '../config/routing.ts';
 import { MeshboxError } from '../errors.ts';
 import { IstioPod } from '../istio/pod.ts';
+import { envoySchemas } from '../xds/protobuf.ts';
 import { istioFields } from './spec.ts';
 
 export type ModelOptions = Omit<ResolveOptions, 'extensionFields'> & {
@@ -20,15 +22,20 @@ export class SandboxSession {
 	readonly istioPod = new IstioPod();
 }
 
+/** Envoy's API (the xDS encoder, src/xds) checks the typed_configs a spec gives, at spec-reading time. */
+const checkTypedConfig: TypedConfigCheck = (typedConfig, where) => {
+	envoySchemas().encodeAny(typedConfig, where);
+};
+
 /** A spec object (startSandbox, `box.update()`) → the model to start or serve. */
 export async function modelFromSpec(spec: unknown, options: ModelOptions): Promise<SandboxModel> {
 	const { session: _session, ...resolveOptions } = options;
-	return withIstio(await resolveSpec(spec, { ...resolveOptions, extensionFields: istioFields }), options);
+	return withIstio(await resolveSpec(spec, { ...resolveOptions, extensionFields: istioFields, checkTypedConfig }), options);
 }
 
 /** meshbox.yaml → the model, with every error at file:line:col. */
 export async function modelFromFile(file: string, options: Pick<ModelOptions, 'overrides' | 'defaults' | 'session'> = {}): Promise<SandboxModel> {
-	const resolved = await loadConfigFile(file, { overrides: options.overrides, defaults: options.defaults, extensionFields: istioFields });
+	const resolved = await loadConfigFile(file, { overrides: options.overrides, defaults: options.defaults, extensionFields: istioFields, checkTypedConfig });
 	return withIstio(resolved, options);
 }
 

@@ -11,52 +11,10 @@
  *   services:                       # singleton wasm services (envoy.bootstrap.wasm), plugin fields as `plugins:`
  *     - { name: drain, wasm: receiver.wasm, vmId: receiver, configuration: { role: receiver } }
  */
-import type { PluginModel, SandboxModel } from './model.ts';
-import type { PluginSpec } from './spec.ts';
+import type { ListenersModel, PluginModel, SandboxModel, TcpAppModel, TcpListenerModel } from './model.ts';
+export type { ListenersModel, TcpAppModel, TcpListenerModel } from './model.ts';
+export type { ListenersSpec, TcpAppSpec, TcpListenerSpec } from './spec.ts';
 import { configError, isRecord, readBoolean, readObject, readOneOf, readPort, readString, type FieldPath, type Locator } from './fields.ts';
-
-/** What the recording TCP app behind a TCP listener answers. */
-export type TcpAppSpec = {
-	/** Sent once, after the first bytes of each connection arrive. Absent: the app echoes every byte back. */
-	reply?: string;
-	/** With `reply`: close the connection after sending it. Default false (the app closes when the client does). */
-	close?: boolean;
-};
-
-export type TcpListenerSpec = {
-	/** Default and only kind: `tcp` (network plugins, then tcp_proxy to a recording TCP app). */
-	kind?: 'tcp';
-	/** Port on 127.0.0.1. 0 or absent: a free port. */
-	port?: number;
-	/** Network plugins (envoy.filters.network.wasm), in order. A string is a wasm path. */
-	plugins?: Array<PluginSpec | string>;
-	app?: TcpAppSpec;
-};
-
-export type ListenersSpec = {
-	/** More listeners, by name: TCP listeners with network plugins in front of a tcp_proxy to a recording TCP app. */
-	listeners?: Record<string, TcpListenerSpec>;
-	/** Singleton wasm services (`envoy.bootstrap.wasm`, one VM on Envoy's main thread). A string is a wasm path. */
-	services?: Array<PluginSpec | string>;
-};
-
-export type TcpAppModel =
-	| { readonly mode: 'echo' }
-	| { readonly mode: 'reply'; readonly reply: string; readonly close: boolean };
-
-export type TcpListenerModel = {
-	readonly name: string;
-	readonly kind: 'tcp';
-	/** Requested port; 0 means "any free port". */
-	readonly port: number;
-	readonly plugins: readonly PluginModel[];
-	readonly app: TcpAppModel;
-};
-
-export type ListenersModel = {
-	readonly tcp: readonly TcpListenerModel[];
-	readonly services: readonly PluginModel[];
-};
 
 /** The top-level fields this module reads. */
 export const listenersFields: readonly string[] = ['listeners', 'services'];

@@ -50,7 +50,7 @@ function parseYaml(text: string, fileLabel: string): ParsedYaml {
  * `defaults`: values for fields the file leaves unset (`meshbox up`: the listener on 10000);
  * `extensionFields`: top-level fields a later stage reads (see ResolveOptions).
  */
-export async function loadConfigFile(file: string, options: Pick<ResolveOptions, 'overrides' | 'defaults' | 'extensionFields'> = {}): Promise<ResolvedSpec> {
+export async function loadConfigFile(file: string, options: Pick<ResolveOptions, 'overrides' | 'defaults' | 'extensionFields' | 'checkTypedConfig'> = {}): Promise<ResolvedSpec> {
 	const absolute = path.resolve(file);
 	const text = await readFile(absolute, 'utf8').catch((error: NodeJS.ErrnoException) => {
 		throw new MeshboxError('CONFIG_NOT_FOUND', `cannot read config file ${file}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`,

@@ -4,7 +4,6 @@
  */
 import type { JsonObject } from '../util/json.ts';
 import type { LogLevel } from './spec.ts';
-import type { ListenersModel } from './listeners.ts';
 import type { PatchModel } from './patches.ts';
 import type { RoutingModel } from './routing.ts';
 import type { WasmModuleInfo } from './wasm-module.ts';
@@ -130,4 +129,24 @@ export type SidecarModel = {
 	readonly summary: readonly string[];
 	/** The files it was made from (absolute): the Istio files and local `file://` modules (`up --watch` watches them). */
 	readonly sources: readonly string[];
+};
+
+// --- More listeners and singleton services (./listeners.ts) ---
+
+export type TcpAppModel =
+	| { readonly mode: 'echo' }
+	| { readonly mode: 'reply'; readonly reply: string; readonly close: boolean };
+
+export type TcpListenerModel = {
+	readonly name: string;
+	readonly kind: 'tcp';
+	/** Requested port; 0 means "any free port". */
+	readonly port: number;
+	readonly plugins: readonly PluginModel[];
+	readonly app: TcpAppModel;
+};
+
+export type ListenersModel = {
+	readonly tcp: readonly TcpListenerModel[];
+	readonly services: readonly PluginModel[];
 };

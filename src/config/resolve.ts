@@ -10,7 +10,7 @@ import { logLevels, type LogLevel } from './spec.ts';
 import { inspectWasmFile } from './wasm-module.ts';
 import { listenersFields, resolveListeners } from './listeners.ts';
 import { resolvePatches } from './patches.ts';
-import { resolveRouting, routingFields } from './routing.ts';
+import { resolveRouting, routingFields, type TypedConfigCheck } from './routing.ts';
 import { MeshboxError } from '../errors.ts';
 import {
 	configError, describeValue, formatPath, isRecord, noLocation, readBoolean, readInteger, readObject, readOneOf, readPort, readString,
@@ -53,6 +53,11 @@ export type ResolveOptions = {
 	 * handed on as written in `ResolvedSpec.extensions`.
 	 */
 	extensionFields?: readonly string[];
+	/**
+	 * Checks a typed_config (`httpFilters`) against Envoy's API, so an unknown type or field is an error at its
+	 * line. src/compose passes the xDS encoder's check; config itself knows no Envoy schema.
+	 */
+	checkTypedConfig?: TypedConfigCheck;
 };
 
 /** The plain sandbox, and the extension fields the spec set (raw), for the stage that reads them. */
@@ -121,7 +126,7 @@ export async function resolveSpec(input: unknown, options: ResolveOptions): Prom
 		port: overrides.port ?? (spec.port === undefined ? options.defaults?.port ?? 0 : readPort(spec.port, ['port'], locate)),
 		adminPort: overrides.adminPort ?? (spec.adminPort === undefined ? 0 : readPort(spec.adminPort, ['adminPort'], locate)),
 		envoy: { ...resolveEnvoy(spec.envoy, locate), ...resolveEnvoyVersion(spec, overrides.envoyVersion, locate) },
-		...optional('routing', resolveRouting(spec, locate, options.baseDir, { plugins: plugins.map(plugin => plugin.name), clusters: isRecord(spec.clusters) ? Object.keys(spec.clusters) : [] })),
+		...optional('routing', resolveRouting(spec, locate, options.baseDir, { plugins: plugins.map(plugin => plugin.name), clusters: isRecord(spec.clusters) ? Object.keys(spec.clusters) : [], checkTypedConfig: options.checkTypedConfig })),
 		...optional('listeners', await resolveListeners(spec, locate, options.baseDir,
 			async (value, fieldPath) => resolvePlugin({ value, origin: { kind: 'spec', path: fieldPath }, baseDir: options.baseDir }, locate), plugins.map(plugin => plugin.name))),
 		...optional('patches', resolvePatches(isRecord(spec.envoy) ? spec.envoy.patches : undefined, locate)),

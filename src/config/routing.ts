@@ -9,7 +9,6 @@
  */
 import { MeshboxError } from '../errors.ts';
 import type { JsonObject } from '../util/json.ts';
-import { envoySchemas } from '../xds/protobuf.ts';
 import {
 	configError, describeValue, formatPath, isRecord, readBoolean, readInteger, readObject, readString, readStringList, readStringMap,
 	type FieldPath, type Locator,
@@ -155,7 +154,15 @@ const tagFields = ['name', 'regex', 'value'] as const;
 const appNamePattern = /^[\w.-]+$/;
 
 /** What the rest of the spec names, for cross-checks: the plugins' names (in order) and the extra clusters'. */
-export type RoutingContext = { readonly plugins: readonly string[]; readonly clusters: readonly string[] };
+/** Throws a MeshboxError naming the field path (`where` first) when Envoy's API refuses `typedConfig`. */
+export type TypedConfigCheck = (typedConfig: Record<string, unknown>, where: string) => void;
+
+export type RoutingContext = {
+	readonly plugins: readonly string[];
+	readonly clusters: readonly string[];
+	/** Checks a typed_config against Envoy's API (ResolveOptions.checkTypedConfig); absent: not checked here. */
+	readonly checkTypedConfig?: TypedConfigCheck;
+};
 
 export function resolveRouting(spec: Readonly<Record<string, unknown>>, locate: Locator, _baseDir: string, context: RoutingContext = { plugins: [], clusters: [] }): RoutingModel | undefined {
 	if (routingFields.every(field => spec[field] === undefined)) {
@@ -356,7 +363,7 @@ function resolveHttpFilters(value: unknown, locate: Locator, context: RoutingCon
 			return plugin;
 		};
 
-		const typedConfig = checkTypedConfig(fields.typedConfig, [...at, 'typedConfig'], locate);
+		const typedConfig = checkTypedConfig(fields.typedConfig, [...at, 'typedConfig'], locate, context.checkTypedConfig);
 		return {
 			name,
 			typedConfig,
@@ -367,14 +374,14 @@ function resolveHttpFilters(value: unknown, locate: Locator, context: RoutingCon
 }
 
 /** Encodes a typed_config with Envoy's API: an unknown type or field is an error at its meshbox.yaml field. */
-function checkTypedConfig(value: unknown, at: FieldPath, locate: Locator): JsonObject {
+function checkTypedConfig(value: unknown, at: FieldPath, locate: Locator, check: TypedConfigCheck | undefined): JsonObject {
 	if (!isRecord(value) || typeof value['@type'] !== 'string') {
 		throw configError(locate, at, isRecord(value) ? 'missing "@type"' : `expected an object with "@type", found ${describeValue(value)}`,
 			'give the message type, e.g. "@type": type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua');
 	}
 
 	try {
-		envoySchemas().encodeAny(value, formatPath(at));
+		check?.(value, formatPath(at));
 	} catch (error) {
 		if (error instanceof MeshboxError) {
 			const where = locate(deepestField(at, error.message)) ?? locate(at);

@@ -4,7 +4,6 @@
  * Everything is optional except the plugins' wasm files; `resolveSpec()` fills in defaults and turns a
  * spec into a `SandboxModel`.
  */
-import type { ListenersSpec } from './listeners.ts';
 import type { PatchSpec } from './patches.ts';
 import type { RoutingSpec } from './routing.ts';
 
@@ -107,4 +106,31 @@ export type PlainSandboxSpec = RoutingSpec & ListenersSpec & {
 	envoy?: EnvoySpec;
 	/** The same as `envoy.version`, and it wins over it (what a scenario's version matrix sets). */
 	envoyVersion?: string;
+};
+
+// --- More listeners and singleton services (./listeners.ts reads them) ---
+
+/** What the recording TCP app behind a TCP listener answers. */
+export type TcpAppSpec = {
+	/** Sent once, after the first bytes of each connection arrive. Absent: the app echoes every byte back. */
+	reply?: string;
+	/** With `reply`: close the connection after sending it. Default false (the app closes when the client does). */
+	close?: boolean;
+};
+
+export type TcpListenerSpec = {
+	/** Default and only kind: `tcp` (network plugins, then tcp_proxy to a recording TCP app). */
+	kind?: 'tcp';
+	/** Port on 127.0.0.1. 0 or absent: a free port. */
+	port?: number;
+	/** Network plugins (envoy.filters.network.wasm), in order. A string is a wasm path. */
+	plugins?: Array<PluginSpec | string>;
+	app?: TcpAppSpec;
+};
+
+export type ListenersSpec = {
+	/** More listeners, by name: TCP listeners with network plugins in front of a tcp_proxy to a recording TCP app. */
+	listeners?: Record<string, TcpListenerSpec>;
+	/** Singleton wasm services (`envoy.bootstrap.wasm`, one VM on Envoy's main thread). A string is a wasm path. */
+	services?: Array<PluginSpec | string>;
 };

@@ -7,13 +7,14 @@
  * Field names follow api/envoy/extensions/wasm/v3/wasm.proto and
  * api/envoy/extensions/filters/http/wasm/v3/wasm.proto.
  */
-import type { ClusterModel, PluginModel, SandboxModel, SidecarFilter, SidecarModel } from '../config/model.ts';
+import type { PluginModel, SandboxModel, SidecarFilter, SidecarModel } from '../config/model.ts';
 
 import type { JsonObject } from '../util/json.ts';
 import { serviceBootstrap, withListeners } from './listeners.ts';
 import { applyPatches } from './patches.ts';
 import { appClusters, httpFilterChain, statsBootstrap, virtualHosts } from './routing.ts';
 import { typeUrls } from './type-urls.ts';
+import { pluginConfig, socketAddress } from './wasm-config.ts';
 
 export type { JsonObject, JsonValue } from '../util/json.ts';
 export type { Placement, SandboxResources, SocketAddress } from './placement.ts';
@@ -22,9 +23,6 @@ import type { Placement, SandboxResources, SocketAddress } from './placement.ts'
 export const listenerName = 'meshbox_listener';
 const upstreamClusterName = 'upstream';
 export const statPrefix = 'ingress_http';
-const wasmRuntime = 'envoy.wasm.runtime.v8';
-
-
 export function buildResources(model: SandboxModel, placement: Placement, options: { ecds: boolean } = { ecds: false }): SandboxResources {
 	const resources = model.sidecar ? sidecarResources(model, model.sidecar, placement, options) : plainResources(model, placement, options);
 	// The Envoy around the plugins (issue #10): more listeners, then the patches, which see everything.
@@ -126,35 +124,7 @@ function bootstrapShell(model: SandboxModel, placement: Placement): JsonObject {
 
 /** The `envoy.filters.http.wasm` entry for one plugin. */
 function wasmFilter(plugin: PluginModel, wasmPath: string): JsonObject {
-	const vmConfig: JsonObject = {
-		...(plugin.vmId ? { vm_id: plugin.vmId } : {}),
-		runtime: wasmRuntime,
-		code: { local: { filename: wasmPath } },
-		...(plugin.vmConfiguration === undefined ? {} : { configuration: stringValue(plugin.vmConfiguration) }),
-	};
-	const hasEnv = Object.keys(plugin.env).length > 0 || plugin.hostEnv.length > 0;
-	if (hasEnv) {
-		vmConfig.environment_variables = {
-			...(plugin.hostEnv.length > 0 ? { host_env_keys: [...plugin.hostEnv] } : {}),
-			...(Object.keys(plugin.env).length > 0 ? { key_values: { ...plugin.env } } : {}),
-		};
-	}
-
-	return {
-		name: plugin.filterName ?? plugin.name,
-		typed_config: {
-			'@type': typeUrls.httpWasm,
-			config: {
-				name: plugin.name,
-				...(plugin.rootId ? { root_id: plugin.rootId } : {}),
-				vm_config: vmConfig,
-				// StringValue is handed to the plugin unwrapped: the plugin reads exactly these bytes.
-				...(plugin.configuration === undefined ? {} : { configuration: stringValue(plugin.configuration) }),
-				// Istio sidecars (src/istio) set failure_policy; Envoy refuses fail_open: true together with it.
-				...(plugin.failurePolicy ? { failure_policy: plugin.failurePolicy } : { fail_open: plugin.failOpen }),
-			},
-		},
-	};
+	return { name: plugin.filterName ?? plugin.name, typed_config: { '@type': typeUrls.httpWasm, config: pluginConfig(plugin, wasmPath) } };
 }
 
 function httpConnectionManager(pluginFilters: readonly JsonObject[], model: SandboxModel): JsonObject {
@@ -201,22 +171,10 @@ function httpCluster(name: string, endpoint: SocketAddress): JsonObject {
 	};
 }
 
-function socketAddress({ address, port }: SocketAddress): JsonObject {
-	return { socket_address: { address, port_value: port } };
-}
-
-function stringValue(value: string): JsonObject {
-	return { '@type': typeUrls.stringValue, value };
-}
-
-// --- Istio sidecar emulation (src/istio) -------------------------------------------------------------
-// Used only when the model has `sidecar`; the plain bootstrap above is untouched by it.
-
 /** The listener name a runtime asks admin for (Istio's `virtualInbound` / `0.0.0.0_<port>` for sidecars). */
 export function listenerNameOf(model: SandboxModel): string {
 	return model.sidecar?.listenerName ?? listenerName;
 }
-
 
 /**
  * A sidecar's resources: Istio's listener/route/cluster names and filter chain, so that plugins reading

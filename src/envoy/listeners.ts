@@ -13,8 +13,8 @@ import type { PluginModel, SandboxModel } from '../config/model.ts';
 import type { JsonObject } from '../util/json.ts';
 import type { Placement, SandboxResources, SocketAddress } from './placement.ts';
 import { typeUrls } from './type-urls.ts';
+import { pluginConfig, socketAddress } from './wasm-config.ts';
 
-const wasmRuntime = 'envoy.wasm.runtime.v8';
 /** A plain sandbox's plugins come over the ADS stream (as in ./bootstrap.ts). */
 const ecdsSource: JsonObject = { ads: {}, resource_api_version: 'V3' };
 /**
@@ -90,30 +90,6 @@ function networkWasmFilter(plugin: PluginModel, wasmPath: string): JsonObject {
 	return { name: plugin.name, typed_config: { '@type': typeUrls.networkWasm, config: pluginConfig(plugin, wasmPath) } };
 }
 
-/** PluginConfig (api/envoy/extensions/wasm/v3/wasm.proto), as ./bootstrap.ts writes it for HTTP plugins. */
-function pluginConfig(plugin: PluginModel, wasmPath: string): JsonObject {
-	const vmConfig: JsonObject = {
-		...(plugin.vmId ? { vm_id: plugin.vmId } : {}),
-		runtime: wasmRuntime,
-		code: { local: { filename: wasmPath } },
-		...(plugin.vmConfiguration === undefined ? {} : { configuration: stringValue(plugin.vmConfiguration) }),
-	};
-	if (Object.keys(plugin.env).length > 0 || plugin.hostEnv.length > 0) {
-		vmConfig.environment_variables = {
-			...(plugin.hostEnv.length > 0 ? { host_env_keys: [...plugin.hostEnv] } : {}),
-			...(Object.keys(plugin.env).length > 0 ? { key_values: { ...plugin.env } } : {}),
-		};
-	}
-
-	return {
-		name: plugin.name,
-		...(plugin.rootId ? { root_id: plugin.rootId } : {}),
-		vm_config: vmConfig,
-		...(plugin.configuration === undefined ? {} : { configuration: stringValue(plugin.configuration) }),
-		fail_open: plugin.failOpen,
-	};
-}
-
 function tcpProxy(listener: TcpListenerModel): JsonObject {
 	return {
 		name: 'envoy.filters.network.tcp_proxy',
@@ -130,12 +106,4 @@ function tcpCluster(name: string, endpoint: SocketAddress): JsonObject {
 		connect_timeout: '2s',
 		load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(endpoint) } }] }] },
 	};
-}
-
-function socketAddress({ address, port }: SocketAddress): JsonObject {
-	return { socket_address: { address, port_value: port } };
-}
-
-function stringValue(value: string): JsonObject {
-	return { '@type': typeUrls.stringValue, value };
 }
