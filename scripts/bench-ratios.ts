@@ -83,6 +83,12 @@ export async function bareEnvoy(wasm: string, logFile?: string, upstream = { add
 		gone = true;
 	});
 	let admin: string | undefined;
+	const cleanUp = async () => {
+		child.kill('SIGKILL');
+		await child;
+		await rm(directory, { recursive: true, force: true });
+	};
+
 	await waitFor200(() => {
 		if (!admin) {
 			const address = existsSync(adminAddressPath) ? readFileSync(adminAddressPath, 'utf8').trim() : '';
@@ -90,18 +96,17 @@ export async function bareEnvoy(wasm: string, logFile?: string, upstream = { add
 		}
 
 		return admin ? `${admin}/ready` : undefined;
-	}, () => gone);
+	}, () => gone).catch(async (error: unknown) => {
+		await cleanUp();
+		throw error;
+	});
 	const readyMs = performance.now() - started;
 	const listeners = await (await fetch(`${admin}/listeners?format=json`)).json() as { listener_statuses: Array<{ local_address: { socket_address: { port_value: number } } }> };
 	return {
 		url: `http://127.0.0.1:${listeners.listener_statuses[0]!.local_address.socket_address.port_value}`,
 		adminUrl: admin!,
 		readyMs,
-		stop: async () => {
-			child.kill('SIGKILL');
-			await child;
-			await rm(directory, { recursive: true, force: true });
-		},
+		stop: cleanUp,
 	};
 }
 

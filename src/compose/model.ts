@@ -7,6 +7,7 @@ import { loadConfigFile } from '../config/load-file.ts';
 import type { SandboxModel } from '../config/model.ts';
 import { resolveSpec, type ResolvedSpec, type ResolveOptions } from '../config/resolve.ts';
 import type { TypedConfigCheck } from '../config/routing.ts';
+import { checkPatches } from '../envoy/patch-check.ts';
 import { MeshboxError } from '../errors.ts';
 import { IstioPod } from '../istio/pod.ts';
 import { envoySchemas } from '../xds/protobuf.ts';
@@ -30,13 +31,13 @@ const checkTypedConfig: TypedConfigCheck = (typedConfig, where) => {
 /** A spec object (startSandbox, `box.update()`) → the model to start or serve. */
 export async function modelFromSpec(spec: unknown, options: ModelOptions): Promise<SandboxModel> {
 	const { session: _session, ...resolveOptions } = options;
-	return withIstio(await resolveSpec(spec, { ...resolveOptions, extensionFields: istioFields, checkTypedConfig }), options);
+	return checkPatches(await withIstio(await resolveSpec(spec, { ...resolveOptions, extensionFields: istioFields, checkTypedConfig }), options));
 }
 
 /** meshbox.yaml → the model, with every error at file:line:col. */
 export async function modelFromFile(file: string, options: Pick<ModelOptions, 'overrides' | 'defaults' | 'session'> = {}): Promise<SandboxModel> {
 	const resolved = await loadConfigFile(file, { overrides: options.overrides, defaults: options.defaults, extensionFields: istioFields, checkTypedConfig });
-	return withIstio(resolved, options);
+	return checkPatches(await withIstio(resolved, options));
 }
 
 async function withIstio(resolved: ResolvedSpec, options: Pick<ModelOptions, 'overrides' | 'session'>): Promise<SandboxModel> {

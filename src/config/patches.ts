@@ -4,8 +4,10 @@
  * them. The same reader serves Istio EnvoyFilter documents (src/istio/envoy-filter.ts), which report problems
  * as findings instead of throwing.
  */
+import { MeshboxError } from '../errors.ts';
 import type { JsonObject } from '../util/json.ts';
-import { configError, describeValue, isRecord, type FieldPath, type Locator } from './fields.ts';
+import { configError, describeValue, formatPath, isRecord, type FieldPath, type Locator } from './fields.ts';
+import type { TypedConfigCheck } from './routing.ts';
 
 /** envoy_filter.proto `ApplyTo` (LISTENER_FILTER from Istio 1.25; BOOTSTRAP is read but not applied: see patchApplyTo). */
 export const patchApplyTos = ['LISTENER', 'FILTER_CHAIN', 'NETWORK_FILTER', 'HTTP_FILTER', 'ROUTE_CONFIGURATION', 'VIRTUAL_HOST',
@@ -470,8 +472,34 @@ function portField(value: unknown, path: FieldPath, error: Report): number | und
 	return value;
 }
 
+/** The Envoy message a patch value is, per applyTo (pkg/config/xds BuildXDSObjectFromStruct). */
+const valueMessages: Readonly<Record<PatchApplyTo, string | undefined>> = {
+	LISTENER: 'envoy.config.listener.v3.Listener',
+	LISTENER_FILTER: 'envoy.config.listener.v3.ListenerFilter',
+	FILTER_CHAIN: 'envoy.config.listener.v3.FilterChain',
+	NETWORK_FILTER: 'envoy.config.listener.v3.Filter',
+	HTTP_FILTER: 'envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter',
+	ROUTE_CONFIGURATION: 'envoy.config.route.v3.RouteConfiguration',
+	VIRTUAL_HOST: 'envoy.config.route.v3.VirtualHost',
+	HTTP_ROUTE: 'envoy.config.route.v3.Route',
+	CLUSTER: 'envoy.config.cluster.v3.Cluster',
+	EXTENSION_CONFIG: 'envoy.config.core.v3.TypedExtensionConfig',
+	BOOTSTRAP: 'envoy.config.bootstrap.v3.Bootstrap',
+};
+
+/**
+ * Checks a patch value against Envoy's API as the message its applyTo takes (istiod builds that message from the
+ * value and refuses what does not fit). Throws the checker's MeshboxError (its message starts with `where`).
+ */
+export function checkPatchValue(patch: Pick<PatchModel, 'applyTo' | 'value'>, where: string, check: TypedConfigCheck): void {
+	const message = valueMessages[patch.applyTo];
+	if (message && patch.value) {
+		check({ '@type': `type.googleapis.com/${message}`, ...patch.value }, where);
+	}
+}
+
 /** `envoy.patches` of meshbox.yaml / startSandbox: every patch read, the first error thrown with its file:line:col. */
-export function resolvePatches(value: unknown, locate: Locator): readonly PatchModel[] | undefined {
+export function resolvePatches(value: unknown, locate: Locator, check?: TypedConfigCheck): readonly PatchModel[] | undefined {
 	if (value === undefined || value === null) {
 		return undefined;
 	}
@@ -495,7 +523,35 @@ export function resolvePatches(value: unknown, locate: Locator): readonly PatchM
 				'use ANY (default), SIDECAR_INBOUND or SIDECAR_OUTBOUND');
 		}
 
+		if (check) {
+			try {
+				checkPatchValue(patch, formatPath([...path, 'patch', 'value']), check);
+			} catch (error) {
+				if (error instanceof MeshboxError) {
+					const at = locateDeepest(locate, [...path, 'patch', 'value'], error.message);
+					throw new MeshboxError('CONFIG_INVALID', `${at ? `${at}: ` : ''}${error.message}`, error.hint ?? 'names as in Envoy\'s API reference');
+				}
+
+				throw error;
+			}
+		}
+
 		const where = locate(path);
 		return { ...patch, origin: `${where ? `${where} ` : ''}(envoy.patches[${index}])`, ifUnmatched: 'error' } satisfies PatchModel;
 	});
+}
+
+/** The field an encoder error names (`<at>.typed_config.inline_cod: …`), located as deep as the locator knows. */
+function locateDeepest(locate: Locator, at: FieldPath, message: string): string | undefined {
+	const prefix = formatPath(at);
+	const named = message.startsWith(`${prefix}.`) || message.startsWith(`${prefix}[`) ? message.slice(prefix.length).split(':')[0] ?? '' : '';
+	const rest: Array<string | number> = [...named.matchAll(/\.([^.[\]]+)|\[(\d+)\]/g)].map(match => (match[2] === undefined ? match[1]! : Number(match[2])));
+	for (let length = rest.length; length > 0; length--) {
+		const where = locate([...at, ...rest.slice(0, length)]);
+		if (where && where !== locate([])) {
+			return where;
+		}
+	}
+
+	return locate(at);
 }

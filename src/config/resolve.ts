@@ -129,7 +129,7 @@ export async function resolveSpec(input: unknown, options: ResolveOptions): Prom
 		...optional('routing', resolveRouting(spec, locate, options.baseDir, { plugins: plugins.map(plugin => plugin.name), clusters: isRecord(spec.clusters) ? Object.keys(spec.clusters) : [], checkTypedConfig: options.checkTypedConfig })),
 		...optional('listeners', await resolveListeners(spec, locate, options.baseDir,
 			async (value, fieldPath) => resolvePlugin({ value, origin: { kind: 'spec', path: fieldPath }, baseDir: options.baseDir }, locate), plugins.map(plugin => plugin.name))),
-		...optional('patches', resolvePatches(isRecord(spec.envoy) ? spec.envoy.patches : undefined, locate)),
+		...optional('patches', resolvePatches(isRecord(spec.envoy) ? spec.envoy.patches : undefined, locate, options.checkTypedConfig)),
 	};
 	const extensions = Object.fromEntries(extensionFields.filter(field => spec[field] !== undefined).map(field => [field, spec[field]]));
 	const logLevelsGiven = isRecord(spec.envoy) && (spec.envoy.logLevel !== undefined || spec.envoy.componentLogLevels !== undefined);

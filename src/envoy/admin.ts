@@ -2,6 +2,7 @@
  * A typed client for the parts of Envoy's admin API meshbox uses: readiness, the bound listener address,
  * stats, and log levels. Admin is always on loopback (or a published loopback port for containers).
  */
+import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 
 export type EnvoyStats = {
@@ -34,6 +35,25 @@ export class EnvoyAdmin {
 
 	constructor(private readonly host: string, private readonly port: number) {
 		this.url = `http://${host}:${port}`;
+	}
+
+	/**
+	 * The admin address Envoy writes to `--admin-address-path` once it bound it (a free port): a function that
+	 * gives the client once the file holds an address, undefined until then.
+	 */
+	static fromAddressFile(file: string): () => Promise<EnvoyAdmin | undefined> {
+		let admin: EnvoyAdmin | undefined;
+		return async () => {
+			if (!admin) {
+				const address = (await readFile(file, 'utf8').catch(() => '')).trim();
+				const match = /^(.*):(\d+)$/.exec(address);
+				if (match?.[1] && match[2]) {
+					admin = new EnvoyAdmin(match[1], Number(match[2]));
+				}
+			}
+
+			return admin;
+		};
 	}
 
 	/** True once Envoy's `/ready` answers 200 (`LIVE`): listeners are bound and workers started. */
@@ -74,6 +94,14 @@ export class EnvoyAdmin {
 		const response = await this.request('POST', 'logging', { [logger]: level });
 		if (response.statusCode !== 200) {
 			throw new Error(`Envoy refused log level ${logger}=${level}: ${response.body.trim()}`);
+		}
+	}
+
+	/** POSTs an admin action without parameters (`reset_counters`); rejects unless Envoy answers 200. */
+	async post(adminPath: string): Promise<void> {
+		const response = await this.request('POST', adminPath);
+		if (response.statusCode !== 200) {
+			throw new Error(`Envoy admin ${adminPath}: ${response.statusCode} ${response.body.trim()}`);
 		}
 	}
 

@@ -7,13 +7,21 @@
  * nothing; meshbox does too, and says so in the sidecar's notes (`box.istioNotes`).
  */
 import type { Locator } from '../config/fields.ts';
-import { describeValue, isRecord } from '../config/fields.ts';
-import type { SandboxModel } from '../config/model.ts';
-import { readPatch, type PatchModel } from '../config/patches.ts';
-import { buildResources } from '../envoy/bootstrap.ts';
-import { describePatch, patchResources } from '../envoy/patches.ts';
+import { describeValue, isRecord, noLocation } from '../config/fields.ts';
+import type { SandboxModel, SidecarFilter, SidecarModel } from '../config/model.ts';
+import { checkPatchValue, readPatch, type PatchModel } from '../config/patches.ts';
+import { resolveSpec } from '../config/resolve.ts';
+import { typeUrls } from '../envoy/type-urls.ts';
+import { MeshboxError } from '../errors.ts';
+import { envoySchemas } from '../xds/protobuf.ts';
+import { inboundHttpChain, outboundHttpChain } from './chain.ts';
+import { unmatchedPatches } from '../envoy/patch-check.ts';
+import { describePatch } from '../envoy/patches.ts';
 import type { Finding } from './findings.ts';
-import type { ResourceOrigin, TargetRef } from './resources.ts';
+import { sidecarIdentity, sidecarNames } from './identity.ts';
+import type { Extension, Phase, ResourceOrigin, TargetRef } from './resources.ts';
+import { selectExtensions } from './select.ts';
+import { readIstio, readWorkload } from './spec.ts';
 import { readMetadata, readPriority, readTargetRefs, type DocumentContext } from './validate.ts';
 import { fullVersion, type VersionTraits } from './version.ts';
 
@@ -81,6 +89,25 @@ export function validateEnvoyFilter(document: Record<string, unknown>, context: 
 			}
 
 			if (patch) {
+				// envoyfilter.go: BuildXDSObjectFromStruct must succeed (an unknown type is an error); its strict run
+				// (unknown fields) only warns, and istiod then drops those fields.
+				try {
+					checkPatchValue(patch, 'patch.value', (typedConfig, where) => {
+						envoySchemas().encodeAny(typedConfig, where);
+					});
+				} catch (error) {
+					if (!(error instanceof MeshboxError)) {
+						throw error;
+					}
+
+					const unknownField = /unknown field/.test(error.message);
+					collector.add(unknownField ? 'warning' : 'error', 'webhook', [...base, 'patch', 'value'], error.message,
+						unknownField ? 'istiod drops fields it does not know; Envoy\'s field names are those of its API reference' : error.hint);
+					if (!unknownField) {
+						continue;
+					}
+				}
+
 				patches.push({ patch, where: locate(base) ?? `${context.origin.file}:${context.origin.line}`, index });
 			}
 		}
@@ -298,14 +325,68 @@ export function withUnmatchedPatchNotes(model: SandboxModel): SandboxModel {
 		return model;
 	}
 
-	const placement = {
-		listener: { address: '127.0.0.1', port: 0 },
-		admin: { address: '127.0.0.1', port: 0 },
-		upstream: { address: '127.0.0.1', port: 0 },
-		wasmPath: (plugin: { wasmPath: string }) => plugin.wasmPath,
-	};
-	const { unmatched } = patchResources(buildResources({ ...model, patches: [] }, placement), patches);
-	const notes = unmatched.filter(patch => patch.ifUnmatched === 'ignore')
+	const notes = unmatchedPatches(model).filter(patch => patch.ifUnmatched === 'ignore')
 		.map(patch => `istiod: ${patch.origin}: ${describePatch(patch)} matches nothing in the sidecar's config; istiod ignores it (\`meshbox render\` shows the config)`);
 	return notes.length === 0 ? model : { ...model, sidecar: { ...model.sidecar, notes: [...model.sidecar.notes, ...notes] } };
+}
+
+export type CheckWorkload = {
+	readonly traits: VersionTraits;
+	readonly namespace: string;
+	readonly labels: Readonly<Record<string, string>>;
+};
+
+/**
+ * `meshbox check`: a warning for each patch of an EnvoyFilter that selects the workload and matches nothing in
+ * the sidecar meshbox builds for it, inbound (port 8080) nor outbound (port 80), with the WasmPlugins and
+ * TrafficExtensions of the same files in place (istiod would ignore such a patch without a word).
+ */
+export async function unmatchedPatchFindings(extensions: readonly Extension[], envoyFilters: readonly EnvoyFilterResource[], workloadView: CheckWorkload): Promise<Finding[]> {
+	if (envoyFilters.length === 0) {
+		return [];
+	}
+
+	const workload = readWorkload({ name: workloadView.labels.app ?? 'my-app', namespace: workloadView.namespace, labels: { ...workloadView.labels } }, noLocation);
+	const { model: base } = await resolveSpec({}, { baseDir: process.cwd() });
+	const unmatchedIn: Array<Set<string>> = [];
+	let patches: readonly PatchModel[] = [];
+	const sides: string[] = [];
+	for (const direction of ['inbound', 'outbound'] as const) {
+		const istio = readIstio({ version: workloadView.traits.version, direction }, noLocation, workload);
+		const names = sidecarNames(workload, istio);
+		const identity = sidecarIdentity(workload, istio);
+		const selection = selectEnvoyFilters(envoyFilters, { namespace: workload.namespace, labels: workload.labels, rootNamespace: istio.rootNamespace, traits: workloadView.traits, nodeMetadata: identity.metadata });
+		patches = selection.patches;
+		const outcomes = selectExtensions(extensions, {
+			namespace: workload.namespace, labels: workload.labels, rootNamespace: istio.rootNamespace,
+			listenerClass: direction === 'inbound' ? 'SERVER' : 'CLIENT', port: names.matchPort, traits: workloadView.traits,
+		}).filter(outcome => outcome.applied);
+		// Stand-ins with the filter names istiod gives (translate.ts): what a patch matches is the name.
+		const standIn = (extension: Extension, network: boolean): SidecarFilter => ({
+			kind: 'typed', comment: '', typedConfig: { '@type': network ? typeUrls.networkWasm : typeUrls.httpWasm },
+			name: extension.kind === 'WasmPlugin' ? workloadView.traits.filterName(extension.namespace, extension.name) : `extensions.istio.io/trafficextension/${extension.namespace}.${extension.name}`,
+		});
+		const inPhase = (chain: 'http' | 'network', phase: Phase) => outcomes
+			.filter(outcome => outcome.chain === chain && outcome.extension.phase === phase)
+			.map(outcome => standIn(outcome.extension, chain === 'network'));
+		const sidecar: SidecarModel = {
+			...names,
+			node: { id: identity.id, cluster: identity.cluster, metadata: identity.metadata },
+			httpFilters: direction === 'inbound' ? inboundHttpChain(inPhase) : outboundHttpChain(inPhase),
+			networkFilters: (['AUTHN', 'AUTHZ', 'STATS', 'UNSPECIFIED_PHASE'] as const).flatMap(phase => inPhase('network', phase)),
+			notes: [], summary: [], sources: [],
+		};
+		unmatchedIn.push(new Set(unmatchedPatches({ ...base, plugins: [], sidecar, patches }).map(patch => patch.origin)));
+		sides.push(direction === 'inbound' ? `inbound on port ${names.matchPort}` : `outbound to ${istio.destination.host}:${istio.destination.port}`);
+	}
+
+	const labels = Object.entries(workload.labels).map(([key, value]) => `${key}=${value}`).join(', ');
+	return patches.filter(patch => unmatchedIn.every(set => set.has(patch.origin))).map(patch => {
+		const [, subject = 'EnvoyFilter', where = ''] = /^(EnvoyFilter \S+) \(([^,]+),/.exec(patch.origin) ?? [];
+		return {
+			severity: 'warning', checker: 'meshbox', where, subject, field: '',
+			message: `${describePatch(patch)} matches nothing in the sidecar of ${labels} in ${workload.namespace} (${sides.join(', or ')}); istiod ignores such a patch`,
+			hint: 'check the names it matches (listener, filter chain, filter, route, cluster) against `meshbox render` of a sandbox with these files',
+		} satisfies Finding;
+	});
 }

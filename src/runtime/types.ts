@@ -19,6 +19,11 @@ export type RuntimeStartOptions = {
 	readonly onProgress?: (line: string) => void;
 	/** Milliseconds to wait for Envoy's /ready. */
 	readonly readyTimeoutMs?: number;
+	/**
+	 * local runtime: run on a warm Envoy this process keeps between sandboxes (./local/warm-envoy.ts) rather
+	 * than a dedicated one. Default: MESHBOX_WARM=1.
+	 */
+	readonly warm?: boolean;
 	/** docker runtime: `--envoy-image`, the image to run Envoy from (default: MESHBOX_ENVOY_IMAGE, the official image, or meshbox/envoy). */
 	readonly envoyImage?: string;
 };

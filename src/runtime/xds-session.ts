@@ -10,7 +10,7 @@
 import type { SandboxModel } from '../config/model.ts';
 import type { EnvoyAdmin } from '../envoy/admin.ts';
 import { wasmModulesOf } from '../config/listeners.ts';
-import { buildResources, type Placement } from '../envoy/bootstrap.ts';
+import { buildResources, type Placement, type SandboxResources } from '../envoy/bootstrap.ts';
 import { explainStartupFailure } from '../envoy/startup-failure.ts';
 import { ControlPlane, snapshotOf, type PushRejection, type PushResult, type ResourceSnapshot } from '../xds/control-plane.ts';
 import type { LogBuffer } from './log-buffer.ts';
@@ -29,12 +29,24 @@ export type XdsSessionOptions = {
 	readonly logs: LogBuffer;
 	/** After Envoy accepted a change (and at start): what the runtime does besides Envoy (the app's answer). */
 	readonly onAccepted?: (model: SandboxModel) => Promise<void> | void;
+	/** Resources served beside the sandbox's own (a warm Envoy's pins, ./local/warm-envoy.ts). */
+	readonly extra?: () => SandboxResources;
 };
 
 export class XdsSession {
 	private initialPush: Promise<PushResult> | undefined;
 
-	private constructor(private readonly plane: ControlPlane, private readonly options: XdsSessionOptions) {}
+	/**
+	 * `owned`: the control plane is this session's (stopped with it); otherwise it serves a warm Envoy, and the
+	 * session's versions count from `baseVersion`, so a sandbox's config is version 1 after its start as always.
+	 */
+	private constructor(private readonly plane: ControlPlane, private readonly options: XdsSessionOptions, private readonly owned = true, private readonly baseVersion = 0) {}
+
+	/** A session on a warm Envoy's control plane (./local/warm-envoy.ts): pushes replace what it served before. */
+	static async attach(plane: ControlPlane, options: XdsSessionOptions): Promise<XdsSession> {
+		await options.modules.stage(wasmModulesOf(options.model));
+		return new XdsSession(plane, options, false, plane.acceptedVersion);
+	}
 
 	/** Starts the control plane on 127.0.0.1 and queues the first push: Envoy gets it as soon as it connects. */
 	static async start(options: XdsSessionOptions): Promise<XdsSession> {
@@ -76,7 +88,7 @@ export class XdsSession {
 
 	/** The version of the config Envoy runs (1 after start). */
 	get version(): number {
-		return this.plane.acceptedVersion;
+		return Math.max(0, this.plane.acceptedVersion - this.baseVersion);
 	}
 
 	/**
@@ -126,10 +138,18 @@ export class XdsSession {
 	}
 
 	async stop(): Promise<void> {
-		await this.plane.stop();
+		if (this.owned) {
+			await this.plane.stop();
+		}
 	}
 
 	private snapshot(model: SandboxModel): ResourceSnapshot {
-		return snapshotOf(buildResources(model, this.options.placement, { ecds: true }));
+		const own = buildResources(model, this.options.placement, { ecds: true });
+		const extra = this.options.extra?.();
+		return snapshotOf(extra ? {
+			listeners: [...own.listeners, ...extra.listeners],
+			clusters: [...own.clusters, ...extra.clusters],
+			extensionConfigs: [...own.extensionConfigs, ...extra.extensionConfigs],
+		} : own);
 	}
 }

@@ -5,8 +5,8 @@
  * when the sandbox starts, so a builder never hides a mistake. The fields are Istio's
  * (extensions/v1alpha1/wasm.proto); nothing here is meshbox's own.
  *
- * There is no EnvoyFilter builder: meshbox applies WasmPlugin and TrafficExtension resources only (an
- * EnvoyFilter is noted as not applied), so such a builder would produce something the sandbox ignores.
+ * There is no EnvoyFilter builder: an EnvoyFilter (applied since issue #10) goes in as YAML text or a
+ * plain object, its configPatches being Envoy's JSON anyway.
  */
 
 export type IstioMetadata = {

@@ -46,6 +46,12 @@ export type SandboxOptions = Omit<SandboxSpec, 'clusters'> & {
 	baseDir?: string;
 	/** Milliseconds to wait for Envoy to become ready. Default 60 s. */
 	readyTimeoutMs?: number;
+	/**
+	 * local runtime: `false` runs the sandbox on a warm Envoy this process keeps between sandboxes (its own
+	 * resources, vm_ids, log and counters; see README "Warm Envoys"); `true` gives it a dedicated Envoy.
+	 * Default: warm when MESHBOX_WARM=1.
+	 */
+	fresh?: boolean;
 	/** Print progress (Envoy install, which Envoy) to stderr. Default: false. */
 	verbose?: boolean;
 };
@@ -429,7 +435,7 @@ export class Sandbox<MockName extends string = string, AppName extends string = 
 }
 
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
-	const { runtime, envoyBin, envoyImage, baseDir, readyTimeoutMs, verbose, clusters, ...spec } = options;
+	const { runtime, envoyBin, envoyImage, baseDir, readyTimeoutMs, verbose, clusters, fresh, ...spec } = options;
 	const mocks: StartedMock[] = [];
 	try {
 		const clusterAddresses: Record<string, string> = {};
@@ -451,6 +457,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 			envoyBin,
 			envoyImage,
 			readyTimeoutMs,
+			...(fresh === undefined ? {} : { warm: !fresh }),
 			onProgress: verbose ? line => process.stderr.write(`${line}\n`) : undefined,
 		});
 		const box = new Sandbox(running, mocks);

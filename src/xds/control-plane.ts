@@ -186,6 +186,30 @@ export class ControlPlane {
 		return result;
 	}
 
+	/**
+	 * Whether the server's sockets keep this process alive. A warm Envoy's control plane (src/runtime/local/
+	 * warm-envoy.ts) lets go of the process while no sandbox uses it, so a test file's process can end.
+	 * (@grpc/grpc-js has no such switch: this reaches its HTTP/2 servers and their sessions.)
+	 */
+	keepProcessAlive(on: boolean): void {
+		const servers = (this.server as unknown as { http2Servers?: Map<{ ref(): void; unref(): void }, { sessions?: Set<{ ref(): void; unref(): void }> }> }).http2Servers;
+		for (const [server, info] of servers ?? []) {
+			if (on) {
+				server.ref();
+			} else {
+				server.unref();
+			}
+
+			for (const session of info.sessions ?? []) {
+				if (on) {
+					session.ref();
+				} else {
+					session.unref();
+				}
+			}
+		}
+	}
+
 	async stop(): Promise<void> {
 		this.stream?.end();
 		this.stream = undefined;

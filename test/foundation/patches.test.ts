@@ -136,7 +136,7 @@ test('over xDS (ECDS), MERGE of a plugin\'s filter merges into its extension con
 	t.is((staticFilters[0]?.typed_config as { config: { fail_open: boolean } }).config.fail_open, true);
 });
 
-test('a patch that matches nothing is an error naming its file:line:col, and what the config has', async t => {
+test('a patch that matches nothing is an error naming its file:line:col, and what the config has, before anything starts', async t => {
 	await withFile([
 		'plugins: [ { name: my-plugin, wasm: SEED } ]',
 		'envoy:',
@@ -147,8 +147,8 @@ test('a patch that matches nothing is an error naming its file:line:col, and wha
 		'      patch: { operation: INSERT_BEFORE, value: { name: envoy.filters.http.lua } }',
 		'',
 	].join('\n'), async file => {
-		const sandbox = await modelFromFile(file);
-		const error = t.throws(() => buildBootstrap(sandbox, placement), { instanceOf: MeshboxError });
+		// Checked while the model is made, so nothing starts.
+		const error = await t.throwsAsync(modelFromFile(file), { instanceOf: MeshboxError });
 		t.is(error?.code, 'CONFIG_INVALID');
 		t.regex(error?.message ?? '', /meshbox\.yaml:4:7 \(envoy\.patches\[0\]\): patch INSERT_BEFORE on HTTP_FILTER matches nothing/);
 		t.regex((error as MeshboxError).hint ?? '', /HTTP filters my-plugin, envoy\.filters\.http\.router/);
@@ -177,6 +177,11 @@ test('an invalid patch is refused when the config is read, at its file:line:col 
 	await withFile('plugins: [ { name: my-plugin, wasm: SEED } ]\nenvoy:\n  patches:\n    - applyTo: CLUSTER\n      patch: { operation: ADD }\n', async file => {
 		const error = await t.throwsAsync(modelFromFile(file), { instanceOf: MeshboxError });
 		t.regex(error?.message ?? '', /meshbox\.yaml:5:\d+: envoy\.patches\[0\]\.patch: Envoy filter: missing patch value for non-remove operation/);
+	});
+	// The value is checked against Envoy's API as the message applyTo names (here an HttpFilter and its Lua config).
+	await withFile('plugins: [ { name: my-plugin, wasm: SEED } ]\nenvoy:\n  patches:\n    - applyTo: HTTP_FILTER\n      patch:\n        operation: INSERT_FIRST\n        value: { name: envoy.filters.http.lua, typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua, inline_cod: x } }\n', async file => {
+		const error = await t.throwsAsync(modelFromFile(file), { instanceOf: MeshboxError });
+		t.regex(error?.message ?? '', /meshbox\.yaml:7:135: envoy\.patches\[0\]\.patch\.value\.typed_config\.inline_cod: unknown field in envoy\.extensions\.filters\.http\.lua\.v3\.Lua/);
 	});
 });
 

@@ -3,12 +3,16 @@
  * selection and order as istiod does (push_context.go EnvoyFilters, envoyfilter.go proxyMatch), the patches on
  * the sidecar's config (listener_patch.go), and a note for a patch that matches nothing (istiod ignores it).
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import test from 'ava';
+import { execa } from 'execa';
 import { modelFromSpec } from '../../src/compose/model.ts';
 import { buildBootstrap, type JsonObject, type Placement } from '../../src/envoy/bootstrap.ts';
 import { selectEnvoyFilters, type EnvoyFilterResource } from '../../src/istio/envoy-filter.ts';
 import { versionTraits } from '../../src/istio/version.ts';
-import { fixturePlugin, repoRoot } from '../helpers/paths.ts';
+import { fixturePlugin, meshboxCli, repoRoot } from '../helpers/paths.ts';
 import { parse } from './helpers.ts';
 
 const placement: Placement = {
@@ -132,24 +136,69 @@ test('sidecar: an EnvoyFilter inserts a filter right before the WasmPlugin\'s fi
 });
 
 test('sidecar: meshbox.yaml\'s envoy.patches apply after the EnvoyFilters and still refuse to match nothing', async t => {
+	const removeLua = {
+		applyTo: 'HTTP_FILTER',
+		match: { listener: { filterChain: { filter: { name: 'envoy.filters.network.http_connection_manager', subFilter: { name: 'envoy.filters.http.lua' } } } } },
+		patch: { operation: 'REMOVE' },
+	};
+	const spec = (patches: unknown[]) => ({ workload, istio: { resources: [wasmPluginYaml, luaBeforeWasm] }, envoy: { patches } });
+	const error = await t.throwsAsync(modelFromSpec(spec([removeLua, {
+		applyTo: 'CLUSTER', match: { cluster: { name: 'outbound|9080||reviews.default.svc.cluster.local' } }, patch: { operation: 'REMOVE' },
+	}]), { baseDir: repoRoot }));
+	t.regex(error?.message ?? '', /^\(envoy\.patches\[1\]\): patch REMOVE on CLUSTER matches nothing/);
+
+	const model = await modelFromSpec(spec([removeLua]), { baseDir: repoRoot });
+	t.regex(model.patches?.[0]?.origin ?? '', /^EnvoyFilter default\/lua-first/);
+	const bootstrap: JsonObject = buildBootstrap(model, placement);
+	t.notRegex(JSON.stringify(bootstrap), /envoy\.filters\.http\.lua/, 'meshbox.yaml\'s REMOVE saw the filter the EnvoyFilter inserted');
+});
+
+test('meshbox check: an EnvoyFilter is valid, and a patch that matches nothing in the workload\'s sidecar is a warning at its line', async t => {
+	const dir = await mkdtemp(path.join(os.tmpdir(), 'meshbox-envoy-filter-'));
+	try {
+		const file = path.join(dir, 'ef.yaml');
+		await writeFile(file, `${wasmPluginYaml}---\n${luaBeforeWasm}`);
+		const result = await execa('node', [meshboxCli, 'check', file], { reject: false, cwd: repoRoot });
+		t.is(result.exitCode, 0, result.stderr);
+		t.regex(result.stdout, /ef\.yaml:\d+:\d+: ok: EnvoyFilter default\/lua-first is valid for Istio 1\.29/);
+		const warnings = result.stdout.split('\n').filter(line => /: warning: .*matches nothing/.test(line));
+		t.is(warnings.length, 1, result.stdout);
+		t.regex(warnings[0] ?? '', /ef\.yaml:29:5: warning: EnvoyFilter default\/lua-first: patch MERGE on CLUSTER \(SIDECAR_OUTBOUND\) matches nothing in the sidecar of app=my-app in default/);
+	} finally {
+		await rm(dir, { recursive: true, force: true });
+	}
+});
+
+test('check: a patch value is built as the Envoy message applyTo names: an unknown type is an error, an unknown field a warning', t => {
+	const value = (typedConfig: string) => `configPatches:\n- applyTo: HTTP_FILTER\n  patch:\n    operation: INSERT_FIRST\n    value: {name: f, typed_config: {'@type': ${typedConfig}}}`;
+	const parsed = parse([
+		envoyFilter('unknown-type', value('type.googleapis.com/envoy.extensions.filters.http.nope.v3.Nope')),
+		envoyFilter('unknown-field', value('type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua, inline_cod: x')),
+	].join('---\n'));
+	const find = (name: string) => parsed.findings.filter(finding => finding.subject === `EnvoyFilter default/${name}` && finding.field.startsWith('spec.configPatches[0].patch.value'));
+	t.is(find('unknown-type')[0]?.severity, 'error');
+	t.regex(find('unknown-type')[0]?.message ?? '', /Nope/);
+	t.is(find('unknown-field')[0]?.severity, 'warning');
+	t.regex(find('unknown-field')[0]?.message ?? '', /inline_cod: unknown field in envoy\.extensions\.filters\.http\.lua\.v3\.Lua/);
+	t.deepEqual(parsed.envoyFilters.map(filter => filter.name), ['unknown-field']);
+});
+
+test('sidecar: listener.portNumber is compared with the port of istiod\'s names (virtualInbound\'s chain 0.0.0.0_8080), not where meshbox binds', async t => {
+	const mergeServerName = (port: number, name: string) => `- applyTo: NETWORK_FILTER
+  match:
+    context: SIDECAR_INBOUND
+    listener:
+      portNumber: ${port}
+      filterChain: {filter: {name: envoy.filters.network.http_connection_manager}}
+  patch:
+    operation: MERGE
+    value: {typed_config: {'@type': type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager, server_name: ${name}}}`;
 	const model = await modelFromSpec({
 		workload,
-		istio: { resources: [wasmPluginYaml, luaBeforeWasm] },
-		envoy: {
-			patches: [{
-				applyTo: 'HTTP_FILTER',
-				match: { listener: { filterChain: { filter: { name: 'envoy.filters.network.http_connection_manager', subFilter: { name: 'envoy.filters.http.lua' } } } } },
-				patch: { operation: 'REMOVE' },
-			}, {
-				applyTo: 'CLUSTER', match: { cluster: { name: 'outbound|9080||reviews.default.svc.cluster.local' } }, patch: { operation: 'REMOVE' },
-			}],
-		},
+		istio: { resources: [wasmPluginYaml, envoyFilter('ports', `configPatches:\n${mergeServerName(8080, 'app-port')}\n${mergeServerName(9090, 'other-port')}`)] },
 	}, { baseDir: repoRoot });
-	const error = t.throws(() => buildBootstrap(model, placement));
-	t.regex(error?.message ?? '', /^\(envoy\.patches\[1\]\): patch REMOVE on CLUSTER matches nothing/);
-	const [first] = model.patches ?? [];
-	t.regex(first?.origin ?? '', /^EnvoyFilter default\/lua-first/);
-	const withoutBad = { ...model, patches: model.patches?.filter(patch => !patch.origin.startsWith('(envoy.patches[1])')) };
-	const bootstrap: JsonObject = buildBootstrap(withoutBad, placement);
-	t.notRegex(JSON.stringify(bootstrap), /envoy\.filters\.http\.lua/, 'meshbox.yaml\'s REMOVE saw the filter the EnvoyFilter inserted');
+	const bootstrap = buildBootstrap(model, placement);
+	t.regex(JSON.stringify(bootstrap), /"server_name":"app-port"/);
+	t.notRegex(JSON.stringify(bootstrap), /other-port/);
+	t.regex(model.sidecar?.notes.join('\n') ?? '', /EnvoyFilter default\/ports \(istio\.resources\[1\]:\d+:\d+, configPatches\[1\]\): patch MERGE on NETWORK_FILTER \(SIDECAR_INBOUND\) matches nothing/);
 });

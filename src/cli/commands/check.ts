@@ -4,6 +4,7 @@
  * Exit 0 when nothing is wrong (warnings allowed), 1 when anything would be rejected or does nothing.
  */
 import { parseArgs } from 'node:util';
+import { displayEnvoyFilter, unmatchedPatchFindings } from '../../istio/envoy-filter.ts';
 import { formatFinding } from '../../istio/findings.ts';
 import { loadIstioFiles } from '../../istio/parse.ts';
 import { displayName } from '../../istio/resources.ts';
@@ -16,7 +17,7 @@ const usage = 'meshbox check FILE... [--istio-version V] [--namespace NS] [--lab
 
 export const checkCommand: Command = {
 	name: 'check',
-	summary: 'validate Istio YAML (WasmPlugin, TrafficExtension) as a cluster would; nothing is started',
+	summary: 'validate Istio YAML (WasmPlugin, TrafficExtension, EnvoyFilter) as a cluster would; nothing is started',
 	usage: [usage, '',
 		`      --istio-version V  the Istio release to check against: ${istioVersions.join(', ')} (default ${defaultIstioVersion})`,
 		'      --namespace NS     namespace of documents without one (default: default)',
@@ -49,12 +50,15 @@ export const checkCommand: Command = {
 		}
 
 		const namespace = values.namespace ?? 'default';
-		const { extensions, findings } = await loadIstioFiles(positionals, process.cwd(), {
+		const loaded = await loadIstioFiles(positionals, process.cwd(), {
 			traits: versionTraits(version),
 			defaultNamespace: namespace,
 			suggestion: { namespace, labels },
 			howToSetVersion: wanted => `check with --istio-version ${wanted}`,
 		});
+		const { extensions, envoyFilters } = loaded;
+		// EnvoyFilter patches that would match nothing in this workload's sidecar (istiod ignores them silently).
+		const findings = [...loaded.findings, ...await unmatchedPatchFindings(extensions, envoyFilters, { traits: versionTraits(version), namespace, labels })];
 		for (const finding of findings) {
 			out(formatFinding(finding));
 		}
@@ -63,9 +67,14 @@ export const checkCommand: Command = {
 			out(`${extension.origin.file}:${extension.origin.line}:${extension.origin.col}: ok: ${displayName(extension)} is valid for Istio ${version}`);
 		}
 
+		for (const filter of envoyFilters) {
+			out(`${filter.origin.file}:${filter.origin.line}:${filter.origin.col}: ok: ${displayEnvoyFilter(filter)} is valid for Istio ${version}`);
+		}
+
 		const errors = findings.filter(finding => finding.severity === 'error').length;
 		const warnings = findings.filter(finding => finding.severity === 'warning').length;
-		out(`${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}, ${extensions.length} valid extension${extensions.length === 1 ? '' : 's'} (Istio ${version})`);
+		const valid = extensions.length + envoyFilters.length;
+		out(`${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}, ${valid} valid extension${valid === 1 ? '' : 's'} (Istio ${version})`);
 		return errors > 0 ? 1 : 0;
 	},
 };

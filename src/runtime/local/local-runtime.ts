@@ -27,6 +27,8 @@ import { startLocalApps } from '../apps.ts';
 import { wasmModulesOf } from '../../config/listeners.ts';
 import { assertTcpPortsFree, startTcpApps, tcpEndpoints } from '../tcp-apps.ts';
 import { reapOrphans, workDirPrefix, writeOwner } from './reaper.ts';
+import { WarmEnvoy } from './warm-envoy.ts';
+import type { PluginModel, SandboxModel, SidecarFilter } from '../../config/model.ts';
 
 const loopback = '127.0.0.1';
 const defaultReadyTimeoutMs = 60_000;
@@ -76,6 +78,22 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 			appAddress: app => apps.address(app),
 			tcpApp: name => ({ address: loopback, port: tcpApps.apps.get(name)!.address.port }),
 		};
+		// A warm Envoy this process keeps between sandboxes (./warm-envoy.ts), when asked for and possible.
+		const warmWanted = options.warm ?? process.env.MESHBOX_WARM === '1';
+		if (warmWanted && WarmEnvoy.eligible(model)) {
+			let stopped: Promise<void> | undefined;
+			const running = await startOnWarmEnvoy({ model, placement, staged, envoyPath: envoy.path, envoyVersion: envoy.version, options, progress, upstream, apps, tcpApps, undo, setCurrent: next => {
+				current = next;
+			} });
+			return {
+				...running,
+				stop: async () => {
+					stopped ??= undoAll();
+					return stopped;
+				},
+			};
+		}
+
 		const logs = new LogBuffer(wasmModulesOf(model));
 		// Envoy is driven by the xDS control plane (src/xds), so the sandbox can change while Envoy runs.
 		const xds = await XdsSession.bind({
@@ -122,7 +140,7 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 		});
 
 		const admin = await waitUntilReady({
-			admin: adminFromFile(adminAddressPath),
+			admin: EnvoyAdmin.fromAddressFile(adminAddressPath),
 			exited,
 			timeoutMs: options.readyTimeoutMs ?? defaultReadyTimeoutMs,
 			logs,
@@ -166,26 +184,115 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 	}
 }
 
-/** The admin address Envoy wrote (`--admin-address-path`): known only once Envoy bound it. */
-function adminFromFile(adminAddressPath: string): () => Promise<EnvoyAdmin | undefined> {
-	let admin: EnvoyAdmin | undefined;
-	return async () => {
-		if (!admin) {
-			const address = (await readFile(adminAddressPath, 'utf8').catch(() => '')).trim();
-			const match = /^(.*):(\d+)$/.exec(address);
-			if (match?.[1] && match[2]) {
-				admin = new EnvoyAdmin(match[1], Number(match[2]));
-			}
-		}
-
-		return admin;
-	};
-}
-
 async function stopChild(child: ResultPromise): Promise<void> {
 	if (child.exitCode === null && child.signalCode === null) {
 		child.kill('SIGTERM');
 	}
 
 	await child.catch(() => undefined);
+}
+
+type WarmInput = {
+	readonly model: SandboxModel;
+	readonly placement: Placement;
+	readonly staged: StagedModules;
+	readonly envoyPath: string;
+	readonly envoyVersion: string;
+	readonly options: RuntimeStartOptions;
+	readonly progress: (line: string) => void;
+	readonly upstream: RecordingUpstream;
+	readonly apps: Awaited<ReturnType<typeof startLocalApps>>;
+	readonly tcpApps: Awaited<ReturnType<typeof startTcpApps>>;
+	/** Steps stop() (and a failure) undo, in reverse: the lease's release goes there. */
+	readonly undo: Array<() => Promise<void>>;
+	readonly setCurrent: (model: SandboxModel) => void;
+};
+
+/**
+ * The sandbox as a lease on a warm Envoy (./warm-envoy.ts): its resources pushed to that Envoy's control plane
+ * (with the pins), its own log from now on, its plugins' vm_ids its own (`<vm_id>@<lease>`).
+ */
+async function startOnWarmEnvoy(input: WarmInput): Promise<Omit<RunningSandbox, 'stop'>> {
+	const { model, placement, staged, options, upstream, apps, tcpApps, undo } = input;
+	const lease = WarmEnvoy.nextLease();
+	const leased = (next: SandboxModel) => withLeaseVmIds(next, lease);
+	const served = leased(model);
+	const warm = await WarmEnvoy.acquire(served, {
+		envoyPath: input.envoyPath,
+		envoyVersion: input.envoyVersion,
+		readyTimeoutMs: options.readyTimeoutMs ?? defaultReadyTimeoutMs,
+		progress: input.progress,
+	});
+	let stopping = false;
+	let modules = wasmModulesOf(served);
+	undo.push(async () => {
+		stopping = true;
+		await warm.release(modules);
+	});
+	input.progress(`meshbox: on a warm Envoy (lease ${lease}; admin ${warm.admin.url})`);
+	const logs = new LogBuffer(modules);
+	warm.follow(logs);
+	const xds = await XdsSession.attach(warm.plane, {
+		model: served,
+		placement,
+		modules: staged,
+		logs,
+		extra: () => warm.pinResources(),
+		onAccepted: next => {
+			modules = wasmModulesOf(next);
+			input.setCurrent(next);
+		},
+	});
+	undo.push(async () => xds.stop());
+	xds.pushInitial();
+	const rejectedAtStart = await xds.settleStart({ exited: warm.exited, admin: warm.admin, tolerate: model.sidecar !== undefined });
+	const listener = await activeListener(warm.admin, listenerNameOf(model));
+	const tcp = await tcpEndpoints(model, tcpApps, async name => activeListener(warm.admin, name));
+	return {
+		url: `http://${loopback}:${listener.port}`,
+		admin: warm.admin,
+		bootstrapYaml: warm.bootstrapYaml,
+		envoyVersion: warm.envoyVersion,
+		logs,
+		upstream: {
+			requests: async () => upstream.requests(),
+			hits: async () => upstream.hits,
+			clear: async () => {
+				upstream.clear();
+			},
+		},
+		apps: apps.recordings,
+		...(tcp ? { tcp } : {}),
+		exited: warm.exited.then(async info => (stopping ? new Promise<never>(() => undefined) : info)),
+		rejectedAtStart,
+		configVersion: () => xds.version,
+		reconfigure: async next => xds.reconfigure(leased(next)),
+	};
+}
+
+/** The sandbox's plugins with vm_ids of this lease's own: shared data and queues never carry over to the next. */
+function withLeaseVmIds(model: SandboxModel, lease: number): SandboxModel {
+	const vmIdOf = (plugin: PluginModel): PluginModel => ({ ...plugin, vmId: `${plugin.vmId}@${lease}` });
+	const filters = (list: readonly SidecarFilter[]) => list.map(filter => (filter.kind === 'wasm' ? { ...filter, plugin: vmIdOf(filter.plugin) } : filter));
+	return {
+		...model,
+		plugins: model.plugins.map(vmIdOf),
+		...(model.sidecar ? { sidecar: { ...model.sidecar, httpFilters: filters(model.sidecar.httpFilters), networkFilters: filters(model.sidecar.networkFilters) } } : {}),
+		...(model.listeners ? { listeners: { ...model.listeners, tcp: model.listeners.tcp.map(listener => ({ ...listener, plugins: listener.plugins.map(vmIdOf) })) } } : {}),
+	};
+}
+
+/** A listener Envoy accepted is active once its filter configs arrived: look it up until it is (2 s at most). */
+async function activeListener(admin: EnvoyAdmin, name: string): Promise<{ address: string; port: number }> {
+	for (let attempt = 0; ; attempt++) {
+		try {
+			return await admin.listenerAddress(name);
+		} catch (error) {
+			if (attempt >= 100) {
+				throw error;
+			}
+
+			await new Promise(resolve => setTimeout(resolve, 20));
+		}
+	}
 }

@@ -1,0 +1,284 @@
+/**
+ * Warm Envoys (issue #11): on the local runtime, the sandboxes of one process take turns on a long-lived Envoy
+ * instead of each starting its own. A sandbox is a set of xDS resources (its listener, clusters, plugin
+ * configs), pushed when it starts and removed when it stops; Envoy keeps running, and so does the compiled
+ * code of its modules.
+ *
+ * What was measured on Envoy 1.40 (2 cores) and shaped this:
+ * - Compiling a module is the cost of a start (≈0.1 s Rust, ≈1.2 s for a 3 MB Go plugin), and Envoy keeps the
+ *   compiled code only while some filter uses the module. It does reuse it across vm_ids: a filter with a new
+ *   vm_id on a module another filter holds starts in ≈0.1 s for Go (its runtime's init), not 1.2 s.
+ * - Shared data and queues belong to a vm_id for the life of the process. So each sandbox's plugins get vm_ids
+ *   of their own (`<vm_id>@<lease>`: plugins that share a vm_id in one sandbox still share it), and nothing
+ *   carries over; a small listener of pins (one filter per recently used module, vm_id `meshbox-pin-…`)
+ *   keeps their compiled code alive between sandboxes.
+ * - One sandbox at a time per Envoy: a sandbox's cluster names are the ones its plugins call (`http_call`),
+ *   and its counters are read as its own (reset when it starts). Sandboxes started while every warm Envoy is
+ *   busy get another one (up to the start slots' limit of Envoys starting at once, see ../start-slots.ts).
+ *   Envoys with different bootstrap-level settings (node identity, stats config, services, log levels, the
+ *   Envoy version) are never shared.
+ * - Removed listeners drain for `--drain-time-s` (1 s here), so old sandboxes' VMs do not pile up.
+ */
+import { rmSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { execa, type ResultPromise } from 'execa';
+import type { PluginModel, SandboxModel } from '../../config/model.ts';
+import { EnvoyAdmin } from '../../envoy/admin.ts';
+import { buildAdsBootstrap, type JsonObject, type Placement } from '../../envoy/bootstrap.ts';
+import { envoyArguments } from '../../envoy/command-line.ts';
+import type { SandboxResources } from '../../envoy/placement.ts';
+import { renderBootstrapYaml } from '../../envoy/render.ts';
+import { typeUrls } from '../../envoy/type-urls.ts';
+import { pluginConfig } from '../../envoy/wasm-config.ts';
+import { ControlPlane, snapshotOf } from '../../xds/control-plane.ts';
+import { LogBuffer } from '../log-buffer.ts';
+import { waitUntilReady, type ExitInfo } from '../ready.ts';
+import { admitEnvoyStart } from '../start-slots.ts';
+import { StagedModules } from '../staged-modules.ts';
+import { workDirPrefix, writeOwner } from './reaper.ts';
+
+const loopback = '127.0.0.1';
+/** How many modules stay compiled between sandboxes (the most recently used). */
+const maxPins = 8;
+const pinPrefix = 'meshbox-pin-';
+
+export type WarmStartOptions = {
+	readonly envoyPath: string;
+	readonly envoyVersion: string;
+	readonly readyTimeoutMs: number;
+	readonly progress: (line: string) => void;
+};
+
+export class WarmEnvoy {
+	private static readonly pool = new Map<string, WarmEnvoy[]>();
+	private static leaseCounter = 0;
+
+	/** Where the current sandbox's log lines go (Envoy's own go to `bootLogs` too). */
+	private sink: LogBuffer | undefined;
+	private busy = false;
+	private dead = false;
+	private readonly pins = new Map<string, PluginModel>();
+
+	private constructor(
+		private readonly key: string,
+		readonly plane: ControlPlane,
+		readonly admin: EnvoyAdmin,
+		private readonly child: ResultPromise,
+		/** Resolves when Envoy exits (it never does on purpose before the process ends). */
+		readonly exited: Promise<ExitInfo>,
+		private readonly workDir: string,
+		/** Modules as this Envoy loads them, by hash: shared by its sandboxes, so pins and sandboxes agree. */
+		readonly staged: StagedModules,
+		readonly bootstrapYaml: string,
+		readonly envoyVersion: string,
+	) {}
+
+	/**
+	 * Whether `model` can run on a warm Envoy: everything bootstrap-level is part of the Envoy's key, except
+	 * a fixed admin port (each warm Envoy has its own, on a free port) and services.
+	 */
+	static eligible(model: SandboxModel): boolean {
+		// Services are bootstrap extensions: their shared data would outlive the sandbox.
+		return model.adminPort === 0 && (model.listeners?.services.length ?? 0) === 0;
+	}
+
+	/** An idle warm Envoy for `model`'s bootstrap-level settings, or a new one. Marked busy until `release()`. */
+	static async acquire(model: SandboxModel, options: WarmStartOptions): Promise<WarmEnvoy> {
+		const key = keyOf(model, options);
+		const idle = WarmEnvoy.pool.get(key)?.find(envoy => !envoy.busy && !envoy.dead);
+		const envoy = idle ?? await WarmEnvoy.start(key, model, options);
+		envoy.busy = true;
+		envoy.keepProcessAlive(true);
+		if (idle) {
+			// Counters are the sandbox's own: they start at zero (gauges and histograms are not reset by Envoy).
+			await envoy.admin.post('reset_counters').catch(() => undefined);
+		}
+
+		return envoy;
+	}
+
+	/** A new lease number: the suffix of this sandbox's vm_ids. */
+	static nextLease(): number {
+		WarmEnvoy.leaseCounter += 1;
+		return WarmEnvoy.leaseCounter;
+	}
+
+	private static async start(key: string, model: SandboxModel, options: WarmStartOptions): Promise<WarmEnvoy> {
+		const workDir = await mkdtemp(path.join(os.tmpdir(), workDirPrefix));
+		const plane = await ControlPlane.start({ host: loopback }).catch(async (error: unknown) => {
+			await rm(workDir, { recursive: true, force: true });
+			throw error;
+		});
+		let child: ResultPromise | undefined;
+		try {
+			await writeOwner(workDir, { ownerPid: process.pid });
+			// Only the shell counts: listeners, clusters and plugins come over xDS, per sandbox.
+			const shellPlacement: Placement = { listener: { address: loopback, port: 0 }, admin: { address: loopback, port: 0 }, upstream: { address: loopback, port: 9 }, wasmPath: () => '' };
+			const bootstrapYaml = renderBootstrapYaml(buildAdsBootstrap(model, shellPlacement, { address: loopback, port: plane.port }), [
+				'Generated by meshbox (local runtime, warm Envoy): sandboxes take turns on this Envoy; each is its own set of xDS resources.',
+			]);
+			const bootstrapPath = path.join(workDir, 'envoy.yaml');
+			const adminAddressPath = path.join(workDir, 'admin-address');
+			await writeFile(bootstrapPath, bootstrapYaml);
+			const bootLogs = new LogBuffer([]);
+			const slot = await admitEnvoyStart(options.progress);
+			try {
+				child = execa(options.envoyPath, [...envoyArguments(model.envoy, bootstrapPath), '--drain-time-s', '1', '--admin-address-path', adminAddressPath], {
+					buffer: false,
+					stdin: 'ignore',
+					reject: false,
+					forceKillAfterDelay: 5000,
+					cleanup: true,
+				});
+				await writeOwner(workDir, { ownerPid: process.pid, envoyPid: child.pid });
+				const running = child;
+				let envoy: WarmEnvoy | undefined;
+				const output = Promise.all([running.stderr, running.stdout].map(async stream => {
+					for await (const line of readline.createInterface({ input: stream!, crlfDelay: Number.POSITIVE_INFINITY })) {
+						bootLogs.pushLine(line);
+						// Pins log too (their on_configure, their timers): that is not the sandbox's.
+						if (!line.includes(pinPrefix)) {
+							envoy?.sink?.pushLine(line);
+						}
+					}
+				}));
+				const exited: Promise<ExitInfo> = running.then(async result => {
+					await output;
+					bootLogs.end();
+					envoy?.sink?.end();
+					return { exitCode: result.exitCode, signal: result.signal };
+				});
+				// Nothing to serve yet: Envoy is ready once it has the (empty) clusters and listeners.
+				void plane.push(new Map());
+				const admin = await waitUntilReady({ admin: EnvoyAdmin.fromAddressFile(adminAddressPath), exited, timeoutMs: options.readyTimeoutMs, logs: bootLogs });
+				envoy = new WarmEnvoy(key, plane, admin, running, exited, workDir, new StagedModules(path.join(workDir, 'modules')), bootstrapYaml, options.envoyVersion);
+				const started = envoy;
+				void exited.then(() => {
+					started.dead = true;
+					WarmEnvoy.forget(started);
+				});
+				WarmEnvoy.pool.set(key, [...WarmEnvoy.pool.get(key) ?? [], envoy]);
+				process.once('exit', () => {
+					rmSync(workDir, { recursive: true, force: true });
+				});
+				return envoy;
+			} finally {
+				await slot.release();
+			}
+		} catch (error) {
+			if (child) {
+				child.kill('SIGKILL');
+				await child.catch(() => undefined);
+			}
+
+			await plane.stop();
+			await rm(workDir, { recursive: true, force: true });
+			throw error;
+		}
+	}
+
+	private static forget(envoy: WarmEnvoy): void {
+		const list = (WarmEnvoy.pool.get(envoy.key) ?? []).filter(entry => entry !== envoy);
+		if (list.length > 0) {
+			WarmEnvoy.pool.set(envoy.key, list);
+		} else {
+			WarmEnvoy.pool.delete(envoy.key);
+		}
+
+		void envoy.plane.stop();
+		void rm(envoy.workDir, { recursive: true, force: true });
+	}
+
+	/** The sandbox's log from now on: Envoy's lines go to `logs` until release. */
+	follow(logs: LogBuffer): void {
+		this.sink = logs;
+	}
+
+	/** The pins listener: one filter per pinned module, so Envoy keeps its compiled code between sandboxes. */
+	pinResources(): SandboxResources {
+		if (this.pins.size === 0) {
+			return { listeners: [], clusters: [], extensionConfigs: [] };
+		}
+
+		const filters = [...this.pins.values()].map(plugin => ({
+			name: plugin.name,
+			typed_config: { '@type': typeUrls.httpWasm, config: pluginConfig(plugin, this.staged.pathOf(plugin)) },
+		}));
+		const listener: JsonObject = {
+			name: 'meshbox_pins',
+			address: { socket_address: { address: loopback, port_value: 0 } },
+			filter_chains: [{
+				filters: [{
+					name: 'envoy.filters.network.http_connection_manager',
+					typed_config: {
+						'@type': typeUrls.hcm,
+						stat_prefix: 'meshbox_pins',
+						route_config: { virtual_hosts: [{ name: 'pins', domains: ['*'], routes: [{ match: { prefix: '/' }, direct_response: { status: 404 } }] }] },
+						http_filters: [...filters, { name: 'envoy.filters.http.router', typed_config: { '@type': typeUrls.router } }],
+					},
+				}],
+			}],
+		};
+		return { listeners: [listener], clusters: [], extensionConfigs: [] };
+	}
+
+	/**
+	 * The sandbox is done: its resources go (a push of the pins alone, now including its modules) and the
+	 * Envoy is free for the next one. A pin Envoy refuses is dropped; the next sandbox then compiles that module.
+	 */
+	async release(modules: readonly PluginModel[]): Promise<void> {
+		this.sink = undefined;
+		if (this.dead) {
+			return;
+		}
+
+		await this.staged.stage(modules);
+		for (const plugin of modules) {
+			const hash = plugin.module.sha256;
+			this.pins.delete(hash);
+			const name = `${pinPrefix}${hash.slice(0, 16)}`;
+			this.pins.set(hash, { ...plugin, name, vmId: name, rootId: plugin.rootId, filterName: undefined, failurePolicy: undefined, failOpen: true });
+		}
+
+		while (this.pins.size > maxPins) {
+			this.pins.delete(this.pins.keys().next().value!);
+		}
+
+		const result = await this.plane.push(snapshotOf(this.pinResources()));
+		if (result.rejections.length > 0) {
+			this.pins.clear();
+			await this.plane.push(snapshotOf(this.pinResources()));
+		}
+
+		this.busy = false;
+		this.keepProcessAlive(false);
+	}
+
+	/**
+	 * An idle warm Envoy must not keep this process alive (a test file's process ends when its work is done):
+	 * its child, its output pipes and its control plane let go while no sandbox uses it. When the process
+	 * exits, execa's cleanup stops Envoy and the work dir goes.
+	 */
+	private keepProcessAlive(on: boolean): void {
+		// The output pipes are sockets (Readable in the typings).
+		const handles = [this.child, this.child.stdout, this.child.stderr] as Array<{ ref?(): void; unref?(): void } | null>;
+		for (const handle of handles) {
+			if (on) {
+				handle?.ref?.();
+			} else {
+				handle?.unref?.();
+			}
+		}
+
+		this.plane.keepProcessAlive(on);
+	}
+}
+
+/** Bootstrap-level settings: sandboxes share an Envoy only when these are equal. */
+function keyOf(model: SandboxModel, options: WarmStartOptions): string {
+	const placement: Placement = { listener: { address: loopback, port: 0 }, admin: { address: loopback, port: 0 }, upstream: { address: loopback, port: 9 }, wasmPath: () => '' };
+	return JSON.stringify({ envoy: options.envoyPath, args: envoyArguments(model.envoy, ''), shell: buildAdsBootstrap(model, placement, { address: loopback, port: 0 }) });
+}
