@@ -228,6 +228,41 @@ export async function ratioRows(runtimes: readonly RuntimeName[], starts: number
 			await rm(directory, { recursive: true, force: true });
 		}
 
+		// Warm Envoys (src/runtime/local/warm-envoy.ts): 20 scenarios in turn on a 3 MB Go plugin, after the first
+		// compile, against one bare Envoy start with that plugin; and a Rust scenario whose module is loaded.
+		const goWasm = 'fixtures/plugins/go-headers/go-headers.wasm';
+		const bareGo = await bareEnvoy(goWasm);
+		const bareGoMs = bareGo.readyMs;
+		await bareGo.stop();
+		const scenario = async (wasm: string) => {
+			const started = performance.now();
+			const box = await startSandbox({ fresh: false, plugins: [{ name: 'bench', wasm }] });
+			const ready = performance.now() - started;
+			await box.request('/');
+			await box.stop();
+			return ready;
+		};
+
+		await scenario(goWasm);
+		const serialStarted = performance.now();
+		for (let round = 0; round < 20; round++) {
+			await scenario(goWasm);
+		}
+
+		const serialMs = performance.now() - serialStarted;
+		await scenario(seedWasm);
+		const rustTimes: number[] = [];
+		for (let round = 0; round < 3; round++) {
+			rustTimes.push(await scenario(seedWasm));
+		}
+
+		const rustReady = median(rustTimes);
+		rows.push(
+			{ what: '[local] bare Envoy → ready, Go plugin (3 MB)', value: ms(bareGoMs) },
+			{ what: '[local] warm: 20 scenarios in turn, Go plugin, after the first compile (wall)', value: `${ms(serialMs)} (${ratio(serialMs, bareGoMs)} one bare start)` },
+			{ what: '[local] warm: a scenario whose Rust module is loaded, start → ready (median of 3)', value: ms(rustReady) },
+		);
+
 		const pipeline = logPipeline(1_000_000);
 		rows.push({ what: '[local] log pipeline: lines/s, first 100k vs last 100k of 1M lines', value: `${pipeline.first.toFixed(0)} / ${pipeline.last.toFixed(0)} (${ratio(pipeline.last, pipeline.first)})` });
 	}

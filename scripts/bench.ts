@@ -15,21 +15,14 @@
  *     stop(), docker start vs a bare `docker run`, throughput with a logging plugin, the log pipeline at 1M lines.
  * Bounded: a fixed number of requests per case, all on loopback.
  */
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import http from 'node:http';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { execa } from 'execa';
-import { modelFromSpec } from '../src/compose/model.ts';
-import { buildBootstrap } from '../src/envoy/bootstrap.ts';
-import { envoyArguments } from '../src/envoy/command-line.ts';
-import { provisionEnvoy } from '../src/envoy/provision.ts';
-import { renderBootstrapYaml } from '../src/envoy/render.ts';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../src/index.ts';
 import type { RuntimeName } from '../src/runtime/types.ts';
-import { ratioRows } from './bench-ratios.ts';
+import { bareEnvoy, ratioRows } from './bench-ratios.ts';
 
 const { values } = parseArgs({ options: {
 	requests: { type: 'string', default: '500' },
@@ -83,63 +76,11 @@ async function latency(runtime: RuntimeName, label: string, box: Sandbox): Promi
 	rows.push({ what: `[${runtime}] ${label}: ${burst} concurrent requests`, value: `${(burst / seconds).toFixed(0)} req/s` });
 }
 
-/** GET http://address/ready until Envoy says LIVE (200), every 5 ms. */
-async function pollReady(adminAddressPath: string, exited: Promise<unknown>): Promise<void> {
-	let gone = false;
-	void exited.then(() => {
-		gone = true;
-	});
-	for (;;) {
-		if (gone) {
-			throw new Error('bare Envoy exited before it was ready');
-		}
-
-		const address = (await readFile(adminAddressPath, 'utf8').catch(() => '')).trim();
-		const match = /^(.*):(\d+)$/.exec(address);
-		if (match?.[1] && match[2]) {
-			const status = await new Promise<number>(resolve => {
-				http.get({ host: match[1], port: Number(match[2]), path: '/ready', agent: false }, response => {
-					response.resume();
-					resolve(response.statusCode ?? 0);
-				}).on('error', () => resolve(0));
-			});
-			if (status === 200) {
-				return;
-			}
-		}
-
-		await new Promise(resolve => setTimeout(resolve, 5));
-	}
-}
-
-/** The bare counterpart of a sandbox with the seed plugin: its static bootstrap, written and run by hand. */
+/** The bare counterpart of a sandbox with the seed plugin: its static bootstrap, run by hand, spawn → /ready. */
 async function bareEnvoyStart(): Promise<number> {
-	const model = await modelFromSpec({ plugins: [{ name: 'seed', wasm: seedWasm }] }, { baseDir: process.cwd() });
-	const envoy = await provisionEnvoy({ version: model.envoy.version, versionOrigin: model.envoy.versionOrigin, onProgress: () => undefined });
-	const directory = await mkdtemp(path.join(os.tmpdir(), 'meshbox-bench-'));
-	const bootstrapPath = path.join(directory, 'envoy.yaml');
-	const adminAddressPath = path.join(directory, 'admin-address');
-	try {
-		const started = performance.now();
-		const bootstrap = buildBootstrap(model, {
-			listener: { address: '127.0.0.1', port: 0 },
-			admin: { address: '127.0.0.1', port: 0 },
-			// Never called: the seed plugin answers every request itself.
-			upstream: { address: '127.0.0.1', port: 9 },
-			wasmPath: plugin => plugin.wasmPath,
-		});
-		await writeFile(bootstrapPath, renderBootstrapYaml(bootstrap, ['meshbox bench: bare Envoy']));
-		const child = execa(envoy.path, [...envoyArguments(model.envoy, bootstrapPath), '--admin-address-path', adminAddressPath], { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore', reject: false, cleanup: true });
-		try {
-			await pollReady(adminAddressPath, child);
-			return performance.now() - started;
-		} finally {
-			child.kill('SIGKILL');
-			await child;
-		}
-	} finally {
-		await rm(directory, { recursive: true, force: true });
-	}
+	const envoy = await bareEnvoy(seedWasm);
+	await envoy.stop();
+	return envoy.readyMs;
 }
 
 async function sandboxStart(): Promise<number> {

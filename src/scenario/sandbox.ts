@@ -416,6 +416,11 @@ export class Sandbox<MockName extends string = string, AppName extends string = 
 			return this.exitError();
 		}
 
+		// Refused: Envoy closed its listeners, which it does on its way out (admin /quitquitquit, a crash).
+		if ((error as NodeJS.ErrnoException | undefined)?.code === 'ECONNREFUSED') {
+			return await this.exitedWithin(exitGraceMs) ? this.exitError() : error;
+		}
+
 		if (!isBrokenStream(error)) {
 			return error;
 		}

@@ -44,6 +44,8 @@ const loopback = '127.0.0.1';
 /** How many modules stay compiled between sandboxes (the most recently used). */
 const maxPins = 8;
 const pinPrefix = 'meshbox-pin-';
+/** How long a sandbox's stop() waits for Envoy to take the pins. */
+const releaseTimeoutMs = 5000;
 
 export type WarmStartOptions = {
 	readonly envoyPath: string;
@@ -231,30 +233,36 @@ export class WarmEnvoy {
 	 */
 	async release(modules: readonly PluginModel[]): Promise<void> {
 		this.sink = undefined;
-		if (this.dead) {
-			return;
+		try {
+			if (!this.dead) {
+				await this.pin(modules);
+			}
+		} finally {
+			// Whatever happened to the pins, the Envoy is free and lets go of the process.
+			this.busy = false;
+			this.keepProcessAlive(false);
 		}
+	}
 
+	private async pin(modules: readonly PluginModel[]): Promise<void> {
 		await this.staged.stage(modules);
 		for (const plugin of modules) {
 			const hash = plugin.module.sha256;
 			this.pins.delete(hash);
 			const name = `${pinPrefix}${hash.slice(0, 16)}`;
-			this.pins.set(hash, { ...plugin, name, vmId: name, rootId: plugin.rootId, filterName: undefined, failurePolicy: undefined, failOpen: true });
+			this.pins.set(hash, { ...plugin, name, vmId: name, filterName: undefined, failurePolicy: undefined, failOpen: true });
 		}
 
 		while (this.pins.size > maxPins) {
 			this.pins.delete(this.pins.keys().next().value!);
 		}
 
-		const result = await this.plane.push(snapshotOf(this.pinResources()));
-		if (result.rejections.length > 0) {
+		// Bounded: an Envoy on its way out never answers, and stop() must not wait for it.
+		const result = await withTimeout(this.plane.push(snapshotOf(this.pinResources())), releaseTimeoutMs);
+		if (result && result.rejections.length > 0) {
 			this.pins.clear();
-			await this.plane.push(snapshotOf(this.pinResources()));
+			await withTimeout(this.plane.push(snapshotOf(this.pinResources())), releaseTimeoutMs);
 		}
-
-		this.busy = false;
-		this.keepProcessAlive(false);
 	}
 
 	/**
@@ -281,4 +289,18 @@ export class WarmEnvoy {
 function keyOf(model: SandboxModel, options: WarmStartOptions): string {
 	const placement: Placement = { listener: { address: loopback, port: 0 }, admin: { address: loopback, port: 0 }, upstream: { address: loopback, port: 9 }, wasmPath: () => '' };
 	return JSON.stringify({ envoy: options.envoyPath, args: envoyArguments(model.envoy, ''), shell: buildAdsBootstrap(model, placement, { address: loopback, port: 0 }) });
+}
+
+/** `promise`'s value, or undefined once `ms` passed (the timer does not keep the process alive). */
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+	let timer: NodeJS.Timeout | undefined;
+	const timeout = new Promise<undefined>(resolve => {
+		timer = setTimeout(() => resolve(undefined), ms);
+		timer.unref();
+	});
+	try {
+		return await Promise.race([promise, timeout]);
+	} finally {
+		clearTimeout(timer);
+	}
 }
