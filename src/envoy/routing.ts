@@ -3,12 +3,12 @@
  * the apps' clusters, stats_config. Field names follow Envoy 1.40's api/envoy/config/route/v3/route_components.proto,
  * api/envoy/config/metrics/v3/stats.proto and api/envoy/config/route/v3/route_components.proto (FilterConfig).
  */
+import { typeUrls } from './type-urls.ts';
 import type { SandboxModel } from '../config/model.ts';
 import type { AppModel, RouteModel, RoutingModel } from '../config/routing.ts';
 import type { JsonObject } from '../util/json.ts';
 import type { Placement, SocketAddress } from './placement.ts';
 
-const filterConfigType = 'type.googleapis.com/envoy.config.route.v3.FilterConfig';
 
 /**
  * Where an app's port is relative to the default upstream's when the placement does not say (`meshbox render`):
@@ -81,7 +81,7 @@ function renderRoute(route: RouteModel): JsonObject {
 		route: { cluster: route.app },
 		...(route.metadata ? { metadata: { filter_metadata: route.metadata } } : {}),
 		...(route.disabled.length > 0
-			? { typed_per_filter_config: Object.fromEntries(route.disabled.map(name => [name, { '@type': filterConfigType, disabled: true }])) }
+			? { typed_per_filter_config: Object.fromEntries(route.disabled.map(name => [name, { '@type': typeUrls.routeFilterConfig, disabled: true }])) }
 			: {}),
 	};
 }

@@ -22,6 +22,7 @@ export const typeUrls = {
 	fault: `${prefix}envoy.extensions.filters.http.fault.v3.HTTPFault`,
 	cors: `${prefix}envoy.extensions.filters.http.cors.v3.Cors`,
 	httpProtocolOptions: `${prefix}envoy.extensions.upstreams.http.v3.HttpProtocolOptions`,
+	routeFilterConfig: `${prefix}envoy.config.route.v3.FilterConfig`,
 	stringValue: `${prefix}google.protobuf.StringValue`,
 } as const;
 

@@ -7,4 +7,4 @@ export type { PrometheusSeries } from './prometheus.ts';
 export { sandboxFor, type AppTargets, type ClusterTargets, type MockNames, type SandboxWith, type SandboxStarter } from './sandbox-for.ts';
 export { stories, type Story, type StoryContext, type StoryImplementation, type TestDeclaration } from './story.ts';
 export { reportDirFor, reportFiles } from './report.ts';
-export { wasmPlugin, trafficExtension, type IstioMetadata, type IstioResource, type WasmPluginFields } from './istio-resources.ts';
+export { envoyFilter, wasmPlugin, trafficExtension, type EnvoyFilterFields, type IstioMetadata, type IstioResource, type WasmPluginFields } from './istio-resources.ts';

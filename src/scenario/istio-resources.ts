@@ -5,8 +5,8 @@
  * when the sandbox starts, so a builder never hides a mistake. The fields are Istio's
  * (extensions/v1alpha1/wasm.proto); nothing here is meshbox's own.
  *
- * There is no EnvoyFilter builder: an EnvoyFilter (applied since issue #10) goes in as YAML text or a
- * plain object, its configPatches being Envoy's JSON anyway.
+ * `envoyFilter({ name, configPatches })` builds a networking.istio.io/v1alpha3 EnvoyFilter, whose patches are
+ * Envoy's JSON as istiod takes them (networking/v1alpha3/envoy_filter.proto).
  */
 
 export type IstioMetadata = {
@@ -62,6 +62,29 @@ export function trafficExtension(fields: IstioMetadata & { [field: string]: unkn
 	return {
 		apiVersion: 'extensions.istio.io/v1alpha1',
 		kind: 'TrafficExtension',
+		metadata: metadataOf({ name, namespace, creationTimestamp, labels }),
+		spec,
+	};
+}
+
+/** EnvoyFilter `spec` fields (Istio's names); the patches' values are Envoy's JSON. */
+export type EnvoyFilterFields = {
+	configPatches: Array<{ applyTo: string; match?: Record<string, unknown>; patch: { operation: string; value?: Record<string, unknown>; filterClass?: string } }>;
+	workloadSelector?: { labels: Record<string, string> };
+	targetRefs?: Array<{ group?: string; kind: string; name: string }>;
+	priority?: number;
+	[field: string]: unknown;
+};
+
+/**
+ * `envoyFilter({ name: 'lua-first', configPatches: [{ applyTo: 'HTTP_FILTER', match: {…}, patch: { operation:
+ * 'INSERT_BEFORE', value: {…} } }] })` → a networking.istio.io/v1alpha3 EnvoyFilter.
+ */
+export function envoyFilter(fields: IstioMetadata & EnvoyFilterFields): IstioResource {
+	const { name, namespace, creationTimestamp, labels, ...spec } = fields;
+	return {
+		apiVersion: 'networking.istio.io/v1alpha3',
+		kind: 'EnvoyFilter',
 		metadata: metadataOf({ name, namespace, creationTimestamp, labels }),
 		spec,
 	};

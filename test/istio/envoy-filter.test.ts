@@ -14,6 +14,7 @@ import { selectEnvoyFilters, type EnvoyFilterResource } from '../../src/istio/en
 import { versionTraits } from '../../src/istio/version.ts';
 import { fixturePlugin, meshboxCli, repoRoot } from '../helpers/paths.ts';
 import { parse } from './helpers.ts';
+import { envoyFilter as buildEnvoyFilter } from '../../src/scenario/istio-resources.ts';
 
 const placement: Placement = {
 	listener: { address: '127.0.0.1', port: 10_000 },
@@ -201,4 +202,26 @@ test('sidecar: listener.portNumber is compared with the port of istiod\'s names 
 	t.regex(JSON.stringify(bootstrap), /"server_name":"app-port"/);
 	t.notRegex(JSON.stringify(bootstrap), /other-port/);
 	t.regex(model.sidecar?.notes.join('\n') ?? '', /EnvoyFilter default\/ports \(istio\.resources\[1\]:\d+:\d+, configPatches\[1\]\): patch MERGE on NETWORK_FILTER \(SIDECAR_INBOUND\) matches nothing/);
+});
+
+test('the envoyFilter() builder gives the object the YAML gives: the same chain on the sidecar', async t => {
+	const built = buildEnvoyFilter({
+		name: 'lua-first',
+		workloadSelector: { labels: { app: 'my-app' } },
+		configPatches: [{
+			applyTo: 'HTTP_FILTER',
+			match: { context: 'SIDECAR_INBOUND', listener: { portNumber: 8080, filterChain: { filter: { name: 'envoy.filters.network.http_connection_manager', subFilter: { name: 'extensions.istio.io/wasmplugin/default.echo' } } } } },
+			patch: {
+				operation: 'INSERT_BEFORE',
+				value: { name: 'envoy.filters.http.lua', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua', default_source_code: { inline_string: 'function envoy_on_request(h) end' } } },
+			},
+		}],
+	});
+	t.is(built.kind, 'EnvoyFilter');
+	t.is(built.apiVersion, 'networking.istio.io/v1alpha3');
+	t.deepEqual(built.metadata, { name: 'lua-first', namespace: 'default' });
+	const model = await modelFromSpec({ workload, istio: { resources: [wasmPluginYaml, built] } }, { baseDir: repoRoot });
+	const [listener] = (buildBootstrap(model, placement).static_resources as { listeners: Array<{ filter_chains: Chain[] }> }).listeners;
+	const names = listener!.filter_chains[0]!.filters.find(filter => filter.name === 'envoy.filters.network.http_connection_manager')!.typed_config.http_filters.map(filter => filter.name);
+	t.is(names[names.indexOf('extensions.istio.io/wasmplugin/default.echo') - 1], 'envoy.filters.http.lua');
 });

@@ -81,7 +81,7 @@ test('npm pack ships dist, types, README and the seed; a fresh project runs a JS
 	// The package's entry point is the compiled JavaScript, and only the documented API is exported.
 	const exported = await execa('node', ['--input-type=module', '-e', 'console.log(Object.keys(await import("meshbox")).sort().join(" "))'], { cwd: project });
 	const names = exported.stdout.split(' ');
-	for (const name of ['startSandbox', 'sandboxFor', 'stories', 'mockService', 'startMockService', 'wasmPlugin', 'assertShortCircuit', 'MeshboxError']) {
+	for (const name of ['startSandbox', 'sandboxFor', 'stories', 'mockService', 'startMockService', 'wasmPlugin', 'envoyFilter', 'assertShortCircuit', 'MeshboxError']) {
 		t.true(names.includes(name), `exports ${name}`);
 	}
 
