@@ -35,7 +35,8 @@ export async function tcpExchange(address: { address: string; port: number }, da
 		const received = () => Buffer.concat(chunks);
 		let settled = false;
 		const socket = net.connect({ host: address.address, port: address.port, allowHalfOpen: true });
-		const finish = (closedBy: TcpExchange['closedBy']) => {
+		// Settles once: the connection is closed and what came back is handed to `settle`.
+		const end = (settle: (bytes: Buffer) => void) => {
 			if (settled) {
 				return;
 			}
@@ -43,22 +44,16 @@ export async function tcpExchange(address: { address: string; port: number }, da
 			settled = true;
 			clearTimeout(timer);
 			socket.destroy();
-			const bytes = received();
-			resolve({ received: bytes.toString('utf8'), receivedBytes: bytes.length, closedBy });
+			settle(received());
 		};
 
-		const fail = (problem: string, hint: string) => {
-			if (settled) {
-				return;
-			}
-
-			settled = true;
-			clearTimeout(timer);
-			socket.destroy();
-			const bytes = received();
+		const finish = (closedBy: TcpExchange['closedBy']) => end(bytes => {
+			resolve({ received: bytes.toString('utf8'), receivedBytes: bytes.length, closedBy });
+		});
+		const fail = (problem: string, hint: string) => end(bytes => {
 			reject(new MeshboxError('TCP_FAILED', `box.tcp() to ${where}: ${problem}`, hint,
 				[`received so far (${bytes.length} bytes): ${JSON.stringify(bytes.toString('utf8').slice(0, 200))}`]));
-		};
+		});
 
 		const timer = setTimeout(() => {
 			fail(`no ${options.until === undefined ? 'close' : JSON.stringify(options.until)} within ${timeoutMs} ms`,
