@@ -2,18 +2,14 @@ import test from 'ava';
 import type { SandboxModel } from '../../src/config/model.ts';
 import { modelFromSpec } from '../../src/compose/model.ts';
 import type { SandboxSpec } from '../../src/compose/spec.ts';
-import { buildBootstrap, type JsonObject, type Placement } from '../../src/envoy/bootstrap.ts';
+import { buildBootstrap, type JsonObject } from '../../src/envoy/bootstrap.ts';
 import { provisionEnvoy } from '../../src/envoy/provision.ts';
 import { renderBootstrapYaml } from '../../src/envoy/render.ts';
 import { validateBootstrap } from '../../src/envoy/validate.ts';
 import { repoRoot, seedWasm, strictConfigWasm } from '../helpers/paths.ts';
+import { testPlacement } from '../helpers/placement.ts';
 
-const placement: Placement = {
-	listener: { address: '127.0.0.1', port: 10_000 },
-	admin: { address: '127.0.0.1', port: 9901 },
-	upstream: { address: '127.0.0.1', port: 8080 },
-	wasmPath: plugin => plugin.wasmPath,
-};
+const placement = testPlacement;
 
 async function model(spec: SandboxSpec): Promise<SandboxModel> {
 	return modelFromSpec(spec, { baseDir: repoRoot });

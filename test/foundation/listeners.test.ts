@@ -19,6 +19,7 @@ import { MeshboxError } from '../../src/errors.ts';
 import { tcpExchange } from '../../src/scenario/tcp-client.ts';
 import { RecordingTcpApp } from '../../src/upstream/tcp-app.ts';
 import { fixturePlugin, repoRoot, seedWasm } from '../helpers/paths.ts';
+import { testPlacement } from '../helpers/placement.ts';
 
 const networkWasm = fixturePlugin('rust-network');
 const queueWasm = fixturePlugin('rust-shared-queue');
@@ -27,10 +28,7 @@ const scratch = await mkdtemp(path.join(os.tmpdir(), 'meshbox-test-listeners-'))
 test.after.always(async () => rm(scratch, { recursive: true, force: true }));
 
 const placement: Placement = {
-	listener: { address: '127.0.0.1', port: 10_000 },
-	admin: { address: '127.0.0.1', port: 9901 },
-	upstream: { address: '127.0.0.1', port: 8080 },
-	wasmPath: plugin => plugin.wasmPath,
+	...testPlacement,
 	tcpApp: name => ({ address: '127.0.0.1', port: name === 'tcp' ? 7001 : 7002 }),
 };
 

@@ -10,16 +10,12 @@ import test from 'ava';
 import { execa } from 'execa';
 import { modelFromFile, modelFromSpec } from '../../src/compose/model.ts';
 import type { SandboxModel } from '../../src/config/model.ts';
-import { buildBootstrap, buildResources, type JsonObject, type Placement } from '../../src/envoy/bootstrap.ts';
+import { buildBootstrap, buildResources, type JsonObject } from '../../src/envoy/bootstrap.ts';
 import { MeshboxError } from '../../src/errors.ts';
 import { meshboxCli, repoRoot, seedWasm } from '../helpers/paths.ts';
+import { testPlacement } from '../helpers/placement.ts';
 
-const placement: Placement = {
-	listener: { address: '127.0.0.1', port: 10_000 },
-	admin: { address: '127.0.0.1', port: 9901 },
-	upstream: { address: '127.0.0.1', port: 8080 },
-	wasmPath: plugin => plugin.wasmPath,
-};
+const placement = testPlacement;
 
 const hcm = 'envoy.filters.network.http_connection_manager';
 const luaType = 'type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua';

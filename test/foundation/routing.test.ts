@@ -11,7 +11,7 @@ import got from 'got';
 import type { SandboxModel } from '../../src/config/model.ts';
 import { modelFromFile, modelFromSpec } from '../../src/compose/model.ts';
 import type { SandboxSpec } from '../../src/compose/spec.ts';
-import { buildBootstrap, type JsonObject, type Placement } from '../../src/envoy/bootstrap.ts';
+import { buildBootstrap, type JsonObject } from '../../src/envoy/bootstrap.ts';
 import { provisionEnvoy } from '../../src/envoy/provision.ts';
 import { renderBootstrapYaml } from '../../src/envoy/render.ts';
 import { validateBootstrap } from '../../src/envoy/validate.ts';
@@ -22,16 +22,12 @@ import { controlClient } from '../../src/upstream/control-client.ts';
 import { RecordingUpstream, recordingsOf } from '../../src/upstream/recording-server.ts';
 import { RunningCli } from '../helpers/cli.ts';
 import { fixturePlugin, repoRoot, seedWasm } from '../helpers/paths.ts';
+import { testPlacement } from '../helpers/placement.ts';
 
 const scratch = await mkdtemp(path.join(os.tmpdir(), 'meshbox-test-routing-'));
 test.after.always(async () => rm(scratch, { recursive: true, force: true }));
 
-const placement: Placement = {
-	listener: { address: '127.0.0.1', port: 10_000 },
-	admin: { address: '127.0.0.1', port: 9901 },
-	upstream: { address: '127.0.0.1', port: 8080 },
-	wasmPath: plugin => plugin.wasmPath,
-};
+const placement = testPlacement;
 
 const lua = { '@type': 'type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua', default_source_code: { inline_string: 'function envoy_on_request(h) end' } };
 

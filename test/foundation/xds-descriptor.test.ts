@@ -2,12 +2,13 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { modelFromSpec } from '../../src/compose/model.ts';
-import { buildResources, type JsonObject, type Placement } from '../../src/envoy/bootstrap.ts';
+import { buildResources, type JsonObject } from '../../src/envoy/bootstrap.ts';
 import { typeUrls } from '../../src/envoy/type-urls.ts';
 import { buildDescriptor } from '../../src/xds/descriptor.ts';
 import { descriptorModuleText } from '../../src/xds/descriptor-module.ts';
 import { EnvoySchemas } from '../../src/xds/protobuf.ts';
 import { repoRoot, seedWasm, strictConfigWasm } from '../helpers/paths.ts';
+import { testPlacement } from '../helpers/placement.ts';
 
 const generatedModule = path.join(repoRoot, 'src', 'xds', 'envoy-descriptor.generated.ts');
 
@@ -17,12 +18,7 @@ test('the checked-in xDS descriptor is what src/xds/envoy-api.generated.ts gives
 		'src/xds/envoy-descriptor.generated.ts is stale: run `npm run gen:xds-descriptor` and commit the result');
 });
 
-const placement: Placement = {
-	listener: { address: '127.0.0.1', port: 10_000 },
-	admin: { address: '127.0.0.1', port: 9901 },
-	upstream: { address: '127.0.0.1', port: 8080 },
-	wasmPath: plugin => plugin.wasmPath,
-};
+const placement = testPlacement;
 
 /** A sandbox's resources, plus fields of every JSON shape the encoder rewrites (durations, wrappers, Struct, maps, packed repeated scalars, enums). */
 async function sampleResources(): Promise<Array<[string, JsonObject]>> {

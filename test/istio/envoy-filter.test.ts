@@ -9,19 +9,15 @@ import path from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
 import { modelFromSpec } from '../../src/compose/model.ts';
-import { buildBootstrap, type JsonObject, type Placement } from '../../src/envoy/bootstrap.ts';
+import { buildBootstrap, type JsonObject } from '../../src/envoy/bootstrap.ts';
 import { selectEnvoyFilters, type EnvoyFilterResource } from '../../src/istio/envoy-filter.ts';
 import { versionTraits } from '../../src/istio/version.ts';
 import { fixturePlugin, meshboxCli, repoRoot } from '../helpers/paths.ts';
 import { parse } from './helpers.ts';
 import { envoyFilter as buildEnvoyFilter } from '../../src/scenario/istio-resources.ts';
+import { testPlacement } from '../helpers/placement.ts';
 
-const placement: Placement = {
-	listener: { address: '127.0.0.1', port: 10_000 },
-	admin: { address: '127.0.0.1', port: 9901 },
-	upstream: { address: '127.0.0.1', port: 8080 },
-	wasmPath: plugin => plugin.wasmPath,
-};
+const placement = testPlacement;
 
 function envoyFilter(name: string, spec: string, namespace = 'default', extraMeta = ''): string {
 	return `apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata: {name: ${name}, namespace: ${namespace}${extraMeta}}\nspec:\n${spec.split('\n').filter(Boolean).map(line => `  ${line}`).join('\n')}\n`;
