@@ -14,8 +14,7 @@ import { buildAdsBootstrap, listenerNameOf, type Placement } from '../../envoy/b
 import { envoyArguments } from '../../envoy/command-line.ts';
 import { describeEnvoy, provisionEnvoy } from '../../envoy/provision.ts';
 import { renderBootstrapYaml } from '../../envoy/render.ts';
-import { RecordingUpstream } from '../../upstream/recording-server.ts';
-import type { UpstreamRecordings } from '../../upstream/recordings.ts';
+import { RecordingUpstream, recordingsOf } from '../../upstream/recording-server.ts';
 import { LogBuffer } from '../log-buffer.ts';
 import { assertPortFree } from '../ports.ts';
 import { waitUntilReady, type ExitInfo } from '../ready.ts';
@@ -63,6 +62,29 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 		const tcpApps = await startTcpApps(model, loopback);
 		undo.push(async () => tcpApps.stop());
 
+		// Where things are, but the modules: those are where the Envoy that runs them staged them.
+		const sandboxPlacement: Omit<Placement, 'wasmPath'> = {
+			listener: { address: loopback, port: model.port },
+			admin: { address: loopback, port: model.adminPort },
+			upstream: { address: upstream.address.host, port: upstream.address.port },
+			appAddress: app => apps.address(app),
+			tcpApp: name => ({ address: loopback, port: tcpApps.apps.get(name)!.address.port }),
+		};
+		let stopped: Promise<void> | undefined;
+		const stop = async () => {
+			stopped ??= undoAll();
+			return stopped;
+		};
+
+		// A warm Envoy this process keeps between sandboxes (./warm-envoy.ts), when asked for and possible.
+		const warmWanted = options.warm ?? process.env.MESHBOX_WARM === '1';
+		if (warmWanted && WarmEnvoy.eligible(model)) {
+			const running = await startOnWarmEnvoy({ model, placement: sandboxPlacement, envoyPath: envoy.path, envoyVersion: envoy.version, options, progress, upstream, apps, tcpApps, undo, setCurrent: next => {
+				current = next;
+			} });
+			return { ...running, stop };
+		}
+
 		const workDir = await mkdtemp(path.join(os.tmpdir(), workDirPrefix));
 		undo.push(async () => rm(workDir, { recursive: true, force: true }));
 		await writeOwner(workDir, { ownerPid: process.pid });
@@ -70,29 +92,7 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 		// Over xDS, Envoy loads each module from a copy named by its hash (see ../staged-modules.ts): a rebuilt
 		// file is a new module, and a build rewriting the file never races Envoy reading it.
 		const staged = new StagedModules(path.join(workDir, 'modules'));
-		const placement: Placement = {
-			listener: { address: loopback, port: model.port },
-			admin: { address: loopback, port: model.adminPort },
-			upstream: { address: upstream.address.host, port: upstream.address.port },
-			wasmPath: plugin => staged.pathOf(plugin),
-			appAddress: app => apps.address(app),
-			tcpApp: name => ({ address: loopback, port: tcpApps.apps.get(name)!.address.port }),
-		};
-		// A warm Envoy this process keeps between sandboxes (./warm-envoy.ts), when asked for and possible.
-		const warmWanted = options.warm ?? process.env.MESHBOX_WARM === '1';
-		if (warmWanted && WarmEnvoy.eligible(model)) {
-			let stopped: Promise<void> | undefined;
-			const running = await startOnWarmEnvoy({ model, placement, envoyPath: envoy.path, envoyVersion: envoy.version, options, progress, upstream, apps, tcpApps, undo, setCurrent: next => {
-				current = next;
-			} });
-			return {
-				...running,
-				stop: async () => {
-					stopped ??= undoAll();
-					return stopped;
-				},
-			};
-		}
+		const placement: Placement = { ...sandboxPlacement, wasmPath: plugin => staged.pathOf(plugin) };
 
 		const logs = new LogBuffer(wasmModulesOf(model));
 		// Envoy is driven by the xDS control plane (src/xds), so the sandbox can change while Envoy runs.
@@ -152,31 +152,20 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 		const listener = await admin.listenerAddress(listenerNameOf(model));
 		const tcp = await tcpEndpoints(model, tcpApps, async name => admin.listenerAddress(name));
 
-		let stopped: Promise<void> | undefined;
-		const upstreamRecordings: UpstreamRecordings = {
-			requests: async () => upstream.requests(),
-			hits: async () => upstream.hits,
-			clear: async () => {
-				upstream.clear();
-			},
-		};
 		return {
 			url: `http://${loopback}:${listener.port}`,
 			admin,
 			bootstrapYaml,
 			envoyVersion: envoy.version,
 			logs,
-			upstream: upstreamRecordings,
+			upstream: recordingsOf(upstream),
 			apps: apps.recordings,
 			...(tcp ? { tcp } : {}),
 			exited: exited.then(async info => (stopping ? new Promise<never>(() => undefined) : info)),
 			rejectedAtStart,
 			configVersion: () => xds.version,
 			reconfigure: async next => xds.reconfigure(next),
-			stop: async () => {
-				stopped ??= undoAll();
-				return stopped;
-			},
+			stop,
 		};
 	} catch (error) {
 		await undoAll();
@@ -194,7 +183,7 @@ async function stopChild(child: ResultPromise): Promise<void> {
 
 type WarmInput = {
 	readonly model: SandboxModel;
-	readonly placement: Placement;
+	readonly placement: Omit<Placement, 'wasmPath'>;
 	readonly envoyPath: string;
 	readonly envoyVersion: string;
 	readonly options: RuntimeStartOptions;
@@ -255,13 +244,7 @@ async function startOnWarmEnvoy(input: WarmInput): Promise<Omit<RunningSandbox, 
 		bootstrapYaml: warm.bootstrapYaml,
 		envoyVersion: warm.envoyVersion,
 		logs,
-		upstream: {
-			requests: async () => upstream.requests(),
-			hits: async () => upstream.hits,
-			clear: async () => {
-				upstream.clear();
-			},
-		},
+		upstream: recordingsOf(upstream),
 		apps: apps.recordings,
 		...(tcp ? { tcp } : {}),
 		exited: warm.exited.then(async info => (stopping ? new Promise<never>(() => undefined) : info)),
