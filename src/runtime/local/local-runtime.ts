@@ -266,13 +266,14 @@ function withLeaseVmIds(model: SandboxModel, lease: number): SandboxModel {
 	};
 }
 
-/** A listener Envoy accepted is active once its filter configs arrived: look it up until it is (0.2 s at most). */
+/** A listener Envoy accepted is active once its filter configs arrived: look it up until it is (2 s at most). */
 async function activeListener(admin: EnvoyAdmin, name: string): Promise<{ address: string; port: number }> {
-	for (let attempt = 0; ; attempt++) {
+	const deadline = Date.now() + 2000;
+	for (;;) {
 		try {
 			return await admin.listenerAddress(name);
 		} catch (error) {
-			if (attempt >= 100) {
+			if (Date.now() > deadline) {
 				throw error;
 			}
 
