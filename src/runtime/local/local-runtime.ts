@@ -125,6 +125,8 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 			// covered by the reaper on the next start.
 			cleanup: true,
 		});
+		// Read Envoy's output from its first line on: attached before anything else awaits.
+		const outputDone = Promise.all([logs.follow(child.stderr), logs.follow(child.stdout)]).then(() => logs.end());
 		// The first push is encoded while Envoy boots (XdsSession.bind).
 		xds.pushInitial();
 		let stopping = false;
@@ -133,7 +135,6 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 			await stopChild(child);
 		});
 		await writeOwner(workDir, { ownerPid: process.pid, envoyPid: child.pid });
-		const outputDone = Promise.all([logs.follow(child.stderr), logs.follow(child.stdout)]).then(() => logs.end());
 		const exited: Promise<ExitInfo> = child.then(async result => {
 			await outputDone;
 			return { exitCode: result.exitCode, signal: result.signal };

@@ -136,9 +136,9 @@ export class WarmEnvoy {
 					forceKillAfterDelay: 5000,
 					cleanup: true,
 				});
-				await writeOwner(workDir, { ownerPid: process.pid, envoyPid: child.pid });
 				const running = child;
 				let envoy: WarmEnvoy | undefined;
+				// Read Envoy's output from its first line on: attached before anything else awaits.
 				const output = Promise.all([running.stderr, running.stdout].map(async stream => {
 					for await (const line of readline.createInterface({ input: stream!, crlfDelay: Number.POSITIVE_INFINITY })) {
 						bootLogs.pushLine(line);
@@ -148,6 +148,7 @@ export class WarmEnvoy {
 						}
 					}
 				}));
+				await writeOwner(workDir, { ownerPid: process.pid, envoyPid: running.pid });
 				const exited: Promise<ExitInfo> = running.then(async result => {
 					await output;
 					bootLogs.end();
