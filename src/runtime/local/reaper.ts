@@ -3,7 +3,7 @@
  * each sandbox works in `<tmp>/meshbox-*` with an `owner.json` naming its owner and its Envoy. At the next
  * start, an Envoy whose owner is gone is killed and its directory removed.
  */
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { isAlive } from '../../util/lock.ts';
@@ -13,7 +13,10 @@ export const workDirPrefix = 'meshbox-';
 type Owner = { ownerPid: number; envoyPid?: number };
 
 export async function writeOwner(workDir: string, owner: Owner): Promise<void> {
-	await writeFile(path.join(workDir, 'owner.json'), JSON.stringify(owner));
+	// Written aside and renamed: another process's reaper (or a test) reading it never sees half a file.
+	const file = path.join(workDir, 'owner.json');
+	await writeFile(`${file}.partial`, JSON.stringify(owner));
+	await rename(`${file}.partial`, file);
 }
 
 /** Removes the work dirs (and kills the Envoys) of dead owners. Returns how many were reaped. */
