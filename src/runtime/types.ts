@@ -21,7 +21,8 @@ export type RuntimeStartOptions = {
 	readonly readyTimeoutMs?: number;
 	/**
 	 * local runtime: run on a warm Envoy this process keeps between sandboxes (./local/warm-envoy.ts) rather
-	 * than a dedicated one. Default: MESHBOX_WARM=1.
+	 * than a dedicated one, when the model allows it. Default: false (the scenario API asks for it; `meshbox up`,
+	 * one sandbox per process, does not).
 	 */
 	readonly warm?: boolean;
 	/** docker runtime: `--envoy-image`, the image to run Envoy from (default: MESHBOX_ENVOY_IMAGE, the official image, or meshbox/envoy). */

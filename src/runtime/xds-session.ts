@@ -31,6 +31,8 @@ export type XdsSessionOptions = {
 	readonly onAccepted?: (model: SandboxModel) => Promise<void> | void;
 	/** Resources served beside the sandbox's own (a warm Envoy's pins, ./local/warm-envoy.ts). */
 	readonly extra?: () => SandboxResources;
+	/** What becomes of the sandbox's own resources before they are served (a warm lease's names). */
+	readonly transform?: (resources: SandboxResources) => SandboxResources;
 };
 
 export class XdsSession {
@@ -144,7 +146,8 @@ export class XdsSession {
 	}
 
 	private snapshot(model: SandboxModel): ResourceSnapshot {
-		const own = buildResources(model, this.options.placement, { ecds: true });
+		const built = buildResources(model, this.options.placement, { ecds: true });
+		const own = this.options.transform?.(built) ?? built;
 		const extra = this.options.extra?.();
 		return snapshotOf(extra ? {
 			listeners: [...own.listeners, ...extra.listeners],

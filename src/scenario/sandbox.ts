@@ -47,9 +47,10 @@ export type SandboxOptions = Omit<SandboxSpec, 'clusters'> & {
 	/** Milliseconds to wait for Envoy to become ready. Default 60 s. */
 	readyTimeoutMs?: number;
 	/**
-	 * local runtime: `false` runs the sandbox on a warm Envoy this process keeps between sandboxes (its own
-	 * resources, vm_ids, log and counters; see README "Warm Envoys"); `true` gives it a dedicated Envoy.
-	 * Default: warm when MESHBOX_WARM=1.
+	 * local runtime: `true` gives the sandbox a dedicated Envoy. Otherwise it runs on a warm Envoy this process
+	 * keeps between sandboxes (its own resources, vm_ids, log and counters; see README "Warm Envoys"), unless
+	 * MESHBOX_FRESH=1 or the spec needs an Envoy of its own (a fixed admin port, services, a configuration
+	 * naming one of its vm_ids).
 	 */
 	fresh?: boolean;
 	/** Print progress (Envoy install, which Envoy) to stderr. Default: false. */
@@ -462,7 +463,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 			envoyBin,
 			envoyImage,
 			readyTimeoutMs,
-			...(fresh === undefined ? {} : { warm: !fresh }),
+			warm: !(fresh ?? process.env.MESHBOX_FRESH === '1'),
 			onProgress: verbose ? line => process.stderr.write(`${line}\n`) : undefined,
 		});
 		const box = new Sandbox(running, mocks);

@@ -27,7 +27,8 @@ function littleEndian(hex: string | undefined): bigint | undefined {
 
 for (const sdk of sdksFor('properties')) {
 	test(cell(sdk, 'properties', 'request, source, plugin and node properties in stream and root contexts'), async t => {
-		const box = await sandboxFor(t, { plugins: [{ name: 'props', wasm: fixtureFor(sdk, 'properties'), rootId: 'props_root', vmId: 'props_vm' }], node });
+		// A dedicated Envoy: on a warm one the plugin's vm_id is its lease's own (`props_vm@<n>`), and this reads it.
+		const box = await sandboxFor(t, { plugins: [{ name: 'props', wasm: fixtureFor(sdk, 'properties'), rootId: 'props_root', vmId: 'props_vm' }], node, fresh: true });
 		const rootLine = 'root properties: plugin_name=props plugin_root_id=props_root plugin_vm_id=props_vm xds.node.id=conformance-node';
 		t.true((await box.logs({ plugin: 'props', level: 'info', message: rootLine })).some(entry => entry.context === 'root' && entry.message === rootLine), 'the root context reads plugin and node properties');
 

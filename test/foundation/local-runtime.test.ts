@@ -10,6 +10,10 @@ import { moduleExporting } from '../helpers/wasm-bytes.ts';
 import { childEnvoys, isRunning, ownWorkDirs } from '../helpers/leftovers.ts';
 import { repoRoot, seedWasm, strictConfigWasm } from '../helpers/paths.ts';
 
+// This file is about a dedicated Envoy's life (a process per sandbox, gone at stop(), its ports freed):
+// every sandbox here gets one. Warm Envoys, which outlive their sandboxes, have ./warm.test.ts.
+process.env.MESHBOX_FRESH = '1';
+
 // Tests in this file start and stop Envoys and check that none is left: run them one at a time.
 const serial = test.serial;
 

@@ -72,12 +72,12 @@ test('MESHBOX_START_SLOTS must be a positive whole number; the default is the CP
 // A few-MB Go plugin: most of an Envoy start is compiling it.
 const goPlugin = [{ name: 'go-body', wasm: fixturePlugin('go-body') }];
 
-test.serial('more big-plugin sandboxes at once than start slots all start, with a ready timeout shorter than their starts together', async t => {
+test.serial('more big-plugin sandboxes (each on a dedicated Envoy) at once than start slots all start, with a ready timeout shorter than their starts together', async t => {
 	// Other processes' starts share the slots: the wait in line can be long on a busy machine.
 	t.timeout(5 * 60_000);
 	// One start alone, to scale the ready timeout to this machine and its current load.
 	const calibrationStarted = Date.now();
-	const alone = await startSandbox({ plugins: goPlugin });
+	const alone = await startSandbox({ plugins: goPlugin, fresh: true });
 	const oneStartMs = Date.now() - calibrationStarted;
 	await alone.stop();
 
@@ -86,7 +86,7 @@ test.serial('more big-plugin sandboxes at once than start slots all start, with 
 	const count = 6;
 	const readyTimeoutMs = 3 * oneStartMs;
 	t.timeout(count * readyTimeoutMs + 60_000);
-	const results = await Promise.allSettled(Array.from({ length: count }, async () => startSandbox({ plugins: goPlugin, readyTimeoutMs })));
+	const results = await Promise.allSettled(Array.from({ length: count }, async () => startSandbox({ plugins: goPlugin, readyTimeoutMs, fresh: true })));
 	const boxes = results.flatMap(result => (result.status === 'fulfilled' ? [result.value] : []));
 	try {
 		const failures = results.flatMap(result => (result.status === 'rejected' ? [String((result.reason as Error).message)] : []));

@@ -7,6 +7,7 @@
  */
 import test from 'ava';
 import { isMeshboxError, startSandbox, type Sandbox } from '../../src/index.ts';
+import { startSlotCount } from '../../src/runtime/start-slots.ts';
 import { fixturePlugin, seedWasm } from '../helpers/paths.ts';
 
 const sharedData = fixturePlugin('rust-shared-data');
@@ -85,4 +86,50 @@ test.serial('fresh: true gives a sandbox an Envoy of its own', async t => {
 	}
 
 	t.is(await inTurn({ plugins: [seedWasm] }, async next => next.adminUrl), warmAdmin, 'the warm Envoy is still there for the next sandbox');
+});
+
+// What ava does with a file's tests: they run at once, each a scenario (start, requests, stop).
+test.serial('scenarios started at once share a few warm Envoys, and each sees only its own requests, log and counters', async t => {
+	const count = 8;
+	const seen = await Promise.all(Array.from({ length: count }, async (_, index) => inTurn({ plugins: [seedWasm] }, async box => {
+		const response = await box.request(`/scenario-${index}`);
+		const lines = (await box.logs({ message: /^Received request for: / })).map(entry => entry.message);
+		const requests = (await box.stats('http.ingress_http.downstream_rq_total')).counters.get('http.ingress_http.downstream_rq_total');
+		return { admin: box.adminUrl, status: response.status, lines, requests, index };
+	})));
+	for (const scenario of seen) {
+		t.is(scenario.status, 200);
+		t.deepEqual(scenario.lines.map(line => line.replace(/^.* \//, '/')), [`/scenario-${scenario.index}`], 'only its own log line');
+		t.is(scenario.requests, 1, 'only its own request counted');
+	}
+
+	const envoys = new Set(seen.map(scenario => scenario.admin)).size;
+	t.true(envoys <= startSlotCount(), `${count} scenarios on ${envoys} Envoys (at most one per start slot: ${startSlotCount()})`);
+});
+
+test.serial('sandboxes a test holds at once never wait on each other: more than the Envoys of the pool all start', async t => {
+	const count = startSlotCount() + 1;
+	const boxes = await Promise.all(Array.from({ length: count }, async () => startSandbox({ fresh: false, plugins: [seedWasm] })));
+	try {
+		t.is(new Set(boxes.map(box => box.adminUrl)).size, count, 'one Envoy each: a sandbox in use is never shared');
+		for (const box of boxes) {
+			t.is((await box.request('/')).body, 'Hello from Wasm!\n');
+		}
+	} finally {
+		await Promise.all(boxes.map(async box => box.stop()));
+	}
+});
+
+test.serial('a sandbox whose configuration names one of its vm_ids keeps them: it gets an Envoy of its own', async t => {
+	const warmAdmin = await inTurn({ plugins: [seedWasm] }, async box => box.adminUrl);
+	const wasm = fixturePlugin('rust-shared-queue');
+	await inTurn({
+		plugins: [
+			{ name: 'receiver', wasm, vmId: 'receiver', configuration: { role: 'receiver', queue: 'paths', tick_ms: 100 } },
+			{ name: 'sender', wasm, vmId: 'sender', configuration: { role: 'sender', queue: 'paths', vm_id: 'receiver' } },
+		],
+	}, async box => {
+		t.not(box.adminUrl, warmAdmin);
+		t.is((await box.request('/queued')).headers['x-queue-enqueue'], 'Ok', 'the sender finds the queue by the vm_id its configuration names');
+	});
 });

@@ -10,7 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { EnvoyAdmin } from '../../envoy/admin.ts';
-import { buildAdsBootstrap, listenerNameOf, type Placement } from '../../envoy/bootstrap.ts';
+import { buildAdsBootstrap, listenerNameOf, type JsonObject, type Placement } from '../../envoy/bootstrap.ts';
+import type { SandboxResources } from '../../envoy/placement.ts';
 import { envoyArguments } from '../../envoy/command-line.ts';
 import { describeEnvoy, provisionEnvoy } from '../../envoy/provision.ts';
 import { renderBootstrapYaml } from '../../envoy/render.ts';
@@ -77,8 +78,7 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 		};
 
 		// A warm Envoy this process keeps between sandboxes (./warm-envoy.ts), when asked for and possible.
-		const warmWanted = options.warm ?? process.env.MESHBOX_WARM === '1';
-		if (warmWanted && WarmEnvoy.eligible(model)) {
+		if (options.warm === true && WarmEnvoy.eligible(model)) {
 			const running = await startOnWarmEnvoy({ model, placement: sandboxPlacement, envoyPath: envoy.path, envoyVersion: envoy.version, options, progress, upstream, apps, tcpApps, undo, setCurrent: next => {
 				current = next;
 			} });
@@ -229,14 +229,30 @@ async function startOnWarmEnvoy(input: WarmInput): Promise<Omit<RunningSandbox, 
 		modules: warm.staged,
 		logs,
 		extra: () => warm.pinResources(),
+		transform: resources => withLeaseExtensionNames(resources, lease),
 		onAccepted: next => {
 			modules = wasmModulesOf(next);
 			input.setCurrent(next);
 		},
 	});
 	undo.push(async () => xds.stop());
-	xds.pushInitial();
-	const rejectedAtStart = await xds.settleStart({ exited: warm.exited, admin: warm.admin, tolerate: model.sidecar !== undefined });
+	// A module this Envoy does not hold is compiled by this push: that is a start like any other, admitted
+	// up to what the cores can do (../start-slots.ts).
+	const compiles = !warm.holds(modules.map(plugin => plugin.module.sha256));
+	const slot = compiles ? await admitEnvoyStart(input.progress) : undefined;
+	const pushedAt = performance.now();
+	let rejectedAtStart: Awaited<ReturnType<XdsSession['settleStart']>>;
+	try {
+		xds.pushInitial();
+		rejectedAtStart = await xds.settleStart({ exited: warm.exited, admin: warm.admin, tolerate: model.sidecar !== undefined });
+	} finally {
+		await slot?.release();
+	}
+
+	if (warm.leases === 1) {
+		warm.noteColdStart(warm.bootMs + performance.now() - pushedAt);
+	}
+
 	const listener = await activeListener(warm.admin, listenerNameOf(model));
 	const tcp = await tcpEndpoints(model, tcpApps, async name => activeListener(warm.admin, name));
 	return {
@@ -252,6 +268,37 @@ async function startOnWarmEnvoy(input: WarmInput): Promise<Omit<RunningSandbox, 
 		rejectedAtStart,
 		configVersion: () => xds.version,
 		reconfigure: async next => xds.reconfigure(leased(next)),
+	};
+}
+
+/**
+ * The lease's own names for its extension configs (ECDS), in the configs and in the listeners that refer to
+ * them. Envoy keeps one subscription per name while any listener uses it, and a sandbox's removed listener
+ * drains for a second: under the same name, the next sandbox's listener would join that subscription, with
+ * the previous sandbox's config (or none, after a NACK) as its start.
+ */
+function withLeaseExtensionNames(resources: SandboxResources, lease: number): SandboxResources {
+	const names = new Set(resources.extensionConfigs.map(config => String(config.name)));
+	const renamed = (name: string) => (names.has(name) ? `${name}@${lease}` : name);
+	const rewrite = (value: unknown, parentKey?: string): unknown => {
+		if (Array.isArray(value)) {
+			return value.map(child => rewrite(child));
+		}
+
+		if (!value || typeof value !== 'object') {
+			return value;
+		}
+
+		// A route's per-filter configs (a plugin disabled on a route) are keyed by the filter's name.
+		const entries = Object.entries(value).map(([key, child]) => [parentKey === 'typed_per_filter_config' ? renamed(key) : key, rewrite(child, key)] as const);
+		const object = Object.fromEntries(entries) as JsonObject;
+		return 'config_discovery' in object ? { ...object, name: renamed(String(object.name)) } : object;
+	};
+
+	return {
+		listeners: resources.listeners.map(listener => rewrite(listener) as JsonObject),
+		clusters: resources.clusters,
+		extensionConfigs: resources.extensionConfigs.map(config => ({ ...config, name: renamed(String(config.name)) })),
 	};
 }
 

@@ -36,7 +36,8 @@ import { pluginConfig } from '../../envoy/wasm-config.ts';
 import { ControlPlane, snapshotOf } from '../../xds/control-plane.ts';
 import { LogBuffer } from '../log-buffer.ts';
 import { waitUntilReady, type ExitInfo } from '../ready.ts';
-import { admitEnvoyStart } from '../start-slots.ts';
+import { admitEnvoyStart, startSlotCount } from '../start-slots.ts';
+import { wasmModulesOf } from '../../config/listeners.ts';
 import { StagedModules } from '../staged-modules.ts';
 import { workDirPrefix, writeOwner } from './reaper.ts';
 
@@ -58,12 +59,20 @@ export type WarmStartOptions = {
 
 export class WarmEnvoy {
 	private static readonly pool = new Map<string, WarmEnvoy[]>();
+	/** Envoys of a key on their way up (already promised to the sandbox that starts them). */
+	private static readonly starting = new Map<string, number>();
+	/** Sandboxes waiting for a busy Envoy of a key. */
+	private static readonly waiters = new Map<string, Array<() => void>>();
+	/** The longest cold start seen per key (ms). */
+	private static readonly coldStartMs = new Map<string, number>();
 	private static leaseCounter = 0;
 
 	/** Where the current sandbox's log lines go (Envoy's own go to `bootLogs` too). */
 	private sink: LogBuffer | undefined;
 	private busy = false;
 	private dead = false;
+	/** How many sandboxes this Envoy served, counting the current one (1: the sandbox that started it). */
+	leases = 0;
 	private readonly pins = new Map<string, PluginModel>();
 
 	private constructor(
@@ -78,30 +87,114 @@ export class WarmEnvoy {
 		readonly staged: StagedModules,
 		readonly bootstrapYaml: string,
 		readonly envoyVersion: string,
+		/** Spawn → ready of the bare shell (ms). */
+		readonly bootMs: number,
 	) {}
 
 	/**
 	 * Whether `model` can run on a warm Envoy: everything bootstrap-level is part of the Envoy's key, except
-	 * a fixed admin port (each warm Envoy has its own, on a free port) and services.
+	 * a fixed admin port (each warm Envoy has its own, on a free port) and services (bootstrap extensions:
+	 * their shared data would outlive the sandbox). A sandbox whose plugin configuration names one of its
+	 * vm_ids (a sender resolving its receiver's queue, `resolve_shared_queue(vm_id, name)`) needs those vm_ids
+	 * as written, so it cannot have the lease's own (see `withLeaseVmIds` in ./local-runtime.ts) either.
 	 */
 	static eligible(model: SandboxModel): boolean {
-		// Services are bootstrap extensions: their shared data would outlive the sandbox.
-		return model.adminPort === 0 && (model.listeners?.services.length ?? 0) === 0;
+		return model.adminPort === 0 && (model.listeners?.services.length ?? 0) === 0 && !namesItsVmIds(wasmModulesOf(model));
 	}
 
-	/** An idle warm Envoy for `model`'s bootstrap-level settings, or a new one. Marked busy until `release()`. */
+	/**
+	 * A warm Envoy for `model`'s bootstrap-level settings, marked busy until `release()`: an idle one (one that
+	 * holds the sandbox's modules first), else a new one while fewer than `startSlotCount()` run for these
+	 * settings, else the first to be released. Waiting for a busy Envoy beats compiling the modules in another
+	 * (a 3 MB Go plugin: 1.2 s, and two compiles at once on 2 cores take as long as both in turn), but a
+	 * sandbox must never wait on one its own test holds: when none was released for `patienceMs` (longer than
+	 * a cold start of these settings took), it starts another Envoy anyway. The wait does not count against
+	 * the ready timeout.
+	 */
 	static async acquire(model: SandboxModel, options: WarmStartOptions): Promise<WarmEnvoy> {
 		const key = keyOf(model, options);
-		const idle = WarmEnvoy.pool.get(key)?.find(envoy => !envoy.busy && !envoy.dead);
-		const envoy = idle ?? await WarmEnvoy.start(key, model, options);
-		envoy.busy = true;
-		envoy.keepProcessAlive(true);
-		if (idle) {
-			// Counters are the sandbox's own: they start at zero (gauges and histograms are not reset by Envoy).
-			await envoy.admin.post('reset_counters').catch(() => undefined);
-		}
+		const hashes = wasmModulesOf(model).map(plugin => plugin.module.sha256);
+		let waitedSince: number | undefined;
+		for (;;) {
+			const running = WarmEnvoy.pool.get(key) ?? [];
+			const idle = running.filter(envoy => !envoy.busy && !envoy.dead);
+			const chosen = idle.find(envoy => envoy.holds(hashes)) ?? idle[0];
+			if (chosen) {
+				chosen.busy = true;
+				chosen.leases += 1;
+				chosen.keepProcessAlive(true);
+				// Counters are the sandbox's own: they start at zero (gauges and histograms are not reset by Envoy).
+				await chosen.admin.post('reset_counters').catch(() => undefined);
+				return chosen;
+			}
 
-		return envoy;
+			const starting = WarmEnvoy.starting.get(key) ?? 0;
+			const patient = Date.now() - (waitedSince ?? Date.now()) < WarmEnvoy.patienceMs(key);
+			if (running.length + starting >= startSlotCount() && patient) {
+				if (waitedSince === undefined) {
+					waitedSince = Date.now();
+					options.progress(`meshbox: waiting for a warm Envoy: ${running.length + starting} run for these settings and all are busy (the wait does not count against the ready timeout)`);
+				}
+
+				// A release (or an Envoy's death) wakes the waiters; the patience counts from the last one.
+				if (await WarmEnvoy.released(key, WarmEnvoy.patienceMs(key))) {
+					waitedSince = Date.now();
+				}
+
+				continue;
+			}
+
+			WarmEnvoy.starting.set(key, starting + 1);
+			try {
+				const envoy = await WarmEnvoy.start(key, model, options);
+				envoy.busy = true;
+				envoy.leases += 1;
+				envoy.keepProcessAlive(true);
+				return envoy;
+			} finally {
+				WarmEnvoy.starting.set(key, (WarmEnvoy.starting.get(key) ?? 1) - 1);
+			}
+		}
+	}
+
+	/** Whether this Envoy holds (pins) every module in `hashes`: a sandbox of those starts without a compile. */
+	holds(hashes: readonly string[]): boolean {
+		return hashes.every(hash => this.pins.has(hash));
+	}
+
+	/** How long a sandbox waits for a busy Envoy with no release before it starts another: 2 s, or 1.5 cold starts. */
+	private static patienceMs(key: string): number {
+		return Math.max(2000, 1.5 * (WarmEnvoy.coldStartMs.get(key) ?? 0));
+	}
+
+	/** Resolves true when an Envoy of `key` is released (or dies), false after `ms`. */
+	private static async released(key: string, ms: number): Promise<boolean> {
+		return new Promise(resolve => {
+			const wake = () => {
+				clearTimeout(timer);
+				resolve(true);
+			};
+
+			const timer = setTimeout(() => {
+				WarmEnvoy.waiters.set(key, (WarmEnvoy.waiters.get(key) ?? []).filter(waiter => waiter !== wake));
+				resolve(false);
+			}, ms);
+			WarmEnvoy.waiters.set(key, [...WarmEnvoy.waiters.get(key) ?? [], wake]);
+		});
+	}
+
+	/** Wakes the sandboxes waiting for an Envoy of `key` (they look again; one of them gets it). */
+	private static wakeWaiters(key: string): void {
+		const waiting = WarmEnvoy.waiters.get(key) ?? [];
+		WarmEnvoy.waiters.delete(key);
+		for (const wake of waiting) {
+			wake();
+		}
+	}
+
+	/** A cold start of `key` took `ms` (a new Envoy and its first sandbox's compiles): what waiting is weighed against. */
+	noteColdStart(ms: number): void {
+		WarmEnvoy.coldStartMs.set(this.key, Math.max(ms, WarmEnvoy.coldStartMs.get(this.key) ?? 0));
 	}
 
 	/** A new lease number: the suffix of this sandbox's vm_ids. */
@@ -128,6 +221,7 @@ export class WarmEnvoy {
 			await writeFile(bootstrapPath, bootstrapYaml);
 			const bootLogs = new LogBuffer([]);
 			const slot = await admitEnvoyStart(options.progress);
+			const spawnedAt = performance.now();
 			try {
 				child = execa(options.envoyPath, [...envoyArguments(model.envoy, bootstrapPath), '--drain-time-s', '1', '--admin-address-path', adminAddressPath], {
 					buffer: false,
@@ -158,7 +252,7 @@ export class WarmEnvoy {
 				// Nothing to serve yet: Envoy is ready once it has the (empty) clusters and listeners.
 				void plane.push(new Map());
 				const admin = await waitUntilReady({ admin: EnvoyAdmin.fromAddressFile(adminAddressPath), exited, timeoutMs: options.readyTimeoutMs, logs: bootLogs });
-				envoy = new WarmEnvoy(key, plane, admin, running, exited, workDir, new StagedModules(path.join(workDir, 'modules')), bootstrapYaml, options.envoyVersion);
+				envoy = new WarmEnvoy(key, plane, admin, running, exited, workDir, new StagedModules(path.join(workDir, 'modules')), bootstrapYaml, options.envoyVersion, performance.now() - spawnedAt);
 				const started = envoy;
 				void exited.then(() => {
 					started.dead = true;
@@ -194,6 +288,7 @@ export class WarmEnvoy {
 
 		void envoy.plane.stop();
 		void rm(envoy.workDir, { recursive: true, force: true });
+		WarmEnvoy.wakeWaiters(envoy.key);
 	}
 
 	/** The sandbox's log from now on: Envoy's lines go to `logs` until release. */
@@ -243,6 +338,7 @@ export class WarmEnvoy {
 			// Whatever happened to the pins, the Envoy is free and lets go of the process.
 			this.busy = false;
 			this.keepProcessAlive(false);
+			WarmEnvoy.wakeWaiters(this.key);
 		}
 	}
 
@@ -290,6 +386,46 @@ export class WarmEnvoy {
 /** Bootstrap-level settings: sandboxes share an Envoy only when these are equal. */
 function keyOf(model: SandboxModel, options: WarmStartOptions): string {
 	return JSON.stringify({ envoy: options.envoyPath, args: envoyArguments(model.envoy, ''), shell: buildAdsBootstrap(model, shellPlacement, { address: loopback, port: 0 }) });
+}
+
+/**
+ * Whether some plugin's configuration (or VM configuration) names a vm_id of the sandbox: a JSON string
+ * value, or a word of a text configuration, equal to one.
+ */
+function namesItsVmIds(plugins: readonly PluginModel[]): boolean {
+	const vmIds = new Set(plugins.map(plugin => plugin.vmId).filter(Boolean));
+	if (vmIds.size === 0) {
+		return false;
+	}
+
+	const mentions = (text: string | undefined): boolean => {
+		if (text === undefined) {
+			return false;
+		}
+
+		let words: string[];
+		try {
+			words = stringsIn(JSON.parse(text) as unknown);
+		} catch {
+			words = text.split(/[^\w.@-]+/);
+		}
+
+		return words.some(word => vmIds.has(word));
+	};
+
+	return plugins.some(plugin => mentions(plugin.configuration) || mentions(plugin.vmConfiguration));
+}
+
+function stringsIn(value: unknown): string[] {
+	if (typeof value === 'string') {
+		return [value];
+	}
+
+	if (value && typeof value === 'object') {
+		return Object.values(value).flatMap(stringsIn);
+	}
+
+	return [];
 }
 
 /** `promise`'s value, or undefined once `ms` passed (the timer does not keep the process alive). */
