@@ -3,9 +3,15 @@
 // An installed package has only dist/. A source checkout builds dist/ at `npm install` (the `prepare` script);
 // when a source file is newer than the build (you edited it), this runs the TypeScript sources through tsx
 // instead, so the code you run is always the code you see.
+//
+// The CLI runs from a bundle (dist/cli/bundle/, `npm run build:cli`: esbuild, ES modules, one chunk per
+// on-demand part such as the docker runtime or Istio): Node then reads a handful of files instead of hundreds,
+// which took most of `meshbox up`'s time before Envoy even started. Its chunks sit three directories below the
+// package root, as the tsc-built modules do, so the paths modules find templates/ and package.json by hold in
+// both. The library (dist/index.js) stays tsc's output.
 import { readdirSync, statSync } from 'node:fs';
 
-const compiled = new URL('../dist/cli/main.js', import.meta.url);
+const compiled = new URL('../dist/cli/bundle/main.js', import.meta.url);
 const sources = new URL('../src/', import.meta.url);
 
 /** The newest modification time under `directory` (0 when it does not exist). */

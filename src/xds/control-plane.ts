@@ -12,8 +12,10 @@
  * Consistency on NACK: Envoy may apply part of a rejected state-of-the-world update (LDS applies each listener
  * on its own), so after a NACK the server goes back to the last accepted resources of that type and pushes
  * them again: what Envoy runs and what the server believes always end up the same.
+ *
+ * gRPC itself is ./grpc-server.ts (node:http2): ADS is one bidirectional-streaming method.
  */
-import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
+import { bidiMethod, GrpcServer, type GrpcBidiCall } from './grpc-server.ts';
 import type { JsonObject } from '../util/json.ts';
 import { typeUrls } from '../envoy/type-urls.ts';
 import { envoySchemas, type EnvoySchemas } from './protobuf.ts';
@@ -40,6 +42,11 @@ type DiscoveryRequest = {
 	response_nonce?: string;
 	error_detail?: { code?: number; message?: string };
 };
+
+/** Envoy's ADS stream: DiscoveryRequests in, DiscoveryResponses (as plain objects) out. */
+type AdsCall = GrpcBidiCall<DiscoveryRequest, Record<string, unknown>>;
+
+const adsMethodPath = '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources';
 
 type TypeState = {
 	/** What Envoy runs (its last ACK), and at which version. */
@@ -74,7 +81,7 @@ export type ControlPlaneOptions = {
 export class ControlPlane {
 	private readonly states = new Map<string, TypeState>();
 	private readonly waiters: Waiter[] = [];
-	private stream: ServerDuplexStream<DiscoveryRequest, unknown> | undefined;
+	private stream: AdsCall | undefined;
 	private nonceCounter = 0;
 	private version = 0;
 	/** The last push Envoy accepted in full. */
@@ -84,7 +91,7 @@ export class ControlPlane {
 	}
 	private readonly connectedWaiters: Array<() => void> = [];
 
-	private constructor(private readonly server: Server, readonly host: string, readonly port: number, private readonly onEvent: (line: string) => void) {
+	private constructor(private readonly server: GrpcServer, readonly host: string, readonly port: number, private readonly onEvent: (line: string) => void) {
 		for (const typeUrl of servedTypes) {
 			this.states.set(typeUrl, { accepted: new Map(), acceptedVersion: 0, desired: new Map(), desiredVersion: 0, requested: false });
 		}
@@ -93,33 +100,22 @@ export class ControlPlane {
 	static async start(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
 		// Schemas are loaded at the first push or message, not here: the port is what a bootstrap needs first.
 		const [request, response] = ['envoy.service.discovery.v3.DiscoveryRequest', 'envoy.service.discovery.v3.DiscoveryResponse'];
-		const server = new Server();
 		const host = options.host ?? '127.0.0.1';
-		const port = await new Promise<number>((resolve, reject) => {
-			server.bindAsync(`${host}:${options.port ?? 0}`, ServerCredentials.createInsecure(), (error, bound) => {
-				if (error) {
-					reject(error);
+		let plane: ControlPlane | undefined;
+		const ads = bidiMethod<DiscoveryRequest, Record<string, unknown>>({
+			decode: bytes => envoySchemas().decode(request, bytes) as DiscoveryRequest,
+			encode: message => envoySchemas().encodeObject(response, message),
+			// Envoy learns the port from the bootstrap, so no call arrives before `plane` is set; ended if one did.
+			handle: call => {
+				if (plane) {
+					plane.attach(call);
 				} else {
-					resolve(bound);
+					call.end();
 				}
-			});
-		});
-		const plane = new ControlPlane(server, host, port, options.onEvent ?? (() => undefined));
-		server.addService({
-			StreamAggregatedResources: {
-				path: '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources',
-				requestStream: true,
-				responseStream: true,
-				requestDeserialize: (bytes: Buffer) => envoySchemas().decode(request, bytes) as DiscoveryRequest,
-				requestSerialize: (value: DiscoveryRequest) => Buffer.from(envoySchemas().encodeObject(request, value)),
-				responseSerialize: (value: Record<string, unknown>) => Buffer.from(envoySchemas().encodeObject(response, value)),
-				responseDeserialize: (bytes: Buffer) => envoySchemas().decode(response, bytes),
-			},
-		}, {
-			StreamAggregatedResources: (stream: ServerDuplexStream<DiscoveryRequest, unknown>) => {
-				plane.attach(stream);
 			},
 		});
+		const server = await GrpcServer.listen({ host, port: options.port ?? 0, methods: { [adsMethodPath]: ads } });
+		plane = new ControlPlane(server, host, server.port, options.onEvent ?? (() => undefined));
 		return plane;
 	}
 
@@ -189,41 +185,19 @@ export class ControlPlane {
 	/**
 	 * Whether the server's sockets keep this process alive. A warm Envoy's control plane (src/runtime/local/
 	 * warm-envoy.ts) lets go of the process while no sandbox uses it, so a test file's process can end.
-	 * (@grpc/grpc-js has no such switch: this reaches its HTTP/2 servers and their sessions.)
 	 */
 	keepProcessAlive(on: boolean): void {
-		const servers = (this.server as unknown as { http2Servers?: Map<{ ref(): void; unref(): void }, { sessions?: Set<{ ref(): void; unref(): void }> }> }).http2Servers;
-		for (const [server, info] of servers ?? []) {
-			if (on) {
-				server.ref();
-			} else {
-				server.unref();
-			}
-
-			for (const session of info.sessions ?? []) {
-				if (on) {
-					session.ref();
-				} else {
-					session.unref();
-				}
-			}
-		}
+		this.server.keepProcessAlive(on);
 	}
 
 	async stop(): Promise<void> {
 		this.stream?.end();
 		this.stream = undefined;
-		await new Promise<void>(resolve => {
-			this.server.tryShutdown(() => resolve());
-			// Envoy keeps its stream open; do not wait for it to hang up.
-			setTimeout(() => {
-				this.server.forceShutdown();
-				resolve();
-			}, 200).unref();
-		});
+		// Envoy keeps its stream open; do not wait long for it to hang up.
+		await this.server.close(200);
 	}
 
-	private attach(stream: ServerDuplexStream<DiscoveryRequest, unknown>): void {
+	private attach(stream: AdsCall): void {
 		// One Envoy per control plane: a new stream (Envoy reconnected) replaces the old one.
 		this.stream?.end();
 		this.stream = stream;
@@ -251,7 +225,7 @@ export class ControlPlane {
 		});
 	}
 
-	private onRequest(stream: ServerDuplexStream<DiscoveryRequest, unknown>, request: DiscoveryRequest): void {
+	private onRequest(stream: AdsCall, request: DiscoveryRequest): void {
 		if (stream !== this.stream || !request.type_url) {
 			return;
 		}

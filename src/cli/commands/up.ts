@@ -9,9 +9,7 @@ import { recordingsPath, UpstreamControlServer } from '../../upstream/control.ts
 import { appRecordingsPath } from '../../upstream/apps.ts';
 import { configFileOf, loadSandboxModel, parseCommandArgs, sandboxOptionSpec, sandboxOptionsHelp } from '../options.ts';
 import { toPluginLog, type EnvoyLogEntry, type PluginLogEntry } from '../../envoy/logs.ts';
-import { LiveSandbox } from '../../compose/live.ts';
 import { SandboxSession } from '../../compose/model.ts';
-import { watchPlugins } from '../../compose/watch.ts';
 
 export const defaultListenerPort = 10_000;
 
@@ -112,8 +110,12 @@ export const upCommand: Command = {
 
 			out(`try: curl -i -H 'host: my-app.example.com' ${running.url}/hello    (Ctrl+C to stop)`);
 			// --watch: new modules and configs reach this same Envoy over xDS (src/compose/watch.ts).
+			// Loaded only with --watch: the watcher runs build commands (execa), which a plain `up` never pays for.
 			const watcher = values.watch
-				? watchPlugins(new LiveSandbox(running, {}, runningModel, process.cwd(), session), async () => loadSandboxModel(values, defaultListenerPort, session), { report: out, configFiles: await configFileOf(values) })
+				? await (async () => {
+					const [{ LiveSandbox }, { watchPlugins }] = await Promise.all([import('../../compose/live.ts'), import('../../compose/watch.ts')]);
+					return watchPlugins(new LiveSandbox(running, {}, runningModel, process.cwd(), session), async () => loadSandboxModel(values, defaultListenerPort, session), { report: out, configFiles: await configFileOf(values) });
+				})()
 				: undefined;
 			if (watcher) {
 				const built = runningModel.plugins.filter(plugin => plugin.build).map(plugin => plugin.name);

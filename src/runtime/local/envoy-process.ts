@@ -1,0 +1,193 @@
+/**
+ * Envoy as a child process of this one, on node:child_process alone: what the local runtime and warm Envoys
+ * used execa for (execa's import costs `meshbox up` ~20 ms even bundled, and they used a small part of it).
+ *
+ * - stdin is /dev/null; stdout and stderr are pipes the caller reads (Envoy logs to stderr).
+ * - `exited` resolves (never rejects) once the process is gone: its exit code, or the signal that ended it, or
+ *   the spawn error (e.g. ENOENT) with neither.
+ * - `kill('SIGTERM')` lets Envoy drain, and sends SIGKILL if it is still there after `forceKillAfterMs`.
+ * - When this process exits, every child still running gets SIGTERM (as execa's `cleanup: true` did through
+ *   signal-exit): on a normal exit, `process.exit()`, and on SIGINT / SIGTERM / SIGHUP that nobody else handles
+ *   (Node's default for those is to die without running 'exit' listeners, so the signal is caught, the children
+ *   are signalled, and the signal is raised again so this process still ends by it). A SIGKILL of this process
+ *   leaves the child behind: the reaper (./reaper.ts) removes it at the next start.
+ * - `keepProcessAlive(false)` unrefs the child and its pipes, so an idle child does not keep this process alive.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
+
+export type ProcessExit = {
+	readonly exitCode: number | undefined;
+	readonly signal: NodeJS.Signals | undefined;
+	/** Why it could not be started (spawn failure); the exit code and signal are then undefined. */
+	readonly error?: Error;
+};
+
+export type EnvoyProcessOptions = {
+	readonly cwd?: string;
+	readonly env?: NodeJS.ProcessEnv;
+	/** After `kill('SIGTERM')`, SIGKILL when the process is still running this much later. Default 5000. */
+	readonly forceKillAfterMs?: number;
+};
+
+/** The signals whose default action would end this process without 'exit' listeners running. */
+const fatalSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const satisfies readonly NodeJS.Signals[];
+
+/** Children to signal when this process exits. */
+const running = new Set<EnvoyProcess>();
+
+export class EnvoyProcess {
+	readonly pid: number | undefined;
+	readonly stdout: Readable;
+	readonly stderr: Readable;
+	/** Resolves once the process exited (or could not start). */
+	readonly exited: Promise<ProcessExit>;
+	private exit: ProcessExit | undefined;
+	private forceKill: NodeJS.Timeout | undefined;
+
+	private constructor(private readonly child: ChildProcess, private readonly forceKillAfterMs: number) {
+		this.pid = child.pid;
+		this.stdout = child.stdout!;
+		this.stderr = child.stderr!;
+		this.exited = new Promise<ProcessExit>(resolve => {
+			const settle = (exit: ProcessExit) => {
+				if (this.exit) {
+					return;
+				}
+
+				this.exit = exit;
+				clearTimeout(this.forceKill);
+				untrack(this);
+				resolve(exit);
+			};
+
+			// 'exit', not 'close': the process is gone even if nobody drained its pipes (then 'close' never comes).
+			child.once('exit', (code, signal) => {
+				settle({ exitCode: code ?? undefined, signal: signal ?? undefined });
+			});
+			// A spawn failure emits 'error' (and no 'exit'); a failed kill() later emits it too, and is ignored here.
+			child.once('error', error => {
+				if (child.pid === undefined) {
+					settle({ exitCode: undefined, signal: undefined, error });
+				}
+			});
+		});
+	}
+
+	/** Starts `file` with `args`. Never throws for a missing binary: `exited` then carries the error. */
+	static spawn(file: string, args: readonly string[], options: EnvoyProcessOptions = {}): EnvoyProcess {
+		const child = spawn(file, args, {
+			cwd: options.cwd,
+			env: options.env,
+			stdio: ['ignore', 'pipe', 'pipe'],
+		});
+		const envoy = new EnvoyProcess(child, options.forceKillAfterMs ?? 5000);
+		if (child.pid !== undefined) {
+			track(envoy);
+		}
+
+		return envoy;
+	}
+
+	/** Whether the process is still there (started and not exited). */
+	get isRunning(): boolean {
+		return this.pid !== undefined && this.exit === undefined;
+	}
+
+	/**
+	 * Sends `signal` (default SIGTERM). After SIGTERM, SIGKILL follows when the process is still running
+	 * `forceKillAfterMs` later. False when there was nothing to signal.
+	 */
+	kill(signal: NodeJS.Signals = 'SIGTERM'): boolean {
+		if (!this.isRunning) {
+			return false;
+		}
+
+		const sent = this.child.kill(signal);
+		if (sent && signal === 'SIGTERM' && !this.forceKill) {
+			this.forceKill = setTimeout(() => {
+				if (this.isRunning) {
+					this.child.kill('SIGKILL');
+				}
+			}, this.forceKillAfterMs);
+			// The timer alone must not keep this process alive (the child does, while it runs and is ref'd).
+			this.forceKill.unref();
+		}
+
+		return sent;
+	}
+
+	/** SIGTERM (then SIGKILL after the delay), and the exit. */
+	async stop(): Promise<ProcessExit> {
+		this.kill('SIGTERM');
+		return this.exited;
+	}
+
+	/**
+	 * Whether the child and its pipes keep this process alive (they do by default). The pipes are sockets,
+	 * though typed as Readable; the exit cleanup above still stops an unref'd child when this process ends.
+	 */
+	keepProcessAlive(on: boolean): void {
+		for (const handle of [this.child, this.child.stdout, this.child.stderr] as Array<{ ref?(): void; unref?(): void } | null>) {
+			if (on) {
+				handle?.ref?.();
+			} else {
+				handle?.unref?.();
+			}
+		}
+	}
+
+	/** For the exit cleanup: SIGTERM without the SIGKILL timer (this process is ending). */
+	signalOnExit(): void {
+		if (this.isRunning) {
+			this.child.kill('SIGTERM');
+		}
+	}
+}
+
+function track(child: EnvoyProcess): void {
+	if (running.size === 0) {
+		process.on('exit', killAllOnExit);
+		for (const signal of fatalSignals) {
+			process.on(signal, onFatalSignal);
+		}
+	}
+
+	running.add(child);
+}
+
+function untrack(child: EnvoyProcess): void {
+	if (!running.delete(child) || running.size > 0) {
+		return;
+	}
+
+	process.off('exit', killAllOnExit);
+	for (const signal of fatalSignals) {
+		process.off(signal, onFatalSignal);
+	}
+}
+
+function killAllOnExit(): void {
+	for (const child of running) {
+		child.signalOnExit();
+	}
+}
+
+/**
+ * A signal that would have ended this process. Another listener (e.g. `meshbox up`'s clean stop) means the
+ * program handles it and decides when to exit ('exit' then signals the children); alone, this does what Node
+ * would have done, after signalling the children.
+ */
+function onFatalSignal(signal: NodeJS.Signals): void {
+	if (process.listenerCount(signal) > 1) {
+		return;
+	}
+
+	killAllOnExit();
+	process.off('exit', killAllOnExit);
+	for (const fatal of fatalSignals) {
+		process.off(fatal, onFatalSignal);
+	}
+
+	process.kill(process.pid, signal);
+}
