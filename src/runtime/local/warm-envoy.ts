@@ -24,7 +24,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import { execa, type ResultPromise } from 'execa';
 import type { PluginModel, SandboxModel } from '../../config/model.ts';
 import { EnvoyAdmin } from '../../envoy/admin.ts';
 import { buildAdsBootstrap, type JsonObject, type Placement } from '../../envoy/bootstrap.ts';
@@ -40,6 +39,7 @@ import { admitEnvoyStart, startSlotCount } from '../start-slots.ts';
 import { wasmModulesOf } from '../../config/listeners.ts';
 import { StagedModules } from '../staged-modules.ts';
 import { workDirPrefix, writeOwner } from './reaper.ts';
+import { EnvoyProcess } from './envoy-process.ts';
 
 const loopback = '127.0.0.1';
 /** How many modules stay compiled between sandboxes (the most recently used). */
@@ -79,7 +79,7 @@ export class WarmEnvoy {
 		private readonly key: string,
 		readonly plane: ControlPlane,
 		readonly admin: EnvoyAdmin,
-		private readonly child: ResultPromise,
+		private readonly child: EnvoyProcess,
 		/** Resolves when Envoy exits (it never does on purpose before the process ends). */
 		readonly exited: Promise<ExitInfo>,
 		private readonly workDir: string,
@@ -209,7 +209,7 @@ export class WarmEnvoy {
 			await rm(workDir, { recursive: true, force: true });
 			throw error;
 		});
-		let child: ResultPromise | undefined;
+		let child: EnvoyProcess | undefined;
 		try {
 			await writeOwner(workDir, { ownerPid: process.pid });
 			// Only the shell counts: listeners, clusters and plugins come over xDS, per sandbox.
@@ -223,18 +223,12 @@ export class WarmEnvoy {
 			const slot = await admitEnvoyStart(options.progress);
 			const spawnedAt = performance.now();
 			try {
-				child = execa(options.envoyPath, [...envoyArguments(model.envoy, bootstrapPath), '--drain-time-s', '1', '--admin-address-path', adminAddressPath], {
-					buffer: false,
-					stdin: 'ignore',
-					reject: false,
-					forceKillAfterDelay: 5000,
-					cleanup: true,
-				});
+				child = EnvoyProcess.spawn(options.envoyPath, [...envoyArguments(model.envoy, bootstrapPath), '--drain-time-s', '1', '--admin-address-path', adminAddressPath], { forceKillAfterMs: 5000 });
 				const running = child;
 				let envoy: WarmEnvoy | undefined;
 				// Read Envoy's output from its first line on: attached before anything else awaits.
 				const output = Promise.all([running.stderr, running.stdout].map(async stream => {
-					for await (const line of readline.createInterface({ input: stream!, crlfDelay: Number.POSITIVE_INFINITY })) {
+					for await (const line of readline.createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })) {
 						bootLogs.pushLine(line);
 						// Pins log too (their on_configure, their timers): that is not the sandbox's.
 						if (!line.includes(pinPrefix)) {
@@ -243,7 +237,7 @@ export class WarmEnvoy {
 					}
 				}));
 				await writeOwner(workDir, { ownerPid: process.pid, envoyPid: running.pid });
-				const exited: Promise<ExitInfo> = running.then(async result => {
+				const exited: Promise<ExitInfo> = running.exited.then(async result => {
 					await output;
 					bootLogs.end();
 					envoy?.sink?.end();
@@ -269,7 +263,7 @@ export class WarmEnvoy {
 		} catch (error) {
 			if (child) {
 				child.kill('SIGKILL');
-				await child.catch(() => undefined);
+				await child.exited;
 			}
 
 			await plane.stop();
@@ -366,19 +360,10 @@ export class WarmEnvoy {
 	/**
 	 * An idle warm Envoy must not keep this process alive (a test file's process ends when its work is done):
 	 * its child, its output pipes and its control plane let go while no sandbox uses it. When the process
-	 * exits, execa's cleanup stops Envoy and the work dir goes.
+	 * exits, ./envoy-process.ts stops Envoy and the work dir goes.
 	 */
 	private keepProcessAlive(on: boolean): void {
-		// The output pipes are sockets (Readable in the typings).
-		const handles = [this.child, this.child.stdout, this.child.stderr] as Array<{ ref?(): void; unref?(): void } | null>;
-		for (const handle of handles) {
-			if (on) {
-				handle?.ref?.();
-			} else {
-				handle?.unref?.();
-			}
-		}
-
+		this.child.keepProcessAlive(on);
 		this.plane.keepProcessAlive(on);
 	}
 }
