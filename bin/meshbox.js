@@ -10,6 +10,11 @@
 // package root, as the tsc-built modules do, so the paths modules find templates/ and package.json by hold in
 // both. The library (dist/index.js) stays tsc's output.
 import { readdirSync, statSync } from 'node:fs';
+import module from 'node:module';
+
+// Node ≥ 22.1 keeps V8's compiled code of the bundle on disk (its own cache dir in the temp dir): compiling the
+// bundle is about half of the import's ≈50 ms. Node 20 has no such cache; the call is then skipped.
+module.enableCompileCache?.();
 
 const compiled = new URL('../dist/cli/bundle/main.js', import.meta.url);
 const sources = new URL('../src/', import.meta.url);
