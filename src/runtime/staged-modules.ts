@@ -12,7 +12,8 @@ import type { PluginModel } from '../config/model.ts';
 import { MeshboxError } from '../errors.ts';
 
 export class StagedModules {
-	private readonly staged = new Set<string>();
+	/** Copies done or under way, by hash: two sandboxes staging one module at once share one copy. */
+	private readonly staged = new Map<string, Promise<void>>();
 
 	constructor(readonly directory: string) {}
 
@@ -26,22 +27,29 @@ export class StagedModules {
 		await mkdir(this.directory, { recursive: true });
 		for (const plugin of plugins) {
 			const hash = plugin.module.sha256;
-			if (this.staged.has(hash)) {
-				continue;
+			let copy = this.staged.get(hash);
+			if (!copy) {
+				copy = this.copy(plugin);
+				this.staged.set(hash, copy);
+				// A failed copy is not staged: the next sandbox tries again.
+				copy.catch(() => this.staged.delete(hash));
 			}
 
-			const target = this.pathOf(plugin);
-			const partial = `${target}.partial`;
-			await copyFile(plugin.wasmPath, partial);
-			const copied = createHash('sha256').update(await readFile(partial)).digest('hex');
-			if (copied !== hash) {
-				await rm(partial, { force: true });
-				throw new MeshboxError('PLUGIN_INVALID_WASM', `plugin "${plugin.name}": ${plugin.wasmPath} changed while meshbox read it`,
-					'a build is probably still writing it; try again once the build finished');
-			}
-
-			await rename(partial, target);
-			this.staged.add(hash);
+			await copy;
 		}
+	}
+
+	private async copy(plugin: PluginModel): Promise<void> {
+		const target = this.pathOf(plugin);
+		const partial = `${target}.partial`;
+		await copyFile(plugin.wasmPath, partial);
+		const copied = createHash('sha256').update(await readFile(partial)).digest('hex');
+		if (copied !== plugin.module.sha256) {
+			await rm(partial, { force: true });
+			throw new MeshboxError('PLUGIN_INVALID_WASM', `plugin "${plugin.name}": ${plugin.wasmPath} changed while meshbox read it`,
+				'a build is probably still writing it; try again once the build finished');
+		}
+
+		await rename(partial, target);
 	}
 }

@@ -60,6 +60,10 @@ export const upCommand: Command = {
 		}
 
 		try {
+			// --watch: the watcher's code (and its execa) loads while Envoy starts, so that it watches from the
+			// moment "listening on" is printed; a plain `up` never loads it.
+			const watchCode = values.watch ? Promise.all([import('../../compose/live.ts'), import('../../compose/watch.ts')]) : undefined;
+			watchCode?.catch(() => undefined);
 			const { running, model: runningModel } = await startComposed(model, { runtime: values.runtime, envoyBin: values['envoy-bin'], envoyImage: values['envoy-image'], onProgress: err });
 			// Istio sidecars (src/istio): say what istiod, istio-agent and Envoy did.
 			for (const note of runningModel.sidecar?.notes ?? []) {
@@ -102,6 +106,7 @@ export const upCommand: Command = {
 			for (const name of Object.keys(running.apps ?? {})) {
 				err(`meshbox: what app ${name} received: curl http://127.0.0.1:${recordings.address.port}${appRecordingsPath(name)}`);
 			}
+			const watchModules = await watchCode;
 			out(`listening on ${running.url}`);
 			// TCP listeners (`listeners:`, src/config/listeners.ts); their port may be any free one.
 			for (const [name, address] of running.tcp?.listeners ?? []) {
@@ -110,10 +115,9 @@ export const upCommand: Command = {
 
 			out(`try: curl -i -H 'host: my-app.example.com' ${running.url}/hello    (Ctrl+C to stop)`);
 			// --watch: new modules and configs reach this same Envoy over xDS (src/compose/watch.ts).
-			// Loaded only with --watch: the watcher runs build commands (execa), which a plain `up` never pays for.
 			const watcher = values.watch
 				? await (async () => {
-					const [{ LiveSandbox }, { watchPlugins }] = await Promise.all([import('../../compose/live.ts'), import('../../compose/watch.ts')]);
+					const [{ LiveSandbox }, { watchPlugins }] = watchModules!;
 					return watchPlugins(new LiveSandbox(running, {}, runningModel, process.cwd(), session), async () => loadSandboxModel(values, defaultListenerPort, session), { report: out, configFiles: await configFileOf(values) });
 				})()
 				: undefined;

@@ -1,12 +1,19 @@
 /**
  * The docker runtime: Envoy and the recording upstream in two containers on a network of their own.
  *
- * Start-up: find the daemon → remove leftovers of dead owners → choose (or build) the images → check ports
- * → create the network → start the upstream and wait for its control API → copy the bootstrap and the
- * plugins into a new Envoy container (copied, not bind-mounted, so a remote daemon works) and start it →
- * wait for admin `/ready` (or explain from Envoy's log why it died). Only Envoy's listener and admin ports
- * and the upstream's control port are published, on 127.0.0.1. Everything carries the sandbox's labels, so a
- * failure anywhere removes exactly what was created, and so does stop().
+ * Start-up: find the daemon → at once: remove leftovers of dead owners, choose (or build) the images, check
+ * ports, create the network → start the upstream container and, at the same time, copy the bootstrap and
+ * the plugins into a new Envoy container (copied, not bind-mounted, so a remote daemon works) and start it →
+ * wait for admin `/ready` (or explain from Envoy's log why it died) and the upstream's control API. Only
+ * Envoy's listener and admin ports and the upstream's control port are published, on 127.0.0.1. Everything
+ * carries the sandbox's labels, so a failure anywhere removes exactly what was created, and so does stop().
+ *
+ * Each `docker start` costs hundreds of ms (namespaces, the network endpoint), as much as Envoy's own start,
+ * so the two containers start in parallel. Envoy finds the upstream by its network alias (a STRICT_DNS
+ * cluster), which Docker's DNS knows only once that container has joined the network; a name that does not
+ * resolve leaves the cluster without a host until the next lookup (dns_refresh_rate, 5 s by default). Over
+ * xDS, Envoy learns that cluster from the control plane, so the relay to it admits Envoy once the upstream
+ * has started; with a static bootstrap (a remote daemon) Envoy starts after the upstream, as one step.
  */
 import { EnvoyAdmin } from '../../envoy/admin.ts';
 import type { ClusterModel, SandboxModel } from '../../config/model.ts';
@@ -47,46 +54,61 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 	const connection = await connectDocker();
 	const { docker, publishHost } = connection;
 
-	const reaped = await removeSandboxes(docker, 'orphans');
-	if (reaped.containers > 0 || reaped.networks > 0) {
-		progress(`meshbox: removed ${reaped.containers} container(s) and ${reaped.networks} network(s) left by meshbox processes that are gone`);
-	}
-
-	const envoyImage = await chooseEnvoyImage(docker, { requested: options.envoyImage, envoyBin: options.envoyBin, version: options.model.envoy.version, versionOrigin: options.model.envoy.versionOrigin, onProgress: progress });
-	const upstreamImage = await ensureUpstreamImage(docker, progress);
-	progress(`meshbox: docker runtime: Envoy image ${envoyImage.name} (${envoyImage.why}), upstream image ${upstreamImage}`);
-
-	if (connection.local) {
-		await assertPortFree(publishHost, model.port, 'listener', '--port');
-		await assertPortFree(publishHost, model.adminPort, 'admin', '--admin-port');
-		await assertTcpPortsFree(model, publishHost);
-	}
-
 	const sessionId = newSessionId();
 	const labels = sandboxLabels(sessionId);
 	const cleanups: Array<() => Promise<unknown>> = [];
+	// Container starts still under way when a start fails: settled before the session's labels are swept, so
+	// that a container Docker creates after the sweep's listing is not left behind.
+	const starting: Array<Promise<unknown>> = [];
 	const removeAll = async () => {
+		await Promise.allSettled(starting);
 		await removeSandboxes(docker, { session: sessionId });
 		await Promise.allSettled(cleanups.map(async cleanup => cleanup()));
 	};
 
 	let stopping = false;
 	try {
+		// Independent of each other, so at once; a failure is reported as before, in this order. The images one
+		// after the other: either may be built, under one build lock (./image-build.ts withBuildLock). The
+		// orphans' reaping only ever removes networks of owners that are gone, never this one; when those still
+		// hold Docker's last address pool, createNetwork waits for them.
 		const networkName = `meshbox-${sessionId}`;
-		const network = await createNetwork(connection, networkName, labels, progress);
+		const [reaped, [envoyImage, upstreamImage], , network] = await allInOrder([
+			removeSandboxes(docker, 'orphans'),
+			(async () => {
+				const envoy = await chooseEnvoyImage(docker, { requested: options.envoyImage, envoyBin: options.envoyBin, version: options.model.envoy.version, versionOrigin: options.model.envoy.versionOrigin, onProgress: progress });
+				return [envoy, await ensureUpstreamImage(docker, progress)] as const;
+			})(),
+			connection.local ? (async () => {
+				await assertPortFree(publishHost, model.port, 'listener', '--port');
+				await assertPortFree(publishHost, model.adminPort, 'admin', '--admin-port');
+				await assertTcpPortsFree(model, publishHost);
+			})() : undefined,
+			createNetwork(connection, networkName, labels, progress),
+		] as const);
+		if (reaped.containers > 0 || reaped.networks > 0) {
+			progress(`meshbox: removed ${reaped.containers} container(s) and ${reaped.networks} network(s) left by meshbox processes that are gone`);
+		}
+
+		progress(`meshbox: docker runtime: Envoy image ${envoyImage.name} (${envoyImage.why}), upstream image ${upstreamImage}`);
 		const gateway = await gatewayOf(network);
-		const relays = await relayLoopbackClusters(model, connection.local, gateway, networkMembers(network));
+		const members = networkMembers(network);
+		const relays = await relayLoopbackClusters(model, connection.local, gateway, members);
 		cleanups.push(async () => Promise.all(relays.map(async relay => relay.stop())));
 		const tcpApps = await startTcpApps(model, '127.0.0.1');
 		cleanups.push(async () => tcpApps.stop());
-		const tcpRelays = await relayTcpApps(model, tcpApps, connection.local, gateway, networkMembers(network));
+		const tcpRelays = await relayTcpApps(model, tcpApps, connection.local, gateway, members);
 		cleanups.push(async () => tcpRelays.stop());
 
-		const upstream = await startUpstream({ image: upstreamImage, sessionId, labels, networkName, response: model.upstream, apps: containerAppServers(model) });
-		const upstreamControlUrl = `http://${publishHost}:${upstream.getMappedPort(upstreamControlPort)}`;
+		// Started here, awaited below with Envoy's start (see the module comment). Every promise derived from it
+		// is marked handled at once: a failed start is reported where it is awaited, never as an unhandled rejection.
+		const upstreamStarted = startUpstream({ image: upstreamImage, sessionId, labels, networkName, response: model.upstream, apps: containerAppServers(model) });
+		starting.push(upstreamStarted);
+		upstreamStarted.catch(() => undefined);
+		const upstreamControlUrl = upstreamStarted.then(upstream => `http://${publishHost}:${upstream.getMappedPort(upstreamControlPort)}`);
+		upstreamControlUrl.catch(() => undefined);
 		// The app boots (Node, in its container) while Envoy starts; both must be ready before the sandbox is.
-		// Its container runs already, so Envoy's DNS finds the `upstream` alias.
-		const upstreamReady = waitForUpstream(upstreamControlUrl, docker, upstream.getId());
+		const upstreamReady = upstreamStarted.then(async upstream => waitForUpstream(await upstreamControlUrl, docker, upstream.getId()));
 		upstreamReady.catch(() => undefined);
 
 		const relayed = new Map(relays.map(relay => [relay.cluster, relay.address]));
@@ -95,9 +117,18 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 		// Envoy is driven by the xDS control plane (src/xds) on this machine's loopback, reached through a relay
 		// on the network's gateway that serves the sandbox's containers only (./host-relay.ts). A remote daemon's
 		// containers cannot reach this machine, so there Envoy gets a static bootstrap and cannot change while it runs.
-		const live = connection.local && gateway ? await startLiveConfig({ model, logs, gateway, admit: networkMembers(network), clusterAddress, tcpApp: tcpRelays.address, controlUrl: upstreamControlUrl }) : undefined;
+		// Envoy's ADS connection is admitted once the upstream has joined the network, so that the `upstream`
+		// alias resolves when Envoy first looks it up (see the module comment).
+		const admitOnceUpstreamRuns = async (address: string) => {
+			await upstreamStarted;
+			return members(address);
+		};
+		const live = connection.local && gateway ? await startLiveConfig({ model, logs, gateway, admit: admitOnceUpstreamRuns, clusterAddress, tcpApp: tcpRelays.address, controlUrl: upstreamControlUrl }) : undefined;
 		if (live) {
 			cleanups.push(async () => live.stop());
+		} else {
+			// A static bootstrap names the upstream's alias from Envoy's first moment.
+			await upstreamStarted;
 		}
 
 		const bootstrap = live?.bootstrap ?? buildBootstrap(model, containerPlacement(model, clusterAddress, tcpRelays.address));
@@ -140,12 +171,13 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 		// cores: see ../start-slots.ts. The ready timeout starts after the wait.
 		const startSlot = connection.local ? await admitEnvoyStart(progress) : undefined;
 		cleanups.push(async () => startSlot?.release());
-		let envoy: StartedTestContainer;
-		try {
-			envoy = await envoyContainer.start();
-		} catch (error) {
+		const envoyStarted = envoyContainer.start().catch(async (error: unknown) => {
 			throw await explainFailedStart(error, docker, envoyId, wasmModulesOf(model));
-		}
+		});
+		starting.push(envoyStarted);
+		envoyStarted.catch(() => undefined);
+		// Whichever container fails to start first is the error; Envoy cannot be ready before the upstream runs.
+		const [envoy] = await Promise.all([envoyStarted, upstreamStarted]) as [StartedTestContainer, StartedTestContainer];
 
 		const exited: Promise<ExitInfo> = docker.getContainer(envoy.getId()).wait().then(async (result: { StatusCode?: number }) => {
 			// The log stream ends with the container; give it a moment to deliver the last lines.
@@ -162,11 +194,13 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 			logs,
 		});
 		live?.modules.attach(docker.getContainer(envoy.getId()));
+		// Asked now, read after the settling below: one admin round trip less on the way (it never rejects).
+		const envoyVersionAsked = serverVersion(admin);
 		// An Istio sidecar NACKs a plugin Envoy refuses and serves on without it; a plain sandbox fails to start.
 		const rejectedAtStart = await live?.xds.settleStart({ exited, admin, tolerate: model.sidecar !== undefined });
 		await upstreamReady;
 		await startSlot?.release();
-		const envoyVersion = await serverVersion(admin);
+		const [envoyVersion, upstream, controlUrl] = await Promise.all([envoyVersionAsked, upstreamStarted, upstreamControlUrl]);
 		const tcp = await tcpEndpoints(model, tcpApps, async name => ({ address: publishHost, port: envoy.getMappedPort(containerTcpListenerPort(model, name)) }));
 
 		let stopped: Promise<void> | undefined;
@@ -177,8 +211,8 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 			bootstrapYaml,
 			envoyVersion,
 			logs,
-			upstream: controlClient(upstreamControlUrl),
-			apps: containerAppRecordings(model, upstreamControlUrl),
+			upstream: controlClient(controlUrl),
+			apps: containerAppRecordings(model, controlUrl),
 			...(tcp ? { tcp } : {}),
 			...(live ? {
 				rejectedAtStart: rejectedAtStart ?? [],
@@ -201,6 +235,20 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 		await removeAll().catch(() => undefined);
 		throw error;
 	}
+}
+
+/**
+ * Awaits every promise (none is left running unobserved), then resolves with their values, or rejects with the
+ * first failure in the list's order (not the first to happen): the error a one-after-the-other start gave.
+ */
+async function allInOrder<const T extends readonly unknown[]>(promises: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+	const results = await Promise.allSettled(promises);
+	const failed = results.find(result => result.status === 'rejected');
+	if (failed) {
+		throw failed.reason;
+	}
+
+	return results.map(result => (result as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
 }
 
 /** `/server_info` has the same `<sha>/<version>/<status>/…` string as `envoy --version`. */

@@ -29,7 +29,10 @@ export async function startRelay(bindAddress: string, target: { host: string; po
 
 	// allowHalfOpen on both legs: a half-close (FIN) passes through as a half-close (pipe() ends the other leg),
 	// so a TCP app can still answer after its client is done sending (tcp_proxy passes half-closes on).
-	const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, client => {
+	// noDelay on both legs: a relay forwards each write at once, as Envoy's own proxies do (TCP_NODELAY on its
+	// connections). With Nagle's algorithm, a small write that follows an unacknowledged one waits for the peer's
+	// delayed ACK (~40 ms on Linux): the xDS stream's request/response turns paid it on every start.
+	const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, client => {
 		track(client);
 		client.on('error', () => client.destroy());
 		// The gateway itself is this machine, never a container: no need to ask.
@@ -46,7 +49,7 @@ export async function startRelay(bindAddress: string, target: { host: string; po
 				return;
 			}
 
-			const upstream = net.connect({ host: target.host, port: target.port, allowHalfOpen: true });
+			const upstream = net.connect({ host: target.host, port: target.port, allowHalfOpen: true, noDelay: true });
 			track(upstream);
 			// Either side failing or closing ends both: Envoy sees what it would see talking to the service directly.
 			client.on('error', () => upstream.destroy());

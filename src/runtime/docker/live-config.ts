@@ -23,8 +23,8 @@ type LiveConfigInput = {
 	clusterAddress: (cluster: ClusterModel) => SocketAddress;
 	/** How Envoy reaches the TCP listeners' apps (./tcp-relays.ts). */
 	tcpApp: (listenerName: string) => SocketAddress;
-	/** The upstream's control API: the app's answer follows accepted updates. */
-	controlUrl: string;
+	/** The upstream's control API, once its container runs: the app's answer follows accepted updates. */
+	controlUrl: Promise<string>;
 };
 
 /** The control plane, its relay into the sandbox's network, and the ADS bootstrap that points Envoy at it. */
@@ -39,7 +39,7 @@ export async function startLiveConfig({ model, logs, gateway, admit, clusterAddr
 		logs,
 		onAccepted: async next => {
 			if (JSON.stringify(next.upstream) !== answer) {
-				await setUpstreamResponse(controlUrl, next.upstream);
+				await setUpstreamResponse(await controlUrl, next.upstream);
 				answer = JSON.stringify(next.upstream);
 			}
 		},

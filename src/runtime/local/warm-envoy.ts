@@ -252,6 +252,9 @@ export class WarmEnvoy {
 					started.dead = true;
 					WarmEnvoy.forget(started);
 				});
+				// Busy from the moment it is in the pool: it is the starting sandbox's, and an acquire() running while
+				// this one still releases its start slot must not take it too.
+				envoy.busy = true;
 				WarmEnvoy.pool.set(key, [...WarmEnvoy.pool.get(key) ?? [], envoy]);
 				process.once('exit', () => {
 					rmSync(workDir, { recursive: true, force: true });
