@@ -12,7 +12,7 @@ import { EnvoyAdmin } from '../../envoy/admin.ts';
 import { buildAdsBootstrap, listenerNameOf, type JsonObject, type Placement } from '../../envoy/bootstrap.ts';
 import type { SandboxResources } from '../../envoy/placement.ts';
 import { envoyArguments } from '../../envoy/command-line.ts';
-import { describeEnvoy, provisionEnvoy } from '../../envoy/provision.ts';
+import { compareVersions, describeEnvoy, provisionEnvoy } from '../../envoy/provision.ts';
 import { renderBootstrapYaml } from '../../envoy/render.ts';
 import { RecordingUpstream, recordingsOf } from '../../upstream/recording-server.ts';
 import { LogBuffer } from '../log-buffer.ts';
@@ -32,6 +32,8 @@ import type { PluginModel, SandboxModel, SidecarFilter } from '../../config/mode
 
 const loopback = '127.0.0.1';
 const defaultReadyTimeoutMs = 60_000;
+/** The oldest Envoy whose sandboxes run on warm Envoys (see startLocal). */
+const warmSinceVersion = '1.39.0';
 
 
 export async function startLocal(options: RuntimeStartOptions): Promise<RunningSandbox> {
@@ -78,7 +80,9 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 		};
 
 		// A warm Envoy this process keeps between sandboxes (./warm-envoy.ts), when asked for and possible.
-		if (options.warm === true && WarmEnvoy.eligible(model)) {
+		// Envoy before 1.39: only dedicated Envoys. A Go plugin's runtime dies there while it prints a panic, and
+		// the conformance matrix's Go config cells failed now and then on warm Envoys of 1.36/1.38 (passing alone).
+		if (options.warm === true && WarmEnvoy.eligible(model) && compareVersions(warmSinceVersion, envoy.version) >= 0) {
 			const running = await startOnWarmEnvoy({ model, placement: sandboxPlacement, envoyPath: envoy.path, envoyVersion: envoy.version, options, progress, upstream, apps, tcpApps, undo, setCurrent: next => {
 				current = next;
 			} });
