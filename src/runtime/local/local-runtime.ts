@@ -233,17 +233,13 @@ async function startOnWarmEnvoy(input: WarmInput): Promise<Omit<RunningSandbox, 
 	// up to what the cores can do (../start-slots.ts).
 	const compiles = !warm.holds(modules.map(plugin => plugin.module.sha256));
 	const slot = compiles ? await admitEnvoyStart(input.progress) : undefined;
-	const pushedAt = performance.now();
 	let rejectedAtStart: Awaited<ReturnType<XdsSession['settleStart']>>;
 	try {
 		xds.pushInitial();
 		rejectedAtStart = await xds.settleStart({ exited: warm.exited, admin: warm.admin, tolerate: model.sidecar !== undefined });
 	} finally {
 		await slot?.release();
-	}
-
-	if (warm.leases === 1) {
-		warm.noteColdStart(warm.bootMs + performance.now() - pushedAt);
+		warm.settled();
 	}
 
 	const listener = await activeListener(warm.admin, listenerNameOf(model));

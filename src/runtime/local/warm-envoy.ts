@@ -49,6 +49,8 @@ const pinPrefix = 'meshbox-pin-';
 const shellPlacement: Placement = { listener: { address: loopback, port: 0 }, admin: { address: loopback, port: 0 }, upstream: { address: loopback, port: 9 }, wasmPath: () => '' };
 /** How long a sandbox's stop() waits for Envoy to take the pins. */
 const releaseTimeoutMs = 5000;
+/** How long a sandbox waits while every warm Envoy of its settings is held by a started sandbox (see acquire). */
+const patienceMs = 2000;
 
 export type WarmStartOptions = {
 	readonly envoyPath: string;
@@ -63,16 +65,14 @@ export class WarmEnvoy {
 	private static readonly starting = new Map<string, number>();
 	/** Sandboxes waiting for a busy Envoy of a key. */
 	private static readonly waiters = new Map<string, Array<() => void>>();
-	/** The longest cold start seen per key (ms). */
-	private static readonly coldStartMs = new Map<string, number>();
 	private static leaseCounter = 0;
 
 	/** Where the current sandbox's log lines go (Envoy's own go to `bootLogs` too). */
 	private sink: LogBuffer | undefined;
 	private busy = false;
 	private dead = false;
-	/** How many sandboxes this Envoy served, counting the current one (1: the sandbox that started it). */
-	leases = 0;
+	/** Whether the current sandbox is still starting (its first push, maybe a compile): it will be released soon. */
+	private settling = false;
 	private readonly pins = new Map<string, PluginModel>();
 
 	private constructor(
@@ -87,8 +87,6 @@ export class WarmEnvoy {
 		readonly staged: StagedModules,
 		readonly bootstrapYaml: string,
 		readonly envoyVersion: string,
-		/** Spawn → ready of the bare shell (ms). */
-		readonly bootMs: number,
 	) {}
 
 	/**
@@ -107,21 +105,22 @@ export class WarmEnvoy {
 	 * holds the sandbox's modules first), else a new one while fewer than `startSlotCount()` run for these
 	 * settings, else the first to be released. Waiting for a busy Envoy beats compiling the modules in another
 	 * (a 3 MB Go plugin: 1.2 s, and two compiles at once on 2 cores take as long as both in turn), but a
-	 * sandbox must never wait on one its own test holds: when none was released for `patienceMs` (longer than
-	 * a cold start of these settings took), it starts another Envoy anyway. The wait does not count against
-	 * the ready timeout.
+	 * sandbox must never wait on one its own test holds: when for `patienceMs` every Envoy of these settings was
+	 * held by a sandbox that had started (none starting or compiling, none released), it starts another Envoy
+	 * anyway. The wait does not count against the ready timeout.
 	 */
 	static async acquire(model: SandboxModel, options: WarmStartOptions): Promise<WarmEnvoy> {
 		const key = keyOf(model, options);
 		const hashes = wasmModulesOf(model).map(plugin => plugin.module.sha256);
 		let waitedSince: number | undefined;
+		let announced = false;
 		for (;;) {
 			const running = WarmEnvoy.pool.get(key) ?? [];
 			const idle = running.filter(envoy => !envoy.busy && !envoy.dead);
 			const chosen = idle.find(envoy => envoy.holds(hashes)) ?? idle[0];
 			if (chosen) {
 				chosen.busy = true;
-				chosen.leases += 1;
+				chosen.settling = true;
 				chosen.keepProcessAlive(true);
 				// Counters are the sandbox's own: they start at zero (gauges and histograms are not reset by Envoy).
 				await chosen.admin.post('reset_counters').catch(() => undefined);
@@ -129,26 +128,31 @@ export class WarmEnvoy {
 			}
 
 			const starting = WarmEnvoy.starting.get(key) ?? 0;
-			const patient = Date.now() - (waitedSince ?? Date.now()) < WarmEnvoy.patienceMs(key);
-			if (running.length + starting >= startSlotCount() && patient) {
-				if (waitedSince === undefined) {
+			if (running.length + starting >= startSlotCount()) {
+				// Patience counts only while every Envoy of these settings is held by a sandbox that has started:
+				// one still starting (compiling) is on its way to being released by its scenario.
+				const progressing = starting > 0 || running.some(envoy => envoy.settling);
+				if (progressing || waitedSince === undefined) {
 					waitedSince = Date.now();
+				}
+
+				if (!announced) {
+					announced = true;
 					options.progress(`meshbox: waiting for a warm Envoy: ${running.length + starting} run for these settings and all are busy (the wait does not count against the ready timeout)`);
 				}
 
-				// A release (or an Envoy's death) wakes the waiters; the patience counts from the last one.
-				if (await WarmEnvoy.released(key, WarmEnvoy.patienceMs(key))) {
-					waitedSince = Date.now();
+				if (Date.now() - waitedSince < patienceMs) {
+					// A release, a sandbox done starting or an Envoy's death wakes the waiters: they look again.
+					await WarmEnvoy.released(key, patienceMs - (Date.now() - waitedSince));
+					continue;
 				}
-
-				continue;
 			}
 
 			WarmEnvoy.starting.set(key, starting + 1);
 			try {
 				const envoy = await WarmEnvoy.start(key, model, options);
 				envoy.busy = true;
-				envoy.leases += 1;
+				envoy.settling = true;
 				envoy.keepProcessAlive(true);
 				return envoy;
 			} finally {
@@ -160,11 +164,6 @@ export class WarmEnvoy {
 	/** Whether this Envoy holds (pins) every module in `hashes`: a sandbox of those starts without a compile. */
 	holds(hashes: readonly string[]): boolean {
 		return hashes.every(hash => this.pins.has(hash));
-	}
-
-	/** How long a sandbox waits for a busy Envoy with no release before it starts another: 2 s, or 1.5 cold starts. */
-	private static patienceMs(key: string): number {
-		return Math.max(2000, 1.5 * (WarmEnvoy.coldStartMs.get(key) ?? 0));
 	}
 
 	/** Resolves true when an Envoy of `key` is released (or dies), false after `ms`. */
@@ -192,15 +191,16 @@ export class WarmEnvoy {
 		}
 	}
 
-	/** A cold start of `key` took `ms` (a new Envoy and its first sandbox's compiles): what waiting is weighed against. */
-	noteColdStart(ms: number): void {
-		WarmEnvoy.coldStartMs.set(this.key, Math.max(ms, WarmEnvoy.coldStartMs.get(this.key) ?? 0));
-	}
-
 	/** A new lease number: the suffix of this sandbox's vm_ids. */
 	static nextLease(): number {
 		WarmEnvoy.leaseCounter += 1;
 		return WarmEnvoy.leaseCounter;
+	}
+
+	/** The sandbox on this Envoy has started (its first push settled, or failed): waiters weigh their wait from now. */
+	settled(): void {
+		this.settling = false;
+		WarmEnvoy.wakeWaiters(this.key);
 	}
 
 	private static async start(key: string, model: SandboxModel, options: WarmStartOptions): Promise<WarmEnvoy> {
@@ -221,7 +221,6 @@ export class WarmEnvoy {
 			await writeFile(bootstrapPath, bootstrapYaml);
 			const bootLogs = new LogBuffer([]);
 			const slot = await admitEnvoyStart(options.progress);
-			const spawnedAt = performance.now();
 			try {
 				child = EnvoyProcess.spawn(options.envoyPath, [...envoyArguments(model.envoy, bootstrapPath), '--drain-time-s', '1', '--admin-address-path', adminAddressPath], { forceKillAfterMs: 5000 });
 				const running = child;
@@ -246,7 +245,7 @@ export class WarmEnvoy {
 				// Nothing to serve yet: Envoy is ready once it has the (empty) clusters and listeners.
 				void plane.push(new Map());
 				const admin = await waitUntilReady({ admin: EnvoyAdmin.fromAddressFile(adminAddressPath), exited, timeoutMs: options.readyTimeoutMs, logs: bootLogs });
-				envoy = new WarmEnvoy(key, plane, admin, running, exited, workDir, new StagedModules(path.join(workDir, 'modules')), bootstrapYaml, options.envoyVersion, performance.now() - spawnedAt);
+				envoy = new WarmEnvoy(key, plane, admin, running, exited, workDir, new StagedModules(path.join(workDir, 'modules')), bootstrapYaml, options.envoyVersion);
 				const started = envoy;
 				void exited.then(() => {
 					started.dead = true;
@@ -334,6 +333,7 @@ export class WarmEnvoy {
 		} finally {
 			// Whatever happened to the pins, the Envoy is free and lets go of the process.
 			this.busy = false;
+			this.settling = false;
 			this.keepProcessAlive(false);
 			WarmEnvoy.wakeWaiters(this.key);
 		}
