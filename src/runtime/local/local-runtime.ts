@@ -12,7 +12,7 @@ import { EnvoyAdmin } from '../../envoy/admin.ts';
 import { buildAdsBootstrap, listenerNameOf, type JsonObject, type Placement } from '../../envoy/bootstrap.ts';
 import type { SandboxResources } from '../../envoy/placement.ts';
 import { envoyArguments } from '../../envoy/command-line.ts';
-import { compareVersions, describeEnvoy, provisionEnvoy } from '../../envoy/provision.ts';
+import { describeEnvoy, provisionEnvoy } from '../../envoy/provision.ts';
 import { renderBootstrapYaml } from '../../envoy/render.ts';
 import { RecordingUpstream, recordingsOf } from '../../upstream/recording-server.ts';
 import { LogBuffer } from '../log-buffer.ts';
@@ -32,8 +32,6 @@ import type { PluginModel, SandboxModel, SidecarFilter } from '../../config/mode
 
 const loopback = '127.0.0.1';
 const defaultReadyTimeoutMs = 60_000;
-/** The oldest Envoy whose sandboxes run on warm Envoys (see startLocal). */
-const warmSinceVersion = '1.39.0';
 
 
 export async function startLocal(options: RuntimeStartOptions): Promise<RunningSandbox> {
@@ -80,9 +78,7 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 		};
 
 		// A warm Envoy this process keeps between sandboxes (./warm-envoy.ts), when asked for and possible.
-		// Envoy before 1.39: only dedicated Envoys. A Go plugin's runtime dies there while it prints a panic, and
-		// the conformance matrix's Go config cells failed now and then on warm Envoys of 1.36/1.38 (passing alone).
-		if (options.warm === true && WarmEnvoy.eligible(model) && compareVersions(warmSinceVersion, envoy.version) >= 0) {
+		if (options.warm === true && WarmEnvoy.eligible(model)) {
 			const running = await startOnWarmEnvoy({ model, placement: sandboxPlacement, envoyPath: envoy.path, envoyVersion: envoy.version, options, progress, upstream, apps, tcpApps, undo, setCurrent: next => {
 				current = next;
 			} });
@@ -222,7 +218,7 @@ async function startOnWarmEnvoy(input: WarmInput): Promise<Omit<RunningSandbox, 
 		modules: warm.staged,
 		logs,
 		extra: () => warm.pinResources(),
-		transform: resources => withLeaseExtensionNames(resources, lease),
+		transform: resources => withLeaseNames(resources, lease),
 		onAccepted: next => {
 			modules = wasmModulesOf(next);
 			input.setCurrent(next);
@@ -242,8 +238,8 @@ async function startOnWarmEnvoy(input: WarmInput): Promise<Omit<RunningSandbox, 
 		warm.settled();
 	}
 
-	const listener = await activeListener(warm.admin, listenerNameOf(model));
-	const tcp = await tcpEndpoints(model, tcpApps, async name => activeListener(warm.admin, name));
+	const listener = await activeListener(warm.admin, leasedName(listenerNameOf(model), lease));
+	const tcp = await tcpEndpoints(model, tcpApps, async name => activeListener(warm.admin, leasedName(name, lease)));
 	return {
 		url: `http://${loopback}:${listener.port}`,
 		admin: warm.admin,
@@ -261,12 +257,13 @@ async function startOnWarmEnvoy(input: WarmInput): Promise<Omit<RunningSandbox, 
 }
 
 /**
- * The lease's own names for its extension configs (ECDS), in the configs and in the listeners that refer to
- * them. Envoy keeps one subscription per name while any listener uses it, and a sandbox's removed listener
- * drains for a second: under the same name, the next sandbox's listener would join that subscription, with
- * the previous sandbox's config (or none, after a NACK) as its start.
+ * The lease's own names for its listeners and extension configs (ECDS), in the configs and in the listeners
+ * that refer to them. A sandbox's removed listener drains for a second, and Envoy keeps one ECDS subscription
+ * per name while any listener uses it: under the same names, the next sandbox's listener would join that
+ * subscription, with the previous sandbox's config (or none, after a NACK) as its start, and Envoys before
+ * 1.39 list the draining listener under the name too (the next sandbox got its port: 404s).
  */
-function withLeaseExtensionNames(resources: SandboxResources, lease: number): SandboxResources {
+function withLeaseNames(resources: SandboxResources, lease: number): SandboxResources {
 	const names = new Set(resources.extensionConfigs.map(config => String(config.name)));
 	const renamed = (name: string) => (names.has(name) ? `${name}@${lease}` : name);
 	const rewrite = (value: unknown, parentKey?: string): unknown => {
@@ -285,10 +282,15 @@ function withLeaseExtensionNames(resources: SandboxResources, lease: number): Sa
 	};
 
 	return {
-		listeners: resources.listeners.map(listener => rewrite(listener) as JsonObject),
+		listeners: resources.listeners.map(listener => ({ ...rewrite(listener) as JsonObject, name: leasedName(String(listener.name), lease) })),
 		clusters: resources.clusters,
 		extensionConfigs: resources.extensionConfigs.map(config => ({ ...config, name: renamed(String(config.name)) })),
 	};
+}
+
+/** A listener's name on a warm Envoy (see withLeaseNames). */
+function leasedName(name: string, lease: number): string {
+	return `${name}@${lease}`;
 }
 
 /** The sandbox's plugins with vm_ids of this lease's own: shared data and queues never carry over to the next. */

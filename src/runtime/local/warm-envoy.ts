@@ -304,7 +304,10 @@ export class WarmEnvoy {
 		}));
 		const listener: JsonObject = {
 			name: 'meshbox_pins',
-			address: { socket_address: { address: loopback, port_value: 0 } },
+			// A Unix socket, never a TCP port: Envoy gives a listener of an address it already has (127.0.0.1:0,
+			// a sandbox's listener draining) that listener's socket. On Envoy 1.38 the pins, updated at each release,
+			// took the next sandbox's port, and its requests got the pins' 404 (found in the conformance matrix).
+			address: { pipe: { path: path.join(this.workDir, 'pins.sock') } },
 			filter_chains: [{
 				filters: [{
 					name: 'envoy.filters.network.http_connection_manager',
