@@ -21,8 +21,9 @@ export type RuntimeStartOptions = {
 	readonly readyTimeoutMs?: number;
 	/**
 	 * local runtime: run on a warm Envoy this process keeps between sandboxes (./local/warm-envoy.ts) rather
-	 * than a dedicated one, when the model allows it. Default: false (the scenario API asks for it; `meshbox up`,
-	 * one sandbox per process, does not).
+	 * than a dedicated one, when the model allows it; docker runtime: take this process's spare network and
+	 * upstream, and prepare one for the next start (./docker/spares.ts). Default: false (the scenario API asks
+	 * for it; `meshbox up`, one sandbox per process, does not).
 	 */
 	readonly warm?: boolean;
 	/** docker runtime: `--envoy-image`, the image to run Envoy from (default: MESHBOX_ENVOY_IMAGE, the official image, or meshbox/envoy). */

@@ -14,12 +14,16 @@
  * resolve leaves the cluster without a host until the next lookup (dns_refresh_rate, 5 s by default). Over
  * xDS, Envoy learns that cluster from the control plane, so the relay to it admits Envoy once the upstream
  * has started; with a static bootstrap (a remote daemon) Envoy starts after the upstream, as one step.
+ *
+ * A warm start (the scenario API's) takes the network and the running upstream from this process's spare,
+ * prepared in the background after its previous start (./spares.ts), and starts Envoy alone.
  */
+import type Dockerode from 'dockerode';
 import { EnvoyAdmin } from '../../envoy/admin.ts';
 import type { ClusterModel, SandboxModel } from '../../config/model.ts';
 import { buildBootstrap } from '../../envoy/bootstrap.ts';
 import { renderBootstrapYaml } from '../../envoy/render.ts';
-import { controlClient } from '../../upstream/control-client.ts';
+import { controlClient, setUpstreamResponse } from '../../upstream/control-client.ts';
 import { LogBuffer } from '../log-buffer.ts';
 import { assertPortFree } from '../ports.ts';
 import { waitUntilReady, type ExitInfo } from '../ready.ts';
@@ -37,7 +41,7 @@ import { startLiveConfig } from './live-config.ts';
 import { createNetwork, gatewayOf, networkMembers, relayLoopbackClusters } from './network.ts';
 import { removeSandboxes } from './reaper.ts';
 import { SandboxContainer } from './sandbox-container.ts';
-import type { StartedTestContainer } from './testcontainers.ts';
+import { adoptSpare, discardSpare, prepareSpare, spareFits, spareSettingsFor, takeSpare, type Spare } from './spares.ts';
 import { startUpstream, waitForUpstream } from './upstream-container.ts';
 import { containerAppRecordings, containerAppServers } from '../apps.ts';
 import { wasmModulesOf } from '../../config/listeners.ts';
@@ -54,8 +58,13 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 	const connection = await connectDocker();
 	const { docker, publishHost } = connection;
 
-	const sessionId = newSessionId();
-	const labels = sandboxLabels(sessionId);
+	// A warm start takes this process's spare network and upstream when there is one (./spares.ts): then the
+	// sandbox is that spare's session.
+	const spareSettings = options.warm ? spareSettingsFor(connection, model) : undefined;
+	const spareTaken = spareSettings ? takeSpare() : undefined;
+	let sessionId = newSessionId();
+	let labels = sandboxLabels(sessionId);
+	let spare: Spare | undefined;
 	const cleanups: Array<() => Promise<unknown>> = [];
 	// Container starts still under way when a start fails: settled before the session's labels are swept, so
 	// that a container Docker creates after the sweep's listing is not left behind.
@@ -72,8 +81,7 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 		// after the other: either may be built, under one build lock (./image-build.ts withBuildLock). The
 		// orphans' reaping only ever removes networks of owners that are gone, never this one; when those still
 		// hold Docker's last address pool, createNetwork waits for them.
-		const networkName = `meshbox-${sessionId}`;
-		const [reaped, [envoyImage, upstreamImage], , network] = await allInOrder([
+		const [reaped, [envoyImage, upstreamImage], , createdNetwork, taken] = await allInOrder([
 			removeSandboxes(docker, 'orphans'),
 			(async () => {
 				const envoy = await chooseEnvoyImage(docker, { requested: options.envoyImage, envoyBin: options.envoyBin, version: options.model.envoy.version, versionOrigin: options.model.envoy.versionOrigin, onProgress: progress });
@@ -84,8 +92,21 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 				await assertPortFree(publishHost, model.adminPort, 'admin', '--admin-port');
 				await assertTcpPortsFree(model, publishHost);
 			})() : undefined,
-			createNetwork(connection, networkName, labels, progress),
+			spareTaken ? undefined : createNetwork(connection, `meshbox-${sessionId}`, labels, progress),
+			spareTaken,
 		] as const);
+		if (taken && spareSettings && spareFits(taken, spareSettings, upstreamImage)) {
+			adoptSpare(taken);
+			spare = taken;
+			sessionId = taken.sessionId;
+			labels = taken.labels;
+			progress(`meshbox: docker runtime: took this process's spare network and upstream (session ${sessionId})`);
+		} else if (taken) {
+			discardSpare(taken);
+		}
+
+		const networkName = `meshbox-${sessionId}`;
+		const network = (spare ? docker.getNetwork(spare.networkId) : createdNetwork) ?? await createNetwork(connection, networkName, labels, progress);
 		if (reaped.containers > 0 || reaped.networks > 0) {
 			progress(`meshbox: removed ${reaped.containers} container(s) and ${reaped.networks} network(s) left by meshbox processes that are gone`);
 		}
@@ -102,13 +123,22 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 
 		// Started here, awaited below with Envoy's start (see the module comment). Every promise derived from it
 		// is marked handled at once: a failed start is reported where it is awaited, never as an unhandled rejection.
-		const upstreamStarted = startUpstream({ image: upstreamImage, sessionId, labels, networkName, response: model.upstream, apps: containerAppServers(model) });
+		const upstreamStarted: Promise<UpstreamContainer> = spare ? Promise.resolve(spareUpstream(docker, spare)) : startUpstream({ image: upstreamImage, sessionId, labels, networkName, response: model.upstream, apps: containerAppServers(model) })
+			.then(container => ({
+				id: container.getId(),
+				controlUrl: `http://${publishHost}:${container.getMappedPort(upstreamControlPort)}`,
+				stop: async () => container.stop({ timeout: stopTimeoutMs }),
+			}));
 		starting.push(upstreamStarted);
 		upstreamStarted.catch(() => undefined);
-		const upstreamControlUrl = upstreamStarted.then(upstream => `http://${publishHost}:${upstream.getMappedPort(upstreamControlPort)}`);
+		const upstreamControlUrl = upstreamStarted.then(upstream => upstream.controlUrl);
 		upstreamControlUrl.catch(() => undefined);
 		// The app boots (Node, in its container) while Envoy starts; both must be ready before the sandbox is.
-		const upstreamReady = upstreamStarted.then(async upstream => waitForUpstream(await upstreamControlUrl, docker, upstream.getId()));
+		// A spare's runs already: it gets this sandbox's answer, and forgets any request (it could have had none:
+		// its app port is published nowhere and nothing else is on its network).
+		const upstreamReady = spare
+			? Promise.all([setUpstreamResponse(spare.controlUrl, model.upstream), controlClient(spare.controlUrl).clear()])
+			: upstreamStarted.then(async upstream => waitForUpstream(upstream.controlUrl, docker, upstream.id));
 		upstreamReady.catch(() => undefined);
 
 		const relayed = new Map(relays.map(relay => [relay.cluster, relay.address]));
@@ -177,7 +207,7 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 		starting.push(envoyStarted);
 		envoyStarted.catch(() => undefined);
 		// Whichever container fails to start first is the error; Envoy cannot be ready before the upstream runs.
-		const [envoy] = await Promise.all([envoyStarted, upstreamStarted]) as [StartedTestContainer, StartedTestContainer];
+		const [envoy] = await Promise.all([envoyStarted, upstreamStarted]);
 
 		const exited: Promise<ExitInfo> = docker.getContainer(envoy.getId()).wait().then(async (result: { StatusCode?: number }) => {
 			// The log stream ends with the container; give it a moment to deliver the last lines.
@@ -202,6 +232,10 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 		await startSlot?.release();
 		const [envoyVersion, upstream, controlUrl] = await Promise.all([envoyVersionAsked, upstreamStarted, upstreamControlUrl]);
 		const tcp = await tcpEndpoints(model, tcpApps, async name => ({ address: publishHost, port: envoy.getMappedPort(containerTcpListenerPort(model, name)) }));
+		// The next warm start of this process takes it (./spares.ts).
+		if (spareSettings) {
+			prepareSpare(spareSettings, upstreamImage);
+		}
 
 		let stopped: Promise<void> | undefined;
 		return {
@@ -224,7 +258,7 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 				stopping = true;
 				stopped ??= (async () => {
 					// SIGTERM both (quick exits), then remove whatever carries the session's label, network last.
-					await Promise.allSettled([envoy.stop({ timeout: stopTimeoutMs }), upstream.stop({ timeout: stopTimeoutMs })]);
+					await Promise.allSettled([envoy.stop({ timeout: stopTimeoutMs }), upstream.stop()]);
 					await removeAll();
 				})();
 				return stopped;
@@ -232,9 +266,25 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 		};
 	} catch (error) {
 		stopping = true;
+		if (!spare) {
+			// Taken while the start failed beside it: not this session's, so removed on its own.
+			void spareTaken?.then(taken => taken && discardSpare(taken), () => undefined);
+		}
+
 		await removeAll().catch(() => undefined);
 		throw error;
 	}
+}
+
+/** The upstream's container, started here or taken from a spare. */
+type UpstreamContainer = { readonly id: string; readonly controlUrl: string; stop(): Promise<unknown> };
+
+function spareUpstream(docker: Dockerode, spare: Spare): UpstreamContainer {
+	return {
+		id: spare.upstreamId,
+		controlUrl: spare.controlUrl,
+		stop: async () => docker.getContainer(spare.upstreamId).stop({ t: Math.ceil(stopTimeoutMs / 1000) }),
+	};
 }
 
 /**

@@ -19,18 +19,23 @@ const upstreamReadyTimeoutMs = 20_000;
 
 type UpstreamStart = { image: string; sessionId: string; labels: Readonly<Record<string, string>>; networkName: string; response: UpstreamModel; apps?: readonly AppServer[] };
 
+/** The upstream's environment; without `response` it answers hello-world until told otherwise (PUT /response). */
+export function upstreamEnvironment({ response, apps = [], maxRecordings }: { response?: UpstreamModel; apps?: readonly AppServer[]; maxRecordings: number }): Record<string, string> {
+	return {
+		...(response ? { [upstreamResponseVariable]: JSON.stringify(response) } : {}),
+		[maxRecordingsVariable]: String(maxRecordings),
+		// Named apps (`apps:`), each on its own port (src/upstream/apps.ts).
+		...(apps.length > 0 ? { [upstreamAppsVariable]: JSON.stringify(apps) } : {}),
+	};
+}
+
 export async function startUpstream({ image, sessionId, labels, networkName, response, apps = [] }: UpstreamStart): Promise<StartedTestContainer> {
 	// How many requests the app keeps, as on the local runtime (src/upstream/recording-server.ts); a bad value is a usage error here.
-	const maxRecordings = String(maxRecordingsFromEnv());
+	const maxRecordings = maxRecordingsFromEnv();
 	try {
 		return await new SandboxContainer(image)
 			.withName(`meshbox-${sessionId}-upstream`)
-			.withEnvironment({
-				[upstreamResponseVariable]: JSON.stringify(response),
-				[maxRecordingsVariable]: maxRecordings,
-				// Named apps (`apps:`), each on its own port (src/upstream/apps.ts).
-				...(apps.length > 0 ? { [upstreamAppsVariable]: JSON.stringify(apps) } : {}),
-			})
+			.withEnvironment(upstreamEnvironment({ response, apps, maxRecordings }))
 			.withLabels({ ...labels, [labelKeys.role]: 'upstream' })
 			.withNetworkAndAliases(networkName, [upstreamAlias])
 			.withExposedPorts(upstreamControlPort)
