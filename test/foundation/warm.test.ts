@@ -7,7 +7,7 @@
  */
 import test from 'ava';
 import { isMeshboxError, startSandbox, type Sandbox } from '../../src/index.ts';
-import { startSlotCount } from '../../src/runtime/start-slots.ts';
+import { warmPoolSize } from '../../src/runtime/local/warm-envoy.ts';
 import { fixturePlugin, seedWasm } from '../helpers/paths.ts';
 
 const sharedData = fixturePlugin('rust-shared-data');
@@ -104,11 +104,11 @@ test.serial('scenarios started at once share a few warm Envoys, and each sees on
 	}
 
 	const envoys = new Set(seen.map(scenario => scenario.admin)).size;
-	t.true(envoys <= startSlotCount(), `${count} scenarios on ${envoys} Envoys (at most one per start slot: ${startSlotCount()})`);
+	t.true(envoys <= warmPoolSize(), `${count} scenarios on ${envoys} Envoys (the pool holds at most ${warmPoolSize()})`);
 });
 
 test.serial('sandboxes a test holds at once never wait on each other: more than the Envoys of the pool all start', async t => {
-	const count = startSlotCount() + 1;
+	const count = warmPoolSize() + 1;
 	const boxes = await Promise.all(Array.from({ length: count }, async () => startSandbox({ fresh: false, plugins: [seedWasm] })));
 	try {
 		t.is(new Set(boxes.map(box => box.adminUrl)).size, count, 'one Envoy each: a sandbox in use is never shared');

@@ -102,7 +102,7 @@ export class WarmEnvoy {
 
 	/**
 	 * A warm Envoy for `model`'s bootstrap-level settings, marked busy until `release()`: an idle one (one that
-	 * holds the sandbox's modules first), else a new one while fewer than `startSlotCount()` run for these
+	 * holds the sandbox's modules first), else a new one while fewer than `warmPoolSize()` run for these
 	 * settings, else the first to be released. Waiting for a busy Envoy beats compiling the modules in another
 	 * (a 3 MB Go plugin: 1.2 s, and two compiles at once on 2 cores take as long as both in turn), but a
 	 * sandbox must never wait on one its own test holds: when for `patienceMs` every Envoy of these settings was
@@ -128,7 +128,7 @@ export class WarmEnvoy {
 			}
 
 			const starting = WarmEnvoy.starting.get(key) ?? 0;
-			if (running.length + starting >= startSlotCount()) {
+			if (running.length + starting >= warmPoolSize()) {
 				// Patience counts only while every Envoy of these settings is held by a sandbox that has started:
 				// one still starting (compiling) is on its way to being released by its scenario.
 				const progressing = starting > 0 || running.some(envoy => envoy.settling);
@@ -372,6 +372,15 @@ export class WarmEnvoy {
 		this.child.keepProcessAlive(on);
 		this.plane.keepProcessAlive(on);
 	}
+}
+
+/**
+ * How many warm Envoys of one setting a process runs before a sandbox waits for a busy one: the start slots
+ * (MESHBOX_START_SLOTS), but never more than the cores, since more would only compile the same modules again
+ * side by side (`npm run bench` raises the slots so its own measurements never wait in line).
+ */
+export function warmPoolSize(): number {
+	return Math.min(startSlotCount(), os.availableParallelism());
 }
 
 /** Bootstrap-level settings: sandboxes share an Envoy only when these are equal. */
