@@ -115,11 +115,8 @@ export const upCommand: Command = {
 
 			out(`try: curl -i -H 'host: my-app.example.com' ${running.url}/hello    (Ctrl+C to stop)`);
 			// --watch: new modules and configs reach this same Envoy over xDS (src/compose/watch.ts).
-			const watcher = values.watch
-				? await (async () => {
-					const [{ LiveSandbox }, { watchPlugins }] = watchModules!;
-					return watchPlugins(new LiveSandbox(running, {}, runningModel, process.cwd(), session), async () => loadSandboxModel(values, defaultListenerPort, session), { report: out, configFiles: await configFileOf(values) });
-				})()
+			const watcher = watchModules
+				? watchModules[1].watchPlugins(new watchModules[0].LiveSandbox(running, {}, runningModel, process.cwd(), session), async () => loadSandboxModel(values, defaultListenerPort, session), { report: out, configFiles: await configFileOf(values) })
 				: undefined;
 			if (watcher) {
 				const built = runningModel.plugins.filter(plugin => plugin.build).map(plugin => plugin.name);

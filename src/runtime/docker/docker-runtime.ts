@@ -230,7 +230,7 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 		const rejectedAtStart = await live?.xds.settleStart({ exited, admin, tolerate: model.sidecar !== undefined });
 		await upstreamReady;
 		await startSlot?.release();
-		const [envoyVersion, upstream, controlUrl] = await Promise.all([envoyVersionAsked, upstreamStarted, upstreamControlUrl]);
+		const [envoyVersion, upstream] = await Promise.all([envoyVersionAsked, upstreamStarted]);
 		const tcp = await tcpEndpoints(model, tcpApps, async name => ({ address: publishHost, port: envoy.getMappedPort(containerTcpListenerPort(model, name)) }));
 		// The next warm start of this process takes it (./spares.ts).
 		if (spareSettings) {
@@ -245,8 +245,8 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 			bootstrapYaml,
 			envoyVersion,
 			logs,
-			upstream: controlClient(controlUrl),
-			apps: containerAppRecordings(model, controlUrl),
+			upstream: controlClient(upstream.controlUrl),
+			apps: containerAppRecordings(model, upstream.controlUrl),
 			...(tcp ? { tcp } : {}),
 			...(live ? {
 				rejectedAtStart: rejectedAtStart ?? [],

@@ -125,7 +125,7 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 		let stopping = false;
 		undo.push(async () => {
 			stopping = true;
-			await stopChild(child);
+			await child.stop();
 		});
 		await writeOwner(workDir, { ownerPid: process.pid, envoyPid: child.pid });
 		const exited: Promise<ExitInfo> = child.exited.then(async result => {
@@ -165,10 +165,6 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 		await undoAll();
 		throw error;
 	}
-}
-
-async function stopChild(child: EnvoyProcess): Promise<void> {
-	await child.stop();
 }
 
 type WarmInput = {
@@ -265,7 +261,7 @@ async function startOnWarmEnvoy(input: WarmInput): Promise<Omit<RunningSandbox, 
  */
 function withLeaseNames(resources: SandboxResources, lease: number): SandboxResources {
 	const names = new Set(resources.extensionConfigs.map(config => String(config.name)));
-	const renamed = (name: string) => (names.has(name) ? `${name}@${lease}` : name);
+	const renamed = (name: string) => (names.has(name) ? leasedName(name, lease) : name);
 	const rewrite = (value: unknown, parentKey?: string): unknown => {
 		if (Array.isArray(value)) {
 			return value.map(child => rewrite(child));
@@ -288,7 +284,7 @@ function withLeaseNames(resources: SandboxResources, lease: number): SandboxReso
 	};
 }
 
-/** A listener's name on a warm Envoy (see withLeaseNames). */
+/** A listener's or extension config's name on a warm Envoy (see withLeaseNames). */
 function leasedName(name: string, lease: number): string {
 	return `${name}@${lease}`;
 }

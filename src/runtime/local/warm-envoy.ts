@@ -150,8 +150,8 @@ export class WarmEnvoy {
 
 			WarmEnvoy.starting.set(key, starting + 1);
 			try {
+				// Busy already (see start()).
 				const envoy = await WarmEnvoy.start(key, model, options);
-				envoy.busy = true;
 				envoy.settling = true;
 				envoy.keepProcessAlive(true);
 				return envoy;
@@ -166,17 +166,17 @@ export class WarmEnvoy {
 		return hashes.every(hash => this.pins.has(hash));
 	}
 
-	/** Resolves true when an Envoy of `key` is released (or dies), false after `ms`. */
-	private static async released(key: string, ms: number): Promise<boolean> {
+	/** Resolves when an Envoy of `key` is released, done starting its sandbox or dead, or after `ms`. */
+	private static async released(key: string, ms: number): Promise<void> {
 		return new Promise(resolve => {
 			const wake = () => {
 				clearTimeout(timer);
-				resolve(true);
+				resolve();
 			};
 
 			const timer = setTimeout(() => {
 				WarmEnvoy.waiters.set(key, (WarmEnvoy.waiters.get(key) ?? []).filter(waiter => waiter !== wake));
-				resolve(false);
+				resolve();
 			}, ms);
 			WarmEnvoy.waiters.set(key, [...WarmEnvoy.waiters.get(key) ?? [], wake]);
 		});
@@ -255,9 +255,7 @@ export class WarmEnvoy {
 				// this one still releases its start slot must not take it too.
 				envoy.busy = true;
 				WarmEnvoy.pool.set(key, [...WarmEnvoy.pool.get(key) ?? [], envoy]);
-				process.once('exit', () => {
-					rmSync(workDir, { recursive: true, force: true });
-				});
+				removeAtExit(workDir);
 				return envoy;
 			} finally {
 				await slot.release();
@@ -283,6 +281,7 @@ export class WarmEnvoy {
 		}
 
 		void envoy.plane.stop();
+		workDirsToRemove.delete(envoy.workDir);
 		void rm(envoy.workDir, { recursive: true, force: true });
 		WarmEnvoy.wakeWaiters(envoy.key);
 	}
@@ -372,6 +371,23 @@ export class WarmEnvoy {
 		this.child.keepProcessAlive(on);
 		this.plane.keepProcessAlive(on);
 	}
+}
+
+/** Work dirs of this process's warm Envoys: removed when it exits (one 'exit' listener, however many Envoys ran). */
+const workDirsToRemove = new Set<string>();
+let exitListening = false;
+
+function removeAtExit(workDir: string): void {
+	if (!exitListening) {
+		exitListening = true;
+		process.once('exit', () => {
+			for (const dir of workDirsToRemove) {
+				rmSync(dir, { recursive: true, force: true });
+			}
+		});
+	}
+
+	workDirsToRemove.add(workDir);
 }
 
 /**
