@@ -2,6 +2,8 @@
  * What every CLI command looks like. Each command lives in `commands/<name>.ts` and is listed (loaded on
  * demand) in main.ts.
  */
+import type { HeadStart } from '../runtime/local/head-start.ts';
+
 export type CommandContext = {
 	/** Arguments after the command name. */
 	readonly argv: readonly string[];
@@ -9,6 +11,8 @@ export type CommandContext = {
 	readonly out: (text: string) => void;
 	/** Progress and diagnostics. */
 	readonly err: (text: string) => void;
+	/** `meshbox up`'s Envoy, started ahead by bin/meshbox.js (src/runtime/local/head-start.ts). */
+	readonly headStart?: HeadStart;
 };
 
 export type Command = {

@@ -6,6 +6,7 @@
  */
 import { isMeshboxError } from '../errors.ts';
 import type { Command } from './command.ts';
+import type { HeadStart } from '../runtime/local/head-start.ts';
 
 /**
  * The commands, each loaded only when run: `meshbox up` does not pay for the Istio, Docker or image-building
@@ -25,7 +26,19 @@ const commands: Readonly<Record<string, () => Promise<Command>>> = {
 /** Write errors that mean "nobody reads this output any more". */
 const outputGoneCodes = new Set(['EPIPE', 'EIO', 'ERR_STREAM_DESTROYED']);
 
-export async function main(argv: readonly string[]): Promise<number> {
+/**
+ * Runs `argv` (the arguments after `meshbox`). `headStart`: `meshbox up`'s Envoy, started by bin/meshbox.js before
+ * this code loaded (src/runtime/local/head-start.ts); whatever the command does with it, none is left behind.
+ */
+export async function main(argv: readonly string[], { headStart }: { headStart?: HeadStart } = {}): Promise<number> {
+	try {
+		return await run(argv, headStart);
+	} finally {
+		await headStart?.discard();
+	}
+}
+
+async function run(argv: readonly string[], headStart: HeadStart | undefined): Promise<number> {
 	// Once the terminal is closed (SIGHUP) or a pipe's reader is gone (`| head`), writes fail with EIO or EPIPE.
 	// Unhandled, that error would end meshbox on the spot, in the middle of `up`'s cleanup; output that has
 	// nowhere to go is dropped instead.
@@ -53,7 +66,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 
 	const command = await load();
 	try {
-		return await command.run({ argv: rest, out, err });
+		return await command.run({ argv: rest, out, err, headStart });
 	} catch (error) {
 		if (isMeshboxError(error)) {
 			err(`meshbox ${command.name}: ${error.describe()}`);

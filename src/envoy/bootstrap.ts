@@ -68,7 +68,7 @@ export function buildBootstrap(model: SandboxModel, placement: Placement): JsonO
 }
 
 /** Where an Envoy driven by xDS finds its control plane: the ADS server of src/xds. */
-const xdsClusterName = 'meshbox_xds';
+export const xdsClusterName = 'meshbox_xds';
 
 /**
  * A bootstrap whose listeners, clusters and extension configs all come from the control plane at `ads` over

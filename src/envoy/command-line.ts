@@ -5,6 +5,11 @@ import type { EnvoyModel } from '../config/model.ts';
 import { envoyLogFormat } from './logs.ts';
 
 export function envoyArguments(envoy: EnvoyModel, bootstrapPath: string): string[] {
+	return ['--config-path', bootstrapPath, ...envoyOptions(envoy)];
+}
+
+/** The arguments but the bootstrap's path: what two Envoys of one model share. */
+export function envoyOptions(envoy: EnvoyModel): string[] {
 	const components = Object.entries(envoy.componentLogLevels).map(([logger, level]) => `${logger}:${level}`);
 	// The admin logger stays at info at least: meshbox reads its "change log level" line as a log barrier.
 	if (!Object.hasOwn(envoy.componentLogLevels, 'admin')) {
@@ -12,7 +17,6 @@ export function envoyArguments(envoy: EnvoyModel, bootstrapPath: string): string
 	}
 
 	return [
-		'--config-path', bootstrapPath,
 		'--log-level', envoy.logLevel,
 		'--component-log-level', components.join(','),
 		'--log-format', envoyLogFormat,

@@ -63,14 +63,16 @@ export class LogBuffer {
 		}
 	}
 
-	/** Feeds every line of `stream` (Envoy's stdout or stderr, or a container's log) until it ends. */
-	async follow(stream: Readable | null): Promise<void> {
+	/** Feeds every line of `stream` (Envoy's stdout or stderr, or a container's log) until it ends, but those containing `skipLinesWith` (a pin's, src/envoy/pins.ts). */
+	async follow(stream: Readable | null, skipLinesWith?: string): Promise<void> {
 		if (!stream) {
 			return;
 		}
 
 		for await (const line of readline.createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })) {
-			this.pushLine(line);
+			if (skipLinesWith === undefined || !line.includes(skipLinesWith)) {
+				this.pushLine(line);
+			}
 		}
 	}
 

@@ -15,9 +15,11 @@ export type ReadyWait = {
 	timeoutMs: number;
 	/** Envoy's log so far: what a failure is explained from. */
 	logs: LogBuffer;
+	/** Look again at once when this settles (Envoy answered the first xDS push: ready is near). */
+	recheckOn?: Promise<unknown>;
 };
 
-export async function waitUntilReady({ admin, exited, timeoutMs, logs }: ReadyWait): Promise<EnvoyAdmin> {
+export async function waitUntilReady({ admin, exited, timeoutMs, logs, recheckOn }: ReadyWait): Promise<EnvoyAdmin> {
 	const explain = (exit: ExitInfo | undefined, timedOutAfterMs?: number) => explainStartupFailure({
 		entries: logs.entries,
 		pluginEntries: logs.pluginEntries,
@@ -29,6 +31,14 @@ export async function waitUntilReady({ admin, exited, timeoutMs, logs }: ReadyWa
 	void exited.then(info => {
 		exit = info;
 	});
+	let answered = false;
+	let wake: (() => void) | undefined;
+	const onAnswer = () => {
+		answered = true;
+		wake?.();
+	};
+
+	void recheckOn?.then(onAnswer, onAnswer);
 	const started = Date.now();
 	for (;;) {
 		if (exit) {
@@ -46,6 +56,11 @@ export async function waitUntilReady({ admin, exited, timeoutMs, logs }: ReadyWa
 
 		// An exit is noticed at once; otherwise poll every 10 ms: /ready costs Envoy microseconds, and a coarser
 		// poll adds half its period to every start on average (helper G, #9: measured with `npm run bench`).
-		await Promise.race([exited, new Promise(resolve => setTimeout(resolve, 10))]);
+		// Once Envoy answered the first push its listener is all but ready: that wakes the poll, and it goes on
+		// every ms.
+		await Promise.race([exited, new Promise<void>(resolve => {
+			wake = resolve;
+			setTimeout(resolve, answered ? 1 : 10);
+		})]);
 	}
 }

@@ -24,6 +24,8 @@ export async function startRuntime(requested: string | undefined, options: Runti
 		}
 
 		case 'docker': {
+			// `meshbox up`'s head start is a local Envoy (./local/head-start.ts).
+			await options.headStart?.discard();
 			// Loaded on demand: testcontainers and dockerode are heavy, and the local runtime needs neither.
 			const { startDocker } = await import('./docker/docker-runtime.ts');
 			return startDocker(options);

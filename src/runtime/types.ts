@@ -7,6 +7,7 @@ import type { UpstreamRecordings } from '../upstream/recordings.ts';
 import type { PushRejection, PushResult } from '../xds/control-plane.ts';
 import type { LogBuffer } from './log-buffer.ts';
 import type { TcpEndpoints } from './tcp-apps.ts';
+import type { HeadStart } from './local/head-start.ts';
 
 export type RuntimeName = 'local' | 'docker';
 export const runtimeNames: readonly RuntimeName[] = ['local', 'docker'];
@@ -26,6 +27,12 @@ export type RuntimeStartOptions = {
 	 * for it; `meshbox up`, one sandbox per process, does not).
 	 */
 	readonly warm?: boolean;
+	/**
+	 * `meshbox up`'s head start (./local/head-start.ts): the Envoy it started ahead is adopted by the local
+	 * runtime's dedicated start when it is the one that start would spawn, and stopped otherwise; the start is
+	 * recorded under its key for the next `up`.
+	 */
+	readonly headStart?: HeadStart;
 	/** docker runtime: `--envoy-image`, the image to run Envoy from (default: MESHBOX_ENVOY_IMAGE, the official image, or meshbox/envoy). */
 	readonly envoyImage?: string;
 };

@@ -13,6 +13,7 @@ import { wasmModulesOf } from '../config/listeners.ts';
 import { buildResources, type Placement, type SandboxResources } from '../envoy/bootstrap.ts';
 import { explainStartupFailure } from '../envoy/startup-failure.ts';
 import { ControlPlane, snapshotOf, type PushRejection, type PushResult, type ResourceSnapshot } from '../xds/control-plane.ts';
+import type { PreboundListener } from '../xds/grpc-server.ts';
 import type { LogBuffer } from './log-buffer.ts';
 import type { ExitInfo } from './ready.ts';
 
@@ -33,6 +34,8 @@ export type XdsSessionOptions = {
 	readonly extra?: () => SandboxResources;
 	/** What becomes of the sandbox's own resources before they are served (a warm lease's names). */
 	readonly transform?: (resources: SandboxResources) => SandboxResources;
+	/** The control plane's port, bound already (`meshbox up`'s head start, ./local/head-start.ts). */
+	readonly prebound?: PreboundListener;
 };
 
 export class XdsSession {
@@ -62,7 +65,7 @@ export class XdsSession {
 	 * schemas and encoding the resources (tens of ms) run while Envoy boots rather than before it (helper G, #9).
 	 */
 	static async bind(options: XdsSessionOptions): Promise<XdsSession> {
-		const plane = await ControlPlane.start({ host: '127.0.0.1' });
+		const plane = await ControlPlane.start({ host: '127.0.0.1', prebound: options.prebound });
 		try {
 			const session = new XdsSession(plane, options);
 			// Every module: HTTP plugins, TCP listeners' network plugins, services (src/config/listeners.ts).
@@ -81,6 +84,11 @@ export class XdsSession {
 			// Awaited by settleStart, later: an invalid resource must not be an unhandled rejection meanwhile.
 			this.initialPush.catch(() => undefined);
 		}
+	}
+
+	/** Settles once Envoy answered the first push (ACK or NACK); never before `pushInitial`. */
+	get firstAnswer(): Promise<unknown> {
+		return this.initialPush ?? new Promise(() => undefined);
 	}
 
 	/** The control plane's port on 127.0.0.1. */

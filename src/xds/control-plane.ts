@@ -15,7 +15,7 @@
  *
  * gRPC itself is ./grpc-server.ts (node:http2): ADS is one bidirectional-streaming method.
  */
-import { bidiMethod, GrpcServer, type GrpcBidiCall } from './grpc-server.ts';
+import { bidiMethod, GrpcServer, type GrpcBidiCall, type PreboundListener } from './grpc-server.ts';
 import type { JsonObject } from '../util/json.ts';
 import { typeUrls } from '../envoy/type-urls.ts';
 import { envoySchemas, type EnvoySchemas } from './protobuf.ts';
@@ -74,6 +74,8 @@ export type ControlPlaneOptions = {
 	/** Where the ADS server listens. Default 127.0.0.1, any free port. */
 	readonly host?: string;
 	readonly port?: number;
+	/** A server already listening whose connections the control plane takes over (see ./grpc-server.ts). */
+	readonly prebound?: PreboundListener;
 	/** Called with one line per event (connect, push, ACK, NACK), for `--verbose`. */
 	readonly onEvent?: (line: string) => void;
 };
@@ -114,7 +116,7 @@ export class ControlPlane {
 				}
 			},
 		});
-		const server = await GrpcServer.listen({ host, port: options.port ?? 0, methods: { [adsMethodPath]: ads } });
+		const server = await GrpcServer.listen({ host, port: options.port ?? 0, prebound: options.prebound, methods: { [adsMethodPath]: ads } });
 		plane = new ControlPlane(server, host, server.port, options.onEvent ?? (() => undefined));
 		return plane;
 	}

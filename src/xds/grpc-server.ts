@@ -13,7 +13,7 @@
  */
 import { EventEmitter } from 'node:events';
 import http2, { type Http2Server, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 
 /** gRPC status codes used here (grpc/doc/statuscodes.md). */
 const grpcStatus = { ok: 0, internal: 13, unimplemented: 12 } as const;
@@ -58,10 +58,24 @@ export function bidiMethod<Request, Response>(method: GrpcBidiMethod<Request, Re
 	};
 }
 
+/**
+ * A TCP server that was listening before the gRPC code was loaded (`meshbox up`'s head start,
+ * src/runtime/local/head-start.ts, binds the control plane's port before anything else): the gRPC server takes
+ * over its connections, those it accepted meanwhile first. Their bytes read so far stay in the sockets, and
+ * node:http2 reads those first (a socket paused on connect would be handed over without reading).
+ */
+export type PreboundListener = {
+	readonly server: NetServer;
+	/** From now on every connection goes to `accept`, those accepted so far first. */
+	handOver(accept: (socket: Socket) => void): void;
+};
+
 export type GrpcServerOptions = {
 	readonly host: string;
 	/** 0: any free port. */
 	readonly port: number;
+	/** Serve on this server's port instead of listening anew (`host` and `port` are then its own). */
+	readonly prebound?: PreboundListener;
 	/** By path, `/<package>.<Service>/<Method>`. */
 	readonly methods: Readonly<Record<string, GrpcMethod>>;
 };
@@ -71,7 +85,7 @@ export class GrpcServer {
 	private readonly calls = new Set<OpenCall>();
 	private keepAlive = true;
 
-	private constructor(private readonly server: Http2Server, readonly port: number) {
+	private constructor(private readonly server: Http2Server, readonly port: number, private readonly prebound?: NetServer) {
 		server.on('session', session => {
 			this.sessions.add(session);
 			if (!this.keepAlive) {
@@ -86,6 +100,16 @@ export class GrpcServer {
 
 	static async listen(options: GrpcServerOptions): Promise<GrpcServer> {
 		const server = http2.createServer();
+		const { prebound } = options;
+		if (prebound) {
+			const grpc = new GrpcServer(server, (prebound.server.address() as AddressInfo).port, prebound.server);
+			server.on('stream', (stream, headers) => {
+				grpc.onStream(stream, headers, options.methods);
+			});
+			prebound.handOver(socket => server.emit('connection', socket));
+			return grpc;
+		}
+
 		await new Promise<void>((resolve, reject) => {
 			server.once('error', reject);
 			server.listen(options.port, options.host, () => {
@@ -106,7 +130,7 @@ export class GrpcServer {
 	 */
 	keepProcessAlive(on: boolean): void {
 		this.keepAlive = on;
-		for (const target of [this.server, ...this.sessions]) {
+		for (const target of [this.prebound ?? this.server, ...this.sessions]) {
 			if (on) {
 				target.ref();
 			} else {
@@ -125,7 +149,7 @@ export class GrpcServer {
 		}
 
 		const closed = new Promise<void>(resolve => {
-			this.server.close(() => resolve());
+			(this.prebound ?? this.server).close(() => resolve());
 		});
 		for (const session of this.sessions) {
 			session.close();

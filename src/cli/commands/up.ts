@@ -24,7 +24,7 @@ export const upCommand: Command = {
 	usage: [usage, '', ...sandboxOptionsHelp,
 		'      --watch           reload a plugin when its .wasm (or, with build:, its sources) or the config changes; Envoy keeps running',
 		'      --verbose         stream all of Envoy\'s log, not only the plugins\''].join('\n'),
-	async run({ argv, out, err }) {
+	async run({ argv, out, err, headStart }) {
 		const { values } = parseCommandArgs(argv, { ...sandboxOptionSpec, verbose: { type: 'boolean' }, watch: { type: 'boolean' } }, usage);
 		if (values.help) {
 			out(this.usage);
@@ -64,7 +64,7 @@ export const upCommand: Command = {
 			// moment "listening on" is printed; a plain `up` never loads it.
 			const watchCode = values.watch ? Promise.all([import('../../compose/live.ts'), import('../../compose/watch.ts')]) : undefined;
 			watchCode?.catch(() => undefined);
-			const { running, model: runningModel } = await startComposed(model, { runtime: values.runtime, envoyBin: values['envoy-bin'], envoyImage: values['envoy-image'], onProgress: err });
+			const { running, model: runningModel } = await startComposed(model, { runtime: values.runtime, envoyBin: values['envoy-bin'], envoyImage: values['envoy-image'], onProgress: err, headStart });
 			// Istio sidecars (src/istio): say what istiod, istio-agent and Envoy did.
 			for (const note of runningModel.sidecar?.notes ?? []) {
 				err(`meshbox: ${note}`);

@@ -44,13 +44,15 @@ export class EnvoyProcess {
 	readonly exited: Promise<ProcessExit>;
 	private exit: ProcessExit | undefined;
 	private forceKill: NodeJS.Timeout | undefined;
+	private readonly settleExit: (exit: ProcessExit) => void;
 
 	private constructor(private readonly child: ChildProcess, private readonly forceKillAfterMs: number) {
 		this.pid = child.pid;
 		this.stdout = child.stdout!;
 		this.stderr = child.stderr!;
+		let settle!: (exit: ProcessExit) => void;
 		this.exited = new Promise<ProcessExit>(resolve => {
-			const settle = (exit: ProcessExit) => {
+			settle = (exit: ProcessExit) => {
 				if (this.exit) {
 					return;
 				}
@@ -72,6 +74,7 @@ export class EnvoyProcess {
 				}
 			});
 		});
+		this.settleExit = settle;
 	}
 
 	/** Starts `file` with `args`. Never throws for a missing binary: `exited` then carries the error. */
@@ -83,6 +86,24 @@ export class EnvoyProcess {
 		});
 		const envoy = new EnvoyProcess(child, options.forceKillAfterMs ?? 5000);
 		if (child.pid !== undefined) {
+			track(envoy);
+		}
+
+		return envoy;
+	}
+
+	/**
+	 * An Envoy spawned elsewhere (`meshbox up`'s head start, ./head-start.ts), with stdout and stderr piped, as an
+	 * EnvoyProcess: one that exited already has its exit at once.
+	 */
+	static adopt(child: ChildProcess, options: Pick<EnvoyProcessOptions, 'forceKillAfterMs'> = {}): EnvoyProcess {
+		const envoy = new EnvoyProcess(child, options.forceKillAfterMs ?? 5000);
+		if (child.exitCode !== null || child.signalCode !== null) {
+			envoy.settleExit({ exitCode: child.exitCode ?? undefined, signal: child.signalCode ?? undefined });
+		} else if (child.pid === undefined) {
+			// Not started; its 'error' may have been emitted already.
+			envoy.settleExit({ exitCode: undefined, signal: undefined, error: new Error(`${child.spawnfile} could not be started`) });
+		} else {
 			track(envoy);
 		}
 

@@ -26,12 +26,11 @@ import path from 'node:path';
 import readline from 'node:readline';
 import type { PluginModel, SandboxModel } from '../../config/model.ts';
 import { EnvoyAdmin } from '../../envoy/admin.ts';
-import { buildAdsBootstrap, type JsonObject, type Placement } from '../../envoy/bootstrap.ts';
+import { buildAdsBootstrap, type Placement } from '../../envoy/bootstrap.ts';
 import { envoyArguments } from '../../envoy/command-line.ts';
 import type { SandboxResources } from '../../envoy/placement.ts';
 import { renderBootstrapYaml } from '../../envoy/render.ts';
-import { typeUrls } from '../../envoy/type-urls.ts';
-import { pluginConfig } from '../../envoy/wasm-config.ts';
+import { pinFilter, pinPrefix, pinsListener } from '../../envoy/pins.ts';
 import { ControlPlane, snapshotOf } from '../../xds/control-plane.ts';
 import { LogBuffer } from '../log-buffer.ts';
 import { waitUntilReady, type ExitInfo } from '../ready.ts';
@@ -44,7 +43,6 @@ import { EnvoyProcess } from './envoy-process.ts';
 const loopback = '127.0.0.1';
 /** How many modules stay compiled between sandboxes (the most recently used). */
 const maxPins = 8;
-const pinPrefix = 'meshbox-pin-';
 /** A warm Envoy's bootstrap is only the shell (node, admin, stats, the ADS source): nothing else is placed. */
 const shellPlacement: Placement = { listener: { address: loopback, port: 0 }, admin: { address: loopback, port: 0 }, upstream: { address: loopback, port: 9 }, wasmPath: () => '' };
 /** How long a sandbox's stop() waits for Envoy to take the pins. */
@@ -291,35 +289,14 @@ export class WarmEnvoy {
 		this.sink = logs;
 	}
 
-	/** The pins listener: one filter per pinned module, so Envoy keeps its compiled code between sandboxes. */
+	/** The pins listener (../../envoy/pins.ts): one filter per pinned module, so its compiled code stays. */
 	pinResources(): SandboxResources {
 		if (this.pins.size === 0) {
 			return { listeners: [], clusters: [], extensionConfigs: [] };
 		}
 
-		const filters = [...this.pins.values()].map(plugin => ({
-			name: plugin.name,
-			typed_config: { '@type': typeUrls.httpWasm, config: pluginConfig(plugin, this.staged.pathOf(plugin)) },
-		}));
-		const listener: JsonObject = {
-			name: 'meshbox_pins',
-			// A Unix socket, never a TCP port: Envoy gives a listener of an address it already has (127.0.0.1:0,
-			// a sandbox's listener draining) that listener's socket. On Envoy 1.38 the pins, updated at each release,
-			// took the next sandbox's port, and its requests got the pins' 404 (found in the conformance matrix).
-			address: { pipe: { path: path.join(this.workDir, 'pins.sock') } },
-			filter_chains: [{
-				filters: [{
-					name: 'envoy.filters.network.http_connection_manager',
-					typed_config: {
-						'@type': typeUrls.hcm,
-						stat_prefix: 'meshbox_pins',
-						route_config: { virtual_hosts: [{ name: 'pins', domains: ['*'], routes: [{ match: { prefix: '/' }, direct_response: { status: 404 } }] }] },
-						http_filters: [...filters, { name: 'envoy.filters.http.router', typed_config: { '@type': typeUrls.router } }],
-					},
-				}],
-			}],
-		};
-		return { listeners: [listener], clusters: [], extensionConfigs: [] };
+		const filters = [...this.pins.values()].map(plugin => pinFilter(plugin, this.staged.pathOf(plugin)));
+		return { listeners: [pinsListener(filters, path.join(this.workDir, 'pins.sock'))], clusters: [], extensionConfigs: [] };
 	}
 
 	/**
@@ -346,8 +323,7 @@ export class WarmEnvoy {
 		for (const plugin of modules) {
 			const hash = plugin.module.sha256;
 			this.pins.delete(hash);
-			const name = `${pinPrefix}${hash.slice(0, 16)}`;
-			this.pins.set(hash, { ...plugin, name, vmId: name, filterName: undefined, failurePolicy: undefined, failOpen: true });
+			this.pins.set(hash, plugin);
 		}
 
 		while (this.pins.size > maxPins) {

@@ -1,0 +1,53 @@
+/**
+ * Pins: a listener that only keeps modules compiled. Envoy keeps a module's compiled code while some filter
+ * uses it, and reuses it for a filter with another vm_id on the same module (measured on Envoy 1.40): a
+ * filter per module on a listener of its own keeps that code alive, so the next filter on the module starts
+ * without a compile. Warm Envoys pin the modules of their last sandboxes (src/runtime/local/warm-envoy.ts);
+ * `meshbox up` pins the modules of its last run from the boot on (src/runtime/local/head-start.ts).
+ *
+ * A pin runs the plugin like any filter (its VM starts, its root context is configured) under a vm_id and
+ * plugin name of its own, `meshbox-pin-<hash>`: its log lines carry that name, and nobody's sandbox sees them.
+ */
+import type { PluginModel } from '../config/model.ts';
+import type { JsonObject } from '../util/json.ts';
+import { typeUrls } from './type-urls.ts';
+import { pluginConfig } from './wasm-config.ts';
+
+/** The start of a pin's plugin name and vm_id: log lines that contain it are a pin's. */
+export const pinPrefix = 'meshbox-pin-';
+
+/** The pin of a plugin's module: the plugin under a name and vm_id of the module's own, failing open. */
+export function pinOf(plugin: PluginModel): PluginModel {
+	const name = `${pinPrefix}${plugin.module.sha256.slice(0, 16)}`;
+	return { ...plugin, name, vmId: name, filterName: undefined, failurePolicy: undefined, failOpen: true };
+}
+
+/** The HTTP filter that pins `plugin`'s module (loaded from `wasmPath`). */
+export function pinFilter(plugin: PluginModel, wasmPath: string): JsonObject {
+	const pin = pinOf(plugin);
+	return { name: pin.name, typed_config: { '@type': typeUrls.httpWasm, config: pluginConfig(pin, wasmPath) } };
+}
+
+/**
+ * The pins listener: `filters` (HTTP Wasm filters, one per module) before a router that answers 404.
+ * On a Unix socket, never a TCP port: Envoy gives a listener of an address it already has (127.0.0.1:0, a
+ * sandbox's listener draining) that listener's socket. On Envoy 1.38 the pins, updated at each release of a
+ * warm Envoy, took the next sandbox's port, and its requests got the pins' 404 (found in the conformance matrix).
+ */
+export function pinsListener(filters: readonly JsonObject[], socketPath: string): JsonObject {
+	return {
+		name: 'meshbox_pins',
+		address: { pipe: { path: socketPath } },
+		filter_chains: [{
+			filters: [{
+				name: 'envoy.filters.network.http_connection_manager',
+				typed_config: {
+					'@type': typeUrls.hcm,
+					stat_prefix: 'meshbox_pins',
+					route_config: { virtual_hosts: [{ name: 'pins', domains: ['*'], routes: [{ match: { prefix: '/' }, direct_response: { status: 404 } }] }] },
+					http_filters: [...filters, { name: 'envoy.filters.http.router', typed_config: { '@type': typeUrls.router } }],
+				},
+			}],
+		}],
+	};
+}

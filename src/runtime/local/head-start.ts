@@ -1,0 +1,376 @@
+/**
+ * `meshbox up`'s head start (issue #11: `up` to "listening on" within 1.5× bare Envoy's time to ready).
+ *
+ * Before it, `up` ran two halves one after the other: meshbox's own (Node's boot, loading its code and the
+ * config: ≈140 ms on 2 cores), then Envoy's (its boot, then compiling each module once the control plane named
+ * it: ≈200 ms for the Rust seed). The head start runs them side by side. bin/meshbox.js calls `launch` before it
+ * loads anything else, and it starts Envoy the way the same command in the same directory started it last time
+ * (a record in the cache, written by `record` once that start succeeded):
+ * - the control plane's port is bound already; Envoy's connection waits in it for the control plane
+ *   (`PreboundListener`, src/xds/grpc-server.ts);
+ * - that run's modules are pinned from the boot on (src/envoy/pins.ts), when their files are unchanged: Envoy
+ *   compiles them while meshbox loads, and the plugins' filters, pushed later, start on the compiled code.
+ *   Measured on Envoy 1.40: its ADS connection opens before the static listeners' modules are compiled.
+ * The local runtime then adopts that Envoy if what it would start now is the same (binary, options, bootstrap
+ * but the pins), and otherwise stops it and starts its own: the head start changes when Envoy starts, never
+ * what runs.
+ *
+ * What an adopted Envoy has that a plain `up`'s has not: the pins listener (`meshbox_pins`, on a Unix socket in
+ * the work dir) and its VMs (their log lines are not shown: src/envoy/pins.ts). Its start is not admitted by the
+ * start slots (../start-slots.ts): `up` is one process with one Envoy.
+ *
+ * bin/meshbox.js loads this module before anything else, as a file of its own (dist/cli/head-start.cjs, built by
+ * `npm run build:cli`): it imports node's modules and a few pure ones only, since every millisecond it takes is
+ * one Envoy starts later. It hands Envoy over as a plain child process (`take`); the local runtime adopts it
+ * (`adoptHeadStart` in ./local-runtime.ts).
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import net, { type Socket } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { PluginModel } from '../../config/model.ts';
+import { pinFilter, pinsListener } from '../../envoy/pins.ts';
+import { cacheDir } from '../../util/cache-dir.ts';
+import type { JsonObject } from '../../util/json.ts';
+import type { PreboundListener } from '../../xds/grpc-server.ts';
+
+/** Bumped when the record's shape changes: an older record is then ignored (and replaced). */
+const recordFormat = 1;
+/** Records kept (the most recently written); modules no record names are removed with them. */
+const maxRecords = 16;
+/** Modules pinned from a record: as many as a warm Envoy keeps. */
+const maxPins = 8;
+const stopSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const satisfies readonly NodeJS.Signals[];
+/** ./reaper.ts's: a dead owner's dir (and Envoy) is removed by the next start. Not imported: see above. */
+const workDirPrefix = 'meshbox-';
+
+type PinRecord = {
+	/** The plugin's .wasm as the user gave it, with its size and time: a changed file is not pinned. */
+	readonly source: string;
+	readonly size: number;
+	readonly mtimeMs: number;
+	/** The pin's filter, loading the module's copy in the cache. */
+	readonly filter: JsonObject;
+	readonly module: string;
+};
+
+type HeadStartRecord = {
+	readonly format: typeof recordFormat;
+	readonly envoyPath: string;
+	/** Envoy's arguments but the bootstrap's and the admin address file's paths. */
+	readonly options: readonly string[];
+	/** The bootstrap with the control plane's port 0 (each start binds its own). */
+	readonly bootstrap: JsonObject;
+	/** The control plane's cluster in `bootstrap`: where the port goes. */
+	readonly adsCluster: string;
+	readonly pins: readonly PinRecord[];
+};
+
+/** What the runtime would start: adopted when the head start started exactly this. */
+export type EnvoyStartPlan = {
+	readonly envoyPath: string;
+	readonly options: readonly string[];
+	/** Built with the control plane's port 0. */
+	readonly bootstrap: JsonObject;
+};
+
+/** An Envoy started ahead, handed over: the taker stops it, closes the control plane's port and removes the dir. */
+export type LaunchedEnvoy = {
+	readonly workDir: string;
+	readonly child: ChildProcess;
+	/** The control plane's port, its connections so far waiting (see PreboundListener). */
+	readonly prebound: PreboundListener;
+	readonly adminAddressPath: string;
+	/** What Envoy runs: the record's bootstrap with the control plane's port and the pins. */
+	readonly bootstrap: JsonObject;
+	/** How many modules Envoy compiles from its boot on. */
+	readonly pinned: number;
+};
+
+type Launched = {
+	readonly record: HeadStartRecord;
+	readonly envoy: LaunchedEnvoy;
+	readonly server: net.Server;
+	readonly accepted: Socket[];
+	readonly onSignal: (signal: NodeJS.Signals | number) => void;
+};
+
+export class HeadStart {
+	private launched: Launched | undefined;
+
+	private constructor(
+		/** The record's name: this command line, in this directory, with these MESHBOX_* variables. */
+		readonly key: string,
+	) {}
+
+	/**
+	 * Starts Envoy as the last run of this command did, when there is a record of it (and its Envoy is still
+	 * there). Never throws: without a record, or when anything fails, there is simply no head start.
+	 */
+	static async launch(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Promise<HeadStart> {
+		const headStart = new HeadStart(keyOf(argv, env, cwd));
+		try {
+			const record = readRecord(headStart.key, env);
+			if (record && existsSync(record.envoyPath)) {
+				headStart.launched = await start(record);
+			}
+		} catch {
+			// A head start is an optimisation: whatever went wrong, `up` starts Envoy itself.
+		}
+
+		return headStart;
+	}
+
+	/** Whether an Envoy was started ahead and is still waiting to be taken. */
+	get pending(): boolean {
+		return this.launched !== undefined;
+	}
+
+	/**
+	 * The Envoy started ahead, if it still runs and was started as `plan` says: it is then the caller's. Otherwise
+	 * undefined (and the Envoy, if any, still this head start's: `discard` it).
+	 */
+	take(plan: EnvoyStartPlan): LaunchedEnvoy | undefined {
+		const launched = this.launched;
+		if (!launched) {
+			return undefined;
+		}
+
+		const { child } = launched.envoy;
+		const same = child.exitCode === null && child.signalCode === null
+			&& plan.envoyPath === launched.record.envoyPath
+			&& JSON.stringify(plan.options) === JSON.stringify(launched.record.options)
+			&& JSON.stringify(plan.bootstrap) === JSON.stringify(launched.record.bootstrap);
+		if (!same) {
+			return undefined;
+		}
+
+		this.forget(launched);
+		return launched.envoy;
+	}
+
+	/** Stops the Envoy started ahead (if any, and not taken) and removes what it left. Safe to call twice. */
+	async discard(): Promise<void> {
+		const launched = this.launched;
+		if (!launched) {
+			return;
+		}
+
+		this.forget(launched);
+		const { child, workDir } = launched.envoy;
+		if (child.exitCode === null && child.signalCode === null) {
+			await new Promise(resolve => {
+				child.once('exit', resolve);
+				child.kill('SIGKILL');
+			});
+		}
+
+		for (const socket of launched.accepted) {
+			socket.destroy();
+		}
+
+		await new Promise(resolve => {
+			launched.server.close(resolve);
+		});
+		await rm(workDir, { recursive: true, force: true });
+	}
+
+	private forget(launched: Launched): void {
+		this.launched = undefined;
+		process.off('exit', launched.onSignal);
+		for (const signal of stopSignals) {
+			process.off(signal, launched.onSignal);
+		}
+	}
+}
+
+/**
+ * Remembers how this run's Envoy was started, for the next run of the same command (`HeadStart.launch`): its
+ * binary, options and bootstrap, and its modules, copied into the cache (the work dir goes at stop).
+ */
+export async function recordHeadStart(key: string, input: {
+	readonly plan: EnvoyStartPlan;
+	readonly adsCluster: string;
+	/** The HTTP plugins (pins are HTTP filters), and where this run's Envoy loads each module from. */
+	readonly plugins: readonly PluginModel[];
+	readonly modulePath: (plugin: PluginModel) => string;
+}, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+	const directory = path.join(cacheDir(env), 'head-start');
+	const modules = path.join(directory, 'modules');
+	await mkdir(modules, { recursive: true });
+	const pins: PinRecord[] = [];
+	for (const plugin of input.plugins) {
+		if (pins.length >= maxPins || pins.some(pin => pin.module.endsWith(`${plugin.module.sha256}.wasm`))) {
+			continue;
+		}
+
+		const source = await stat(plugin.wasmPath).catch(() => undefined);
+		if (!source) {
+			continue;
+		}
+
+		const module = path.join(modules, `${plugin.module.sha256}.wasm`);
+		if (!existsSync(module)) {
+			await copyFile(input.modulePath(plugin), `${module}.${process.pid}.partial`);
+			await rename(`${module}.${process.pid}.partial`, module);
+		}
+
+		pins.push({ source: plugin.wasmPath, size: source.size, mtimeMs: source.mtimeMs, module, filter: pinFilter(plugin, module) });
+	}
+
+	const record: HeadStartRecord = { format: recordFormat, ...input.plan, adsCluster: input.adsCluster, pins };
+	const file = path.join(directory, `${key}.json`);
+	await writeFile(`${file}.${process.pid}.partial`, JSON.stringify(record));
+	await rename(`${file}.${process.pid}.partial`, file);
+	await prune(directory, modules);
+}
+
+/** Keeps the `maxRecords` newest records and the modules they name. */
+async function prune(directory: string, modules: string): Promise<void> {
+	const records = await Promise.all((await readdir(directory)).filter(name => name.endsWith('.json')).map(async name => {
+		const file = path.join(directory, name);
+		return { file, mtimeMs: (await stat(file).catch(() => undefined))?.mtimeMs ?? 0 };
+	}));
+	records.sort((a, b) => b.mtimeMs - a.mtimeMs);
+	for (const { file } of records.slice(maxRecords)) {
+		await rm(file, { force: true });
+	}
+
+	const named = new Set<string>();
+	for (const { file } of records.slice(0, maxRecords)) {
+		const text = await readFile(file, 'utf8').catch(() => '');
+		for (const match of text.matchAll(/([\da-f]{64})\.wasm/g)) {
+			named.add(match[1]!);
+		}
+	}
+
+	for (const name of await readdir(modules)) {
+		const hash = /^([\da-f]{64})\.wasm$/.exec(name)?.[1];
+		if (hash && !named.has(hash)) {
+			await rm(path.join(modules, name), { force: true });
+		}
+	}
+}
+
+function keyOf(argv: readonly string[], env: NodeJS.ProcessEnv, cwd: string): string {
+	const meshboxEnv = Object.entries(env).filter(([name]) => name.startsWith('MESHBOX_')).sort(([a], [b]) => a.localeCompare(b));
+	return createHash('sha256').update(JSON.stringify({ cwd, argv, env: meshboxEnv })).digest('hex').slice(0, 32);
+}
+
+function readRecord(key: string, env: NodeJS.ProcessEnv): HeadStartRecord | undefined {
+	const file = path.join(cacheDir(env), 'head-start', `${key}.json`);
+	let record: HeadStartRecord;
+	try {
+		record = JSON.parse(readFileSync(file, 'utf8')) as HeadStartRecord;
+	} catch {
+		return undefined;
+	}
+
+	return record.format === recordFormat ? record : undefined;
+}
+
+/** Binds the control plane's port, writes the bootstrap (with the pins still valid) and spawns Envoy. */
+async function start(record: HeadStartRecord): Promise<Launched> {
+	const accepted: Socket[] = [];
+	let forward: ((socket: Socket) => void) | undefined;
+	const server = net.createServer(socket => {
+		// Its bytes stay in the socket until the control plane takes it (see PreboundListener).
+		if (forward) {
+			forward(socket);
+		} else {
+			accepted.push(socket);
+		}
+	});
+	await new Promise<void>((resolve, reject) => {
+		server.once('error', reject);
+		server.listen(0, '127.0.0.1', () => {
+			server.off('error', reject);
+			resolve();
+		});
+	});
+	const workDir = mkdtempSync(path.join(os.tmpdir(), workDirPrefix));
+	const pins = record.pins.filter(pin => unchanged(pin));
+	const port = (server.address() as net.AddressInfo).port;
+	const bootstrap = withPins(withAdsPort(record.bootstrap, record.adsCluster, port), pins.map(pin => pin.filter), path.join(workDir, 'pins.sock'));
+	const bootstrapPath = path.join(workDir, 'envoy.json');
+	const adminAddressPath = path.join(workDir, 'admin-address');
+	writeFileSync(bootstrapPath, JSON.stringify(bootstrap));
+	const child = spawn(record.envoyPath, ['--config-path', bootstrapPath, ...record.options, '--admin-address-path', adminAddressPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+	// A spawn failure is an 'error' event: the taker sees an exited child (or discard cleans up).
+	child.on('error', () => undefined);
+	// The reaper's record (./reaper.ts): a SIGKILL of this process leaves Envoy and the dir to the next start.
+	writeFileSync(path.join(workDir, 'owner.json.partial'), JSON.stringify({ ownerPid: process.pid, envoyPid: child.pid }));
+	renameSync(path.join(workDir, 'owner.json.partial'), path.join(workDir, 'owner.json'));
+	// A signal before the runtime took (or discarded) this Envoy: unless `up` handles it (it does once it runs,
+	// then it takes or discards), stop Envoy, remove the dir, and end as the signal would have. Also at exit.
+	const onSignal = (signal: NodeJS.Signals | number) => {
+		if (typeof signal === 'string' && process.listenerCount(signal) > 1) {
+			return;
+		}
+
+		child.kill('SIGKILL');
+		rmSync(workDir, { recursive: true, force: true });
+		if (typeof signal === 'string') {
+			for (const stop of stopSignals) {
+				process.off(stop, onSignal);
+			}
+
+			process.kill(process.pid, signal);
+		}
+	};
+
+	process.on('exit', onSignal);
+	for (const signal of stopSignals) {
+		process.on(signal, onSignal);
+	}
+
+	const prebound: PreboundListener = {
+		server,
+		handOver(accept) {
+			forward = accept;
+			for (const socket of accepted.splice(0)) {
+				accept(socket);
+			}
+		},
+	};
+	return { record, envoy: { workDir, child, prebound, adminAddressPath, bootstrap, pinned: pins.length }, server, accepted, onSignal };
+}
+
+/** Whether a pin's source file is the one recorded and its module copy is still in the cache. */
+function unchanged(pin: PinRecord): boolean {
+	try {
+		const source = statSync(pin.source);
+		return source.size === pin.size && source.mtimeMs === pin.mtimeMs && existsSync(pin.module);
+	} catch {
+		return false;
+	}
+}
+
+function withAdsPort(bootstrap: JsonObject, adsCluster: string, port: number): JsonObject {
+	const copy = structuredClone(bootstrap) as { static_resources?: { clusters?: Array<{ name?: string; load_assignment?: { endpoints?: Array<{ lb_endpoints?: Array<{ endpoint?: { address?: { socket_address?: { port_value?: number } } } }> }> } }> } };
+	for (const cluster of copy.static_resources?.clusters ?? []) {
+		if (cluster.name === adsCluster) {
+			const address = cluster.load_assignment?.endpoints?.[0]?.lb_endpoints?.[0]?.endpoint?.address?.socket_address;
+			if (!address) {
+				throw new Error(`the head start's record has no address for cluster ${adsCluster}`);
+			}
+
+			address.port_value = port;
+		}
+	}
+
+	return copy as JsonObject;
+}
+
+function withPins(bootstrap: JsonObject, filters: readonly JsonObject[], socketPath: string): JsonObject {
+	if (filters.length === 0) {
+		return bootstrap;
+	}
+
+	const resources = (bootstrap.static_resources ?? {}) as JsonObject;
+	const listeners = (resources.listeners ?? []) as JsonObject[];
+	return { ...bootstrap, static_resources: { ...resources, listeners: [...listeners, pinsListener(filters, socketPath)] } };
+}

@@ -1,0 +1,114 @@
+/**
+ * `meshbox up`'s head start (src/runtime/local/head-start.ts): the second `up` of a command in a directory
+ * starts Envoy as the first one did, before its code is loaded, with that run's modules compiled from Envoy's
+ * boot on, and adopts it only when it is the Envoy it would start. Each test works in a directory of its own, so
+ * the record it reads is the one it wrote.
+ */
+import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import got from 'got';
+import { RunningCli } from '../helpers/cli.ts';
+import { isRunning } from '../helpers/leftovers.ts';
+import { fixturePlugin, seedWasm } from '../helpers/paths.ts';
+
+const listening = /^listening on (http:\/\/127\.0\.0\.1:\d+)$/;
+const startedAhead = /^meshbox: Envoy started ahead, as this command started it last time/;
+
+async function project(plugin: string, config = ''): Promise<string> {
+	const dir = await mkdtemp(path.join(os.tmpdir(), 'meshbox-test-head-start-'));
+	await copyFile(plugin, path.join(dir, 'plugin.wasm'));
+	await writeFile(path.join(dir, 'meshbox.yaml'), `plugins:\n  - name: mine\n    wasm: plugin.wasm\n${config}`);
+	return dir;
+}
+
+/** Runs `meshbox up` in `dir` until "listening on", then `inside(url, cli)`, then Ctrl+C. */
+async function up(dir: string, args: readonly string[], inside: (url: string, cli: RunningCli) => Promise<void> = async () => undefined): Promise<RunningCli> {
+	const cli = RunningCli.start(['up', '--port', '0', ...args], { cwd: dir });
+	try {
+		const [, url] = await cli.waitForLine(listening);
+		await inside(url!, cli);
+	} finally {
+		await cli.stop('SIGINT');
+	}
+
+	return cli;
+}
+
+/** The work dirs (`$TMPDIR/meshbox-*`) process `ownerPid` left, with their Envoys still running. */
+async function leftBy(ownerPid: number): Promise<{ dirs: string[]; envoys: number[] }> {
+	const left = { dirs: [] as string[], envoys: [] as number[] };
+	for (const name of await readdir(os.tmpdir())) {
+		const owner = await readFile(path.join(os.tmpdir(), name, 'owner.json'), 'utf8').then(text => JSON.parse(text) as { ownerPid?: number; envoyPid?: number }, () => undefined);
+		if (owner?.ownerPid === ownerPid) {
+			left.dirs.push(name);
+			if (owner.envoyPid && await isRunning(owner.envoyPid)) {
+				left.envoys.push(owner.envoyPid);
+			}
+		}
+	}
+
+	return left;
+}
+
+test.serial('the second `meshbox up` of a command starts Envoy ahead, with the plugin compiled from its boot on, and serves the same', async t => {
+	const dir = await project(seedWasm);
+	t.teardown(async () => rm(dir, { recursive: true, force: true }));
+	// The same command twice (its arguments are part of what is recorded).
+	const first = await up(dir, ['--verbose']);
+	t.false(first.lines.some(line => startedAhead.test(line)), 'a first run has nothing to start ahead from');
+
+	const second = await up(dir, ['--verbose'], async (url, cli) => {
+		const response = await got(`${url}/hello`, { headers: { host: 'my-app.example.com' }, throwHttpErrors: false, retry: { limit: 0 } });
+		t.is(response.statusCode, 200);
+		t.is(response.body, 'Hello from Wasm!\n');
+		const [, admin] = await cli.waitForLine(/^meshbox: admin on (http:\/\/127\.0\.0\.1:\d+)$/);
+		t.regex(await got(`${admin!}/listeners`).text(), /^meshbox_pins::/m, 'the pins listener is in Envoy (README: what a head start adds)');
+		await cli.waitForLine(/ mine: Received request for: my-app\.example\.com \/hello$/);
+	});
+	t.true(second.lines.some(line => /^meshbox: Envoy started ahead, as this command started it last time \(1 module\(s\) compiled from its boot on\)$/.test(line)), second.lines.join('\n'));
+	t.false(second.lines.some(line => line.includes('meshbox-pin-')), 'no pin\'s line is shown, not even with --verbose');
+	t.is(second.process.exitCode, 0);
+});
+
+test.serial('a changed Envoy setting: the Envoy started ahead is stopped, and one with the new setting serves', async t => {
+	const dir = await project(seedWasm);
+	t.teardown(async () => rm(dir, { recursive: true, force: true }));
+	await up(dir, []);
+	await writeFile(path.join(dir, 'meshbox.yaml'), 'plugins:\n  - name: mine\n    wasm: plugin.wasm\nenvoy:\n  logLevel: warning\n');
+	const second = await up(dir, [], async url => {
+		const response = await got(`${url}/hello`, { headers: { host: 'x' }, throwHttpErrors: false, retry: { limit: 0 } });
+		t.is(response.statusCode, 200);
+	});
+	t.true(second.lines.includes('meshbox: Envoy\'s settings changed since the last `meshbox up` of this command: starting it anew'), second.lines.join('\n'));
+	t.false(second.lines.some(line => startedAhead.test(line)));
+	t.deepEqual(await leftBy(second.process.pid!), { dirs: [], envoys: [] }, 'neither Envoy nor its dir is left');
+});
+
+test.serial('a rebuilt plugin is not pinned from the old build: the new module serves', async t => {
+	const dir = await project(seedWasm);
+	t.teardown(async () => rm(dir, { recursive: true, force: true }));
+	await up(dir, []);
+	// Another module at the same path: what a rebuild does.
+	await copyFile(fixturePlugin('rust-headers'), path.join(dir, 'plugin.wasm'));
+	const second = await up(dir, [], async url => {
+		const response = await got(`${url}/hello`, { headers: { host: 'x' }, throwHttpErrors: false, retry: { limit: 0 } });
+		t.not(response.body, 'Hello from Wasm!\n', 'the old build does not answer');
+		t.is(response.statusCode, 200);
+	});
+	t.true(second.lines.some(line => /^meshbox: Envoy started ahead, as this command started it last time$/.test(line)), second.lines.join('\n'));
+});
+
+test.serial('Ctrl+C while Envoy starts ahead leaves no Envoy and no work dir', async t => {
+	const dir = await project(seedWasm);
+	t.teardown(async () => rm(dir, { recursive: true, force: true }));
+	await up(dir, []);
+	for (const delayMs of [60, 80, 100, 120, 160, 220]) {
+		const cli = RunningCli.start(['up', '--port', '0'], { cwd: dir });
+		await new Promise(resolve => setTimeout(resolve, delayMs));
+		const pid = cli.process.pid!;
+		await cli.stop('SIGINT');
+		t.deepEqual(await leftBy(pid), { dirs: [], envoys: [] }, `after Ctrl+C at ${delayMs} ms:\n${cli.lines.join('\n')}`);
+	}
+});
