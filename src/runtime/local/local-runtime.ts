@@ -160,8 +160,9 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 		// An Istio sidecar NACKs a plugin Envoy refuses and serves on without it; a plain sandbox fails to start.
 		const rejectedAtStart = await xds.settleStart({ exited, admin, tolerate: model.sidecar !== undefined });
 		await launch.slot?.release();
-		if (options.headStart) {
-			// For the next `up` of this command: written while this one serves, awaited at stop.
+		if (options.headStart && (model.listeners?.services.length ?? 0) === 0) {
+			// For the next `up` of this command: written while this one serves, awaited at stop. (Services load
+			// their modules from the work dir, named in the bootstrap: never the next run's, so not recorded.)
 			const recorded = recordHeadStart(options.headStart.key, {
 				plan: startPlan(model, envoy.path),
 				adsCluster: xdsClusterName,
