@@ -39,7 +39,9 @@ const defaultReadyTimeoutMs = 60_000;
 export async function startLocal(options: RuntimeStartOptions): Promise<RunningSandbox> {
 	const { model } = options;
 	const progress = options.onProgress ?? (() => undefined);
-	await reapOrphans();
+	// Leftovers of dead owners go while this sandbox starts (nothing of it depends on them); awaited before it
+	// is returned, so a start still always reaps.
+	const reaped = reapOrphans().catch(() => 0);
 
 	const envoy = await provisionEnvoy({ envoyBin: options.envoyBin, version: options.model.envoy.version, versionOrigin: options.model.envoy.versionOrigin, onProgress: progress });
 	progress(`meshbox: using ${describeEnvoy(envoy)}`);
@@ -101,6 +103,7 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 			const running = await startOnWarmEnvoy({ model, placement: sandboxPlacement, envoyPath: envoy.path, envoyVersion: envoy.version, options, progress, upstream, apps, tcpApps, undo, setCurrent: next => {
 				current = next;
 			} });
+			await reaped;
 			return { ...running, stop };
 		}
 
@@ -176,6 +179,7 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 		const listener = await admin.listenerAddress(listenerNameOf(model));
 		const tcp = await tcpEndpoints(model, tcpApps, async name => admin.listenerAddress(name));
 
+		await reaped;
 		return {
 			url: `http://${loopback}:${listener.port}`,
 			admin,
@@ -196,6 +200,7 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 		};
 	} catch (error) {
 		await undoAll();
+		await reaped;
 		throw error;
 	}
 }
@@ -328,6 +333,7 @@ async function startOnWarmEnvoy(input: WarmInput): Promise<Omit<RunningSandbox, 
 	const slot = compiles ? await admitEnvoyStart(input.progress) : undefined;
 	let rejectedAtStart: Awaited<ReturnType<XdsSession['settleStart']>>;
 	try {
+		await warm.countersZeroed();
 		xds.pushInitial();
 		rejectedAtStart = await xds.settleStart({ exited: warm.exited, admin: warm.admin, tolerate: model.sidecar !== undefined });
 	} finally {

@@ -72,6 +72,8 @@ export class WarmEnvoy {
 	/** Whether the current sandbox is still starting (its first push, maybe a compile): it will be released soon. */
 	private settling = false;
 	private readonly pins = new Map<string, PluginModel>();
+	/** The counter reset asked for by `acquire`, for the sandbox that acquired this Envoy. */
+	private counterReset: Promise<void> = Promise.resolve();
 
 	private constructor(
 		private readonly key: string,
@@ -121,7 +123,8 @@ export class WarmEnvoy {
 				chosen.settling = true;
 				chosen.keepProcessAlive(true);
 				// Counters are the sandbox's own: they start at zero (gauges and histograms are not reset by Envoy).
-				await chosen.admin.post('reset_counters').catch(() => undefined);
+				// Asked now, awaited before the sandbox's first push (`countersZeroed`): meanwhile it stages and encodes.
+				chosen.counterReset = chosen.admin.post('reset_counters').then(() => undefined, () => undefined);
 				return chosen;
 			}
 
@@ -157,6 +160,11 @@ export class WarmEnvoy {
 				WarmEnvoy.starting.set(key, (WarmEnvoy.starting.get(key) ?? 1) - 1);
 			}
 		}
+	}
+
+	/** Resolves once the counters are zero for the sandbox that acquired this Envoy: before its first push. */
+	async countersZeroed(): Promise<void> {
+		return this.counterReset;
 	}
 
 	/** Whether this Envoy holds (pins) every module in `hashes`: a sandbox of those starts without a compile. */
