@@ -1,6 +1,7 @@
 /**
  * The parts of `npm run bench` that compare meshbox with its bare counterpart in the same run (issue #11):
- *   - `meshbox up` → "listening" against bare Envoy → ready (same binary, same plugin, static bootstrap);
+ *   - `meshbox up` → "listening" against bare Envoy → ready (same binary, same plugin, static bootstrap): a command run
+ *     again (Envoy started ahead, src/runtime/local/head-start.ts) and its first run;
  *   - how long a script waits after `stop()` before it can exit (local, docker);
  *   - docker: `startSandbox({ runtime: 'docker' })` against a bare `docker run` of the same image → ready;
  *   - throughput through a sandbox against bare Envoy with the same logging plugin and log level;
@@ -110,10 +111,15 @@ export async function bareEnvoy(wasm: string, logFile?: string, upstream = { add
 	};
 }
 
-/** `meshbox up` (the CLI, as `npm run sandbox` runs it) → its "listening on" line. */
-async function cliUp(): Promise<number> {
+/**
+ * `meshbox up` (the CLI, as `npm run sandbox` runs it) → its "listening on" line. `firstRun`: as a command's first
+ * run, with nothing to start Envoy ahead from (src/runtime/local/head-start.ts): a MESHBOX_* variable of its own
+ * makes it another command.
+ */
+async function cliUp(firstRun = false): Promise<number> {
 	const started = performance.now();
-	const child = execa('node', ['bin/meshbox.js', 'up', '--plugin', seedWasm, '--port', '0'], { stdin: 'ignore', reject: false, buffer: false });
+	const env = firstRun ? { MESHBOX_BENCH_RUN: String(started) } : {};
+	const child = execa('node', ['bin/meshbox.js', 'up', '--plugin', seedWasm, '--port', '0'], { stdin: 'ignore', reject: false, buffer: false, env });
 	try {
 		await new Promise<void>((resolve, reject) => {
 			let text = '';
@@ -196,6 +202,7 @@ export async function ratioRows(runtimes: readonly RuntimeName[], starts: number
 	if (runtimes.includes('local')) {
 		const bare: number[] = [];
 		const cli: number[] = [];
+		const firstRuns: number[] = [];
 		await cliUp();
 		// Interleaved, so both see the same machine; all `starts` rounds (7 by default): a median of fewer is noise.
 		for (let round = 0; round < starts; round++) {
@@ -203,11 +210,13 @@ export async function ratioRows(runtimes: readonly RuntimeName[], starts: number
 			bare.push(envoy.readyMs);
 			await envoy.stop();
 			cli.push(await cliUp());
+			firstRuns.push(await cliUp(true));
 		}
 
 		rows.push(
 			{ what: `[local] \`meshbox up\` → "listening on", seed plugin (median of ${starts})`, value: ms(median(cli)) },
 			{ what: '[local] `meshbox up` / bare Envoy → ready', value: `${ratio(median(cli), median(bare))} (bare: ${ms(median(bare))})` },
+			{ what: '[local] `meshbox up`, a command\'s first run (no Envoy started ahead) / bare Envoy', value: `${ms(median(firstRuns))} (${ratio(median(firstRuns), median(bare))})` },
 		);
 
 		const directory = await mkdtemp(path.join(os.tmpdir(), 'meshbox-bench-'));
