@@ -1,19 +1,19 @@
 /**
  * The precompiled part of Envoy's API that a sandbox serves over xDS: every message reachable from the resource
  * types meshbox writes (listener, cluster, extension config, HCM, router, wasm, RBAC, …), the discovery request
- * and response, and the well-known types, in protobufjs's JSON form. Loading it takes a few ms; the whole API
- * (./envoy-api.generated.ts, ~2500 types) takes ~150 ms more, paid only when a config names a type outside this
- * part (a typed_config of another extension), and parsing Envoy's .proto files took ~150 ms on every start.
+ * and response, and the well-known types, in protobufjs's JSON form. Parsing it takes ~2 ms; the whole API
+ * (./envoy-api.generated.ts, ~2500 types) ~15 ms more (gunzip and JSON.parse), paid only when a config names a
+ * type outside this part (a typed_config of another extension), and parsing Envoy's .proto files took ~150 ms
+ * on every start. Both are read as they are (./schema-view.ts), without protobufjs's reflection.
  *
  * `buildDescriptor()` derives it from the whole API; `npm run gen:xds-descriptor` (scripts/gen-xds-descriptor.ts)
  * writes it to ./envoy-descriptor.generated.ts (a .ts module, so it is part of the compiled package too), and
  * test/foundation/xds-descriptor.test.ts fails when the two no longer match.
  */
-import protobuf from 'protobufjs';
 import { typeUrls, messageNameOf } from '../envoy/type-urls.ts';
-import { envoyApiJson, envoyApiSource, SchemaRoot, type SchemaJson } from './api-schema.ts';
+import { envoyApiJson, envoyApiSource, type SchemaJson } from './api-schema.ts';
 import { envoyDescriptorJson } from './envoy-descriptor.generated.ts';
-import { resolvedTypeOf } from './wire.ts';
+import { MessageSchema, SchemaView } from './schema-view.ts';
 
 /** The messages the descriptor starts from; it holds them and every type their fields use. */
 const descriptorRoots: readonly string[] = [
@@ -35,7 +35,7 @@ export type EnvoyDescriptor = {
 
 /** The descriptor, cut from the whole API. */
 export function buildDescriptor(api: SchemaJson = envoyApiJson()): EnvoyDescriptor {
-	const schema = new SchemaRoot(api);
+	const schema = new SchemaView(api);
 	const keep = reachable(schema, descriptorRoots);
 	return {
 		source: { module: envoyApiSource.module, version: envoyApiSource.version },
@@ -45,13 +45,13 @@ export function buildDescriptor(api: SchemaJson = envoyApiJson()): EnvoyDescript
 }
 
 /** The descriptor meshbox ships. */
-export function descriptorSchema(): SchemaRoot {
+export function descriptorSchema(): SchemaView {
 	const descriptor = JSON.parse(envoyDescriptorJson) as EnvoyDescriptor;
-	return new SchemaRoot({ nested: descriptor.nested });
+	return new SchemaView({ nested: descriptor.nested });
 }
 
 /** The full names (no leading dot) of `roots` and every message or enum their fields refer to. */
-function reachable(schema: SchemaRoot, roots: readonly string[]): Set<string> {
+function reachable(schema: SchemaView, roots: readonly string[]): Set<string> {
 	const keep = new Set<string>();
 	const queue = [...roots];
 	for (let name = queue.pop(); name !== undefined; name = queue.pop()) {
@@ -59,36 +59,28 @@ function reachable(schema: SchemaRoot, roots: readonly string[]): Set<string> {
 			continue;
 		}
 
-		const object = schema.type(name) ?? lookupEnum(schema.root, name);
-		if (!object) {
+		const definition = schema.definition(name);
+		if (!definition) {
 			throw new Error(`${name}: no such message in Envoy's API ${envoyApiSource.module} ${envoyApiSource.version}`);
 		}
 
 		keep.add(name);
-		if (object instanceof protobuf.Type) {
-			for (const field of object.fieldsArray) {
-				const resolved = resolvedTypeOf(field);
-				if (resolved) {
-					queue.push(resolved.fullName.slice(1));
+		if (definition instanceof MessageSchema) {
+			for (const field of definition.fields) {
+				if (field.resolved) {
+					queue.push(field.resolved.fullName);
 				}
 			}
 		}
 
 		// A nested type lives inside its parent's JSON: the parent comes whole (with what its fields use).
-		if (object.parent instanceof protobuf.Type) {
-			queue.push(object.parent.fullName.slice(1));
+		const parent = schema.message(name.slice(0, Math.max(0, name.lastIndexOf('.'))));
+		if (parent) {
+			queue.push(parent.fullName);
 		}
 	}
 
 	return keep;
-}
-
-function lookupEnum(root: protobuf.Root, name: string): protobuf.Enum | undefined {
-	try {
-		return root.lookupEnum(name);
-	} catch {
-		return undefined;
-	}
 }
 
 /** `nested` with only the kept messages and enums (and the namespaces holding them). */

@@ -2,45 +2,52 @@
  * Envoy config as meshbox writes it (JSON in proto3's JSON mapping, the same text Envoy reads from a YAML
  * bootstrap) → protobuf bytes, for the xDS control plane.
  *
- * The schema is Envoy's API (./api-schema.ts). What a sandbox serves comes precompiled (./descriptor.ts: a few
- * ms to load); any other type (a typed_config of another extension) is found in the whole API, loaded when first
- * named. Each message is encoded on its own (an Any carries bytes), by walking the schema (./wire.ts) rather
- * than through protobufjs's generated code, which would cost more than the whole start of a sandbox.
+ * The schema is Envoy's API (./api-schema.ts), read as protobufjs's JSON form without protobufjs's reflection
+ * (./schema-view.ts). What a sandbox serves comes precompiled (./descriptor.ts: a few ms to load); any other type
+ * (a typed_config of another extension) is found in the whole API, loaded when first named. Each message is
+ * encoded on its own (an Any carries bytes), by walking the schema (./wire.ts) rather than through protobufjs's
+ * generated code, which would cost more than the whole start of a sandbox. The full protobufjs library is in
+ * no module a sandbox's start loads (only tests' ./reference-codec.ts imports it).
  * protobufjs's object form does not know proto3's JSON forms of the well-known types (`"2s"` durations,
  * Struct, wrappers, `@type` inside Any), so `toProtoObject` walks the schema and rewrites those first, and
  * rejects unknown fields with their path, as Envoy would.
  */
-import protobuf from 'protobufjs';
 import { MeshboxError } from '../errors.ts';
 import { messageNameOf } from '../envoy/type-urls.ts';
-import { envoyApiJson, SchemaRoot } from './api-schema.ts';
+import { envoyApiJson } from './api-schema.ts';
 import { descriptorSchema } from './descriptor.ts';
-import { decodeMessage, encodeMessage, resolvedTypeOf, WireError } from './wire.ts';
+import { MessageSchema, SchemaView } from './schema-view.ts';
+import { decodeMessage, encodeMessage, WireError } from './wire.ts';
+
+/** Messages in protobufjs's object form ↔ bytes by another encoder: what the fast path is checked against. */
+export type ReferenceCodec = {
+	encode(fullName: string, object: Record<string, unknown>): Uint8Array;
+	/** As `EnvoySchemas.decode`: enums and 64-bit integers as strings, absent fields absent. */
+	decode(fullName: string, bytes: Uint8Array): Record<string, unknown>;
+};
 
 export type EnvoySchemasOptions = {
 	/**
-	 * Tests only: every type from the whole API, encoded and decoded by protobufjs's own generated code (slow: it
-	 * compiles the whole API). What the fast path is checked against (test/foundation/xds-descriptor.test.ts).
+	 * Tests only: every type from the whole API, encoded and decoded by this codec (./reference-codec.ts:
+	 * protobufjs's own generated code, slow: it compiles the whole API) after the same JSON mapping.
 	 */
-	readonly reference?: boolean;
+	readonly reference?: ReferenceCodec;
 };
 
 export class EnvoySchemas {
-	private readonly precompiled: SchemaRoot | undefined;
-	private wholeApi: SchemaRoot | undefined;
-	private readonly reference: protobuf.Root | undefined;
+	private readonly precompiled: SchemaView | undefined;
+	private wholeApi: SchemaView | undefined;
+	private readonly reference: ReferenceCodec | undefined;
 
 	constructor(options: EnvoySchemasOptions = {}) {
-		if (options.reference) {
-			this.reference = protobuf.Root.fromJSON(envoyApiJson() as protobuf.INamespace);
-		} else {
-			this.precompiled = descriptorSchema();
-		}
+		this.reference = options.reference;
+		// The reference reads every type from the whole API, as its codec does.
+		this.precompiled = options.reference ? undefined : descriptorSchema();
 	}
 
 	/** The message type of a full name (`envoy.config.listener.v3.Listener`), from the whole API if the descriptor lacks it. */
-	type(fullName: string): protobuf.Type {
-		const found = this.reference ? lookupType(this.reference, fullName) : this.precompiled?.type(fullName) ?? this.api().type(fullName);
+	type(fullName: string): MessageSchema {
+		const found = this.precompiled?.message(fullName) ?? this.api().message(fullName);
 		if (!found) {
 			throw new MeshboxError('CONFIG_INVALID', `unknown protobuf type ${fullName}`, 'check the @type of the typed_config: Envoy\'s API has no such message');
 		}
@@ -77,26 +84,22 @@ export class EnvoySchemas {
 	/** Bytes → protobufjs's object form, enums and 64-bit integers as strings, absent fields absent. */
 	decode(fullName: string, bytes: Uint8Array): Record<string, unknown> {
 		const type = this.type(fullName);
-		if (this.reference) {
-			return type.toObject(type.decode(bytes), { longs: String, enums: String, defaults: false });
-		}
-
-		return decodeMessage(type, bytes);
+		return this.reference ? this.reference.decode(type.fullName, bytes) : decodeMessage(type, bytes);
 	}
 
-	private api(): SchemaRoot {
-		this.wholeApi ??= new SchemaRoot(envoyApiJson());
+	/** The whole API, for types the descriptor lacks: parsed when first needed (~15 ms). */
+	private api(): SchemaView {
+		this.wholeApi ??= new SchemaView(envoyApiJson());
 		return this.wholeApi;
 	}
 
-	private write(type: protobuf.Type, object: unknown, where: string): Uint8Array {
+	private write(type: MessageSchema, object: unknown, where: string): Uint8Array {
 		if (this.reference) {
-			return type.encode(type.fromObject(object as Record<string, unknown>)).finish();
+			return this.reference.encode(type.fullName, object as Record<string, unknown>);
 		}
 
-		const schema = type.root === this.precompiled?.root ? this.precompiled : this.api();
 		try {
-			return encodeMessage(type, object as Record<string, unknown>, { packed: field => schema.packed(field) }, where);
+			return encodeMessage(type, object as Record<string, unknown>, where);
 		} catch (error) {
 			if (error instanceof WireError) {
 				throw invalid(error.where, error.what);
@@ -107,9 +110,9 @@ export class EnvoySchemas {
 	}
 
 	/** proto3 JSON → the object shape protobufjs's `fromObject` takes, checked against the schema. */
-	private toProtoObject(type: protobuf.Type, json: unknown, where: string): unknown {
+	private toProtoObject(type: MessageSchema, json: unknown, where: string): unknown {
 		switch (type.fullName) {
-			case '.google.protobuf.Any': {
+			case 'google.protobuf.Any': {
 				if (!isObject(json)) {
 					throw invalid(where, 'expected an object with "@type"');
 				}
@@ -117,23 +120,23 @@ export class EnvoySchemas {
 				return this.encodeAny(json, where);
 			}
 
-			case '.google.protobuf.Duration': {
+			case 'google.protobuf.Duration': {
 				return parseDuration(json, where);
 			}
 
-			case '.google.protobuf.Struct': {
+			case 'google.protobuf.Struct': {
 				return toStruct(json, where);
 			}
 
-			case '.google.protobuf.Value': {
+			case 'google.protobuf.Value': {
 				return toValue(json);
 			}
 
-			case '.google.protobuf.ListValue': {
+			case 'google.protobuf.ListValue': {
 				return { values: Array.isArray(json) ? json.map(toValue) : [] };
 			}
 
-			case '.google.protobuf.Empty': {
+			case 'google.protobuf.Empty': {
 				return {};
 			}
 
@@ -145,21 +148,21 @@ export class EnvoySchemas {
 		}
 
 		if (!isObject(json)) {
-			throw invalid(where, `expected an object (${type.fullName.slice(1)})`);
+			throw invalid(where, `expected an object (${type.fullName})`);
 		}
 
 		const result: Record<string, unknown> = {};
 		for (const [key, value] of Object.entries(json)) {
-			const field = type.fields[key] ?? Object.values(type.fields).find(candidate => candidate.options?.json_name === key || camel(candidate.name) === key);
+			const field = type.fieldOfJsonKey(key);
 			if (!field) {
-				throw invalid(`${where}.${key}`, `unknown field in ${type.fullName.slice(1)}`);
+				throw invalid(`${where}.${key}`, `unknown field in ${type.fullName}`);
 			}
 
-			const resolved = resolvedTypeOf(field);
+			const resolved = field.resolved;
 			const fieldWhere = `${where}.${key}`;
 			const convert = (element: unknown, index?: number | string): unknown => {
 				const elementWhere = index === undefined ? fieldWhere : `${fieldWhere}[${index}]`;
-				return resolved instanceof protobuf.Type ? this.toProtoObject(resolved, element, elementWhere) : element;
+				return resolved instanceof MessageSchema ? this.toProtoObject(resolved, element, elementWhere) : element;
 			};
 
 			if (field.map) {
@@ -175,9 +178,9 @@ export class EnvoySchemas {
 	}
 }
 
-const wellKnownJsonForms = new Set(['.google.protobuf.Duration', '.google.protobuf.Struct', '.google.protobuf.Value', '.google.protobuf.ListValue',
-	'.google.protobuf.StringValue', '.google.protobuf.BytesValue', '.google.protobuf.BoolValue', '.google.protobuf.UInt32Value', '.google.protobuf.Int32Value',
-	'.google.protobuf.UInt64Value', '.google.protobuf.Int64Value', '.google.protobuf.DoubleValue', '.google.protobuf.FloatValue']);
+const wellKnownJsonForms = new Set(['google.protobuf.Duration', 'google.protobuf.Struct', 'google.protobuf.Value', 'google.protobuf.ListValue',
+	'google.protobuf.StringValue', 'google.protobuf.BytesValue', 'google.protobuf.BoolValue', 'google.protobuf.UInt32Value', 'google.protobuf.Int32Value',
+	'google.protobuf.UInt64Value', 'google.protobuf.Int64Value', 'google.protobuf.DoubleValue', 'google.protobuf.FloatValue']);
 
 const wrapperTypes = new Set([...wellKnownJsonForms].filter(name => name.endsWith('Value') && !name.endsWith('.Value') && !name.endsWith('ListValue')));
 
@@ -189,20 +192,8 @@ export function envoySchemas(): EnvoySchemas {
 	return shared;
 }
 
-function lookupType(root: protobuf.Root, fullName: string): protobuf.Type | undefined {
-	try {
-		return root.lookupType(fullName);
-	} catch {
-		return undefined;
-	}
-}
-
 function isObject(value: unknown): value is Record<string, unknown> {
 	return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function camel(name: string): string {
-	return name.replaceAll(/_([a-z])/g, (_, letter: string) => letter.toUpperCase());
 }
 
 function invalid(where: string, what: string): MeshboxError {

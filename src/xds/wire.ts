@@ -1,5 +1,6 @@
 /**
- * Protobuf wire encoding and decoding driven by protobufjs's reflection, without its generated code.
+ * Protobuf wire encoding and decoding driven by the schema (./schema-view.ts), without protobufjs's generated
+ * code or its reflection: only its Writer and Reader (`protobufjs/minimal`).
  *
  * protobufjs compiles five functions (encode, decode, verify, fromObject, toObject) and a constructor with
  * `new Function` for every message type on first use: ~100 ms of a sandbox's start for the ~80 types of its
@@ -11,34 +12,22 @@
  * as numbers or decimal strings, bytes as Uint8Array or base64, an Any as `{ type_url, value }`); ./protobuf.ts
  * turns proto3 JSON into it.
  */
-import protobuf from 'protobufjs';
+import protobuf from 'protobufjs/minimal.js';
+import { EnumSchema, MessageSchema, type Definition, type FieldSchema } from './schema-view.ts';
 
-type Resolved = protobuf.Type | protobuf.Enum | undefined;
+type Resolved = Definition | undefined;
 type WriterMethod = (this: protobuf.Writer, value: unknown) => protobuf.Writer;
 type ReaderMethod = (this: protobuf.Reader) => unknown;
 
-/** What a field's type refers to (a message or an enum), or undefined for scalars; looked up once. */
-const resolvedTypes = new WeakMap<protobuf.Field, Resolved>();
-const sortedFields = new WeakMap<protobuf.Type, protobuf.Field[]>();
+/** Wire type of each scalar (protobufjs's `types.basic`; a map key's is the same, `types.mapKey`). */
+const wireTypes: Readonly<Record<string, number>> = {
+	double: 1, float: 5, int32: 0, uint32: 0, sint32: 0, fixed32: 5, sfixed32: 5,
+	int64: 0, uint64: 0, sint64: 0, fixed64: 1, sfixed64: 1, bool: 0, string: 2, bytes: 2,
+};
 
-export function resolvedTypeOf(field: protobuf.Field): Resolved {
-	if (!resolvedTypes.has(field)) {
-		// Not field.resolve(): that also generates the parent type's constructor (new Function).
-		const resolved: unknown = protobuf.types.basic[field.type as keyof typeof protobuf.types.basic] === undefined ? field.parent!.lookupTypeOrEnum(field.type) : undefined;
-		resolvedTypes.set(field, resolved instanceof protobuf.Type || resolved instanceof protobuf.Enum ? resolved : undefined);
-	}
-
-	return resolvedTypes.get(field);
-}
-
-function fieldsById(type: protobuf.Type): protobuf.Field[] {
-	let fields = sortedFields.get(type);
-	if (!fields) {
-		fields = [...type.fieldsArray].sort((a, b) => a.id - b.id);
-		sortedFields.set(type, fields);
-	}
-
-	return fields;
+/** Whether a repeated field of a scalar type may be packed: every scalar but strings and bytes (protobufjs's `types.packed`). */
+function packable(scalarType: string): boolean {
+	return Object.hasOwn(wireTypes, scalarType) && scalarType !== 'string' && scalarType !== 'bytes';
 }
 
 export class WireError extends Error {
@@ -47,36 +36,31 @@ export class WireError extends Error {
 	}
 }
 
-export type WireOptions = {
-	/** Whether a repeated scalar field is packed (proto3: yes, unless `[packed = false]`). */
-	readonly packed: (field: protobuf.Field) => boolean;
-};
-
-export function encodeMessage(type: protobuf.Type, message: Record<string, unknown>, options: WireOptions, where = type.fullName.slice(1)): Uint8Array {
+export function encodeMessage(type: MessageSchema, message: Record<string, unknown>, where = type.fullName): Uint8Array {
 	const writer = protobuf.Writer.create();
-	writeMessage(type, message, writer, options, where);
+	writeMessage(type, message, writer, where);
 	return writer.finish();
 }
 
-function writeMessage(type: protobuf.Type, message: Record<string, unknown>, writer: protobuf.Writer, options: WireOptions, where: string): void {
-	for (const field of fieldsById(type)) {
+function writeMessage(type: MessageSchema, message: Record<string, unknown>, writer: protobuf.Writer, where: string): void {
+	for (const field of type.fields) {
 		const value = message[field.name];
 		if (value === undefined || value === null) {
 			continue;
 		}
 
 		const fieldWhere = `${where}.${field.name}`;
-		const resolved = resolvedTypeOf(field);
+		const resolved = field.resolved;
 		if (field.map) {
 			if (!isObject(value)) {
 				throw new WireError(fieldWhere, 'expected an object (a map)');
 			}
 
-			const keyType = keyTypeOf(field);
+			const keyType = field.keyType!;
 			for (const [key, element] of Object.entries(value)) {
-				writer.uint32(tag(field.id, 2)).fork().uint32(tag(1, protobuf.types.mapKey[keyType as keyof typeof protobuf.types.mapKey]));
+				writer.uint32(tag(field.id, 2)).fork().uint32(tag(1, wireTypes[keyType]!));
 				call(writer, keyType, key);
-				writeSingle(field, resolved, 2, element, writer, options, `${fieldWhere}[${JSON.stringify(key)}]`);
+				writeSingle(field, resolved, 2, element, writer, `${fieldWhere}[${JSON.stringify(key)}]`);
 				writer.ldelim();
 			}
 		} else if (field.repeated) {
@@ -88,8 +72,8 @@ function writeMessage(type: protobuf.Type, message: Record<string, unknown>, wri
 				continue;
 			}
 
-			const scalarType = resolved instanceof protobuf.Enum ? 'int32' : field.type;
-			if (!(resolved instanceof protobuf.Type) && protobuf.types.packed[scalarType as keyof typeof protobuf.types.packed] !== undefined && options.packed(field)) {
+			const scalarType = resolved instanceof EnumSchema ? 'int32' : field.type;
+			if (!(resolved instanceof MessageSchema) && packable(scalarType) && field.packed) {
 				writer.uint32(tag(field.id, 2)).fork();
 				for (const [index, element] of value.entries()) {
 					call(writer, scalarType, scalar(field, resolved, element, `${fieldWhere}[${index}]`));
@@ -98,43 +82,48 @@ function writeMessage(type: protobuf.Type, message: Record<string, unknown>, wri
 				writer.ldelim();
 			} else {
 				for (const [index, element] of value.entries()) {
-					writeSingle(field, resolved, field.id, element, writer, options, `${fieldWhere}[${index}]`);
+					writeSingle(field, resolved, field.id, element, writer, `${fieldWhere}[${index}]`);
 				}
 			}
 		} else {
-			writeSingle(field, resolved, field.id, value, writer, options, fieldWhere);
+			writeSingle(field, resolved, field.id, value, writer, fieldWhere);
 		}
 	}
 }
 
 /** One value of `field` as field number `id` (the field's own, or 2: a map entry's value). */
-function writeSingle(field: protobuf.Field, resolved: Resolved, id: number, value: unknown, writer: protobuf.Writer, options: WireOptions, where: string): void {
-	if (resolved instanceof protobuf.Type) {
+function writeSingle(field: FieldSchema, resolved: Resolved, id: number, value: unknown, writer: protobuf.Writer, where: string): void {
+	if (resolved instanceof MessageSchema) {
 		if (!isObject(value)) {
-			throw new WireError(where, `expected an object (${resolved.fullName.slice(1)})`);
+			throw new WireError(where, `expected an object (${resolved.fullName})`);
 		}
 
 		writer.uint32(tag(id, 2)).fork();
-		writeMessage(resolved, value, writer, options, where);
+		writeMessage(resolved, value, writer, where);
 		writer.ldelim();
 		return;
 	}
 
-	const scalarType = resolved instanceof protobuf.Enum ? 'int32' : field.type;
-	writer.uint32(tag(id, protobuf.types.basic[scalarType as keyof typeof protobuf.types.basic]));
+	const scalarType = resolved instanceof EnumSchema ? 'int32' : field.type;
+	const wireType = wireTypes[scalarType];
+	if (wireType === undefined) {
+		throw new WireError(where, `unsupported field type ${field.type}`);
+	}
+
+	writer.uint32(tag(id, wireType));
 	call(writer, scalarType, scalar(field, resolved, value, where));
 }
 
 /** A scalar as protobufjs's fromObject converts it. */
-function scalar(field: protobuf.Field, resolved: Resolved, value: unknown, where: string): unknown {
-	if (resolved instanceof protobuf.Enum) {
+function scalar(field: FieldSchema, resolved: Resolved, value: unknown, where: string): unknown {
+	if (resolved instanceof EnumSchema) {
 		if (typeof value === 'number') {
 			return value;
 		}
 
-		const number = typeof value === 'string' ? resolved.values[value] : undefined;
+		const number = typeof value === 'string' ? resolved.numberOf(value) : undefined;
 		if (number === undefined) {
-			throw new WireError(where, `expected one of ${Object.keys(resolved.values).join(', ')} (${resolved.fullName.slice(1)}), got ${JSON.stringify(value)}`);
+			throw new WireError(where, `expected one of ${Object.keys(resolved.values).join(', ')} (${resolved.fullName}), got ${JSON.stringify(value)}`);
 		}
 
 		return number;
@@ -197,22 +186,22 @@ function scalar(field: protobuf.Field, resolved: Resolved, value: unknown, where
 }
 
 /** Bytes → protobufjs's object form (`toObject` with enums and 64-bit integers as strings, no defaults). */
-export function decodeMessage(type: protobuf.Type, bytes: Uint8Array): Record<string, unknown> {
+export function decodeMessage(type: MessageSchema, bytes: Uint8Array): Record<string, unknown> {
 	const reader = protobuf.Reader.create(bytes);
 	return readMessage(type, reader, reader.len);
 }
 
-function readMessage(type: protobuf.Type, reader: protobuf.Reader, end: number): Record<string, unknown> {
+function readMessage(type: MessageSchema, reader: protobuf.Reader, end: number): Record<string, unknown> {
 	const message: Record<string, unknown> = {};
 	while (reader.pos < end) {
 		const key = reader.uint32();
-		const field = type.fieldsById[key >>> 3];
+		const field = type.fieldById(key >>> 3);
 		if (!field) {
 			reader.skipType(key & 7);
 			continue;
 		}
 
-		const resolved = resolvedTypeOf(field);
+		const resolved = field.resolved;
 		if (field.map) {
 			const entryEnd = reader.uint32() + reader.pos;
 			let mapKey: unknown = '';
@@ -220,7 +209,7 @@ function readMessage(type: protobuf.Type, reader: protobuf.Reader, end: number):
 			while (reader.pos < entryEnd) {
 				const entryTag = reader.uint32();
 				if (entryTag >>> 3 === 1) {
-					mapKey = read(reader, keyTypeOf(field), undefined);
+					mapKey = read(reader, field.keyType!, undefined);
 				} else if (entryTag >>> 3 === 2) {
 					mapValue = readSingle(field, resolved, reader);
 				} else {
@@ -232,7 +221,7 @@ function readMessage(type: protobuf.Type, reader: protobuf.Reader, end: number):
 			map[String(mapKey)] = mapValue;
 		} else if (field.repeated) {
 			const list = (message[field.name] ??= []) as unknown[];
-			if (!(resolved instanceof protobuf.Type) && (key & 7) === 2 && protobuf.types.packed[(resolved ? 'int32' : field.type) as keyof typeof protobuf.types.packed] !== undefined) {
+			if (!(resolved instanceof MessageSchema) && (key & 7) === 2 && packable(resolved ? 'int32' : field.type)) {
 				const packedEnd = reader.uint32() + reader.pos;
 				while (reader.pos < packedEnd) {
 					list.push(readSingle(field, resolved, reader));
@@ -248,8 +237,8 @@ function readMessage(type: protobuf.Type, reader: protobuf.Reader, end: number):
 	return message;
 }
 
-function readSingle(field: protobuf.Field, resolved: Resolved, reader: protobuf.Reader): unknown {
-	if (resolved instanceof protobuf.Type) {
+function readSingle(field: FieldSchema, resolved: Resolved, reader: protobuf.Reader): unknown {
+	if (resolved instanceof MessageSchema) {
 		const length = reader.uint32();
 		return readMessage(resolved, reader, reader.pos + length);
 	}
@@ -257,18 +246,14 @@ function readSingle(field: protobuf.Field, resolved: Resolved, reader: protobuf.
 	return read(reader, resolved ? 'int32' : field.type, resolved);
 }
 
-function read(reader: protobuf.Reader, type: string, resolved: protobuf.Enum | undefined): unknown {
+function read(reader: protobuf.Reader, type: string, resolved: EnumSchema | undefined): unknown {
 	const value = (reader as unknown as Record<string, ReaderMethod>)[type]!.call(reader);
 	if (resolved) {
-		return resolved.valuesById[value as number] ?? value;
+		return resolved.nameOf(value as number) ?? value;
 	}
 
 	// 64-bit integers come back as Long (or number): decimal strings, as toObject({ longs: String }).
 	return type.endsWith('64') && type !== 'double' ? String(value) : value;
-}
-
-function keyTypeOf(field: protobuf.Field): string {
-	return (field as unknown as protobuf.MapField).keyType;
 }
 
 function call(writer: protobuf.Writer, method: string, value: unknown): void {
