@@ -1,4 +1,5 @@
-import { readdir } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, utimes } from 'node:fs/promises';
+import path from 'node:path';
 import net from 'node:net';
 import os from 'node:os';
 import test from 'ava';
@@ -150,6 +151,25 @@ serial('the Envoy of a harness killed with SIGKILL is reaped by the next start',
 	await box.stop();
 	t.false(await isRunning(report.envoyPid), 'the next start killed it');
 	t.false((await readdir(os.tmpdir())).includes(report.workDir), 'and removed its work directory');
+});
+
+serial('a work dir left without its owner.json (its process killed right after making it) is removed by a start a minute later; other meshbox-* dirs stay', async t => {
+	const leftover = await mkdtemp(path.join(os.tmpdir(), 'meshbox-'));
+	const scratch = await mkdtemp(path.join(os.tmpdir(), 'meshbox-test-scratch-'));
+	const fresh = await mkdtemp(path.join(os.tmpdir(), 'meshbox-'));
+	try {
+		const twoMinutesAgo = new Date(Date.now() - 120_000);
+		await utimes(leftover, twoMinutesAgo, twoMinutesAgo);
+		await utimes(scratch, twoMinutesAgo, twoMinutesAgo);
+		const box = await startSandbox();
+		await box.stop();
+		const names = await readdir(os.tmpdir());
+		t.false(names.includes(path.basename(leftover)), 'the old ownerless work dir is gone');
+		t.true(names.includes(path.basename(scratch)), 'a dir named otherwise is not a work dir');
+		t.true(names.includes(path.basename(fresh)), 'a new one may still be getting its owner.json');
+	} finally {
+		await Promise.all([leftover, scratch, fresh].map(async dir => rm(dir, { recursive: true, force: true })));
+	}
 });
 
 serial('if Envoy dies mid-scenario, the next request says so, with the end of its log', async t => {

@@ -140,7 +140,7 @@ export class HeadStart {
 		}
 
 		const { child } = launched.envoy;
-		const same = child.exitCode === null && child.signalCode === null
+		const same = child.pid !== undefined && child.exitCode === null && child.signalCode === null
 			&& plan.envoyPath === launched.record.envoyPath
 			&& JSON.stringify(plan.options) === JSON.stringify(launched.record.options)
 			&& JSON.stringify(plan.bootstrap) === JSON.stringify(launched.record.bootstrap);
@@ -291,7 +291,36 @@ async function start(record: HeadStartRecord): Promise<Launched> {
 			resolve();
 		});
 	});
+	const prebound: PreboundListener = {
+		server,
+		handOver(accept) {
+			forward = accept;
+			for (const socket of accepted.splice(0)) {
+				accept(socket);
+			}
+		},
+	};
 	const workDir = mkdtempSync(path.join(os.tmpdir(), workDirPrefix));
+	try {
+		return launchIn(workDir, record, server, accepted, prebound);
+	} catch (error) {
+		// Nothing was spawned (spawn reports its failures as events): what was made goes.
+		rmSync(workDir, { recursive: true, force: true });
+		server.close();
+		throw error;
+	}
+}
+
+/** Writes the bootstrap into `workDir` and spawns Envoy, with what stops it if this process ends first. */
+function launchIn(workDir: string, record: HeadStartRecord, server: net.Server, accepted: Socket[], prebound: PreboundListener): Launched {
+	// The reaper's record (./reaper.ts), at once and again with Envoy's pid: should this process be killed before
+	// it removes them, the next start removes the dir and Envoy.
+	const writeOwner = (owner: { ownerPid: number; envoyPid?: number }) => {
+		writeFileSync(path.join(workDir, 'owner.json.partial'), JSON.stringify(owner));
+		renameSync(path.join(workDir, 'owner.json.partial'), path.join(workDir, 'owner.json'));
+	};
+
+	writeOwner({ ownerPid: process.pid });
 	const pins = record.pins.filter(pin => unchanged(pin));
 	const port = (server.address() as net.AddressInfo).port;
 	const bootstrap = withPins(withAdsPort(record.bootstrap, record.adsCluster, port), pins.map(pin => pin.filter), path.join(workDir, 'pins.sock'));
@@ -299,11 +328,8 @@ async function start(record: HeadStartRecord): Promise<Launched> {
 	const adminAddressPath = path.join(workDir, 'admin-address');
 	writeFileSync(bootstrapPath, JSON.stringify(bootstrap));
 	const child = spawn(record.envoyPath, ['--config-path', bootstrapPath, ...record.options, '--admin-address-path', adminAddressPath], { stdio: ['ignore', 'pipe', 'pipe'] });
-	// A spawn failure is an 'error' event: the taker sees an exited child (or discard cleans up).
+	// A spawn failure is an 'error' event: the taker sees a child that never ran (or discard cleans up).
 	child.on('error', () => undefined);
-	// The reaper's record (./reaper.ts): a SIGKILL of this process leaves Envoy and the dir to the next start.
-	writeFileSync(path.join(workDir, 'owner.json.partial'), JSON.stringify({ ownerPid: process.pid, envoyPid: child.pid }));
-	renameSync(path.join(workDir, 'owner.json.partial'), path.join(workDir, 'owner.json'));
 	// A signal before the runtime took (or discarded) this Envoy: unless `up` handles it (it does once it runs,
 	// then it takes or discards), stop Envoy, remove the dir, and end as the signal would have. Also at exit.
 	const onSignal = (signal: NodeJS.Signals | number) => {
@@ -327,15 +353,7 @@ async function start(record: HeadStartRecord): Promise<Launched> {
 		process.on(signal, onSignal);
 	}
 
-	const prebound: PreboundListener = {
-		server,
-		handOver(accept) {
-			forward = accept;
-			for (const socket of accepted.splice(0)) {
-				accept(socket);
-			}
-		},
-	};
+	writeOwner({ ownerPid: process.pid, envoyPid: child.pid });
 	return { record, envoy: { workDir, child, prebound, adminAddressPath, bootstrap, pinned: pins.length }, server, accepted, onSignal };
 }
 

@@ -3,12 +3,16 @@
  * each sandbox works in `<tmp>/meshbox-*` with an `owner.json` naming its owner and its Envoy. At the next
  * start, an Envoy whose owner is gone is killed and its directory removed.
  */
-import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { isAlive } from '../../util/lock.ts';
 
 export const workDirPrefix = 'meshbox-';
+/** A work dir's name: the prefix and mkdtemp's six characters. */
+const workDirName = /^meshbox-[\w]{6}$/;
+/** How old a work dir without an owner.json must be before it counts as left behind. */
+const ownerlessGraceMs = 60_000;
 
 type Owner = { ownerPid: number; envoyPid?: number };
 
@@ -26,7 +30,18 @@ export async function reapOrphans(tmp: string = os.tmpdir()): Promise<number> {
 	for (const name of names.filter(entry => entry.startsWith(workDirPrefix))) {
 		const dir = path.join(tmp, name);
 		const owner = await readOwner(dir);
-		if (!owner || isAlive(owner.ownerPid)) {
+		if (!owner) {
+			// A work dir gets its owner.json right after it is made: one without it that old is what a process
+			// killed in between left (other meshbox-* dirs, e.g. tests' scratch dirs, are named otherwise).
+			if (workDirName.test(name) && (await ageMs(dir)) > ownerlessGraceMs) {
+				await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+				reaped++;
+			}
+
+			continue;
+		}
+
+		if (isAlive(owner.ownerPid)) {
 			continue;
 		}
 
@@ -38,11 +53,15 @@ export async function reapOrphans(tmp: string = os.tmpdir()): Promise<number> {
 			}
 		}
 
-		await rm(dir, { recursive: true, force: true });
+		await rm(dir, { recursive: true, force: true }).catch(() => undefined);
 		reaped++;
 	}
 
 	return reaped;
+}
+
+async function ageMs(dir: string): Promise<number> {
+	return Date.now() - ((await stat(dir).catch(() => undefined))?.mtimeMs ?? Date.now());
 }
 
 async function readOwner(dir: string): Promise<Owner | undefined> {
