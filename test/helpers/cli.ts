@@ -34,8 +34,8 @@ export class RunningCli {
 		}
 	}
 
-	static start(args: readonly string[], options: { cwd?: string } = {}): RunningCli {
-		return new RunningCli(execa('node', [meshboxCli, ...args], { cwd: options.cwd ?? repoRoot, reject: false, buffer: false }));
+	static start(args: readonly string[], options: { cwd?: string; env?: Record<string, string> } = {}): RunningCli {
+		return new RunningCli(execa('node', [meshboxCli, ...args], { cwd: options.cwd ?? repoRoot, env: options.env, reject: false, buffer: false }));
 	}
 
 	/** The first output line matching `pattern`; rejects when the process exits or after `timeoutMs`. */

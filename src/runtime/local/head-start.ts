@@ -95,7 +95,8 @@ type Launched = {
 	readonly envoy: LaunchedEnvoy;
 	readonly server: net.Server;
 	readonly accepted: Socket[];
-	readonly onSignal: (signal: NodeJS.Signals | number) => void;
+	/** Stops listening for signals and the exit (the Envoy was taken or is being discarded). */
+	readonly stopListening: () => void;
 };
 
 export class HeadStart {
@@ -180,10 +181,7 @@ export class HeadStart {
 
 	private forget(launched: Launched): void {
 		this.launched = undefined;
-		process.off('exit', launched.onSignal);
-		for (const signal of stopSignals) {
-			process.off(signal, launched.onSignal);
-		}
+		launched.stopListening();
 	}
 }
 
@@ -274,6 +272,42 @@ function readRecord(key: string, env: NodeJS.ProcessEnv): HeadStartRecord | unde
 
 /** Binds the control plane's port, writes the bootstrap (with the pins still valid) and spawns Envoy. */
 async function start(record: HeadStartRecord): Promise<Launched> {
+	const made: { workDir?: string; child?: ChildProcess } = {};
+	// A signal before the runtime took (or discarded) this Envoy: unless `up` handles it (it does once it runs,
+	// then it takes or discards), stop Envoy, remove the dir, and end as the signal would have. Also at exit.
+	// Listening from before anything is made: a signal with no listener would end this process on the spot.
+	const onSignal = (signal: NodeJS.Signals | number) => {
+		if (typeof signal === 'string' && process.listenerCount(signal) > 1) {
+			return;
+		}
+
+		undo();
+		if (typeof signal === 'string') {
+			process.kill(process.pid, signal);
+		}
+	};
+
+	const stopListening = () => {
+		process.off('exit', onSignal);
+		for (const signal of stopSignals) {
+			process.off(signal, onSignal);
+		}
+	};
+
+	const undo = () => {
+		made.child?.kill('SIGKILL');
+		if (made.workDir) {
+			rmSync(made.workDir, { recursive: true, force: true });
+		}
+
+		stopListening();
+	};
+
+	process.on('exit', onSignal);
+	for (const signal of stopSignals) {
+		process.on(signal, onSignal);
+	}
+
 	const accepted: Socket[] = [];
 	let forward: ((socket: Socket) => void) | undefined;
 	const server = net.createServer(socket => {
@@ -284,77 +318,50 @@ async function start(record: HeadStartRecord): Promise<Launched> {
 			accepted.push(socket);
 		}
 	});
-	await new Promise<void>((resolve, reject) => {
-		server.once('error', reject);
-		server.listen(0, '127.0.0.1', () => {
-			server.off('error', reject);
-			resolve();
-		});
-	});
-	const prebound: PreboundListener = {
-		server,
-		handOver(accept) {
-			forward = accept;
-			for (const socket of accepted.splice(0)) {
-				accept(socket);
-			}
-		},
-	};
-	const workDir = mkdtempSync(path.join(os.tmpdir(), workDirPrefix));
 	try {
-		return launchIn(workDir, record, server, accepted, prebound);
+		await new Promise<void>((resolve, reject) => {
+			server.once('error', reject);
+			server.listen(0, '127.0.0.1', () => {
+				server.off('error', reject);
+				resolve();
+			});
+		});
+		const workDir = mkdtempSync(path.join(os.tmpdir(), workDirPrefix));
+		made.workDir = workDir;
+		// The reaper's record (./reaper.ts), at once and again with Envoy's pid: should this process be killed
+		// before it removes them, the next start removes the dir and Envoy.
+		const writeOwner = (owner: { ownerPid: number; envoyPid?: number }) => {
+			writeFileSync(path.join(workDir, 'owner.json.partial'), JSON.stringify(owner));
+			renameSync(path.join(workDir, 'owner.json.partial'), path.join(workDir, 'owner.json'));
+		};
+
+		writeOwner({ ownerPid: process.pid });
+		const pins = record.pins.filter(pin => unchanged(pin));
+		const port = (server.address() as net.AddressInfo).port;
+		const bootstrap = withPins(withAdsPort(record.bootstrap, record.adsCluster, port), pins.map(pin => pin.filter), path.join(workDir, 'pins.sock'));
+		const bootstrapPath = path.join(workDir, 'envoy.json');
+		const adminAddressPath = path.join(workDir, 'admin-address');
+		writeFileSync(bootstrapPath, JSON.stringify(bootstrap));
+		const child = spawn(record.envoyPath, ['--config-path', bootstrapPath, ...record.options, '--admin-address-path', adminAddressPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+		made.child = child;
+		// A spawn failure is an 'error' event: the taker sees a child that never ran (or discard cleans up).
+		child.on('error', () => undefined);
+		writeOwner({ ownerPid: process.pid, envoyPid: child.pid });
+		const prebound: PreboundListener = {
+			server,
+			handOver(accept) {
+				forward = accept;
+				for (const socket of accepted.splice(0)) {
+					accept(socket);
+				}
+			},
+		};
+		return { record, envoy: { workDir, child, prebound, adminAddressPath, bootstrap, pinned: pins.length }, server, accepted, stopListening };
 	} catch (error) {
-		// Nothing was spawned (spawn reports its failures as events): what was made goes.
-		rmSync(workDir, { recursive: true, force: true });
+		undo();
 		server.close();
 		throw error;
 	}
-}
-
-/** Writes the bootstrap into `workDir` and spawns Envoy, with what stops it if this process ends first. */
-function launchIn(workDir: string, record: HeadStartRecord, server: net.Server, accepted: Socket[], prebound: PreboundListener): Launched {
-	// The reaper's record (./reaper.ts), at once and again with Envoy's pid: should this process be killed before
-	// it removes them, the next start removes the dir and Envoy.
-	const writeOwner = (owner: { ownerPid: number; envoyPid?: number }) => {
-		writeFileSync(path.join(workDir, 'owner.json.partial'), JSON.stringify(owner));
-		renameSync(path.join(workDir, 'owner.json.partial'), path.join(workDir, 'owner.json'));
-	};
-
-	writeOwner({ ownerPid: process.pid });
-	const pins = record.pins.filter(pin => unchanged(pin));
-	const port = (server.address() as net.AddressInfo).port;
-	const bootstrap = withPins(withAdsPort(record.bootstrap, record.adsCluster, port), pins.map(pin => pin.filter), path.join(workDir, 'pins.sock'));
-	const bootstrapPath = path.join(workDir, 'envoy.json');
-	const adminAddressPath = path.join(workDir, 'admin-address');
-	writeFileSync(bootstrapPath, JSON.stringify(bootstrap));
-	const child = spawn(record.envoyPath, ['--config-path', bootstrapPath, ...record.options, '--admin-address-path', adminAddressPath], { stdio: ['ignore', 'pipe', 'pipe'] });
-	// A spawn failure is an 'error' event: the taker sees a child that never ran (or discard cleans up).
-	child.on('error', () => undefined);
-	// A signal before the runtime took (or discarded) this Envoy: unless `up` handles it (it does once it runs,
-	// then it takes or discards), stop Envoy, remove the dir, and end as the signal would have. Also at exit.
-	const onSignal = (signal: NodeJS.Signals | number) => {
-		if (typeof signal === 'string' && process.listenerCount(signal) > 1) {
-			return;
-		}
-
-		child.kill('SIGKILL');
-		rmSync(workDir, { recursive: true, force: true });
-		if (typeof signal === 'string') {
-			for (const stop of stopSignals) {
-				process.off(stop, onSignal);
-			}
-
-			process.kill(process.pid, signal);
-		}
-	};
-
-	process.on('exit', onSignal);
-	for (const signal of stopSignals) {
-		process.on(signal, onSignal);
-	}
-
-	writeOwner({ ownerPid: process.pid, envoyPid: child.pid });
-	return { record, envoy: { workDir, child, prebound, adminAddressPath, bootstrap, pinned: pins.length }, server, accepted, onSignal };
 }
 
 /** Whether a pin's source file is the one recorded and its module copy is still in the cache. */
