@@ -123,7 +123,7 @@ function bootstrapShell(model: SandboxModel, placement: Placement): JsonObject {
 }
 
 /** The `envoy.filters.http.wasm` entry for one plugin. */
-function wasmFilter(plugin: PluginModel, wasmPath: string): JsonObject {
+export function wasmFilter(plugin: PluginModel, wasmPath: string): JsonObject {
 	return { name: plugin.filterName ?? plugin.name, typed_config: { '@type': typeUrls.httpWasm, config: pluginConfig(plugin, wasmPath) } };
 }
 

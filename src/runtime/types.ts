@@ -7,7 +7,7 @@ import type { UpstreamRecordings } from '../upstream/recordings.ts';
 import type { PushRejection, PushResult } from '../xds/control-plane.ts';
 import type { LogBuffer } from './log-buffer.ts';
 import type { TcpEndpoints } from './tcp-apps.ts';
-import type { HeadStart } from './local/head-start.ts';
+import type { HeadStart, PreloadKind } from './local/head-start.ts';
 
 export type RuntimeName = 'local' | 'docker';
 export const runtimeNames: readonly RuntimeName[] = ['local', 'docker'];
@@ -33,6 +33,8 @@ export type RuntimeStartOptions = {
 	 * recorded under its key for the next `up`.
 	 */
 	readonly headStart?: HeadStart;
+	/** How the next `up`'s head start preloads this one's plugins (./local/head-start.ts); default `modules`. */
+	readonly headStartPreload?: PreloadKind;
 	/** docker runtime: `--envoy-image`, the image to run Envoy from (default: MESHBOX_ENVOY_IMAGE, the official image, or meshbox/envoy). */
 	readonly envoyImage?: string;
 };

@@ -80,9 +80,43 @@ test.serial('the second `meshbox up` of a command starts Envoy ahead, with the p
 		t.regex(await got(`${admin!}/listeners`).text(), /^meshbox_pins::/m, 'the pins listener is in Envoy (README: what a head start adds)');
 		await cli.waitForLine(/ mine: Received request for: my-app\.example\.com \/hello$/);
 	});
-	t.true(second.lines.some(line => /^meshbox: Envoy started ahead, as this command started it last time \(1 module\(s\) compiled from its boot on\)$/.test(line)), second.lines.join('\n'));
+	t.true(second.lines.some(line => /^meshbox: Envoy started ahead, as this command started it last time \(1 plugin\(s\) loaded from its boot on\)$/.test(line)), second.lines.join('\n'));
 	t.false(second.lines.some(line => line.includes('meshbox-pin-')), 'no pin\'s line is shown, not even with --verbose');
 	t.is(second.process.exitCode, 0);
+});
+
+test.serial('a plugin started at Envoy\'s boot logs its start once, as without a head start; a changed configuration is not adopted', async t => {
+	const dir = await project(fixturePlugin('rust-config'), '    vmConfiguration: hello-vm\n    configuration: { header: x-start, value: v }\n');
+	t.teardown(async () => rm(dir, { recursive: true, force: true }));
+	const startLines = (cli: RunningCli) => cli.lines.filter(line => / mine: (vm configuration: hello-vm|plugin configuration: .*)$/.test(line));
+	const first = await up(dir, []);
+	const second = await up(dir, [], async url => {
+		const response = await got(`${url}/`, { headers: { host: 'x' }, throwHttpErrors: false, retry: { limit: 0 } });
+		t.is(response.headers['x-start'], 'v', 'the preloaded plugin answers with its configuration');
+	});
+	t.true(second.lines.some(line => startedAhead.test(line)), second.lines.join('\n'));
+	t.true(startLines(first).length > 0);
+	t.deepEqual(startLines(second).map(line => line.replace(/^\[[^\]]*\] /, '')), startLines(first).map(line => line.replace(/^\[[^\]]*\] /, '')),
+		'on_vm_start and on_configure ran as often as without a head start (the sandbox\'s filter found the VMs and root contexts made at boot)');
+
+	await writeFile(path.join(dir, 'meshbox.yaml'), 'plugins:\n  - name: mine\n    wasm: plugin.wasm\n    vmConfiguration: hello-vm\n    configuration: { header: x-start, value: w }\n');
+	const third = await up(dir, [], async url => {
+		const response = await got(`${url}/`, { headers: { host: 'x' }, throwHttpErrors: false, retry: { limit: 0 } });
+		t.is(response.headers['x-start'], 'w');
+	});
+	t.true(third.lines.includes('meshbox: the config changed since the last `meshbox up` of this command: starting Envoy anew'), third.lines.join('\n'));
+	t.false(third.lines.some(line => line.endsWith('"value":"v"}')), 'no root context of the old configuration is left logging');
+});
+
+test.serial('under --watch the modules are preloaded as pins only (a reload leaves no old root context logging under the plugin\'s name)', async t => {
+	const dir = await project(seedWasm);
+	t.teardown(async () => rm(dir, { recursive: true, force: true }));
+	await up(dir, ['--watch']);
+	const second = await up(dir, ['--watch'], async url => {
+		const response = await got(`${url}/hello`, { headers: { host: 'x' }, throwHttpErrors: false, retry: { limit: 0 } });
+		t.is(response.body, 'Hello from Wasm!\n');
+	});
+	t.true(second.lines.includes('meshbox: Envoy started ahead, as this command started it last time (1 module(s) compiled from its boot on)'), second.lines.join('\n'));
 });
 
 test.serial('a changed Envoy setting: the Envoy started ahead is stopped, and one with the new setting serves', async t => {
@@ -94,7 +128,7 @@ test.serial('a changed Envoy setting: the Envoy started ahead is stopped, and on
 		const response = await got(`${url}/hello`, { headers: { host: 'x' }, throwHttpErrors: false, retry: { limit: 0 } });
 		t.is(response.statusCode, 200);
 	});
-	t.true(second.lines.includes('meshbox: Envoy\'s settings changed since the last `meshbox up` of this command: starting it anew'), second.lines.join('\n'));
+	t.true(second.lines.includes('meshbox: the config changed since the last `meshbox up` of this command: starting Envoy anew'), second.lines.join('\n'));
 	t.false(second.lines.some(line => startedAhead.test(line)));
 	t.deepEqual(await leftBy(second.process.pid!), { dirs: [], envoys: [] }, 'neither Envoy nor its dir is left');
 });

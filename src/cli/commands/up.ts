@@ -64,7 +64,16 @@ export const upCommand: Command = {
 			// moment "listening on" is printed; a plain `up` never loads it.
 			const watchCode = values.watch ? Promise.all([import('../../compose/live.ts'), import('../../compose/watch.ts')]) : undefined;
 			watchCode?.catch(() => undefined);
-			const { running, model: runningModel } = await startComposed(model, { runtime: values.runtime, envoyBin: values['envoy-bin'], envoyImage: values['envoy-image'], onProgress: err, headStart });
+			const { running, model: runningModel } = await startComposed(model, {
+				runtime: values.runtime,
+				envoyBin: values['envoy-bin'],
+				envoyImage: values['envoy-image'],
+				onProgress: err,
+				headStart,
+				// Under --watch, a reload must not leave the old build's root contexts logging under the plugin's name
+				// (src/runtime/local/head-start.ts): the next run then preloads the modules only.
+				headStartPreload: values.watch ? 'modules' : 'plugins',
+			});
 			// Istio sidecars (src/istio): say what istiod, istio-agent and Envoy did.
 			for (const note of runningModel.sidecar?.notes ?? []) {
 				err(`meshbox: ${note}`);

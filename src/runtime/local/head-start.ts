@@ -26,38 +26,47 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import net, { type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { PluginModel } from '../../config/model.ts';
-import { pinFilter, pinsListener } from '../../envoy/pins.ts';
+import { pinsListener } from '../../envoy/pins.ts';
 import { cacheDir } from '../../util/cache-dir.ts';
 import type { JsonObject } from '../../util/json.ts';
 import type { PreboundListener } from '../../xds/grpc-server.ts';
 
 /** Bumped when the record's shape changes: an older record is then ignored (and replaced). */
-const recordFormat = 1;
-/** Records kept (the most recently written); modules no record names are removed with them. */
-const maxRecords = 16;
-/** Modules pinned from a record: as many as a warm Envoy keeps. */
-const maxPins = 8;
+export const recordFormat = 2;
 const stopSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const satisfies readonly NodeJS.Signals[];
 /** ./reaper.ts's: a dead owner's dir (and Envoy) is removed by the next start. Not imported: see above. */
 const workDirPrefix = 'meshbox-';
 
-type PinRecord = {
-	/** The plugin's .wasm as the user gave it, with its size and time: a changed file is not pinned. */
+/**
+ * How a head start holds the last run's modules from Envoy's boot on (./head-start-record.ts writes them):
+ * - `plugins`: the plugins themselves, their filters as the sandbox's listener has them (name, root_id, vm_id,
+ *   configurations). Envoy shares a VM by vm_id, VM configuration and code, and a root context by plugin name,
+ *   root_id, configuration, direction and listener metadata (source/extensions/common/wasm/wasm.cc `makeVmKey`,
+ *   plugin.h `createPluginKey`): the sandbox's filters, pushed later, find their VMs and root contexts made (their
+ *   on_vm_start and on_configure ran at boot, once, as they would have at the push). Only while those filters are
+ *   exactly what the sandbox runs: a plugin whose configuration changed since is not adopted.
+ * - `modules`: a pin per module (src/envoy/pins.ts: a name and vm_id of its own), which keeps the compiled code
+ *   only; for `up --watch`, where a reload must not leave the old build's root contexts logging under the
+ *   plugin's name, and for Istio sidecars.
+ */
+export type PreloadKind = 'plugins' | 'modules';
+
+export type PreloadRecord = {
+	/** The plugin's .wasm as the user gave it, with its size and time: a changed file is not preloaded. */
 	readonly source: string;
 	readonly size: number;
 	readonly mtimeMs: number;
-	/** The pin's filter, loading the module's copy in the cache. */
+	/** The HTTP filter, loading the module's copy in the cache. */
 	readonly filter: JsonObject;
 	readonly module: string;
 };
 
-type HeadStartRecord = {
+export type HeadStartRecord = {
 	readonly format: typeof recordFormat;
 	readonly envoyPath: string;
 	/** Envoy's arguments but the bootstrap's and the admin address file's paths. */
@@ -66,7 +75,8 @@ type HeadStartRecord = {
 	readonly bootstrap: JsonObject;
 	/** The control plane's cluster in `bootstrap`: where the port goes. */
 	readonly adsCluster: string;
-	readonly pins: readonly PinRecord[];
+	readonly preload: PreloadKind;
+	readonly preloads: readonly PreloadRecord[];
 };
 
 /** What the runtime would start: adopted when the head start started exactly this. */
@@ -75,6 +85,8 @@ export type EnvoyStartPlan = {
 	readonly options: readonly string[];
 	/** Built with the control plane's port 0. */
 	readonly bootstrap: JsonObject;
+	/** The filters the sandbox's plugins would be preloaded as (`plugins` kind): a preloaded one must be one of them. */
+	readonly preloads: readonly JsonObject[];
 };
 
 /** An Envoy started ahead, handed over: the taker stops it, closes the control plane's port and removes the dir. */
@@ -86,12 +98,15 @@ export type LaunchedEnvoy = {
 	readonly adminAddressPath: string;
 	/** What Envoy runs: the record's bootstrap with the control plane's port and the pins. */
 	readonly bootstrap: JsonObject;
-	/** How many modules Envoy compiles from its boot on. */
-	readonly pinned: number;
+	/** How many modules Envoy loads from its boot on, and as what. */
+	readonly preloaded: number;
+	readonly preload: PreloadKind;
 };
 
 type Launched = {
 	readonly record: HeadStartRecord;
+	/** The filters Envoy preloads (the record's, but those of rebuilt files). */
+	readonly preloaded: readonly JsonObject[];
 	readonly envoy: LaunchedEnvoy;
 	readonly server: net.Server;
 	readonly accepted: Socket[];
@@ -144,7 +159,9 @@ export class HeadStart {
 		const same = child.pid !== undefined && child.exitCode === null && child.signalCode === null
 			&& plan.envoyPath === launched.record.envoyPath
 			&& JSON.stringify(plan.options) === JSON.stringify(launched.record.options)
-			&& JSON.stringify(plan.bootstrap) === JSON.stringify(launched.record.bootstrap);
+			&& JSON.stringify(plan.bootstrap) === JSON.stringify(launched.record.bootstrap)
+			// A preloaded plugin is the sandbox's own VM and root context: it must be exactly what the sandbox runs.
+			&& (launched.record.preload === 'modules' || launched.preloaded.every(filter => plan.preloads.some(wanted => JSON.stringify(wanted) === JSON.stringify(filter))));
 		if (!same) {
 			return undefined;
 		}
@@ -185,81 +202,18 @@ export class HeadStart {
 	}
 }
 
-/**
- * Remembers how this run's Envoy was started, for the next run of the same command (`HeadStart.launch`): its
- * binary, options and bootstrap, and its modules, copied into the cache (the work dir goes at stop).
- */
-export async function recordHeadStart(key: string, input: {
-	readonly plan: EnvoyStartPlan;
-	readonly adsCluster: string;
-	/** The HTTP plugins (pins are HTTP filters), and where this run's Envoy loads each module from. */
-	readonly plugins: readonly PluginModel[];
-	readonly modulePath: (plugin: PluginModel) => string;
-}, env: NodeJS.ProcessEnv = process.env): Promise<void> {
-	const directory = path.join(cacheDir(env), 'head-start');
-	const modules = path.join(directory, 'modules');
-	await mkdir(modules, { recursive: true });
-	const pins: PinRecord[] = [];
-	for (const plugin of input.plugins) {
-		if (pins.length >= maxPins || pins.some(pin => pin.module.endsWith(`${plugin.module.sha256}.wasm`))) {
-			continue;
-		}
-
-		const source = await stat(plugin.wasmPath).catch(() => undefined);
-		if (!source) {
-			continue;
-		}
-
-		const module = path.join(modules, `${plugin.module.sha256}.wasm`);
-		if (!existsSync(module)) {
-			await copyFile(input.modulePath(plugin), `${module}.${process.pid}.partial`);
-			await rename(`${module}.${process.pid}.partial`, module);
-		}
-
-		pins.push({ source: plugin.wasmPath, size: source.size, mtimeMs: source.mtimeMs, module, filter: pinFilter(plugin, module) });
-	}
-
-	const record: HeadStartRecord = { format: recordFormat, ...input.plan, adsCluster: input.adsCluster, pins };
-	const file = path.join(directory, `${key}.json`);
-	await writeFile(`${file}.${process.pid}.partial`, JSON.stringify(record));
-	await rename(`${file}.${process.pid}.partial`, file);
-	await prune(directory, modules);
-}
-
-/** Keeps the `maxRecords` newest records and the modules they name. */
-async function prune(directory: string, modules: string): Promise<void> {
-	const records = await Promise.all((await readdir(directory)).filter(name => name.endsWith('.json')).map(async name => {
-		const file = path.join(directory, name);
-		return { file, mtimeMs: (await stat(file).catch(() => undefined))?.mtimeMs ?? 0 };
-	}));
-	records.sort((a, b) => b.mtimeMs - a.mtimeMs);
-	for (const { file } of records.slice(maxRecords)) {
-		await rm(file, { force: true });
-	}
-
-	const named = new Set<string>();
-	for (const { file } of records.slice(0, maxRecords)) {
-		const text = await readFile(file, 'utf8').catch(() => '');
-		for (const match of text.matchAll(/([\da-f]{64})\.wasm/g)) {
-			named.add(match[1]!);
-		}
-	}
-
-	for (const name of await readdir(modules)) {
-		const hash = /^([\da-f]{64})\.wasm$/.exec(name)?.[1];
-		if (hash && !named.has(hash)) {
-			await rm(path.join(modules, name), { force: true });
-		}
-	}
-}
-
 function keyOf(argv: readonly string[], env: NodeJS.ProcessEnv, cwd: string): string {
 	const meshboxEnv = Object.entries(env).filter(([name]) => name.startsWith('MESHBOX_')).sort(([a], [b]) => a.localeCompare(b));
 	return createHash('sha256').update(JSON.stringify({ cwd, argv, env: meshboxEnv })).digest('hex').slice(0, 32);
 }
 
+/** Where records and module copies are kept. */
+export function headStartDir(env: NodeJS.ProcessEnv = process.env): string {
+	return path.join(cacheDir(env), 'head-start');
+}
+
 function readRecord(key: string, env: NodeJS.ProcessEnv): HeadStartRecord | undefined {
-	const file = path.join(cacheDir(env), 'head-start', `${key}.json`);
+	const file = path.join(headStartDir(env), `${key}.json`);
 	let record: HeadStartRecord;
 	try {
 		record = JSON.parse(readFileSync(file, 'utf8')) as HeadStartRecord;
@@ -336,9 +290,9 @@ async function start(record: HeadStartRecord): Promise<Launched> {
 		};
 
 		writeOwner({ ownerPid: process.pid });
-		const pins = record.pins.filter(pin => unchanged(pin));
+		const preloaded = record.preloads.filter(preload => unchanged(preload)).map(preload => preload.filter);
 		const port = (server.address() as net.AddressInfo).port;
-		const bootstrap = withPins(withAdsPort(record.bootstrap, record.adsCluster, port), pins.map(pin => pin.filter), path.join(workDir, 'pins.sock'));
+		const bootstrap = withPreloads(withAdsPort(record.bootstrap, record.adsCluster, port), preloaded, path.join(workDir, 'pins.sock'));
 		const bootstrapPath = path.join(workDir, 'envoy.json');
 		const adminAddressPath = path.join(workDir, 'admin-address');
 		writeFileSync(bootstrapPath, JSON.stringify(bootstrap));
@@ -356,7 +310,7 @@ async function start(record: HeadStartRecord): Promise<Launched> {
 				}
 			},
 		};
-		return { record, envoy: { workDir, child, prebound, adminAddressPath, bootstrap, pinned: pins.length }, server, accepted, stopListening };
+		return { record, preloaded, envoy: { workDir, child, prebound, adminAddressPath, bootstrap, preloaded: preloaded.length, preload: record.preload }, server, accepted, stopListening };
 	} catch (error) {
 		undo();
 		server.close();
@@ -364,11 +318,11 @@ async function start(record: HeadStartRecord): Promise<Launched> {
 	}
 }
 
-/** Whether a pin's source file is the one recorded and its module copy is still in the cache. */
-function unchanged(pin: PinRecord): boolean {
+/** Whether a preload's source file is the one recorded and its module copy is still in the cache. */
+function unchanged(preload: PreloadRecord): boolean {
 	try {
-		const source = statSync(pin.source);
-		return source.size === pin.size && source.mtimeMs === pin.mtimeMs && existsSync(pin.module);
+		const source = statSync(preload.source);
+		return source.size === preload.size && source.mtimeMs === preload.mtimeMs && existsSync(preload.module);
 	} catch {
 		return false;
 	}
@@ -390,7 +344,8 @@ function withAdsPort(bootstrap: JsonObject, adsCluster: string, port: number): J
 	return copy as JsonObject;
 }
 
-function withPins(bootstrap: JsonObject, filters: readonly JsonObject[], socketPath: string): JsonObject {
+/** The bootstrap with a listener of the preloaded filters (src/envoy/pins.ts's shape, whatever the kind). */
+function withPreloads(bootstrap: JsonObject, filters: readonly JsonObject[], socketPath: string): JsonObject {
 	if (filters.length === 0) {
 		return bootstrap;
 	}
