@@ -39,7 +39,7 @@ export function preloadFilters(plugins: readonly PluginModel[], kind: PreloadKin
  * binary, options and bootstrap, and its plugins, their modules copied into the cache.
  */
 export async function recordHeadStart(key: string, input: {
-	readonly plan: Pick<EnvoyStartPlan, 'envoyPath' | 'options' | 'bootstrap'>;
+	readonly plan: Omit<EnvoyStartPlan, 'preloads'>;
 	readonly adsCluster: string;
 	readonly preload: PreloadKind;
 	/** The HTTP plugins (preloads are HTTP filters), and where this run's Envoy loads each module from. */

@@ -5,25 +5,25 @@
  * config: ≈140 ms on 2 cores), then Envoy's (its boot, then compiling each module once the control plane named
  * it: ≈200 ms for the Rust seed). The head start runs them side by side. bin/meshbox.js calls `launch` before it
  * loads anything else, and it starts Envoy the way the same command in the same directory started it last time
- * (a record in the cache, written by `record` once that start succeeded):
+ * (a record in the cache, written by ./head-start-record.ts once that start succeeded):
  * - the control plane's port is bound already; Envoy's connection waits in it for the control plane
  *   (`PreboundListener`, src/xds/grpc-server.ts);
- * - that run's modules are pinned from the boot on (src/envoy/pins.ts), when their files are unchanged: Envoy
- *   compiles them while meshbox loads, and the plugins' filters, pushed later, start on the compiled code.
- *   Measured on Envoy 1.40: its ADS connection opens before the static listeners' modules are compiled.
- * The local runtime then adopts that Envoy if what it would start now is the same (binary, options, bootstrap
- * but the pins), and otherwise stops it and starts its own: the head start changes when Envoy starts, never
- * what runs.
+ * - that run's plugins are preloaded from the boot on (`PreloadKind`), when their files are unchanged: Envoy
+ *   compiles them while meshbox loads. Measured on Envoy 1.40: its ADS connection opens before the static
+ *   listeners' modules are compiled, and the filters pushed later find the compiled code (and, preloaded as
+ *   the plugins themselves, their VMs and root contexts).
+ * The local runtime then adopts that Envoy if what it would start now is the same (binary, options, bootstrap,
+ * and the preloaded plugins), and otherwise stops it and starts its own: the head start changes when Envoy
+ * starts, never what runs.
  *
- * What an adopted Envoy has that a plain `up`'s has not: the pins listener (`meshbox_pins`, on a Unix socket in
- * the work dir) and its VMs (their log lines are not shown: src/envoy/pins.ts). Its start is not admitted by the
- * start slots (../start-slots.ts): `up` is one process with one Envoy.
+ * What an adopted Envoy has that a plain `up`'s has not: the listener of the preloads (`meshbox_pins`, on a Unix
+ * socket in the work dir). Its start is not admitted by the start slots (../start-slots.ts): `up` is one process
+ * with one Envoy.
  *
  * bin/meshbox.js loads this module before anything else, as a file of its own (dist/cli/head-start.cjs, built by
  * `npm run build:cli`): it imports node's modules and a few pure ones only, since every millisecond it takes is
  * one Envoy starts later. It hands Envoy over as a plain child process (`take`); the local runtime adopts it
- * (`adoptHeadStart` in ./local-runtime.ts).
- */
+ * (`adoptHeadStart` in ./local-runtime.ts). */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';

@@ -168,7 +168,7 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 			// For the next `up` of this command: written while this one serves, awaited at stop. (Services load
 			// their modules from the work dir, named in the bootstrap: never the next run's, so not recorded.)
 			const recorded = recordHeadStart(options.headStart.key, {
-				plan: startPlan(model, envoy.path, 'modules'),
+				plan: envoyStart(model, envoy.path),
 				adsCluster: xdsClusterName,
 				preload: preloadKindOf(options),
 				plugins: model.plugins,
@@ -245,15 +245,10 @@ function adoptedLaunch(adopted: AdoptedEnvoy): Launch {
 	return { child: adopted.child, adminAddressPath: adopted.adminAddressPath, bootstrapYaml };
 }
 
-/** How a dedicated Envoy for `model` starts (its bootstrap with the control plane's port 0), its plugins preloaded as `preload`. */
-function startPlan(model: SandboxModel, envoyPath: string, preload: PreloadKind): EnvoyStartPlan {
+/** How a dedicated Envoy for `model` is started: its binary, options and bootstrap (with the control plane's port 0). */
+function envoyStart(model: SandboxModel, envoyPath: string): Omit<EnvoyStartPlan, 'preloads'> {
 	const shell: Placement = { listener: { address: loopback, port: model.port }, admin: { address: loopback, port: model.adminPort }, upstream: { address: loopback, port: 0 }, wasmPath: () => '' };
-	return {
-		envoyPath,
-		options: envoyOptions(model.envoy),
-		bootstrap: buildAdsBootstrap(model, shell, { address: loopback, port: 0 }),
-		preloads: preloadFilters(model.plugins, preload).map(preloaded => preloaded.filter),
-	};
+	return { envoyPath, options: envoyOptions(model.envoy), bootstrap: buildAdsBootstrap(model, shell, { address: loopback, port: 0 }) };
 }
 
 /**
@@ -275,7 +270,8 @@ async function adoptHeadStart(options: RuntimeStartOptions, envoyPath: string, p
 		return undefined;
 	}
 
-	const taken = (model.listeners?.services.length ?? 0) === 0 ? headStart.take(startPlan(model, envoyPath, preloadKindOf(options))) : undefined;
+	const plan = { ...envoyStart(model, envoyPath), preloads: preloadFilters(model.plugins, preloadKindOf(options)).map(preloaded => preloaded.filter) };
+	const taken = (model.listeners?.services.length ?? 0) === 0 ? headStart.take(plan) : undefined;
 	if (!taken) {
 		await headStart.discard();
 		progress('meshbox: the config changed since the last `meshbox up` of this command: starting Envoy anew');
