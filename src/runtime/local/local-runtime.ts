@@ -9,6 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { EnvoyAdmin } from '../../envoy/admin.ts';
+import { MeshboxError } from '../../errors.ts';
 import { buildAdsBootstrap, listenerNameOf, xdsClusterName, type JsonObject, type Placement } from '../../envoy/bootstrap.ts';
 import type { SandboxResources } from '../../envoy/placement.ts';
 import { envoyArguments, envoyOptions } from '../../envoy/command-line.ts';
@@ -21,6 +22,7 @@ import { waitUntilReady, type ExitInfo } from '../ready.ts';
 import { admitEnvoyStart } from '../start-slots.ts';
 import type { RunningSandbox, RuntimeStartOptions } from '../types.ts';
 import { XdsSession } from '../xds-session.ts';
+import type { PushRejection } from '../../xds/control-plane.ts';
 import { StagedModules } from '../staged-modules.ts';
 import { startLocalApps } from '../apps.ts';
 import { wasmModulesOf } from '../../config/listeners.ts';
@@ -354,8 +356,8 @@ async function startOnWarmEnvoy(input: WarmInput): Promise<Omit<RunningSandbox, 
 		warm.settled();
 	}
 
-	const listener = await activeListener(warm.admin, leasedName(listenerNameOf(model), lease));
-	const tcp = await tcpEndpoints(model, tcpApps, async name => activeListener(warm.admin, leasedName(name, lease)));
+	const listener = await activeListener(warm.admin, leasedName(listenerNameOf(model), lease), rejectedAtStart, logs);
+	const tcp = await tcpEndpoints(model, tcpApps, async name => activeListener(warm.admin, leasedName(name, lease), rejectedAtStart, logs));
 	return {
 		url: `http://${loopback}:${listener.port}`,
 		admin: warm.admin,
@@ -421,15 +423,23 @@ function withLeaseVmIds(model: SandboxModel, lease: number): SandboxModel {
 	};
 }
 
-/** A listener Envoy accepted is active once its filter configs arrived: look it up until it is (2 s at most). */
-async function activeListener(admin: EnvoyAdmin, name: string): Promise<{ address: string; port: number }> {
-	const deadline = Date.now() + 2000;
+/**
+ * A listener Envoy accepted is active once its filter configs arrived: look it up until it is (10 s at most: a
+ * loaded machine may take a while to move it from warming to active). When it never is, say what Envoy refused
+ * of this sandbox (an Istio sidecar's start tolerates refusals, but not of its own listener's configs).
+ */
+async function activeListener(admin: EnvoyAdmin, name: string, rejected: readonly PushRejection[], logs: LogBuffer): Promise<{ address: string; port: number }> {
+	const deadline = Date.now() + 10_000;
 	for (;;) {
 		try {
 			return await admin.listenerAddress(name);
 		} catch (error) {
 			if (Date.now() > deadline) {
-				throw error;
+				const reasons = rejected.map(rejection => `${rejection.typeUrl.split('.').pop() ?? ''}: ${rejection.message}`);
+				throw new MeshboxError(reasons.length > 0 ? 'ENVOY_REJECTED_CONFIG' : 'ENVOY_START_FAILED',
+					`listener ${name} did not become active within 10 s on the warm Envoy (${(error as Error).message})${reasons.length > 0 ? `; Envoy refused: ${reasons.join('; ')}` : ''}`,
+					'run the scenario with fresh: true (or MESHBOX_FRESH=1) to see whether it starts on an Envoy of its own, and report the difference',
+					logs.tail(20));
 			}
 
 			await new Promise(resolve => setTimeout(resolve, 2));
