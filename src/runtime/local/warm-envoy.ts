@@ -27,7 +27,7 @@ import readline from 'node:readline';
 import type { PluginModel, SandboxModel } from '../../config/model.ts';
 import { EnvoyAdmin } from '../../envoy/admin.ts';
 import { buildAdsBootstrap, type Placement } from '../../envoy/bootstrap.ts';
-import { envoyArguments } from '../../envoy/command-line.ts';
+import { envoyArguments, envoyOptions } from '../../envoy/command-line.ts';
 import type { SandboxResources } from '../../envoy/placement.ts';
 import { renderBootstrapYaml } from '../../envoy/render.ts';
 import { pinFilter, pinPrefix, pinsListener } from '../../envoy/pins.ts';
@@ -385,7 +385,7 @@ export function warmPoolSize(): number {
 
 /** Bootstrap-level settings: sandboxes share an Envoy only when these are equal. */
 function keyOf(model: SandboxModel, options: WarmStartOptions): string {
-	return JSON.stringify({ envoy: options.envoyPath, args: envoyArguments(model.envoy, ''), shell: buildAdsBootstrap(model, shellPlacement, { address: loopback, port: 0 }) });
+	return JSON.stringify({ envoy: options.envoyPath, args: envoyOptions(model.envoy), shell: buildAdsBootstrap(model, shellPlacement, { address: loopback, port: 0 }) });
 }
 
 /**
