@@ -49,14 +49,19 @@ const argv = process.argv.slice(2);
 let main;
 let headStart;
 const sourceTime = newest(sources);
+// `meshbox up` starts Envoy before it loads the rest of its code, as the last run of this command did
+// (src/runtime/local/head-start.ts); `up` adopts that Envoy, or stops it when the config changed.
 if (sourceTime > 0 && sourceTime > builtAt()) {
 	const { register } = await import('tsx/esm/api');
 	register();
+	if (argv[0] === 'up') {
+		const { HeadStart } = await import(new URL('cli/head-start.ts', sources).href);
+		headStart = await HeadStart.launch(argv);
+	}
+
 	({ main } = await import(new URL('cli/main.ts', sources).href));
 } else {
 	if (argv[0] === 'up') {
-		// `meshbox up` starts Envoy before it loads the rest of its code, as the last run of this command did
-		// (src/runtime/local/head-start.ts); `up` adopts that Envoy, or stops it when the config changed.
 		// CommonJS: require() of one file takes less than an ES module's import (≈7 vs 9 ms, Node 20).
 		const { HeadStart } = module.createRequire(import.meta.url)('../dist/cli/head-start.cjs');
 		headStart = await HeadStart.launch(argv);
