@@ -85,6 +85,8 @@ export class ControlPlane {
 	private readonly waiters: Waiter[] = [];
 	private stream: AdsCall | undefined;
 	private nonceCounter = 0;
+	/** Whether something was pushed: until then Envoy's requests wait (see `send`). */
+	private serving = false;
 	private version = 0;
 	/** The last push Envoy accepted in full. */
 	private acceptedPush = 0;
@@ -147,6 +149,8 @@ export class ControlPlane {
 	 * Envoy has not asked for yet are answered when it does). A NACKed type goes back to its last accepted resources.
 	 */
 	async push(snapshot: ResourceSnapshot): Promise<PushResult> {
+		const first = !this.serving;
+		this.serving = true;
 		const changed = new Set<string>();
 		for (const typeUrl of servedTypes) {
 			const next = snapshot.get(typeUrl) ?? new Map<string, JsonObject>();
@@ -161,6 +165,13 @@ export class ControlPlane {
 		}
 
 		if (changed.size === 0) {
+			if (first) {
+				// Nothing to serve (a warm Envoy's start): what Envoy asked for meanwhile is answered, empty.
+				for (const typeUrl of servedTypes) {
+					this.send(typeUrl);
+				}
+			}
+
 			return { version: this.acceptedVersion, rejections: [] };
 		}
 
@@ -176,7 +187,7 @@ export class ControlPlane {
 			this.waiters.push({ version, types: changed, rejections: [], resolve });
 		});
 		for (const typeUrl of servedTypes) {
-			if (changed.has(typeUrl)) {
+			if (changed.has(typeUrl) || first) {
 				this.send(typeUrl);
 			}
 		}
@@ -318,8 +329,11 @@ export class ControlPlane {
 
 	private send(typeUrl: string): void {
 		const state = this.states.get(typeUrl)!;
-		if (!this.stream || !state.requested || state.sentNonce !== undefined) {
-			// Not asked for yet, or a response is outstanding: sent when Envoy asks or answers.
+		if (!this.serving || !this.stream || !state.requested || state.sentNonce !== undefined) {
+			// Nothing pushed yet, not asked for yet, or a response is outstanding: sent at the first push, or when
+			// Envoy asks or answers. Before the first push there is nothing to answer with: an Envoy that connects
+			// first (`meshbox up`'s head start, src/runtime/local/head-start.ts, runs before this server exists)
+			// would otherwise get empty clusters, then the listener that routes to them ("unknown cluster").
 			return;
 		}
 

@@ -1,0 +1,59 @@
+/**
+ * The xDS control plane (src/xds/control-plane.ts) with a real Envoy that connects before anything is pushed:
+ * what `meshbox up`'s head start does (Envoy runs before the control plane exists). Answering it then with empty
+ * clusters and listeners would let it finish its start without the sandbox, and a listener pushed next could
+ * arrive before the clusters it routes to (a CI run once got "unknown cluster 'upstream'").
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import { modelFromSpec } from '../../src/compose/model.ts';
+import { EnvoyAdmin } from '../../src/envoy/admin.ts';
+import { buildAdsBootstrap, buildResources, type Placement } from '../../src/envoy/bootstrap.ts';
+import { envoyArguments } from '../../src/envoy/command-line.ts';
+import { provisionEnvoy } from '../../src/envoy/provision.ts';
+import { renderBootstrapYaml } from '../../src/envoy/render.ts';
+import { EnvoyProcess } from '../../src/runtime/local/envoy-process.ts';
+import { ControlPlane, snapshotOf } from '../../src/xds/control-plane.ts';
+import { repoRoot } from '../helpers/paths.ts';
+
+test('an Envoy that connects before the first push waits for it: it is not answered with empty clusters and listeners', async t => {
+	const model = await modelFromSpec({}, { baseDir: repoRoot });
+	const envoy = await provisionEnvoy({ version: model.envoy.version, versionOrigin: model.envoy.versionOrigin });
+	const dir = await mkdtemp(path.join(os.tmpdir(), 'meshbox-test-control-plane-'));
+	const plane = await ControlPlane.start();
+	const placement: Placement = { listener: { address: '127.0.0.1', port: 0 }, admin: { address: '127.0.0.1', port: 0 }, upstream: { address: '127.0.0.1', port: 9 }, wasmPath: () => '' };
+	await writeFile(path.join(dir, 'envoy.yaml'), renderBootstrapYaml(buildAdsBootstrap(model, placement, { address: '127.0.0.1', port: plane.port }), []));
+	const child = EnvoyProcess.spawn(envoy.path, [...envoyArguments(model.envoy, path.join(dir, 'envoy.yaml')), '--admin-address-path', path.join(dir, 'admin-address')]);
+	child.stderr.resume();
+	child.stdout.resume();
+	t.teardown(async () => {
+		await child.stop();
+		await plane.stop();
+		await rm(dir, { recursive: true, force: true });
+	});
+
+	await plane.connected();
+	const admin = EnvoyAdmin.fromAddressFile(path.join(dir, 'admin-address'));
+	let client: EnvoyAdmin | undefined;
+	for (const deadline = Date.now() + 10_000; !client && Date.now() < deadline;) {
+		client = await admin();
+		await new Promise(resolve => setTimeout(resolve, 10));
+	}
+
+	// Half a second for Envoy to ask for clusters and listeners, and be answered if the server answered.
+	await new Promise(resolve => setTimeout(resolve, 500));
+	t.false(await client!.isReady(), 'Envoy still waits for its clusters and listeners');
+
+	const result = await plane.push(snapshotOf(buildResources(model, placement, { ecds: true })));
+	t.deepEqual(result.rejections, []);
+	let ready = false;
+	for (const deadline = Date.now() + 10_000; !ready && Date.now() < deadline;) {
+		ready = await client!.isReady();
+		await new Promise(resolve => setTimeout(resolve, 10));
+	}
+
+	t.true(ready, 'ready once the first push arrived');
+	t.truthy(await client!.listenerAddress('meshbox_listener'), 'with the pushed listener');
+});
