@@ -11,6 +11,7 @@ import test from 'ava';
 import got from 'got';
 import { RunningCli } from '../helpers/cli.ts';
 import { isRunning } from '../helpers/leftovers.ts';
+import { cacheDir } from '../../src/util/cache-dir.ts';
 import { fixturePlugin, seedWasm } from '../helpers/paths.ts';
 
 const listening = /^listening on (http:\/\/127\.0\.0\.1:\d+)$/;
@@ -117,6 +118,33 @@ test.serial('under --watch the modules are preloaded as pins only (a reload leav
 		t.is(response.body, 'Hello from Wasm!\n');
 	});
 	t.true(second.lines.includes('meshbox: Envoy started ahead, as this command started it last time (1 module(s) compiled from its boot on)'), second.lines.join('\n'));
+});
+
+test.serial('a recorded Envoy that cannot be started (not executable any more): `up` starts its own', async t => {
+	const dir = await project(seedWasm);
+	t.teardown(async () => rm(dir, { recursive: true, force: true }));
+	await up(dir, []);
+	// The record of this project's run: the one whose preload is this project's plugin file.
+	const records = path.join(cacheDir(), 'head-start');
+	const plugin = path.join(dir, 'plugin.wasm');
+	let changed = 0;
+	for (const name of (await readdir(records)).filter(entry => entry.endsWith('.json'))) {
+		const record = JSON.parse(await readFile(path.join(records, name), 'utf8')) as { envoyPath: string; preloads: Array<{ source: string }> };
+		if (record.preloads.some(preload => preload.source === plugin)) {
+			const notExecutable = path.join(dir, 'envoy');
+			await writeFile(notExecutable, 'not a program\n');
+			await writeFile(path.join(records, name), JSON.stringify({ ...record, envoyPath: notExecutable }));
+			changed++;
+		}
+	}
+
+	t.is(changed, 1);
+	const second = await up(dir, [], async url => {
+		const response = await got(`${url}/hello`, { headers: { host: 'x' }, throwHttpErrors: false, retry: { limit: 0 } });
+		t.is(response.body, 'Hello from Wasm!\n');
+	});
+	t.is(second.process.exitCode, 0, second.lines.join('\n'));
+	t.true(second.lines.includes('meshbox: the config changed since the last `meshbox up` of this command: starting Envoy anew'), second.lines.join('\n'));
 });
 
 test.serial('a changed Envoy setting: the Envoy started ahead is stopped, and one with the new setting serves', async t => {

@@ -106,7 +106,7 @@ export type LaunchedEnvoy = {
 type Launched = {
 	readonly record: HeadStartRecord;
 	/** The filters Envoy preloads (the record's, but those of rebuilt files). */
-	readonly preloaded: readonly JsonObject[];
+	readonly preloadedFilters: readonly JsonObject[];
 	readonly envoy: LaunchedEnvoy;
 	readonly server: net.Server;
 	readonly accepted: Socket[];
@@ -155,13 +155,12 @@ export class HeadStart {
 			return undefined;
 		}
 
-		const { child } = launched.envoy;
-		const same = child.pid !== undefined && child.exitCode === null && child.signalCode === null
+		const same = running(launched.envoy.child)
 			&& plan.envoyPath === launched.record.envoyPath
 			&& JSON.stringify(plan.options) === JSON.stringify(launched.record.options)
 			&& JSON.stringify(plan.bootstrap) === JSON.stringify(launched.record.bootstrap)
 			// A preloaded plugin is the sandbox's own VM and root context: it must be exactly what the sandbox runs.
-			&& (launched.record.preload === 'modules' || launched.preloaded.every(filter => plan.preloads.some(wanted => JSON.stringify(wanted) === JSON.stringify(filter))));
+			&& (launched.record.preload === 'modules' || launched.preloadedFilters.every(filter => plan.preloads.some(wanted => JSON.stringify(wanted) === JSON.stringify(filter))));
 		if (!same) {
 			return undefined;
 		}
@@ -179,7 +178,8 @@ export class HeadStart {
 
 		this.forget(launched);
 		const { child, workDir } = launched.envoy;
-		if (child.exitCode === null && child.signalCode === null) {
+		// A child that never started (a spawn error) has no 'exit' to wait for.
+		if (running(child)) {
 			await new Promise(resolve => {
 				child.once('exit', resolve);
 				child.kill('SIGKILL');
@@ -200,6 +200,11 @@ export class HeadStart {
 		this.launched = undefined;
 		launched.stopListening();
 	}
+}
+
+/** Whether the child was spawned and has not exited. */
+function running(child: ChildProcess): boolean {
+	return child.pid !== undefined && child.exitCode === null && child.signalCode === null;
 }
 
 function keyOf(argv: readonly string[], env: NodeJS.ProcessEnv, cwd: string): string {
@@ -310,7 +315,7 @@ async function start(record: HeadStartRecord): Promise<Launched> {
 				}
 			},
 		};
-		return { record, preloaded, envoy: { workDir, child, prebound, adminAddressPath, bootstrap, preloaded: preloaded.length, preload: record.preload }, server, accepted, stopListening };
+		return { record, preloadedFilters: preloaded, envoy: { workDir, child, prebound, adminAddressPath, bootstrap, preloaded: preloaded.length, preload: record.preload }, server, accepted, stopListening };
 	} catch (error) {
 		undo();
 		server.close();
