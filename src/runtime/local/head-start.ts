@@ -25,22 +25,20 @@
  * one Envoy starts later. It hands Envoy over as a plain child process (`take`); the local runtime adopts it
  * (`adoptHeadStart` in ./local-runtime.ts). */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import net, { type Socket } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { pinsListener } from '../../envoy/pins.ts';
 import { cacheDir } from '../../util/cache-dir.ts';
 import type { JsonObject } from '../../util/json.ts';
 import type { PreboundListener } from '../../xds/grpc-server.ts';
+import { makeWorkDir, writeOwner } from './work-dir.ts';
 
 /** Bumped when the record's shape changes: an older record is then ignored (and replaced). */
 export const recordFormat = 2;
 const stopSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const satisfies readonly NodeJS.Signals[];
-/** ./reaper.ts's: a dead owner's dir (and Envoy) is removed by the next start. Not imported: see above. */
-const workDirPrefix = 'meshbox-';
 
 /**
  * How a head start holds the last run's modules from Envoy's boot on (./head-start-record.ts writes them):
@@ -285,16 +283,9 @@ async function start(record: HeadStartRecord): Promise<Launched> {
 				resolve();
 			});
 		});
-		const workDir = mkdtempSync(path.join(os.tmpdir(), workDirPrefix));
+		// ./reaper.ts removes it (and Envoy) should this process be killed before it does.
+		const workDir = makeWorkDir();
 		made.workDir = workDir;
-		// The reaper's record (./reaper.ts), at once and again with Envoy's pid: should this process be killed
-		// before it removes them, the next start removes the dir and Envoy.
-		const writeOwner = (owner: { ownerPid: number; envoyPid?: number }) => {
-			writeFileSync(path.join(workDir, 'owner.json.partial'), JSON.stringify(owner));
-			renameSync(path.join(workDir, 'owner.json.partial'), path.join(workDir, 'owner.json'));
-		};
-
-		writeOwner({ ownerPid: process.pid });
 		const preloaded = record.preloads.filter(preload => unchanged(preload)).map(preload => preload.filter);
 		const port = (server.address() as net.AddressInfo).port;
 		const bootstrap = withPreloads(withAdsPort(record.bootstrap, record.adsCluster, port), preloaded, path.join(workDir, 'pins.sock'));
@@ -305,7 +296,7 @@ async function start(record: HeadStartRecord): Promise<Launched> {
 		made.child = child;
 		// A spawn failure is an 'error' event: the taker sees a child that never ran (or discard cleans up).
 		child.on('error', () => undefined);
-		writeOwner({ ownerPid: process.pid, envoyPid: child.pid });
+		writeOwner(workDir, { ownerPid: process.pid, envoyPid: child.pid });
 		const prebound: PreboundListener = {
 			server,
 			handOver(accept) {

@@ -5,8 +5,7 @@
  * bootstrap into a private temp dir → start Envoy → wait for admin `/ready` (or explain why it died) →
  * read the listener's real port from admin. Any failure on the way undoes what was done.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EnvoyAdmin } from '../../envoy/admin.ts';
 import { MeshboxError } from '../../errors.ts';
@@ -27,7 +26,8 @@ import { StagedModules } from '../staged-modules.ts';
 import { startLocalApps } from '../apps.ts';
 import { wasmModulesOf } from '../../config/listeners.ts';
 import { assertTcpPortsFree, startTcpApps, tcpEndpoints } from '../tcp-apps.ts';
-import { reapOrphans, workDirPrefix, writeOwner } from './reaper.ts';
+import { reapOrphans } from './reaper.ts';
+import { makeWorkDir, writeOwner } from './work-dir.ts';
 import { WarmEnvoy } from './warm-envoy.ts';
 import type { EnvoyStartPlan, LaunchedEnvoy, PreloadKind } from './head-start.ts';
 import { preloadFilters, recordHeadStart } from './head-start-record.ts';
@@ -110,10 +110,9 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 			return { ...running, stop };
 		}
 
-		const workDir = adopted?.workDir ?? await mkdtemp(path.join(os.tmpdir(), workDirPrefix));
+		const workDir = adopted?.workDir ?? makeWorkDir();
 		if (!adopted) {
 			undo.push(async () => rm(workDir, { recursive: true, force: true }));
-			await writeOwner(workDir, { ownerPid: process.pid });
 		}
 
 		// Over xDS, Envoy loads each module from a copy named by its hash (see ../staged-modules.ts): a rebuilt
@@ -148,7 +147,7 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 			await child.stop();
 		});
 		if (!adopted) {
-			await writeOwner(workDir, { ownerPid: process.pid, envoyPid: child.pid });
+			writeOwner(workDir, { ownerPid: process.pid, envoyPid: child.pid });
 		}
 
 		const exited: Promise<ExitInfo> = child.exited.then(async result => {

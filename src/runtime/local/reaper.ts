@@ -3,25 +3,14 @@
  * each sandbox works in `<tmp>/meshbox-*` with an `owner.json` naming its owner and its Envoy. At the next
  * start, an Envoy whose owner is gone is killed and its directory removed.
  */
-import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { isAlive } from '../../util/lock.ts';
+import { workDirName, workDirPrefix, type Owner } from './work-dir.ts';
 
-export const workDirPrefix = 'meshbox-';
-/** A work dir's name: the prefix and mkdtemp's six characters. */
-const workDirName = /^meshbox-[\w]{6}$/;
 /** How old a work dir without an owner.json must be before it counts as left behind. */
 const ownerlessGraceMs = 60_000;
-
-type Owner = { ownerPid: number; envoyPid?: number };
-
-export async function writeOwner(workDir: string, owner: Owner): Promise<void> {
-	// Written aside and renamed: another process's reaper (or a test) reading it never sees half a file.
-	const file = path.join(workDir, 'owner.json');
-	await writeFile(`${file}.partial`, JSON.stringify(owner));
-	await rename(`${file}.partial`, file);
-}
 
 /** Removes the work dirs (and kills the Envoys) of dead owners. Returns how many were reaped. */
 export async function reapOrphans(tmp: string = os.tmpdir()): Promise<number> {
@@ -31,8 +20,8 @@ export async function reapOrphans(tmp: string = os.tmpdir()): Promise<number> {
 		const dir = path.join(tmp, name);
 		const owner = await readOwner(dir);
 		if (!owner) {
-			// A work dir gets its owner.json right after it is made: one without it that old is what a process
-			// killed in between left (other meshbox-* dirs, e.g. tests' scratch dirs, are named otherwise).
+			// A work dir gets its owner.json as it is made (./work-dir.ts): one without it that old is what a
+			// process killed in between left.
 			if (workDirName.test(name) && (await ageMs(dir)) > ownerlessGraceMs) {
 				await rm(dir, { recursive: true, force: true }).catch(() => undefined);
 				reaped++;
