@@ -149,7 +149,6 @@ export class ControlPlane {
 	 * Envoy has not asked for yet are answered when it does). A NACKed type goes back to its last accepted resources.
 	 */
 	async push(snapshot: ResourceSnapshot): Promise<PushResult> {
-		const first = !this.serving;
 		this.serving = true;
 		const changed = new Set<string>();
 		for (const typeUrl of servedTypes) {
@@ -165,13 +164,8 @@ export class ControlPlane {
 		}
 
 		if (changed.size === 0) {
-			if (first) {
-				// Nothing to serve (a warm Envoy's start): what Envoy asked for meanwhile is answered, empty.
-				for (const typeUrl of servedTypes) {
-					this.send(typeUrl);
-				}
-			}
-
+			// The first push may change nothing (a warm Envoy's start): what Envoy asked for meanwhile is answered.
+			this.sendAll();
 			return { version: this.acceptedVersion, rejections: [] };
 		}
 
@@ -186,12 +180,7 @@ export class ControlPlane {
 		const result = new Promise<PushResult>(resolve => {
 			this.waiters.push({ version, types: changed, rejections: [], resolve });
 		});
-		for (const typeUrl of servedTypes) {
-			if (changed.has(typeUrl) || first) {
-				this.send(typeUrl);
-			}
-		}
-
+		this.sendAll();
 		return result;
 	}
 
@@ -324,6 +313,13 @@ export class ControlPlane {
 
 				waiter.resolve({ version: waiter.version, rejections: waiter.rejections });
 			}
+		}
+	}
+
+	/** `send` for every type: a type whose answer Envoy has already is not sent again (see `lastSent`). */
+	private sendAll(): void {
+		for (const typeUrl of servedTypes) {
+			this.send(typeUrl);
 		}
 	}
 

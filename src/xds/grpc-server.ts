@@ -101,26 +101,23 @@ export class GrpcServer {
 	static async listen(options: GrpcServerOptions): Promise<GrpcServer> {
 		const server = http2.createServer();
 		const { prebound } = options;
-		if (prebound) {
-			const grpc = new GrpcServer(server, (prebound.server.address() as AddressInfo).port, prebound.server);
-			server.on('stream', (stream, headers) => {
-				grpc.onStream(stream, headers, options.methods);
+		if (!prebound) {
+			await new Promise<void>((resolve, reject) => {
+				server.once('error', reject);
+				server.listen(options.port, options.host, () => {
+					server.off('error', reject);
+					resolve();
+				});
 			});
-			prebound.handOver(socket => server.emit('connection', socket));
-			return grpc;
 		}
 
-		await new Promise<void>((resolve, reject) => {
-			server.once('error', reject);
-			server.listen(options.port, options.host, () => {
-				server.off('error', reject);
-				resolve();
-			});
-		});
-		const grpc = new GrpcServer(server, (server.address() as AddressInfo).port);
+		const listening = prebound?.server ?? server;
+		const grpc = new GrpcServer(server, (listening.address() as AddressInfo).port, prebound?.server);
 		server.on('stream', (stream, headers) => {
 			grpc.onStream(stream, headers, options.methods);
 		});
+		// Handed over once streams have their handler: the connections that came early carry requests already.
+		prebound?.handOver(socket => server.emit('connection', socket));
 		return grpc;
 	}
 
