@@ -56,6 +56,31 @@ test('meshbox/envoy and meshbox/upstream build offline, run, and have no shell',
 	}
 });
 
+test('a rebuild leaves no untagged image behind, also when a container still used the image it replaced', async t => {
+	const client = await docker();
+	const session = newSessionId();
+	const name = `meshbox-test/upstream:${session}`;
+	const bundle = (n: number) => ({ code: `console.log(${n});\n`, hash: `${session}-${n}` });
+	const quiet = () => undefined;
+	try {
+		const first = await buildUpstreamImage(client, { onProgress: quiet, bundle: bundle(1), name });
+		// A sandbox still running from the first build: its image cannot be removed when the second build replaces it.
+		await client.createContainer({ Image: first.id, Entrypoint: ['/usr/local/bin/node'], Labels: { ...sandboxLabels(session) } });
+		const second = await buildUpstreamImage(client, { onProgress: quiet, bundle: bundle(2), name });
+		t.not(second.id, first.id);
+		t.truthy(await client.getImage(first.id).inspect().catch(() => undefined), 'the image in use stays');
+
+		await removeSandboxes(client, { session });
+		const third = await buildUpstreamImage(client, { onProgress: quiet, bundle: bundle(3), name });
+		t.is((await client.getImage(name).inspect()).Id, third.id);
+		t.falsy(await client.getImage(first.id).inspect().catch(() => undefined), 'the untagged first build is gone once nothing uses it');
+		t.falsy(await client.getImage(second.id).inspect().catch(() => undefined), 'the replaced second build is gone');
+	} finally {
+		await removeSandboxes(client, { session });
+		await client.getImage(name).remove({ force: true }).catch(() => undefined);
+	}
+});
+
 test('meshbox images list says which images the docker runtime would find', async t => {
 	const result = await runCli(['images', 'list']);
 	t.is(result.exitCode, 0, result.stderr);

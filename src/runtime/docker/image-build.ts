@@ -199,9 +199,20 @@ async function importRootfs(docker: Dockerode, { name, entries, changes, progres
 		await docker.getImage(previousId).remove().catch(() => undefined);
 	}
 
+	await removeUntaggedBuilds(docker);
+
 	const seconds = (Date.now() - started) / 1000;
 	progress(`meshbox: built ${name} (${id.slice(0, 19)}, ${megabytes(total)}) in ${seconds.toFixed(1)} s`);
 	return { name, id, seconds, bytes: total };
+}
+
+/**
+ * Removes meshbox's earlier builds that lost their tag and that no container uses any more: one replaced while a
+ * sandbox still ran from it (its removal above failed then) would otherwise stay on the machine for good.
+ */
+async function removeUntaggedBuilds(docker: Dockerode): Promise<void> {
+	const untagged = await docker.listImages({ filters: { dangling: ['true'], label: [imageLabels.kind] } }).catch(() => []);
+	await Promise.all(untagged.map(async image => docker.getImage(image.Id).remove().catch(() => undefined)));
 }
 
 function splitName(name: string): [string, string] {
