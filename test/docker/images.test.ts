@@ -4,6 +4,7 @@
  */
 import type Dockerode from 'dockerode';
 import { buildEnvoyImage, buildUpstreamImage, imageLabels } from '../../src/runtime/docker/image-build.ts';
+import { ensureUpstreamImage } from '../../src/runtime/docker/images.ts';
 import { newSessionId, sandboxLabels } from '../../src/runtime/docker/labels.ts';
 import { removeSandboxes } from '../../src/runtime/docker/reaper.ts';
 import { runCli } from '../helpers/cli.ts';
@@ -86,5 +87,15 @@ test('meshbox images list says which images the docker runtime would find', asyn
 	t.is(result.exitCode, 0, result.stderr);
 	t.regex(result.stdout, /^(present|missing) {2}envoyproxy\/envoy:v1\.40\.0$/m);
 	t.regex(result.stdout, /^(present|missing) {2}meshbox\/envoy:1\.40\.0$/m);
-	t.regex(result.stdout, /^(present|missing) {2}meshbox\/upstream:\d+\.\d+\.\d+$/m);
+	t.regex(result.stdout, /^(present {2}|missing {2}|stale {4})meshbox\/upstream:\d+\.\d+\.\d+/m);
+});
+
+test('the CLI and the scenario API want the same upstream image: neither rebuilds it after the other', async t => {
+	// The scenario API runs from src (tsx); the CLI from dist. Both must make the same bundle, or each would
+	// replace the image the other just built.
+	const client = await docker();
+	const name = await ensureUpstreamImage(client, () => undefined);
+	const result = await runCli(['images', 'list']);
+	t.is(result.exitCode, 0, result.stderr);
+	t.regex(result.stdout, new RegExp(`^present {2}${name.replace(/[.]/g, '\\.')}$`, 'm'));
 });

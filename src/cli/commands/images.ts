@@ -37,13 +37,22 @@ export const imagesCommand: Command = {
 		// Loaded on demand: testcontainers and dockerode are only for docker commands.
 		const { connectDocker } = await import('../../runtime/docker/daemon.ts');
 		const build = await import('../../runtime/docker/image-build.ts');
-		const { exists, officialEnvoyImageFor } = await import('../../runtime/docker/images.ts');
+		const { exists, officialEnvoyImageFor, upstreamIsCurrent } = await import('../../runtime/docker/images.ts');
 		const { docker } = await connectDocker();
 		if (action === 'list') {
 			const versions = [...new Set([pinnedEnvoyVersion, ...(await installedEnvoyVersions()).map(entry => entry.version)])];
-			const names = [...versions.flatMap(version => [officialEnvoyImageFor(version), build.meshboxEnvoyImage(version)]), await build.meshboxUpstreamImage()];
+			const names = versions.flatMap(version => [officialEnvoyImageFor(version), build.meshboxEnvoyImage(version)]);
 			for (const name of names) {
 				out(`${(await exists(docker, name)) ? 'present' : 'missing'}  ${name}`);
+			}
+
+			const upstream = await build.meshboxUpstreamImage();
+			if (!(await exists(docker, upstream))) {
+				out(`missing  ${upstream}`);
+			} else if (await upstreamIsCurrent(docker, upstream, (await build.bundleUpstream()).hash)) {
+				out(`present  ${upstream}`);
+			} else {
+				out(`stale    ${upstream}  (built from other sources: the next docker sandbox rebuilds it)`);
 			}
 
 			return 0;

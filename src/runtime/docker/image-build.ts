@@ -9,6 +9,7 @@
  * Builds are serialised across processes (ava runs test files in parallel) with a lock directory.
  */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,13 +51,20 @@ export async function meshboxUpstreamImage(): Promise<string> {
 
 export type UpstreamBundle = { readonly code: string; readonly hash: string };
 
-/** src/upstream/main.ts and everything it imports, as one ES module for the upstream image. */
+/**
+ * src/upstream/main.ts and everything it imports, as one ES module for the upstream image. In a checkout the
+ * bundle is made from the TypeScript sources whether meshbox runs from src (tests, tsx) or from dist (the CLI),
+ * with paths relative to the repository: both then make the same bundle, hence the same image, instead of
+ * rebuilding it in turn. The package (dist only) bundles its compiled upstream.
+ */
 export async function bundleUpstream(): Promise<UpstreamBundle> {
 	// esbuild comes with tsx; loaded only when an image is checked or built.
 	const esbuild = await import('esbuild');
+	const source = path.join(repoRoot, 'src', 'upstream', 'main.ts');
+	const entry = existsSync(source) ? source : fileURLToPath(new URL('../../upstream/main.js', import.meta.url));
 	const result = await esbuild.build({
-		// The upstream's entry next to this module: src/…/main.ts in a checkout, dist/…/main.js in the package.
-		entryPoints: [fileURLToPath(new URL(`../../upstream/main.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url))],
+		entryPoints: [entry],
+		absWorkingDir: repoRoot,
 		bundle: true,
 		platform: 'node',
 		format: 'esm',

@@ -112,7 +112,8 @@ export async function ensureUpstreamImage(docker: Dockerode, progress: Progress)
 	return name;
 }
 
-async function upstreamIsCurrent(docker: Dockerode, name: string, hash: string): Promise<boolean> {
+/** Whether the image `name` was built from the upstream bundle whose hash is `hash`. */
+export async function upstreamIsCurrent(docker: Dockerode, name: string, hash: string): Promise<boolean> {
 	const info = await docker.getImage(name).inspect().catch(() => undefined);
 	return info?.Config.Labels?.[imageLabels.source] === hash;
 }
