@@ -10,7 +10,7 @@
 import type { PluginModel, SandboxModel, SidecarFilter, SidecarModel } from '../config/model.ts';
 
 import type { JsonObject } from '../util/json.ts';
-import { serviceBootstrap, withListeners } from './listeners.ts';
+import { listenerAddress, serviceBootstrap, withListeners } from './listeners.ts';
 import { applyPatches } from './patches.ts';
 import { appClusters, httpFilterChain, statsBootstrap, virtualHosts } from './routing.ts';
 import { typeUrls } from './type-urls.ts';
@@ -36,7 +36,7 @@ function plainResources(model: SandboxModel, placement: Placement, options: { ec
 	return {
 		listeners: [{
 			name: listenerName,
-			address: socketAddress(placement.listener),
+			...listenerAddress(placement.listener),
 			// Other HTTP filters around the plugins, routes and apps: ./routing.ts (`httpFilters:`, `routes:`, `apps:`).
 			filter_chains: [{ filters: [httpConnectionManager(httpFilterChain(model.routing, filters), model)] }],
 		}],
@@ -207,7 +207,7 @@ function sidecarResources(model: SandboxModel, sidecar: SidecarModel, placement:
 	return {
 		listeners: [{
 			name: sidecar.listenerName,
-			address: socketAddress(placement.listener),
+			...listenerAddress(placement.listener),
 			traffic_direction: sidecar.trafficDirection,
 			filter_chains: [{
 				name: sidecar.filterChainName,

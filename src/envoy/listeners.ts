@@ -23,6 +23,17 @@ const ecdsSource: JsonObject = { ads: {}, resource_api_version: 'V3' };
  */
 const renderedTcpApp: SocketAddress = { address: '127.0.0.1', port: 7 };
 
+/**
+ * A sandbox listener's address fields. Envoy sets SO_REUSEPORT on listeners by default (`enable_reuse_port`), and
+ * Linux then lets a second Envoy bind the same fixed port: two sandboxes (two `meshbox up`, two test files) would
+ * each say "listening on" it and take turns answering its requests. Without it the second Envoy cannot bind
+ * ("cannot bind", reported as PORT_IN_USE), as a port held by any other program already is. meshbox's Envoys run
+ * one worker thread by default, for which reuse_port gains nothing.
+ */
+export function listenerAddress(at: SocketAddress): JsonObject {
+	return { address: socketAddress(at), enable_reuse_port: false };
+}
+
 /** The cluster of a TCP listener's recording app. */
 export function tcpAppClusterName(listenerName: string): string {
 	return `meshbox_tcp_${listenerName}`;
@@ -54,7 +65,7 @@ export function withListeners(resources: SandboxResources, model: SandboxModel, 
 
 		listeners.push({
 			name: listener.name,
-			address: socketAddress(placement.extraListener?.(listener.name, listener.port) ?? { address: placement.listener.address, port: listener.port }),
+			...listenerAddress(placement.extraListener?.(listener.name, listener.port) ?? { address: placement.listener.address, port: listener.port }),
 			filter_chains: [{ filters: [...filters, tcpProxy(listener)] }],
 		});
 		clusters.push(tcpCluster(tcpAppClusterName(listener.name), placement.tcpApp?.(listener.name) ?? renderedTcpApp));

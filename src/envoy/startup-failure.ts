@@ -65,6 +65,23 @@ export function explainStartupFailure(input: StartupFailureInput): MeshboxError 
 		'the last lines of Envoy\'s log follow', details.length > 0 ? details : input.tail.slice(-15));
 }
 
+/**
+ * Envoy's line saying that its listener `name` could not start listening, or undefined. Envoy binds a listener's
+ * port when it accepts the listener (LDS: refused there, with a NACK, when the port is taken) and listens later.
+ * SO_REUSEADDR lets a second socket bind a port that nobody listens on yet, so two Envoys starting at once may
+ * both accept a listener on one port; the second's listen() then fails, and Envoy logs this line and drops the
+ * listener, without a NACK (doFinalPreWorkerListenerInit, source/common/listener_manager/listener_manager_impl.cc).
+ */
+export function listenFailure(entry: EnvoyLogEntry, name: string): { readonly line: string; readonly inUse: boolean } | undefined {
+	if (!entry.message.startsWith(`final pre-worker listener init for listener '${name}' failed`)) {
+		return undefined;
+	}
+
+	const line = firstLine(entry.message);
+	// errno 98 is EADDRINUSE on Linux, the only system Envoy's binary comes for here.
+	return { line, inUse: /errno=98\b|Address already in use/.test(line) };
+}
+
 function wasmVmReason(problems: readonly EnvoyLogEntry[]): string | undefined {
 	const vmFailure = problems.find(entry => entry.logger === 'wasm');
 	return vmFailure ? firstLine(vmFailure.message) : undefined;

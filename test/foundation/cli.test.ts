@@ -8,6 +8,7 @@ import { parse } from 'yaml';
 import { runCli, RunningCli, workDirOf } from '../helpers/cli.ts';
 import { isRunning } from '../helpers/leftovers.ts';
 import { fixturePlugin, repoRoot, seedWasm, strictConfigWasm } from '../helpers/paths.ts';
+import { freePort } from '../helpers/ports.ts';
 
 const scratch = await mkdtemp(path.join(os.tmpdir(), 'meshbox-test-cli-'));
 test.after.always(async () => rm(scratch, { recursive: true, force: true }));
@@ -179,6 +180,32 @@ test('a port in use: one line naming the port and the flag, exit 1', async t => 
 		t.regex(result.stderr, /pass --port/);
 	} finally {
 		blocker.close();
+	}
+});
+
+test('two `meshbox up` on one port at the same moment: one serves it, the other says the port is taken and exits 1', async t => {
+	// Both find the port free, so both Envoys get to bind it. Envoy's listeners default to SO_REUSEPORT, with
+	// which both used to listen on it and answer its requests in turn; now the later one is refused.
+	const port = await freePort();
+	const clis = [RunningCli.start(['up', '--port', String(port)]), RunningCli.start(['up', '--port', String(port)])];
+	try {
+		const outcomes = await Promise.all(clis.map(async cli => Promise.race([
+			cli.waitForLine(listening).then(() => 'serving' as const, () => 'exited' as const),
+			cli.process.then(() => 'exited' as const),
+		])));
+		t.deepEqual([...outcomes].sort(), ['exited', 'serving'], clis.map(cli => cli.lines.join('\n')).join('\n---\n'));
+		const loser = clis[outcomes.indexOf('exited')]!;
+		t.is((await loser.process).exitCode, 1);
+		// Refused when its Envoy binds the port (a NACK), or when it listens (the other Envoy bound it too).
+		const taken = new RegExp(`listener port ${port} on 127\\.0\\.0\\.1 is already in use by another process|Envoy cannot listen on 127\\.0\\.0\\.1:${port}: Address already in use`);
+		t.true(loser.lines.some(line => taken.test(line)), loser.lines.join('\n'));
+		t.is(await workDirOf(loser.process.pid!), undefined, 'the refused sandbox left no work dir');
+		const winner = clis[outcomes.indexOf('serving')]!;
+		const hits = await Promise.all(Array.from({ length: 8 }, async () => got(`http://127.0.0.1:${port}/hello`, { headers: { host: 'my-app.example.com' }, retry: { limit: 0 } })));
+		t.true(hits.every(hit => hit.body === 'Hello from Wasm!\n'));
+		t.is(await winner.stop('SIGINT'), 0);
+	} finally {
+		await Promise.all(clis.map(async cli => (cli.process.exitCode === null ? cli.stop('SIGKILL') : undefined)));
 	}
 });
 

@@ -25,7 +25,7 @@ import { buildBootstrap } from '../../envoy/bootstrap.ts';
 import { renderBootstrapYaml } from '../../envoy/render.ts';
 import { controlClient, setUpstreamResponse } from '../../upstream/control-client.ts';
 import { LogBuffer } from '../log-buffer.ts';
-import { assertPortFree } from '../ports.ts';
+import { adminPortClaim, assertPortFree, listenerPortClaim } from '../ports.ts';
 import { waitUntilReady, type ExitInfo } from '../ready.ts';
 import { admitEnvoyStart } from '../start-slots.ts';
 import type { RunningSandbox, RuntimeStartOptions } from '../types.ts';
@@ -88,8 +88,8 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 				return [envoy, await ensureUpstreamImage(docker, progress)] as const;
 			})(),
 			connection.local ? (async () => {
-				await assertPortFree(publishHost, model.port, 'listener', '--port');
-				await assertPortFree(publishHost, model.adminPort, 'admin', '--admin-port');
+				await assertPortFree(publishHost, listenerPortClaim(model));
+				await assertPortFree(publishHost, adminPortClaim(model));
 				await assertTcpPortsFree(model, publishHost);
 			})() : undefined,
 			spareTaken ? undefined : createNetwork(connection, `meshbox-${sessionId}`, labels, progress),
@@ -231,7 +231,7 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 		await upstreamReady;
 		await startSlot?.release();
 		const [envoyVersion, upstream] = await Promise.all([envoyVersionAsked, upstreamStarted]);
-		const tcp = await tcpEndpoints(model, tcpApps, async name => ({ address: publishHost, port: envoy.getMappedPort(containerTcpListenerPort(model, name)) }));
+		const tcp = await tcpEndpoints(model, tcpApps, async listener => ({ address: publishHost, port: envoy.getMappedPort(containerTcpListenerPort(model, listener.name)) }));
 		// The next warm start of this process takes it (./spares.ts).
 		if (spareSettings) {
 			prepareSpare(spareSettings, upstreamImage);

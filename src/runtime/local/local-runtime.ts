@@ -14,9 +14,10 @@ import type { SandboxResources } from '../../envoy/placement.ts';
 import { envoyArguments, envoyOptions } from '../../envoy/command-line.ts';
 import { describeEnvoy, provisionEnvoy } from '../../envoy/provision.ts';
 import { renderBootstrapYaml } from '../../envoy/render.ts';
+import { listenFailure } from '../../envoy/startup-failure.ts';
 import { RecordingUpstream, recordingsOf } from '../../upstream/recording-server.ts';
 import { LogBuffer } from '../log-buffer.ts';
-import { assertPortFree } from '../ports.ts';
+import { adminPortClaim, assertPortFree, listenerPortClaim, portInUse, type PortClaim } from '../ports.ts';
 import { waitUntilReady, type ExitInfo } from '../ready.ts';
 import { admitEnvoyStart } from '../start-slots.ts';
 import type { RunningSandbox, RuntimeStartOptions } from '../types.ts';
@@ -25,7 +26,7 @@ import type { PushRejection } from '../../xds/control-plane.ts';
 import { StagedModules } from '../staged-modules.ts';
 import { startLocalApps } from '../apps.ts';
 import { wasmModulesOf } from '../../config/listeners.ts';
-import { assertTcpPortsFree, startTcpApps, tcpEndpoints } from '../tcp-apps.ts';
+import { assertTcpPortsFree, startTcpApps, tcpEndpoints, tcpPortClaim } from '../tcp-apps.ts';
 import { reapOrphans } from './reaper.ts';
 import { makeWorkDir, writeOwner } from './work-dir.ts';
 import { WarmEnvoy } from './warm-envoy.ts';
@@ -70,10 +71,10 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 	};
 
 	try {
-		await assertPortFree(loopback, model.port, 'listener', '--port');
+		await assertPortFree(loopback, listenerPortClaim(model));
 		if (!adopted) {
 			// An adopted Envoy has its admin port already.
-			await assertPortFree(loopback, model.adminPort, 'admin', '--admin-port');
+			await assertPortFree(loopback, adminPortClaim(model));
 		}
 
 		await assertTcpPortsFree(model, loopback);
@@ -179,8 +180,8 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 		}
 
 		// listenerNameOf: Istio sidecars (src/istio) name the listener as Istio does.
-		const listener = await admin.listenerAddress(listenerNameOf(model));
-		const tcp = await tcpEndpoints(model, tcpApps, async name => admin.listenerAddress(name));
+		const listener = await activeListener(admin, listenerNameOf(model), listenerPortClaim(model), { rejected: rejectedAtStart, logs });
+		const tcp = await tcpEndpoints(model, tcpApps, async tcpListener => activeListener(admin, tcpListener.name, tcpPortClaim(tcpListener), { rejected: rejectedAtStart, logs }));
 
 		await reaped;
 		return {
@@ -355,8 +356,9 @@ async function startOnWarmEnvoy(input: WarmInput): Promise<Omit<RunningSandbox, 
 		warm.settled();
 	}
 
-	const listener = await activeListener(warm.admin, leasedName(listenerNameOf(model), lease), rejectedAtStart, logs);
-	const tcp = await tcpEndpoints(model, tcpApps, async name => activeListener(warm.admin, leasedName(name, lease), rejectedAtStart, logs));
+	const onWarm = { rejected: rejectedAtStart, logs, warm: true };
+	const listener = await activeListener(warm.admin, leasedName(listenerNameOf(model), lease), listenerPortClaim(model), onWarm);
+	const tcp = await tcpEndpoints(model, tcpApps, async tcpListener => activeListener(warm.admin, leasedName(tcpListener.name, lease), tcpPortClaim(tcpListener), onWarm));
 	return {
 		url: `http://${loopback}:${listener.port}`,
 		admin: warm.admin,
@@ -425,20 +427,27 @@ function withLeaseVmIds(model: SandboxModel, lease: number): SandboxModel {
 /**
  * A listener Envoy accepted is active once its filter configs arrived: look it up until it is (10 s at most: a
  * loaded machine may take a while to move it from warming to active). When it never is, say what Envoy refused
- * of this sandbox (an Istio sidecar's start tolerates refusals, but not of its own listener's configs).
+ * of this sandbox (an Istio sidecar's start tolerates refusals, but not of its own listener's configs). A port
+ * that another process started to listen on first (another sandbox starting at the same moment) fails at once.
  */
-async function activeListener(admin: EnvoyAdmin, name: string, rejected: readonly PushRejection[], logs: LogBuffer): Promise<{ address: string; port: number }> {
+async function activeListener(admin: EnvoyAdmin, name: string, claim: PortClaim, context: { rejected: readonly PushRejection[]; logs: LogBuffer; warm?: boolean }): Promise<{ address: string; port: number }> {
 	const deadline = Date.now() + 10_000;
 	for (;;) {
 		try {
 			return await admin.listenerAddress(name);
 		} catch (error) {
-			if (Date.now() > deadline) {
-				const reasons = rejected.map(rejection => `${rejection.typeUrl.split('.').pop() ?? ''}: ${rejection.message}`);
+			const failed = await context.logs.waitFor(entry => listenFailure(entry, name) !== undefined, 0);
+			const failure = failed && listenFailure(failed, name);
+			if (failure?.inUse) {
+				throw portInUse(loopback, claim.port, claim.what, claim.flag, [`envoy: ${failure.line}`]);
+			}
+
+			if (failure || Date.now() > deadline) {
+				const reasons = context.rejected.map(rejection => `${rejection.typeUrl.split('.').pop() ?? ''}: ${rejection.message}`);
 				throw new MeshboxError(reasons.length > 0 ? 'ENVOY_REJECTED_CONFIG' : 'ENVOY_START_FAILED',
-					`listener ${name} did not become active within 10 s on the warm Envoy (${(error as Error).message})${reasons.length > 0 ? `; Envoy refused: ${reasons.join('; ')}` : ''}`,
-					'run the scenario with fresh: true (or MESHBOX_FRESH=1) to see whether it starts on an Envoy of its own, and report the difference',
-					logs.tail(20));
+					`listener ${name} ${failure ? `could not listen: ${failure.line}` : `did not become active within 10 s${context.warm ? ' on the warm Envoy' : ''} (${(error as Error).message})`}${reasons.length > 0 ? `; Envoy refused: ${reasons.join('; ')}` : ''}`,
+					context.warm ? 'run the scenario with fresh: true (or MESHBOX_FRESH=1) to see whether it starts on an Envoy of its own, and report the difference' : 'the last lines of Envoy\'s log follow',
+					context.logs.tail(20));
 			}
 
 			await new Promise(resolve => setTimeout(resolve, 2));
