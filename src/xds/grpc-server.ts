@@ -68,6 +68,11 @@ export type PreboundListener = {
 	readonly server: NetServer;
 	/** From now on every connection goes to `accept`, those accepted so far first. */
 	handOver(accept: (socket: Socket) => void): void;
+	/**
+	 * Stops listening and drops the connections not handed over: for an owner that gives up before a server
+	 * took the listener over (then its server closes it). Safe to call after that server closed it.
+	 */
+	close(): Promise<void>;
 };
 
 export type GrpcServerOptions = {

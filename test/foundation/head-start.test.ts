@@ -5,6 +5,7 @@
  * the record it reads is the one it wrote.
  */
 import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
@@ -13,6 +14,7 @@ import { RunningCli } from '../helpers/cli.ts';
 import { isRunning } from '../helpers/leftovers.ts';
 import { cacheDir } from '../../src/util/cache-dir.ts';
 import { fixturePlugin, seedWasm } from '../helpers/paths.ts';
+import { freePort } from '../helpers/ports.ts';
 
 const listening = /^listening on (http:\/\/127\.0\.0\.1:\d+)$/;
 const startedAhead = /^meshbox: Envoy started ahead, as this command started it last time/;
@@ -173,6 +175,30 @@ test.serial('a rebuilt plugin is not pinned from the old build: the new module s
 		t.is(response.statusCode, 200);
 	});
 	t.true(second.lines.some(line => /^meshbox: Envoy started ahead, as this command started it last time$/.test(line)), second.lines.join('\n'));
+});
+
+test.serial('a head start whose sandbox cannot start (its port is taken): `up` says so, exits 1 and leaves nothing', async t => {
+	const dir = await project(seedWasm);
+	t.teardown(async () => rm(dir, { recursive: true, force: true }));
+	const port = String(await freePort());
+	const first = RunningCli.start(['up', '--port', port], { cwd: dir });
+	await first.waitForLine(listening);
+	t.is(await first.stop('SIGINT'), 0);
+
+	const blocker = net.createServer();
+	await new Promise<void>(resolve => blocker.listen(Number(port), '127.0.0.1', resolve));
+	t.teardown(() => blocker.close());
+	const second = RunningCli.start(['up', '--port', port], { cwd: dir });
+	// The control plane's port, bound ahead, used to keep the process alive after the error.
+	const exited = await Promise.race([second.process.then(result => result.exitCode), new Promise(resolve => setTimeout(resolve, 20_000, 'still running'))]);
+	if (exited === 'still running') {
+		await second.stop('SIGKILL');
+	}
+
+	t.is(exited, 1, second.lines.join('\n'));
+	t.true(second.lines.some(line => startedAhead.test(line)), second.lines.join('\n'));
+	t.true(second.lines.includes(`meshbox up: listener port ${port} on 127.0.0.1 is already in use by another process`), second.lines.join('\n'));
+	t.deepEqual(await leftBy(second.process.pid!), { dirs: [], envoys: [] });
 });
 
 test.serial('Ctrl+C while Envoy starts ahead leaves no Envoy and no work dir', async t => {

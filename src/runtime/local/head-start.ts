@@ -106,8 +106,6 @@ type Launched = {
 	/** The filters Envoy preloads (the record's, but those of rebuilt files). */
 	readonly preloadedFilters: readonly JsonObject[];
 	readonly envoy: LaunchedEnvoy;
-	readonly server: net.Server;
-	readonly accepted: Socket[];
 	/** Stops listening for signals and the exit (the Envoy was taken or is being discarded). */
 	readonly stopListening: () => void;
 };
@@ -184,13 +182,7 @@ export class HeadStart {
 			});
 		}
 
-		for (const socket of launched.accepted) {
-			socket.destroy();
-		}
-
-		await new Promise(resolve => {
-			launched.server.close(resolve);
-		});
+		await launched.envoy.prebound.close();
 		await rm(workDir, { recursive: true, force: true });
 	}
 
@@ -305,8 +297,18 @@ async function start(record: HeadStartRecord): Promise<Launched> {
 					accept(socket);
 				}
 			},
+			async close() {
+				for (const socket of accepted.splice(0)) {
+					socket.destroy();
+				}
+
+				// Already closed by the server that took it over: the callback then gets an error, which is fine.
+				await new Promise(resolve => {
+					server.close(resolve);
+				});
+			},
 		};
-		return { record, preloadedFilters: preloaded, envoy: { workDir, child, prebound, adminAddressPath, bootstrap, preloaded: preloaded.length, preload: record.preload }, server, accepted, stopListening };
+		return { record, preloadedFilters: preloaded, envoy: { workDir, child, prebound, adminAddressPath, bootstrap, preloaded: preloaded.length, preload: record.preload }, stopListening };
 	} catch (error) {
 		undo();
 		server.close();

@@ -60,6 +60,9 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 	if (adopted) {
 		undo.push(async () => {
 			await adopted.child.stop();
+			// The control plane's port: still the head start's when this start failed before the control plane
+			// took it over (a port in use), and open, which would keep `meshbox up` from exiting.
+			await adopted.prebound.close();
 			await rm(adopted.workDir, { recursive: true, force: true });
 		});
 	}
