@@ -14,7 +14,7 @@ import { listenerAddress, serviceBootstrap, withListeners } from './listeners.ts
 import { applyPatches } from './patches.ts';
 import { appClusters, httpFilterChain, statsBootstrap, virtualHosts } from './routing.ts';
 import { typeUrls } from './type-urls.ts';
-import { pluginConfig, socketAddress } from './wasm-config.ts';
+import { pluginConfig, socketAddress, wasmFilter } from './wasm-config.ts';
 
 export type { JsonObject, JsonValue } from '../util/json.ts';
 export type { Placement, SandboxResources, SocketAddress } from './placement.ts';
@@ -120,11 +120,6 @@ function bootstrapShell(model: SandboxModel, placement: Placement): JsonObject {
 		...serviceBootstrap(model, placement),
 		...statsBootstrap(model),
 	};
-}
-
-/** The `envoy.filters.http.wasm` entry for one plugin. */
-export function wasmFilter(plugin: PluginModel, wasmPath: string): JsonObject {
-	return { name: plugin.filterName ?? plugin.name, typed_config: { '@type': typeUrls.httpWasm, config: pluginConfig(plugin, wasmPath) } };
 }
 
 function httpConnectionManager(pluginFilters: readonly JsonObject[], model: SandboxModel): JsonObject {

@@ -11,7 +11,7 @@
 import type { PluginModel } from '../config/model.ts';
 import type { JsonObject } from '../util/json.ts';
 import { typeUrls } from './type-urls.ts';
-import { pluginConfig } from './wasm-config.ts';
+import { wasmFilter } from './wasm-config.ts';
 
 /** The start of a pin's plugin name and vm_id: log lines that contain it are a pin's. */
 export const pinPrefix = 'meshbox-pin-';
@@ -24,8 +24,7 @@ export function pinOf(plugin: PluginModel): PluginModel {
 
 /** The HTTP filter that pins `plugin`'s module (loaded from `wasmPath`). */
 export function pinFilter(plugin: PluginModel, wasmPath: string): JsonObject {
-	const pin = pinOf(plugin);
-	return { name: pin.name, typed_config: { '@type': typeUrls.httpWasm, config: pluginConfig(pin, wasmPath) } };
+	return wasmFilter(pinOf(plugin), wasmPath);
 }
 
 /**

@@ -35,6 +35,11 @@ export function pluginConfig(plugin: PluginModel, wasmPath: string): JsonObject 
 	};
 }
 
+/** The `envoy.filters.http.wasm` entry for one plugin. */
+export function wasmFilter(plugin: PluginModel, wasmPath: string): JsonObject {
+	return { name: plugin.filterName ?? plugin.name, typed_config: { '@type': typeUrls.httpWasm, config: pluginConfig(plugin, wasmPath) } };
+}
+
 /** A google.protobuf.StringValue in an Any: the bytes exactly as given. */
 export function stringValue(value: string): JsonObject {
 	return { '@type': typeUrls.stringValue, value };

@@ -8,8 +8,8 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { PluginModel } from '../../config/model.ts';
-import { wasmFilter } from '../../envoy/bootstrap.ts';
 import { pinFilter } from '../../envoy/pins.ts';
+import { wasmFilter } from '../../envoy/wasm-config.ts';
 import type { JsonObject } from '../../util/json.ts';
 import { headStartDir, recordFormat, type EnvoyStartPlan, type HeadStartRecord, type PreloadKind, type PreloadRecord } from './head-start.ts';
 
