@@ -14,7 +14,7 @@ import { listenerAddress, serviceBootstrap, withListeners } from './listeners.ts
 import { applyPatches } from './patches.ts';
 import { appClusters, httpFilterChain, statsBootstrap, virtualHosts } from './routing.ts';
 import { typeUrls } from './type-urls.ts';
-import { pluginConfig, socketAddress, wasmFilter } from './wasm-config.ts';
+import { socketAddress, wasmFilter } from './wasm-config.ts';
 
 export type { JsonObject, JsonValue } from '../util/json.ts';
 export type { Placement, SandboxResources, SocketAddress } from './placement.ts';
