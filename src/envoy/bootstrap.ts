@@ -7,7 +7,7 @@
  * Field names follow api/envoy/extensions/wasm/v3/wasm.proto and
  * api/envoy/extensions/filters/http/wasm/v3/wasm.proto.
  */
-import type { PluginModel, SandboxModel, SidecarFilter, SidecarModel } from '../config/model.ts';
+import type { SandboxModel, SidecarFilter, SidecarModel } from '../config/model.ts';
 
 import type { JsonObject } from '../util/json.ts';
 import { listenerAddress, serviceBootstrap, withListeners } from './listeners.ts';

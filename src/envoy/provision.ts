@@ -15,7 +15,6 @@
  */
 import { cacheDir } from '../util/cache-dir.ts';
 import { access, constants, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { MeshboxError } from '../errors.ts';
 import { acquireLock } from '../util/lock.ts';

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LineCounter, parseAllDocuments, type Document } from 'yaml';
-import { isRecord, type FieldPath, type Locator } from '../config/fields.ts';
+import { isRecord, type Locator } from '../config/fields.ts';
 import { offsetOf } from '../config/load-file.ts';
 import { documentValue } from '../config/yaml-values.ts';
 import { FindingCollector, type Finding } from './findings.ts';

@@ -4,7 +4,7 @@
  * `ShouldAttachPolicy`, pilot/pkg/model/extensions.go `matchListener`, pilot/pkg/model/config.go for the
  * creation-time sort).
  */
-import { isLua, displayName, type Extension, type Phase } from './resources.ts';
+import { isLua, type Extension, type Phase } from './resources.ts';
 import { translatedSuffix, type VersionTraits } from './version.ts';
 
 /** Traffic class of the listener: sidecar inbound = SERVER, sidecar outbound = CLIENT. */

@@ -2,7 +2,7 @@
  * The Istio part of a sandbox spec (`workload:` and `istio:` in meshbox.yaml, or startSandbox options):
  * which workload the sandbox's Envoy is the sidecar of, which Istio release to emulate, and the Istio files.
  */
-import { isRecord, readInteger, readObject, readOneOf, readPort, readString, readStringMap, configError, type Locator } from '../config/fields.ts';
+import { readInteger, readObject, readOneOf, readPort, readString, readStringMap, configError, type Locator } from '../config/fields.ts';
 import { defaultIstioVersion, istioVersions, type IstioVersion } from './version.ts';
 
 export type WorkloadSpec = {
