@@ -55,7 +55,9 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 		await options.headStart?.discard();
 	}
 
-	const adopted = warm ? undefined : await adoptHeadStart(options, envoy.path, progress);
+	// How this start's dedicated Envoy is started: what a head start must match, and what the next `up` records.
+	const startPlan = !warm && options.headStart ? envoyStart(model, envoy.path) : undefined;
+	const adopted = startPlan ? await adoptHeadStart(options, startPlan, progress) : undefined;
 	const undo: Array<() => Promise<void>> = [];
 	if (adopted) {
 		undo.push(async () => {
@@ -169,11 +171,11 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 		// An Istio sidecar NACKs a plugin Envoy refuses and serves on without it; a plain sandbox fails to start.
 		const rejectedAtStart = await xds.settleStart({ exited, admin, tolerate: model.sidecar !== undefined });
 		await launch.slot?.release();
-		if (options.headStart && (model.listeners?.services.length ?? 0) === 0) {
+		if (options.headStart && startPlan && (model.listeners?.services.length ?? 0) === 0) {
 			// For the next `up` of this command: written while this one serves, awaited at stop. (Services load
 			// their modules from the work dir, named in the bootstrap: never the next run's, so not recorded.)
 			const recorded = recordHeadStart(options.headStart.key, {
-				plan: envoyStart(model, envoy.path),
+				plan: startPlan,
 				adsCluster: xdsClusterName,
 				preload: preloadKindOf(options),
 				plugins: model.plugins,
@@ -269,13 +271,13 @@ function preloadKindOf(options: RuntimeStartOptions): PreloadKind {
  * The Envoy `meshbox up` started ahead, when it is the one this start would spawn; it is stopped otherwise.
  * Services (bootstrap extensions) load their modules from the work dir, so their bootstrap is never the last one's.
  */
-async function adoptHeadStart(options: RuntimeStartOptions, envoyPath: string, progress: (line: string) => void): Promise<AdoptedEnvoy | undefined> {
+async function adoptHeadStart(options: RuntimeStartOptions, startPlan: Omit<EnvoyStartPlan, 'preloads'>, progress: (line: string) => void): Promise<AdoptedEnvoy | undefined> {
 	const { headStart, model } = options;
 	if (!headStart?.pending) {
 		return undefined;
 	}
 
-	const plan = { ...envoyStart(model, envoyPath), preloads: preloadFilters(model.plugins, preloadKindOf(options)).map(preloaded => preloaded.filter) };
+	const plan = { ...startPlan, preloads: preloadFilters(model.plugins, preloadKindOf(options)).map(preloaded => preloaded.filter) };
 	const taken = (model.listeners?.services.length ?? 0) === 0 ? headStart.take(plan) : undefined;
 	if (!taken) {
 		await headStart.discard();
