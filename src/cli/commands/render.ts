@@ -15,7 +15,7 @@ import type { Command } from '../command.ts';
 import { loadSandboxModel, parseCommandArgs, sandboxOptionSpec, sandboxOptionsHelp } from '../options.ts';
 import { defaultListenerPort } from './up.ts';
 
-const usage = 'meshbox render [--config FILE] [--plugin [NAME=]FILE.wasm ...] [--port N] [--admin-port N] [--upstream HOST:PORT] [--validate]';
+const usage = 'meshbox render [--config FILE] [--plugin [NAME=]FILE.wasm ...] [--port N] [--admin-port N] [--envoy-version V] [--upstream HOST:PORT] [--validate]';
 export const defaultAdminPort = 9901;
 const defaultRenderUpstream = '127.0.0.1:8080';
 

@@ -16,7 +16,7 @@ export const defaultListenerPort = 10_000;
 /** The signals that stop the sandbox cleanly: Ctrl+C, a polite kill, a closed terminal. */
 const stopSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const satisfies readonly NodeJS.Signals[];
 
-const usage = 'meshbox up [--config FILE] [--plugin [NAME=]FILE.wasm ...] [--port N] [--admin-port N] [--runtime local|docker] [--envoy-bin FILE] [--envoy-image IMAGE] [--watch] [--verbose]';
+const usage = 'meshbox up [--config FILE] [--plugin [NAME=]FILE.wasm ...] [--port N] [--admin-port N] [--envoy-version V] [--runtime local|docker] [--envoy-bin FILE] [--envoy-image IMAGE] [--watch] [--verbose]';
 
 export const upCommand: Command = {
 	name: 'up',
