@@ -42,6 +42,8 @@ export type XdsSessionOptions = {
 export class XdsSession {
 	private initialPush: Promise<PushResult> | undefined;
 	private stopped = false;
+	/** Resolved by stop(): a push in flight then never gets its answer (an owned plane is gone, a warm one serves the next sandbox). */
+	private readonly onStop: { promise: Promise<'stopped'>; resolve: () => void } = stopSignal();
 
 	/**
 	 * `owned`: the control plane is this session's (stopped with it); otherwise it serves a warm Envoy, and the
@@ -146,7 +148,12 @@ export class XdsSession {
 		await this.options.modules.stage(wasmModulesOf(next));
 		// Staging takes a while (a copy, a hash): the sandbox may have stopped meanwhile.
 		this.refuseIfStopped();
-		const result = await this.plane.push(this.snapshot(next));
+		// A stop while Envoy has not answered yet ends the wait: the answer may never come.
+		const result = await Promise.race([this.plane.push(this.snapshot(next)), this.onStop.promise]);
+		if (result === 'stopped') {
+			throw stoppedError();
+		}
+
 		if (result.rejections.length === 0) {
 			await this.options.onAccepted?.(next);
 		}
@@ -156,6 +163,7 @@ export class XdsSession {
 
 	async stop(): Promise<void> {
 		this.stopped = true;
+		this.onStop.resolve();
 		if (this.owned) {
 			await this.plane.stop();
 		}
@@ -163,7 +171,7 @@ export class XdsSession {
 
 	private refuseIfStopped(): void {
 		if (this.stopped) {
-			throw new MeshboxError('SANDBOX_STOPPED', 'the sandbox was stopped: its Envoy config cannot change any more', 'change a sandbox before stop(), or start a new one');
+			throw stoppedError();
 		}
 	}
 
@@ -177,4 +185,16 @@ export class XdsSession {
 			extensionConfigs: [...own.extensionConfigs, ...extra.extensionConfigs],
 		} : own);
 	}
+}
+
+function stoppedError(): MeshboxError {
+	return new MeshboxError('SANDBOX_STOPPED', 'the sandbox was stopped: its Envoy config cannot change any more', 'change a sandbox before stop(), or start a new one');
+}
+
+function stopSignal(): { promise: Promise<'stopped'>; resolve: () => void } {
+	let resolve: () => void = () => undefined;
+	const promise = new Promise<'stopped'>(settle => {
+		resolve = () => settle('stopped');
+	});
+	return { promise, resolve };
 }

@@ -1,7 +1,8 @@
 /**
  * A sandbox's changes over its life (issue #19, items 3 and 4), on a warm Envoy and on a fresh one:
  * - after stop(), update(), swapPlugin(), rollback() and applyIstio() reject at once with SANDBOX_STOPPED, and
- *   the sandbox started next (on a warm Envoy: where the stopped one ran) keeps serving its own plugin;
+ *   the sandbox started next (on a warm Envoy: where the stopped one ran) keeps serving its own plugin; so does
+ *   a change still pending when stop() was called;
  * - changes started together apply in call order: the last call's config is served and configVersion names it.
  */
 import test from 'ava';
@@ -57,6 +58,22 @@ for (const fresh of [false, true]) {
 		t.is(response.status, 200, 'the next sandbox still answers');
 		t.is(response.body, 'Hello from Wasm!\n', 'with its own plugin (the seed)');
 		t.is(next.configVersion, 1, 'its config did not change');
+	});
+
+	test.serial(`${label} a change still pending when stop() is called rejects with SANDBOX_STOPPED, and the next sandbox keeps its plugin`, async t => {
+		const stopping = await startSandbox({ fresh, plugins: [{ name: 'answer', wasm: seedWasm }] });
+		const pending = stopping.swapPlugin('answer', headersWasm);
+		// Not awaited by stop(): a pending change must neither hold the stop up nor land after it.
+		pending.catch(() => undefined);
+		await stopping.stop();
+
+		const next = await startSandbox({ fresh, plugins: [{ name: 'answer', wasm: seedWasm }] });
+		t.teardown(async () => next.stop());
+		const outcome = await settledWithin(pending, 10_000);
+		t.true(typeof outcome === 'object' && isMeshboxError(outcome.error) && outcome.error.code === 'SANDBOX_STOPPED',
+			`the pending swapPlugin() rejects with SANDBOX_STOPPED (got: ${typeof outcome === 'object' ? String(outcome.error) : outcome})`);
+		const response = await next.request('/after', { headers: seedHost });
+		t.is(response.body, 'Hello from Wasm!\n', 'the next sandbox answers with its own plugin (the seed)');
 	});
 
 	test.serial(`${label} ten swapPlugin() calls started together apply in call order: the last one's config is served`, async t => {
