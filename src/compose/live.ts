@@ -60,8 +60,9 @@ export class LiveSandbox {
 
 	/**
 	 * Refuses every change from now on (SANDBOX_STOPPED), also those queued behind the one in flight; called
-	 * when the sandbox stops. The change in flight is not waited for: the runtime refuses its push once stopped
-	 * (src/runtime/xds-session.ts), and a push already sent is superseded by what the stop pushes.
+	 * when the sandbox stops. The change in flight is not waited for: the runtime refuses its push once stopped,
+	 * and one already sent stops waiting for Envoy's answer and rejects too (src/runtime/xds-session.ts); on a
+	 * warm Envoy what the stop pushes (the lease's resources removed) comes after it and wins.
 	 */
 	close(): void {
 		this.closed = true;
