@@ -23,6 +23,8 @@ export type MeshboxErrorCode =
 	| 'ENVOY_START_FAILED'
 	| 'ENVOY_EXITED'
 	| 'ENVOY_RESET_STREAM'
+	/** A change (update, swapPlugin, rollback, applyIstio) asked of a sandbox after its stop(). */
+	| 'SANDBOX_STOPPED'
 	| 'DOCKER_UNAVAILABLE'
 	| 'DOCKER_IMAGE_UNAVAILABLE'
 	| 'DOCKER_FAILED'

@@ -6,6 +6,12 @@
  *
  * The scenario API (`box.update()`, `box.swapPlugin()`, `box.rollback()`) and `meshbox up --watch` both
  * change sandboxes through this one class.
+ *
+ * Changes apply one at a time, in call order: each is resolved against the config the one before it left (a
+ * `swapPlugin()` keeps the chain of the `update()` called before it) and pushed only once that one settled, so
+ * ten calls started together end with the last one's config served, and `current.version` naming it. Once the
+ * sandbox is closed (stopped) every change is refused with SANDBOX_STOPPED: on a warm Envoy the next sandbox
+ * may already be served by the same control plane, and a push from a stopped one would replace its config.
  */
 import type { SandboxModel } from '../config/model.ts';
 import type { PluginSpec } from '../config/spec.ts';
@@ -30,6 +36,9 @@ export type AcceptedConfig = {
 
 export class LiveSandbox {
 	private readonly history: AcceptedConfig[];
+	/** The change in flight and those queued behind it, settled or not: the next change starts after it. */
+	private queue: Promise<unknown> = Promise.resolve();
+	private closed = false;
 
 	/** `session`: what the sandbox keeps across re-resolutions of its spec (the Istio pod's module cache). */
 	constructor(private readonly running: RunningSandbox, spec: SandboxSpec, model: SandboxModel, private readonly baseDir: string, private readonly session = new SandboxSession()) {
@@ -46,6 +55,38 @@ export class LiveSandbox {
 	 * Envoy accepted it. Rejects with ENVOY_REJECTED_CONFIG and Envoy's reason when Envoy refuses it.
 	 */
 	async update(change: LiveSpec): Promise<AcceptedConfig> {
+		return this.inTurn('update', async () => this.updateNow(change));
+	}
+
+	/**
+	 * Refuses every change from now on (SANDBOX_STOPPED), also those queued behind the one in flight; called
+	 * when the sandbox stops. The change in flight is not waited for: the runtime refuses its push once stopped,
+	 * and one already sent stops waiting for Envoy's answer and rejects too (src/runtime/xds-session.ts); on a
+	 * warm Envoy what the stop pushes (the lease's resources removed) comes after it and wins.
+	 */
+	close(): void {
+		this.closed = true;
+	}
+
+	/** Runs `change` after every change called before it settled (accepted or not), unless the sandbox closed meanwhile. */
+	private async inTurn<T>(what: string, change: () => Promise<T>): Promise<T> {
+		this.refuseIfClosed(what);
+		const turn = this.queue.then(async () => {
+			this.refuseIfClosed(what);
+			return change();
+		});
+		// The queue goes on after a refused change: the next one is resolved against the last accepted config.
+		this.queue = turn.catch(() => undefined);
+		return turn;
+	}
+
+	private refuseIfClosed(what: string): void {
+		if (this.closed) {
+			throw sandboxStoppedError(what);
+		}
+	}
+
+	private async updateNow(change: LiveSpec): Promise<AcceptedConfig> {
 		const fixed = Object.keys(change).filter(key => !(liveFields as readonly string[]).includes(key));
 		if (fixed.length > 0) {
 			throw new MeshboxError('USAGE', `update: ${fixed.join(', ')} cannot change while Envoy runs (only ${liveFields.join(', ')} can)`,
@@ -53,14 +94,18 @@ export class LiveSandbox {
 		}
 
 		const spec: SandboxSpec = { ...this.current.spec, ...change };
-		return this.reload(await modelFromSpec(spec, { baseDir: this.baseDir, session: this.session }), spec);
+		return this.reloadNow(await modelFromSpec(spec, { baseDir: this.baseDir, session: this.session }), spec);
 	}
 
 	/**
 	 * Serves a whole new model (`meshbox up --watch`: meshbox.yaml or a module changed). Parts that cannot
 	 * change while Envoy runs must be as they are; a model equal to the current one pushes nothing.
 	 */
-	async reload(model: SandboxModel, spec: SandboxSpec = this.current.spec): Promise<AcceptedConfig> {
+	async reload(model: SandboxModel, spec?: SandboxSpec): Promise<AcceptedConfig> {
+		return this.inTurn('reload', async () => this.reloadNow(model, spec ?? this.current.spec));
+	}
+
+	private async reloadNow(model: SandboxModel, spec: SandboxSpec): Promise<AcceptedConfig> {
 		const fixed = fixedParts(this.current.model, model);
 		if (fixed.length > 0) {
 			throw new MeshboxError('USAGE', `${fixed.join(', ')} changed, and cannot change while Envoy runs`, 'restart the sandbox to apply it');
@@ -76,6 +121,10 @@ export class LiveSandbox {
 
 	/** Replaces one plugin's module (a wasm path) or its whole spec, keeping its place in the chain. */
 	async swapPlugin(name: string, replacement: string | PluginSpec): Promise<AcceptedConfig> {
+		return this.inTurn('swapPlugin', async () => this.swapPluginNow(name, replacement));
+	}
+
+	private async swapPluginNow(name: string, replacement: string | PluginSpec): Promise<AcceptedConfig> {
 		const plugins = this.current.spec.plugins ?? [];
 		const index = this.current.model.plugins.findIndex(plugin => plugin.name === name);
 		if (index === -1) {
@@ -85,7 +134,7 @@ export class LiveSandbox {
 		const old = plugins[index];
 		const oldSpec: PluginSpec = typeof old === 'string' || old === undefined ? { name, wasm: this.current.model.plugins[index]!.wasmPath } : old;
 		const next: PluginSpec = typeof replacement === 'string' ? { ...oldSpec, name, wasm: replacement } : { name, ...replacement };
-		return this.update({ plugins: plugins.map((plugin, position) => (position === index ? next : plugin)) });
+		return this.updateNow({ plugins: plugins.map((plugin, position) => (position === index ? next : plugin)) });
 	}
 
 	/**
@@ -95,6 +144,10 @@ export class LiveSandbox {
 	 * them the whole set (the `istio` files and earlier resources are dropped), which is how one is deleted.
 	 */
 	async applyIstio(resources: string | readonly unknown[], options: { replace?: boolean } = {}): Promise<AcceptedConfig> {
+		return this.inTurn('applyIstio', async () => this.applyIstioNow(resources, options));
+	}
+
+	private async applyIstioNow(resources: string | readonly unknown[], options: { replace?: boolean }): Promise<AcceptedConfig> {
 		const { istio } = this.current.spec;
 		if (!this.current.model.sidecar || istio === undefined) {
 			throw new MeshboxError('USAGE', 'applyIstio: this sandbox is not an Istio sidecar', 'start it with `workload:` and `istio:` to apply Istio resources');
@@ -108,11 +161,15 @@ export class LiveSandbox {
 				? { ...settings, files: [], resources: added }
 				: { ...settings, resources: [...(settings.resources ?? []), ...added] },
 		};
-		return this.reload(await modelFromSpec(spec, { baseDir: this.baseDir, session: this.session }), spec);
+		return this.reloadNow(await modelFromSpec(spec, { baseDir: this.baseDir, session: this.session }), spec);
 	}
 
 	/** Goes back to the config accepted before the current one (a new version with the old contents). */
 	async rollback(): Promise<AcceptedConfig> {
+		return this.inTurn('rollback', async () => this.rollbackNow());
+	}
+
+	private async rollbackNow(): Promise<AcceptedConfig> {
 		const previous = this.history.at(-2);
 		if (!previous) {
 			throw new MeshboxError('USAGE', 'rollback: there is no earlier accepted config', 'rollback() undoes an accepted update(), swapPlugin() or reload');
@@ -148,6 +205,12 @@ export class LiveSandbox {
 
 		return { version: result.version, spec, model };
 	}
+}
+
+/** What a change asked of a stopped sandbox gets: `what` is the call (`swapPlugin`, …). */
+export function sandboxStoppedError(what: string): MeshboxError {
+	return new MeshboxError('SANDBOX_STOPPED', `${what}(): this sandbox was stopped, and a stopped sandbox cannot change`,
+		'call it before stop(), or start a new sandbox (on a warm Envoy, the next sandbox may already run where this one did)');
 }
 
 /**

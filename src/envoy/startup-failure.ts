@@ -42,7 +42,10 @@ export function explainStartupFailure(input: StartupFailureInput): MeshboxError 
 	const wasmPlugin = /Unable to create Wasm (?:HTTP filter|plugin) ?([^\s`']*)/.exec(everything);
 	if (wasmPlugin) {
 		const name = wasmPlugin[1] ? ` "${wasmPlugin[1]}"` : '';
-		const reason = pluginProblems.at(-1)?.message ?? wasmVmReason(problems);
+		// The refused plugin's own last complaint first: a line no plugin of the sandbox claims ("plugin ?", e.g.
+		// a VM of an earlier sandbox on the same warm Envoy being torn down) must not stand in for its reason.
+		const own = wasmPlugin[1] ? pluginProblems.filter(entry => entry.plugin === wasmPlugin[1]) : [];
+		const reason = (own.at(-1) ?? pluginProblems.at(-1))?.message ?? wasmVmReason(problems);
 		return new MeshboxError('ENVOY_REJECTED_CONFIG',
 			`Envoy refused to load plugin${name}${reason ? `: ${reason}` : ''}`,
 			'a plugin whose on_vm_start or on_configure returns false (or that fails to load) stops Envoy from starting; check the plugin\'s configuration and the lines above',

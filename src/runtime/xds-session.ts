@@ -12,6 +12,7 @@ import type { EnvoyAdmin } from '../envoy/admin.ts';
 import { wasmModulesOf } from '../config/listeners.ts';
 import { buildResources, type Placement, type SandboxResources } from '../envoy/bootstrap.ts';
 import { explainStartupFailure } from '../envoy/startup-failure.ts';
+import { MeshboxError } from '../errors.ts';
 import { ControlPlane, snapshotOf, type PushRejection, type PushResult, type ResourceSnapshot } from '../xds/control-plane.ts';
 import type { PreboundListener } from '../xds/grpc-server.ts';
 import type { LogBuffer } from './log-buffer.ts';
@@ -40,6 +41,9 @@ export type XdsSessionOptions = {
 
 export class XdsSession {
 	private initialPush: Promise<PushResult> | undefined;
+	private stopped = false;
+	/** Resolved by stop(): a push in flight then never gets its answer (an owned plane is gone, a warm one serves the next sandbox). */
+	private readonly onStop: { promise: Promise<'stopped'>; resolve: () => void } = stopSignal();
 
 	/**
 	 * `owned`: the control plane is this session's (stopped with it); otherwise it serves a warm Envoy, and the
@@ -134,22 +138,40 @@ export class XdsSession {
 
 	/**
 	 * Serves `next` and resolves with what Envoy did: accepted (then `onAccepted` ran), or rejected with its
-	 * reason, the last accepted config still serving.
+	 * reason, the last accepted config still serving. The version is this session's (as `version`). Refused
+	 * with SANDBOX_STOPPED once the session stopped: a warm Envoy's control plane then serves another sandbox,
+	 * whose config a push of this one would replace (an owned one is gone, and the push would never settle).
 	 */
 	async reconfigure(next: SandboxModel): Promise<PushResult> {
+		this.refuseIfStopped();
 		this.options.logs.attribute(wasmModulesOf(next));
 		await this.options.modules.stage(wasmModulesOf(next));
-		const result = await this.plane.push(this.snapshot(next));
+		// Staging takes a while (a copy, a hash): the sandbox may have stopped meanwhile.
+		this.refuseIfStopped();
+		// A stop while Envoy has not answered yet ends the wait: the answer may never come.
+		const result = await Promise.race([this.plane.push(this.snapshot(next)), this.onStop.promise]);
+		if (result === 'stopped') {
+			throw stoppedError();
+		}
+
 		if (result.rejections.length === 0) {
 			await this.options.onAccepted?.(next);
 		}
 
-		return result;
+		return { ...result, version: Math.max(0, result.version - this.baseVersion) };
 	}
 
 	async stop(): Promise<void> {
+		this.stopped = true;
+		this.onStop.resolve();
 		if (this.owned) {
 			await this.plane.stop();
+		}
+	}
+
+	private refuseIfStopped(): void {
+		if (this.stopped) {
+			throw stoppedError();
 		}
 	}
 
@@ -163,4 +185,16 @@ export class XdsSession {
 			extensionConfigs: [...own.extensionConfigs, ...extra.extensionConfigs],
 		} : own);
 	}
+}
+
+function stoppedError(): MeshboxError {
+	return new MeshboxError('SANDBOX_STOPPED', 'the sandbox was stopped: its Envoy config cannot change any more', 'change a sandbox before stop(), or start a new one');
+}
+
+function stopSignal(): { promise: Promise<'stopped'>; resolve: () => void } {
+	let resolve: () => void = () => undefined;
+	const promise = new Promise<'stopped'>(settle => {
+		resolve = () => settle('stopped');
+	});
+	return { promise, resolve };
 }

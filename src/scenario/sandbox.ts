@@ -13,7 +13,7 @@ import { startComposed } from '../compose/start.ts';
 import { MeshboxError } from '../errors.ts';
 import type { PluginSpec } from '../config/spec.ts';
 import type { SandboxSpec } from '../compose/spec.ts';
-import { LiveSandbox, type LiveSpec } from '../compose/live.ts';
+import { LiveSandbox, sandboxStoppedError, type LiveSpec } from '../compose/live.ts';
 import { wasmCustomNamespace, type EnvoyStats } from '../envoy/admin.ts';
 import { atLeast, type EnvoyLogEntry, type PluginLogEntry, type PluginLogLevel } from '../envoy/logs.ts';
 import type { RunningSandbox, RuntimeName } from '../runtime/types.ts';
@@ -282,7 +282,8 @@ export class Sandbox<MockName extends string = string, AppName extends string = 
 
 	/**
 	 * The version of the config Envoy runs: 1 after start, higher after each accepted `update()`,
-	 * `swapPlugin()` or `rollback()` (the xDS control plane's version).
+	 * `swapPlugin()` or `rollback()` (the xDS control plane's version, counted per sandbox). Changes apply one at
+	 * a time in call order, so once the last of several changes started together resolved, this names its config.
 	 */
 	get configVersion(): number {
 		return this.live?.current.version ?? 1;
@@ -292,23 +293,24 @@ export class Sandbox<MockName extends string = string, AppName extends string = 
 	 * Changes the running sandbox without restarting Envoy: `plugins` (the whole new chain), `clusters`,
 	 * `upstream`. Resolves once Envoy accepted the change (ACK); rejects with ENVOY_REJECTED_CONFIG, Envoy's
 	 * reason and the plugin's own log lines when Envoy refuses it (NACK), and the last accepted config keeps serving.
+	 * Changes called while one is in flight wait for it and apply in call order (each on the config the one before
+	 * left). After `stop()` it rejects at once with SANDBOX_STOPPED (as do `swapPlugin()`, `rollback()`, `applyIstio()`).
 	 */
 	async update(change: LiveSpec): Promise<void> {
-		await this.liveSandbox().update(change);
+		await this.liveSandbox('update').update(change);
 		this.freshConnections();
 	}
 
 	/** Replaces one plugin's module (a wasm path) or its spec, in place in the chain; as `update()`. */
 	async swapPlugin(name: string, replacement: string | PluginSpec): Promise<void> {
-		await this.liveSandbox().swapPlugin(name, replacement);
+		await this.liveSandbox('swapPlugin').swapPlugin(name, replacement);
 		this.freshConnections();
 	}
 
 	/** Goes back to the config accepted before the current one; as `update()`. */
 	async rollback(): Promise<void> {
-		const live = this.liveSandbox();
-		await live.rollback();
-		this.istioNotes = live.current.model.sidecar?.notes ?? this.istioNotes;
+		const accepted = await this.liveSandbox('rollback').rollback();
+		this.istioNotes = accepted.model.sidecar?.notes ?? this.istioNotes;
 		this.freshConnections();
 	}
 
@@ -318,9 +320,8 @@ export class Sandbox<MockName extends string = string, AppName extends string = 
 	 * whole set (how a WasmPlugin is deleted). `istioNotes` then describe the new state.
 	 */
 	async applyIstio(resources: string | readonly unknown[], options: { replace?: boolean } = {}): Promise<void> {
-		const live = this.liveSandbox();
-		await live.applyIstio(resources, options);
-		this.istioNotes = live.current.model.sidecar?.notes ?? [];
+		const accepted = await this.liveSandbox('applyIstio').applyIstio(resources, options);
+		this.istioNotes = accepted.model.sidecar?.notes ?? [];
 		this.freshConnections();
 	}
 
@@ -350,7 +351,13 @@ export class Sandbox<MockName extends string = string, AppName extends string = 
 		this.live = live;
 	}
 
-	private liveSandbox(): LiveSandbox {
+	/** `what`: the call, for the error. */
+	private liveSandbox(what: string): LiveSandbox {
+		// First: a stopped sandbox's Envoy (a warm one) may serve the next sandbox, which a change would replace.
+		if (this.stopped) {
+			throw sandboxStoppedError(what);
+		}
+
 		if (this.envoyExit) {
 			throw this.exitError();
 		}
@@ -370,6 +377,8 @@ export class Sandbox<MockName extends string = string, AppName extends string = 
 	/** Stops Envoy and the upstream and removes temporary files. Safe to call more than once. */
 	async stop(): Promise<void> {
 		this.stopped = true;
+		// Changes queued behind one in flight are refused too (src/compose/live.ts).
+		this.live?.close();
 		this.agent.destroy();
 		for (const agent of this.retiredAgents) {
 			agent.destroy();
