@@ -4,7 +4,8 @@
  * boot on, and adopts it only when it is the Envoy it would start. Each test works in a directory of its own, so
  * the record it reads is the one it wrote.
  */
-import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { chmod, copyFile, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -122,31 +123,104 @@ test.serial('under --watch the modules are preloaded as pins only (a reload leav
 	t.true(second.lines.includes('meshbox: Envoy started ahead, as this command started it last time (1 module(s) compiled from its boot on)'), second.lines.join('\n'));
 });
 
+type Record = { envoyPath: string; preloads: Array<{ source: string; module: string }> };
+
+/** The head-start record of `dir`'s runs (the one whose preload is this project's plugin file), and its file. */
+async function recordOf(dir: string): Promise<{ file: string; record: Record }> {
+	const records = path.join(cacheDir(), 'head-start');
+	const plugin = path.join(dir, 'plugin.wasm');
+	const found: Array<{ file: string; record: Record }> = [];
+	for (const name of (await readdir(records)).filter(entry => entry.endsWith('.json'))) {
+		const file = path.join(records, name);
+		const record = await readFile(file, 'utf8').then(text => JSON.parse(text) as Record, () => undefined);
+		if (record?.preloads.some(preload => preload.source === plugin)) {
+			found.push({ file, record });
+		}
+	}
+
+	if (found.length !== 1) {
+		throw new Error(`${found.length} head-start records name ${plugin}`);
+	}
+
+	return found[0]!;
+}
+
+async function sha256Of(file: string): Promise<string> {
+	return createHash('sha256').update(await readFile(file)).digest('hex');
+}
+
 test.serial('a recorded Envoy that cannot be started (not executable any more): `up` starts its own', async t => {
 	const dir = await project(seedWasm);
 	t.teardown(async () => rm(dir, { recursive: true, force: true }));
 	await up(dir, []);
-	// The record of this project's run: the one whose preload is this project's plugin file.
-	const records = path.join(cacheDir(), 'head-start');
-	const plugin = path.join(dir, 'plugin.wasm');
-	let changed = 0;
-	for (const name of (await readdir(records)).filter(entry => entry.endsWith('.json'))) {
-		const record = JSON.parse(await readFile(path.join(records, name), 'utf8')) as { envoyPath: string; preloads: Array<{ source: string }> };
-		if (record.preloads.some(preload => preload.source === plugin)) {
-			const notExecutable = path.join(dir, 'envoy');
-			await writeFile(notExecutable, 'not a program\n');
-			await writeFile(path.join(records, name), JSON.stringify({ ...record, envoyPath: notExecutable }));
-			changed++;
-		}
-	}
-
-	t.is(changed, 1);
+	const { file, record } = await recordOf(dir);
+	const notExecutable = path.join(dir, 'envoy');
+	await writeFile(notExecutable, 'not a program\n');
+	await writeFile(file, JSON.stringify({ ...record, envoyPath: notExecutable }));
 	const second = await up(dir, [], async url => {
 		const response = await got(`${url}/hello`, { headers: { host: 'x' }, throwHttpErrors: false, retry: { limit: 0 } });
 		t.is(response.body, 'Hello from Wasm!\n');
 	});
 	t.is(second.process.exitCode, 0, second.lines.join('\n'));
-	t.true(second.lines.includes('meshbox: the config changed since the last `meshbox up` of this command: starting Envoy anew'), second.lines.join('\n'));
+	t.false(second.lines.some(line => startedAhead.test(line)), second.lines.join('\n'));
+});
+
+test.serial('a record naming another program as Envoy: it is never run, and `up` starts its own Envoy', async t => {
+	const dir = await project(seedWasm);
+	t.teardown(async () => rm(dir, { recursive: true, force: true }));
+	await up(dir, []);
+	const { file, record } = await recordOf(dir);
+	// What a record edited by someone else (or left by another tool) could name: any executable.
+	const marker = path.join(dir, 'it-ran');
+	const program = path.join(dir, 'not-envoy.sh');
+	await writeFile(program, `#!/bin/sh\necho "$@" > '${marker}'\nexec '${record.envoyPath}' "$@"\n`);
+	await chmod(program, 0o755);
+	await writeFile(file, JSON.stringify({ ...record, envoyPath: program }));
+	const second = await up(dir, [], async url => {
+		const response = await got(`${url}/hello`, { headers: { host: 'x' }, throwHttpErrors: false, retry: { limit: 0 } });
+		t.is(response.body, 'Hello from Wasm!\n');
+	});
+	t.is(second.process.exitCode, 0, second.lines.join('\n'));
+	await t.throwsAsync(readFile(marker, 'utf8'), { code: 'ENOENT' }, 'the recorded program was not run');
+	t.false(second.lines.some(line => startedAhead.test(line)), second.lines.join('\n'));
+});
+
+test.serial('a module copy in the cache replaced by another plugin is not run: the user\'s plugin runs, its log lines are its own', async t => {
+	const dir = await project(seedWasm);
+	t.teardown(async () => rm(dir, { recursive: true, force: true }));
+	await up(dir, []);
+	const { record } = await recordOf(dir);
+	const copy = record.preloads[0]!.module;
+	// rust-config logs `vm configuration: …` and `plugin configuration: …` as it starts; seed-rust logs neither.
+	await copyFile(fixturePlugin('rust-config'), copy);
+	const second = await up(dir, [], async (url, cli) => {
+		const response = await got(`${url}/hello`, { headers: { host: 'x' }, throwHttpErrors: false, retry: { limit: 0 } });
+		t.is(response.body, 'Hello from Wasm!\n');
+		await cli.waitForLine(/ mine: Received request for: x \/hello$/);
+	});
+	t.is(second.process.exitCode, 0, second.lines.join('\n'));
+	t.false(second.lines.some(line => / mine: (vm|plugin) configuration: /.test(line)), `no line of the other plugin under the name mine:\n${second.lines.join('\n')}`);
+	t.is(await sha256Of(copy), path.basename(copy, '.wasm'), 'the copy is the module its name says again (written by the second run)');
+});
+
+test.serial('a module copy cut short: `up` works, and the next `up` has its head start again', async t => {
+	const dir = await project(seedWasm);
+	t.teardown(async () => rm(dir, { recursive: true, force: true }));
+	await up(dir, []);
+	const { record } = await recordOf(dir);
+	const copy = record.preloads[0]!.module;
+	// What a full disk or a killed copy leaves.
+	await truncate(copy, 1000);
+	const hello = async (url: string) => {
+		const response = await got(`${url}/hello`, { headers: { host: 'x' }, throwHttpErrors: false, retry: { limit: 0 } });
+		t.is(response.body, 'Hello from Wasm!\n');
+	};
+
+	const second = await up(dir, [], hello);
+	t.is(second.process.exitCode, 0, second.lines.join('\n'));
+	t.is(await sha256Of(copy), path.basename(copy, '.wasm'), 'the copy was repaired');
+	const third = await up(dir, [], hello);
+	t.true(third.lines.includes('meshbox: Envoy started ahead, as this command started it last time (1 plugin(s) loaded from its boot on)'), third.lines.join('\n'));
 });
 
 test.serial('a changed Envoy setting: the Envoy started ahead is stopped, and one with the new setting serves', async t => {

@@ -208,8 +208,16 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 			stop,
 		};
 	} catch (error) {
+		// An Envoy started ahead that died before its sandbox started (a preload it could not load, a binary that
+		// exits) says nothing about this config: no head start then, silently. The head start is taken, so the
+		// second start spawns its own Envoy, and records anew for the next `up`.
+		const adoptedDied = adopted !== undefined && !adopted.child.isRunning;
 		await undoAll();
 		await reaped;
+		if (adoptedDied) {
+			return startLocal(options);
+		}
+
 		throw error;
 	}
 }
