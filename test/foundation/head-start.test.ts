@@ -295,3 +295,32 @@ test.serial('Ctrl+C while Envoy starts ahead leaves no Envoy and no work dir', a
 		t.false(await isRunning(pid));
 	}
 });
+
+test.serial('after `kill -9` of `meshbox up` (its Envoy orphaned), the next `up` on the same port starts, every time', async t => {
+	const dir = await project(seedWasm);
+	// The runs' own temp dir: the work dirs (and owner records) the reaper reads are theirs alone.
+	const tmp = await mkdtemp(path.join(os.tmpdir(), 'meshbox-test-head-start-tmp-'));
+	t.teardown(async () => Promise.all([dir, tmp].map(async each => rm(each, { recursive: true, force: true }))));
+	const env = { TMPDIR: tmp };
+	const port = String(await freePort());
+	// The first run records the head start: the runs below start Envoy ahead, as a user's second `up` does.
+	const first = RunningCli.start(['up', '--port', port], { cwd: dir, env });
+	await first.waitForLine(listening);
+	t.is(await first.stop('SIGINT'), 0);
+	for (let attempt = 1; attempt <= 5; attempt++) {
+		const cli = RunningCli.start(['up', '--port', port], { cwd: dir, env });
+		const started = await cli.waitForLine(listening).then(() => true, () => false);
+		// What closing a terminal with `kill -9 <meshbox>` leaves: Envoy, its child, orphaned and still listening.
+		await cli.stop('SIGKILL');
+		t.true(started, `attempt ${attempt}:\n${cli.lines.join('\n')}`);
+		if (!started) {
+			break;
+		}
+	}
+
+	const final = RunningCli.start(['up', '--port', port], { cwd: dir, env });
+	t.truthy(await final.waitForLine(listening).catch(() => undefined), final.lines.join('\n'));
+	t.is(await final.stop('SIGINT'), 0);
+	t.deepEqual(await envoysUnder(tmp), [], 'the orphans were reaped, and the last run stopped its own');
+	t.deepEqual((await readdir(tmp)).filter(name => /^meshbox-\w{6}$/.test(name)), []);
+});

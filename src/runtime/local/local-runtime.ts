@@ -43,8 +43,8 @@ const defaultReadyTimeoutMs = 60_000;
 export async function startLocal(options: RuntimeStartOptions): Promise<RunningSandbox> {
 	const { model } = options;
 	const progress = options.onProgress ?? (() => undefined);
-	// Leftovers of dead owners go while this sandbox starts (nothing of it depends on them); awaited before it
-	// is returned, so a start still always reaps.
+	// Leftovers of dead owners go while Envoy is found (and a head start adopted); awaited before any port is
+	// checked or bound: an orphaned Envoy (`kill -9` of `meshbox up`) holds the ports the next `up` asks for.
 	const reaped = reapOrphans().catch(() => 0);
 
 	const envoy = await provisionEnvoy({ envoyBin: options.envoyBin, version: options.model.envoy.version, versionOrigin: options.model.envoy.versionOrigin, onProgress: progress });
@@ -76,6 +76,7 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 	};
 
 	try {
+		await reaped;
 		await assertPortFree(loopback, listenerPortClaim(model));
 		if (!adopted) {
 			// An adopted Envoy has its admin port already.
