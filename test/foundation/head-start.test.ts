@@ -14,6 +14,7 @@ import got from 'got';
 import { RunningCli } from '../helpers/cli.ts';
 import { isRunning } from '../helpers/leftovers.ts';
 import { cacheDir } from '../../src/util/cache-dir.ts';
+import { provisionEnvoy } from '../../src/envoy/provision.ts';
 import { fixturePlugin, seedWasm } from '../helpers/paths.ts';
 import { freePort } from '../helpers/ports.ts';
 
@@ -220,6 +221,30 @@ test.serial('a module copy cut short: `up` works, and the next `up` has its head
 	t.is(second.process.exitCode, 0, second.lines.join('\n'));
 	t.is(await sha256Of(copy), path.basename(copy, '.wasm'), 'the copy was repaired');
 	const third = await up(dir, [], hello);
+	t.true(third.lines.includes('meshbox: Envoy started ahead, as this command started it last time (1 plugin(s) loaded from its boot on)'), third.lines.join('\n'));
+});
+
+test.serial('an Envoy started ahead that dies before its sandbox started: `up` starts its own, and the next `up` has its head start again', async t => {
+	const dir = await project(seedWasm);
+	t.teardown(async () => rm(dir, { recursive: true, force: true }));
+	// The user's Envoy (--envoy-bin): a wrapper of the real one that, once armed, starts, lives 3 s and exits 1,
+	// long enough to be adopted: what an Envoy that cannot load what it was started with does, later.
+	const real = (await provisionEnvoy()).path;
+	const armed = path.join(dir, 'die-once');
+	const wrapper = path.join(dir, 'envoy.sh');
+	await writeFile(wrapper, `#!/bin/sh\nif [ "$1" != --version ] && [ -e '${armed}' ]; then rm -f '${armed}'; sleep 3; exit 1; fi\nexec '${real}' "$@"\n`);
+	await chmod(wrapper, 0o755);
+	const hello = async (url: string) => {
+		const response = await got(`${url}/hello`, { headers: { host: 'x' }, throwHttpErrors: false, retry: { limit: 0 } });
+		t.is(response.body, 'Hello from Wasm!\n');
+	};
+
+	await up(dir, ['--envoy-bin', wrapper]);
+	await writeFile(armed, '');
+	const second = await up(dir, ['--envoy-bin', wrapper], hello);
+	t.is(second.process.exitCode, 0, second.lines.join('\n'));
+	t.true(second.lines.some(line => startedAhead.test(line)), `the Envoy started ahead was adopted, then died:\n${second.lines.join('\n')}`);
+	const third = await up(dir, ['--envoy-bin', wrapper], hello);
 	t.true(third.lines.includes('meshbox: Envoy started ahead, as this command started it last time (1 plugin(s) loaded from its boot on)'), third.lines.join('\n'));
 });
 
