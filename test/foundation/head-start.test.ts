@@ -232,7 +232,7 @@ test.serial('an Envoy started ahead that dies before its sandbox started: `up` s
 	const real = (await provisionEnvoy()).path;
 	const armed = path.join(dir, 'die-once');
 	const wrapper = path.join(dir, 'envoy.sh');
-	await writeFile(wrapper, `#!/bin/sh\nif [ "$1" != --version ] && [ -e '${armed}' ]; then rm -f '${armed}'; sleep 3; exit 1; fi\nexec '${real}' "$@"\n`);
+	await writeFile(wrapper, `#!/bin/sh\nif [ "$1" != --version ] && [ -e '${armed}' ]; then sleep "$(cat '${armed}')"; rm -f '${armed}'; exit 1; fi\nexec '${real}' "$@"\n`);
 	await chmod(wrapper, 0o755);
 	const hello = async (url: string) => {
 		const response = await got(`${url}/hello`, { headers: { host: 'x' }, throwHttpErrors: false, retry: { limit: 0 } });
@@ -240,12 +240,18 @@ test.serial('an Envoy started ahead that dies before its sandbox started: `up` s
 	};
 
 	await up(dir, ['--envoy-bin', wrapper]);
-	await writeFile(armed, '');
+	await writeFile(armed, '3');
 	const second = await up(dir, ['--envoy-bin', wrapper], hello);
 	t.is(second.process.exitCode, 0, second.lines.join('\n'));
 	t.true(second.lines.some(line => startedAhead.test(line)), `the Envoy started ahead was adopted, then died:\n${second.lines.join('\n')}`);
 	const third = await up(dir, ['--envoy-bin', wrapper], hello);
 	t.true(third.lines.includes('meshbox: Envoy started ahead, as this command started it last time (1 plugin(s) loaded from its boot on)'), third.lines.join('\n'));
+
+	// Dead at once: gone before `up` could adopt it. No head start, and nothing said about a config that did not change.
+	await writeFile(armed, '0');
+	const fourth = await up(dir, ['--envoy-bin', wrapper], hello);
+	t.is(fourth.process.exitCode, 0, fourth.lines.join('\n'));
+	t.false(fourth.lines.some(line => startedAhead.test(line) || line.includes('the config changed')), fourth.lines.join('\n'));
 });
 
 test.serial('a changed Envoy setting: the Envoy started ahead is stopped, and one with the new setting serves', async t => {

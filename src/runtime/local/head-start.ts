@@ -142,6 +142,11 @@ export class HeadStart {
 		return this.launched !== undefined;
 	}
 
+	/** Whether the Envoy started ahead (not taken yet) still runs: one that exited is no head start, whatever the config. */
+	get running(): boolean {
+		return this.launched !== undefined && running(this.launched.envoy.child);
+	}
+
 	/**
 	 * The Envoy started ahead, if it still runs and was started as `plan` says: it is then the caller's. Otherwise
 	 * undefined (and the Envoy, if any, still this head start's: `discard` it).

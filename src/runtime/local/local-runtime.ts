@@ -289,8 +289,13 @@ async function adoptHeadStart(options: RuntimeStartOptions, startPlan: Omit<Envo
 	const plan = { ...startPlan, preloads: preloadFilters(model.plugins, preloadKindOf(options)).map(preloaded => preloaded.filter) };
 	const taken = (model.listeners?.services.length ?? 0) === 0 ? headStart.take(plan) : undefined;
 	if (!taken) {
+		// An Envoy started ahead that exited already (it could not load what it was started with) is silently none.
+		const changed = headStart.running;
 		await headStart.discard();
-		progress('meshbox: the config changed since the last `meshbox up` of this command: starting Envoy anew');
+		if (changed) {
+			progress('meshbox: the config changed since the last `meshbox up` of this command: starting Envoy anew');
+		}
+
 		return undefined;
 	}
 
