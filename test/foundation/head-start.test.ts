@@ -124,16 +124,16 @@ test.serial('under --watch the modules are preloaded as pins only (a reload leav
 	t.true(second.lines.includes('meshbox: Envoy started ahead, as this command started it last time (1 module(s) compiled from its boot on)'), second.lines.join('\n'));
 });
 
-type Record = { envoyPath: string; preloads: Array<{ source: string; module: string }> };
+type RecordJson = { envoyPath: string; preloads: Array<{ source: string; module: string }> };
 
 /** The head-start record of `dir`'s runs (the one whose preload is this project's plugin file), and its file. */
-async function recordOf(dir: string): Promise<{ file: string; record: Record }> {
+async function recordOf(dir: string): Promise<{ file: string; record: RecordJson }> {
 	const records = path.join(cacheDir(), 'head-start');
 	const plugin = path.join(dir, 'plugin.wasm');
-	const found: Array<{ file: string; record: Record }> = [];
+	const found: Array<{ file: string; record: RecordJson }> = [];
 	for (const name of (await readdir(records)).filter(entry => entry.endsWith('.json'))) {
 		const file = path.join(records, name);
-		const record = await readFile(file, 'utf8').then(text => JSON.parse(text) as Record, () => undefined);
+		const record = await readFile(file, 'utf8').then(text => JSON.parse(text) as RecordJson, () => undefined);
 		if (record?.preloads.some(preload => preload.source === plugin)) {
 			found.push({ file, record });
 		}
@@ -184,6 +184,24 @@ test.serial('a record naming another program as Envoy: it is never run, and `up`
 	t.is(second.process.exitCode, 0, second.lines.join('\n'));
 	await t.throwsAsync(readFile(marker, 'utf8'), { code: 'ENOENT' }, 'the recorded program was not run');
 	t.false(second.lines.some(line => startedAhead.test(line)), second.lines.join('\n'));
+});
+
+test.serial('a record whose bootstrap is not what meshbox writes (an admin access log) is never run', async t => {
+	const dir = await project(seedWasm);
+	t.teardown(async () => rm(dir, { recursive: true, force: true }));
+	await up(dir, []);
+	const { file, record } = await recordOf(dir);
+	const marker = path.join(dir, 'admin-access.log');
+	const { bootstrap } = record as RecordJson & { bootstrap: { admin: Record<string, unknown> } };
+	// Envoy creates an access log's file as it starts: the file says whether this bootstrap ran.
+	bootstrap.admin.access_log = [{ name: 'envoy.access_loggers.file', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog', path: marker } }];
+	await writeFile(file, JSON.stringify(record));
+	const second = await up(dir, [], async url => {
+		const response = await got(`${url}/hello`, { headers: { host: 'x' }, throwHttpErrors: false, retry: { limit: 0 } });
+		t.is(response.body, 'Hello from Wasm!\n');
+	});
+	t.is(second.process.exitCode, 0, second.lines.join('\n'));
+	await t.throwsAsync(readFile(marker, 'utf8'), { code: 'ENOENT' }, 'the recorded bootstrap was not run');
 });
 
 test.serial('a module copy in the cache replaced by another plugin is not run: the user\'s plugin runs, its log lines are its own', async t => {

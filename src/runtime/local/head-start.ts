@@ -31,6 +31,7 @@ import net, { type Socket } from 'node:net';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { pinsListener } from '../../envoy/pins.ts';
+import { typeUrls } from '../../envoy/type-urls.ts';
 import { cacheDir } from '../../util/cache-dir.ts';
 import type { JsonObject } from '../../util/json.ts';
 import type { PreboundListener } from '../../xds/grpc-server.ts';
@@ -127,7 +128,7 @@ export class HeadStart {
 		try {
 			const record = readRecord(headStart.key, env);
 			// The record is a file in the cache: its binary is spawned only when it is one meshbox would run now.
-			if (record && envoysResolvableNow(argv, env, cwd).includes(record.envoyPath)) {
+			if (record && shapedAsWritten(record) && envoysResolvableNow(argv, env, cwd).includes(record.envoyPath)) {
 				headStart.launched = await start(record, env);
 			}
 		} catch {
@@ -249,6 +250,64 @@ export function envoysResolvableNow(argv: readonly string[], env: NodeJS.Process
 	}
 
 	return found;
+}
+
+/** Envoy's options as src/envoy/command-line.ts's envoyOptions writes them: these flags (with a value, or not) only. */
+const recordedOptions: Readonly<Record<string, boolean>> = { '--log-level': true, '--component-log-level': true, '--log-format': true, '--concurrency': true, '--disable-hot-restart': false };
+const bootstrapFields = new Set(['node', 'stats_flush_interval', 'admin', 'dynamic_resources', 'static_resources', 'stats_config']);
+
+/**
+ * Whether a record has the shape the local runtime writes (./head-start-record.ts): options envoyOptions makes, a
+ * bootstrap of buildAdsBootstrap's fields whose only static resource is the control plane's cluster, and whose
+ * addresses are 127.0.0.1. What Envoy is started with is compared with the runtime's plan only once meshbox has
+ * loaded: until then this keeps a record someone else wrote (a static listener, another cluster, an admin on every
+ * interface or with an access log) from running at all. Services (bootstrap_extensions) are never recorded.
+ */
+function shapedAsWritten(record: HeadStartRecord): boolean {
+	const options = record.options as readonly unknown[];
+	for (let index = 0; index < options.length; index++) {
+		const option = options[index];
+		const takesValue = typeof option === 'string' ? recordedOptions[option] : undefined;
+		if (takesValue === undefined || (takesValue && typeof options[++index] !== 'string')) {
+			return false;
+		}
+	}
+
+	const bootstrap = record.bootstrap as { admin?: unknown; static_resources?: { clusters?: unknown[] }; dynamic_resources?: { ads_config?: { grpc_services?: unknown } } };
+	const clusters = bootstrap.static_resources?.clusters;
+	return Object.keys(record.bootstrap).every(field => bootstrapFields.has(field))
+		&& JSON.stringify(Object.keys(bootstrap.static_resources ?? {})) === '["clusters"]'
+		&& Array.isArray(clusters) && clusters.length === 1 && (clusters[0] as { name?: unknown }).name === record.adsCluster
+		&& JSON.stringify(bootstrap.dynamic_resources?.ads_config?.grpc_services) === JSON.stringify([{ envoy_grpc: { cluster_name: record.adsCluster } }])
+		&& JSON.stringify(Object.keys(bootstrap.admin ?? {})) === '["address"]' && loopbackOnly(bootstrap.admin) && loopbackOnly(clusters[0]);
+}
+
+/** Whether `value` names an address, and every address in it is a TCP one on 127.0.0.1 (no pipe, no other host). */
+function loopbackOnly(value: unknown): boolean {
+	let found = 0;
+	const visit = (node: unknown): boolean => {
+		if (Array.isArray(node)) {
+			return node.every(child => visit(child));
+		}
+
+		if (!node || typeof node !== 'object') {
+			return true;
+		}
+
+		const entries = Object.entries(node);
+		const address = (node as { address?: unknown }).address;
+		if (address !== null && typeof address === 'object') {
+			const socket = (address as { socket_address?: { address?: unknown } }).socket_address;
+			found++;
+			if (Object.keys(address).length !== 1 || socket?.address !== '127.0.0.1') {
+				return false;
+			}
+		}
+
+		return entries.every(([, child]) => visit(child));
+	};
+
+	return visit(value) && found > 0;
 }
 
 /** The value of `--name VALUE` or `--name=VALUE` in `argv` (the last one, as node's parseArgs takes it). */
@@ -402,10 +461,19 @@ function unchanged(preload: PreloadRecord, env: NodeJS.ProcessEnv): boolean {
 	try {
 		const source = statSync(preload.source);
 		return source.size === preload.size && source.mtimeMs === preload.mtimeMs && intactModule(preload.module, env)
-			&& JSON.stringify(preload.filter).includes(JSON.stringify(preload.module));
+			&& loadsOnly(preload.filter, preload.module);
 	} catch {
 		return false;
 	}
+}
+
+/** Whether `filter` is a Wasm HTTP filter (wasmFilter's shape) loading `module` from a file, and nothing else. */
+function loadsOnly(filter: JsonObject, module: string): boolean {
+	const typed = filter.typed_config as { '@type'?: unknown; config?: { vm_config?: { runtime?: unknown; code?: unknown } } } | undefined;
+	return JSON.stringify(Object.keys(filter).sort()) === '["name","typed_config"]'
+		&& typed?.['@type'] === typeUrls.httpWasm
+		&& typed.config?.vm_config?.runtime === 'envoy.wasm.runtime.v8'
+		&& JSON.stringify(typed.config.vm_config.code) === JSON.stringify({ local: { filename: module } });
 }
 
 /** Whether `module` is a copy in the head start's modules dir whose content has the SHA-256 its name says. */
