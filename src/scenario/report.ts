@@ -8,9 +8,11 @@
  *   envoy.log         Envoy's own log entries
  * After Envoy exited, the two admin files say so instead (the logs are still there: they were captured).
  */
+import { createHash } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { EnvoyLogEntry, PluginLogEntry } from '../envoy/logs.ts';
+import { MeshboxError } from '../errors.ts';
 
 /** What a report reads from a sandbox (a `Sandbox` has all of it). */
 export type ReportSource = {
@@ -25,19 +27,51 @@ const reportsDirVariable = 'MESHBOX_REPORTS_DIR';
 
 export const reportFiles = ['bootstrap.yaml', 'config_dump.json', 'stats.txt', 'plugin-logs.txt', 'envoy.log'] as const;
 
-function reportsRoot(env: NodeJS.ProcessEnv = process.env): string {
+/** The directory every test's report goes under (absolute). */
+export function reportsRoot(env: NodeJS.ProcessEnv = process.env): string {
 	return path.resolve(env[reportsDirVariable] || path.join('.meshbox', 'reports'));
 }
 
-/** The report directory of a test: its title made a file name (`[local] the plugin answers` → `local-the-plugin-answers`). */
+/** How much of a title a report directory's name keeps (the name stays far below 255 bytes with its hash). */
+const maxNameLength = 100;
+
+/**
+ * The report directory of a test: its title made a file name, always one directory directly inside the reports
+ * root. `[local] the plugin answers` → `local-the-plugin-answers-<hash>`: a title that does not survive as it is
+ * (other characters than letters, digits, `_`, `.` and `-`, leading dots, over 100 characters) gets 12 hex digits
+ * of its SHA-256, so two titles equal once made file names (`a?` and `a!`) keep reports of their own, and `.`,
+ * `..`, `/` or an absolute path can never name the root, its parent or anything outside it.
+ */
 export function reportDirFor(title: string, env: NodeJS.ProcessEnv = process.env): string {
-	const name = title.normalize('NFKD').replaceAll(/[^\w.-]+/g, '-').replaceAll(/^-+|-+$/g, '').slice(0, 120) || 'untitled';
+	const readable = title.normalize('NFKD').replaceAll(/[^\w.-]+/g, '-').slice(0, maxNameLength).replaceAll(/^[.-]+|[.-]+$/g, '');
+	// A title that looks like a name this made (`x-<12 hex>`) is hashed too: it cannot take another title's name.
+	const kept = readable !== '' && readable === title && !/-[\da-f]{12}$/.test(title);
+	const name = kept ? readable : `${readable || 'untitled'}-${createHash('sha256').update(title).digest('hex').slice(0, 12)}`;
 	return path.join(reportsRoot(env), name);
 }
 
-/** Writes the five artifacts of `box` into `dir` (created; an earlier report there is replaced). Returns `dir`. */
+/**
+ * Removes a test's older report: `dir` only when it is a directory directly inside the reports root (what
+ * reportDirFor returns), never the root, its parent or anything else, whatever `dir` says (a second guard
+ * behind reportDirFor's: a passing test titled `..` once removed the working directory).
+ */
+export async function removeReportDir(dir: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+	const root = reportsRoot(env);
+	const resolved = path.resolve(dir);
+	const name = path.basename(resolved);
+	if (path.dirname(resolved) !== root || name === '' || name === '.' || name === '..') {
+		throw new MeshboxError('USAGE', `refusing to remove ${resolved}: a test's report directory is one directory directly inside the reports root ${root}`,
+			`pass a directory reportDirFor(title) returned, or set ${reportsDirVariable} to the directory reports go under`);
+	}
+
+	await rm(resolved, { recursive: true, force: true });
+}
+
+/**
+ * Writes the five artifacts of `box` into `dir` (created; an earlier report's files there are overwritten). Returns
+ * `dir`. Nothing else in `dir` is touched: it may be any directory a caller names (`box.writeReport('.')`).
+ */
 export async function writeSandboxReport(box: ReportSource, dir: string): Promise<string> {
-	await rm(dir, { recursive: true, force: true });
 	await mkdir(dir, { recursive: true });
 	const [configDump, stats, pluginLogs, envoyLogs] = await Promise.all([
 		adminText(box, '/config_dump?include_eds'),

@@ -3,12 +3,11 @@
  * the test failed its debug report (src/scenario/report.ts) is written first, to a directory named in the
  * test's log, so a failure in CI leaves the sandbox's bootstrap, config dump, stats and logs behind.
  */
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
 import type { AppSpec } from '../config/routing.ts';
 import type { MockService } from './mock-service.ts';
-import { reportDirFor, writeSandboxReport } from './report.ts';
+import { removeReportDir, reportDirFor, writeSandboxReport } from './report.ts';
 import { startSandbox, type Sandbox, type SandboxOptions } from './sandbox.ts';
 
 /** The spec's clusters: a mock service or a `host:port`, by cluster name. */
@@ -54,7 +53,7 @@ export async function sandboxFor<C extends ClusterTargets = Record<never, never>
 async function reportIfFailed(t: Pick<ExecutionContext<unknown>, 'title' | 'passed' | 'log'>, box: Sandbox): Promise<string | undefined> {
 	const dir = reportDirFor(t.title);
 	if (t.passed) {
-		await rm(dir, { recursive: true, force: true });
+		await removeReportDir(dir);
 		return undefined;
 	}
 

@@ -4,7 +4,8 @@
  * boot on, and adopts it only when it is the Envoy it would start. Each test works in a directory of its own, so
  * the record it reads is the one it wrote.
  */
-import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { chmod, copyFile, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +14,7 @@ import got from 'got';
 import { RunningCli } from '../helpers/cli.ts';
 import { isRunning } from '../helpers/leftovers.ts';
 import { cacheDir } from '../../src/util/cache-dir.ts';
+import { provisionEnvoy } from '../../src/envoy/provision.ts';
 import { fixturePlugin, seedWasm } from '../helpers/paths.ts';
 import { freePort } from '../helpers/ports.ts';
 
@@ -122,31 +124,152 @@ test.serial('under --watch the modules are preloaded as pins only (a reload leav
 	t.true(second.lines.includes('meshbox: Envoy started ahead, as this command started it last time (1 module(s) compiled from its boot on)'), second.lines.join('\n'));
 });
 
+type RecordJson = { envoyPath: string; preloads: Array<{ source: string; module: string }> };
+
+/** The head-start record of `dir`'s runs (the one whose preload is this project's plugin file), and its file. */
+async function recordOf(dir: string): Promise<{ file: string; record: RecordJson }> {
+	const records = path.join(cacheDir(), 'head-start');
+	const plugin = path.join(dir, 'plugin.wasm');
+	const found: Array<{ file: string; record: RecordJson }> = [];
+	for (const name of (await readdir(records)).filter(entry => entry.endsWith('.json'))) {
+		const file = path.join(records, name);
+		const record = await readFile(file, 'utf8').then(text => JSON.parse(text) as RecordJson, () => undefined);
+		if (record?.preloads.some(preload => preload.source === plugin)) {
+			found.push({ file, record });
+		}
+	}
+
+	if (found.length !== 1) {
+		throw new Error(`${found.length} head-start records name ${plugin}`);
+	}
+
+	return found[0]!;
+}
+
+async function sha256Of(file: string): Promise<string> {
+	return createHash('sha256').update(await readFile(file)).digest('hex');
+}
+
 test.serial('a recorded Envoy that cannot be started (not executable any more): `up` starts its own', async t => {
 	const dir = await project(seedWasm);
 	t.teardown(async () => rm(dir, { recursive: true, force: true }));
 	await up(dir, []);
-	// The record of this project's run: the one whose preload is this project's plugin file.
-	const records = path.join(cacheDir(), 'head-start');
-	const plugin = path.join(dir, 'plugin.wasm');
-	let changed = 0;
-	for (const name of (await readdir(records)).filter(entry => entry.endsWith('.json'))) {
-		const record = JSON.parse(await readFile(path.join(records, name), 'utf8')) as { envoyPath: string; preloads: Array<{ source: string }> };
-		if (record.preloads.some(preload => preload.source === plugin)) {
-			const notExecutable = path.join(dir, 'envoy');
-			await writeFile(notExecutable, 'not a program\n');
-			await writeFile(path.join(records, name), JSON.stringify({ ...record, envoyPath: notExecutable }));
-			changed++;
-		}
-	}
-
-	t.is(changed, 1);
+	const { file, record } = await recordOf(dir);
+	const notExecutable = path.join(dir, 'envoy');
+	await writeFile(notExecutable, 'not a program\n');
+	await writeFile(file, JSON.stringify({ ...record, envoyPath: notExecutable }));
 	const second = await up(dir, [], async url => {
 		const response = await got(`${url}/hello`, { headers: { host: 'x' }, throwHttpErrors: false, retry: { limit: 0 } });
 		t.is(response.body, 'Hello from Wasm!\n');
 	});
 	t.is(second.process.exitCode, 0, second.lines.join('\n'));
-	t.true(second.lines.includes('meshbox: the config changed since the last `meshbox up` of this command: starting Envoy anew'), second.lines.join('\n'));
+	t.false(second.lines.some(line => startedAhead.test(line)), second.lines.join('\n'));
+});
+
+test.serial('a record naming another program as Envoy: it is never run, and `up` starts its own Envoy', async t => {
+	const dir = await project(seedWasm);
+	t.teardown(async () => rm(dir, { recursive: true, force: true }));
+	await up(dir, []);
+	const { file, record } = await recordOf(dir);
+	// What a record edited by someone else (or left by another tool) could name: any executable.
+	const marker = path.join(dir, 'it-ran');
+	const program = path.join(dir, 'not-envoy.sh');
+	await writeFile(program, `#!/bin/sh\necho "$@" > '${marker}'\nexec '${record.envoyPath}' "$@"\n`);
+	await chmod(program, 0o755);
+	await writeFile(file, JSON.stringify({ ...record, envoyPath: program }));
+	const second = await up(dir, [], async url => {
+		const response = await got(`${url}/hello`, { headers: { host: 'x' }, throwHttpErrors: false, retry: { limit: 0 } });
+		t.is(response.body, 'Hello from Wasm!\n');
+	});
+	t.is(second.process.exitCode, 0, second.lines.join('\n'));
+	await t.throwsAsync(readFile(marker, 'utf8'), { code: 'ENOENT' }, 'the recorded program was not run');
+	t.false(second.lines.some(line => startedAhead.test(line)), second.lines.join('\n'));
+});
+
+test.serial('a record whose bootstrap is not what meshbox writes (an admin access log) is never run', async t => {
+	const dir = await project(seedWasm);
+	t.teardown(async () => rm(dir, { recursive: true, force: true }));
+	await up(dir, []);
+	const { file, record } = await recordOf(dir);
+	const marker = path.join(dir, 'admin-access.log');
+	const { bootstrap } = record as RecordJson & { bootstrap: { admin: Record<string, unknown> } };
+	// Envoy creates an access log's file as it starts: the file says whether this bootstrap ran.
+	bootstrap.admin.access_log = [{ name: 'envoy.access_loggers.file', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog', path: marker } }];
+	await writeFile(file, JSON.stringify(record));
+	const second = await up(dir, [], async url => {
+		const response = await got(`${url}/hello`, { headers: { host: 'x' }, throwHttpErrors: false, retry: { limit: 0 } });
+		t.is(response.body, 'Hello from Wasm!\n');
+	});
+	t.is(second.process.exitCode, 0, second.lines.join('\n'));
+	await t.throwsAsync(readFile(marker, 'utf8'), { code: 'ENOENT' }, 'the recorded bootstrap was not run');
+});
+
+test.serial('a module copy in the cache replaced by another plugin is not run: the user\'s plugin runs, its log lines are its own', async t => {
+	const dir = await project(seedWasm);
+	t.teardown(async () => rm(dir, { recursive: true, force: true }));
+	await up(dir, []);
+	const { record } = await recordOf(dir);
+	const copy = record.preloads[0]!.module;
+	// rust-config logs `vm configuration: …` and `plugin configuration: …` as it starts; seed-rust logs neither.
+	await copyFile(fixturePlugin('rust-config'), copy);
+	const second = await up(dir, [], async (url, cli) => {
+		const response = await got(`${url}/hello`, { headers: { host: 'x' }, throwHttpErrors: false, retry: { limit: 0 } });
+		t.is(response.body, 'Hello from Wasm!\n');
+		await cli.waitForLine(/ mine: Received request for: x \/hello$/);
+	});
+	t.is(second.process.exitCode, 0, second.lines.join('\n'));
+	t.false(second.lines.some(line => / mine: (vm|plugin) configuration: /.test(line)), `no line of the other plugin under the name mine:\n${second.lines.join('\n')}`);
+	t.is(await sha256Of(copy), path.basename(copy, '.wasm'), 'the copy is the module its name says again (written by the second run)');
+});
+
+test.serial('a module copy cut short: `up` works, and the next `up` has its head start again', async t => {
+	const dir = await project(seedWasm);
+	t.teardown(async () => rm(dir, { recursive: true, force: true }));
+	await up(dir, []);
+	const { record } = await recordOf(dir);
+	const copy = record.preloads[0]!.module;
+	// What a full disk or a killed copy leaves.
+	await truncate(copy, 1000);
+	const hello = async (url: string) => {
+		const response = await got(`${url}/hello`, { headers: { host: 'x' }, throwHttpErrors: false, retry: { limit: 0 } });
+		t.is(response.body, 'Hello from Wasm!\n');
+	};
+
+	const second = await up(dir, [], hello);
+	t.is(second.process.exitCode, 0, second.lines.join('\n'));
+	t.is(await sha256Of(copy), path.basename(copy, '.wasm'), 'the copy was repaired');
+	const third = await up(dir, [], hello);
+	t.true(third.lines.includes('meshbox: Envoy started ahead, as this command started it last time (1 plugin(s) loaded from its boot on)'), third.lines.join('\n'));
+});
+
+test.serial('an Envoy started ahead that dies before its sandbox started: `up` starts its own, and the next `up` has its head start again', async t => {
+	const dir = await project(seedWasm);
+	t.teardown(async () => rm(dir, { recursive: true, force: true }));
+	// The user's Envoy (--envoy-bin): a wrapper of the real one that, once armed, starts, lives 3 s and exits 1,
+	// long enough to be adopted: what an Envoy that cannot load what it was started with does, later.
+	const real = (await provisionEnvoy()).path;
+	const armed = path.join(dir, 'die-once');
+	const wrapper = path.join(dir, 'envoy.sh');
+	await writeFile(wrapper, `#!/bin/sh\nif [ "$1" != --version ] && [ -e '${armed}' ]; then sleep "$(cat '${armed}')"; rm -f '${armed}'; exit 1; fi\nexec '${real}' "$@"\n`);
+	await chmod(wrapper, 0o755);
+	const hello = async (url: string) => {
+		const response = await got(`${url}/hello`, { headers: { host: 'x' }, throwHttpErrors: false, retry: { limit: 0 } });
+		t.is(response.body, 'Hello from Wasm!\n');
+	};
+
+	await up(dir, ['--envoy-bin', wrapper]);
+	await writeFile(armed, '3');
+	const second = await up(dir, ['--envoy-bin', wrapper], hello);
+	t.is(second.process.exitCode, 0, second.lines.join('\n'));
+	t.true(second.lines.some(line => startedAhead.test(line)), `the Envoy started ahead was adopted, then died:\n${second.lines.join('\n')}`);
+	const third = await up(dir, ['--envoy-bin', wrapper], hello);
+	t.true(third.lines.includes('meshbox: Envoy started ahead, as this command started it last time (1 plugin(s) loaded from its boot on)'), third.lines.join('\n'));
+
+	// Dead at once: gone before `up` could adopt it. No head start, and nothing said about a config that did not change.
+	await writeFile(armed, '0');
+	const fourth = await up(dir, ['--envoy-bin', wrapper], hello);
+	t.is(fourth.process.exitCode, 0, fourth.lines.join('\n'));
+	t.false(fourth.lines.some(line => startedAhead.test(line) || line.includes('the config changed')), fourth.lines.join('\n'));
 });
 
 test.serial('a changed Envoy setting: the Envoy started ahead is stopped, and one with the new setting serves', async t => {
@@ -220,4 +343,33 @@ test.serial('Ctrl+C while Envoy starts ahead leaves no Envoy and no work dir', a
 		t.deepEqual(await envoysUnder(tmp), [], `no Envoy after Ctrl+C at ${delayMs} ms`);
 		t.false(await isRunning(pid));
 	}
+});
+
+test.serial('after `kill -9` of `meshbox up` (its Envoy orphaned), the next `up` on the same port starts, every time', async t => {
+	const dir = await project(seedWasm);
+	// The runs' own temp dir: the work dirs (and owner records) the reaper reads are theirs alone.
+	const tmp = await mkdtemp(path.join(os.tmpdir(), 'meshbox-test-head-start-tmp-'));
+	t.teardown(async () => Promise.all([dir, tmp].map(async each => rm(each, { recursive: true, force: true }))));
+	const env = { TMPDIR: tmp };
+	const port = String(await freePort());
+	// The first run records the head start: the runs below start Envoy ahead, as a user's second `up` does.
+	const first = RunningCli.start(['up', '--port', port], { cwd: dir, env });
+	await first.waitForLine(listening);
+	t.is(await first.stop('SIGINT'), 0);
+	for (let attempt = 1; attempt <= 5; attempt++) {
+		const cli = RunningCli.start(['up', '--port', port], { cwd: dir, env });
+		const started = await cli.waitForLine(listening).then(() => true, () => false);
+		// What closing a terminal with `kill -9 <meshbox>` leaves: Envoy, its child, orphaned and still listening.
+		await cli.stop('SIGKILL');
+		t.true(started, `attempt ${attempt}:\n${cli.lines.join('\n')}`);
+		if (!started) {
+			break;
+		}
+	}
+
+	const final = RunningCli.start(['up', '--port', port], { cwd: dir, env });
+	t.truthy(await final.waitForLine(listening).catch(() => undefined), final.lines.join('\n'));
+	t.is(await final.stop('SIGINT'), 0);
+	t.deepEqual(await envoysUnder(tmp), [], 'the orphans were reaped, and the last run stopped its own');
+	t.deepEqual((await readdir(tmp)).filter(name => /^meshbox-\w{6}$/.test(name)), []);
 });

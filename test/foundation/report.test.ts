@@ -2,12 +2,13 @@
  * Debug reports (src/scenario/report.ts): a failing scenario leaves its sandbox's bootstrap, /config_dump,
  * /stats, plugin and Envoy logs in a directory named in the failure output; a passing one leaves nothing.
  */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
 import { reportDirFor, reportFiles, startSandbox } from 'meshbox';
+import { removeReportDir } from '../../src/scenario/report.ts';
 
 const seed = { name: 'my-wasm-plugin', wasm: 'fixtures/plugins/seed-rust/seed-rust.wasm' };
 
@@ -44,4 +45,50 @@ test('box.writeReport(dir) writes the same artifacts without a test around it', 
 	t.is(await box.writeReport(dir), dir);
 	t.deepEqual((await readdir(dir)).sort(), [...reportFiles].sort());
 	t.regex(await readFile(path.join(dir, 'plugin-logs.txt'), 'utf8'), /Received request for: shop\.example\.com \/hello/);
+});
+
+test('passing tests titled `..`, `.`, `/` and `../..` remove neither the project nor other reports', async t => {
+	// A project as a user has it: reports under it (MESHBOX_REPORTS_DIR=<project>/reports), an older report there.
+	const project = await mkdtemp(path.join(os.tmpdir(), 'meshbox-report-project-'));
+	t.teardown(async () => rm(project, { recursive: true, force: true }));
+	await writeFile(path.join(project, 'meshbox.yaml'), 'plugins: []\n');
+	await mkdir(path.join(project, 'reports', 'an-older-failure'), { recursive: true });
+	await writeFile(path.join(project, 'reports', 'an-older-failure', 'envoy.log'), 'kept\n');
+	const env = { MESHBOX_REPORTS_DIR: path.join(project, 'reports'), MESHBOX_RUNTIMES: 'local' };
+	const run = await execa('npx', ['ava', '--config', 'test/foundation/report-fixture/titles.config.mjs', '--tap'], { reject: false, env, all: true });
+	t.is(run.exitCode, 0, run.all);
+	t.is(await readFile(path.join(project, 'meshbox.yaml'), 'utf8'), 'plugins: []\n', 'the project directory (the root\'s parent) is still there');
+	t.is(await readFile(path.join(project, 'reports', 'an-older-failure', 'envoy.log'), 'utf8'), 'kept\n', 'another test\'s report is still there');
+});
+
+test('every title maps to its own directory directly inside the reports root', t => {
+	const env = { MESHBOX_REPORTS_DIR: path.join(os.tmpdir(), 'meshbox-reports-root') };
+	const root = env.MESHBOX_REPORTS_DIR;
+	const titles = ['.', '..', '...', '/', '//', '/etc', '../..', '../../etc/passwd', 'C:\\Windows', 'a\0b', '', ' ', '-', 'a?', 'a!', 'a', 'a-', 'x'.repeat(10_000), `${'x'.repeat(10_000)}y`, 'ünïcode', 'unicode', '[local] the plugin answers'];
+	const dirs = titles.map(title => reportDirFor(title, env));
+	for (const [index, dir] of dirs.entries()) {
+		t.is(path.dirname(dir), root, `${JSON.stringify(titles[index]).slice(0, 40)} → ${dir}`);
+		t.false(['', '.', '..'].includes(path.basename(dir)));
+		t.false(dir.includes('\0'));
+		t.true(Buffer.byteLength(path.basename(dir)) < 255);
+	}
+
+	t.is(new Set(dirs).size, titles.length, 'no two titles share a directory');
+	t.regex(path.basename(reportDirFor('[local] the plugin answers', env)), /^local-the-plugin-answers-[\da-f]{12}$/, 'still readable');
+	t.is(path.basename(reportDirFor('plain-title_1.2', env)), 'plain-title_1.2', 'a title that is a file name already stays as it is');
+});
+
+test('removing a report refuses anything but a directory directly inside the reports root', async t => {
+	const project = await mkdtemp(path.join(os.tmpdir(), 'meshbox-report-project-'));
+	t.teardown(async () => rm(project, { recursive: true, force: true }));
+	const root = path.join(project, 'reports');
+	await mkdir(path.join(root, 'nested', 'deeper'), { recursive: true });
+	const env = { MESHBOX_REPORTS_DIR: root };
+	for (const dir of [root, project, path.join(root, '..'), path.join(root, '.'), path.join(root, 'nested', 'deeper'), '/', os.tmpdir()]) {
+		await t.throwsAsync(removeReportDir(dir, env), { message: /^refusing to remove /, instanceOf: Error }, dir);
+	}
+
+	t.deepEqual(await readdir(root), ['nested'], 'nothing was removed');
+	await removeReportDir(path.join(root, 'nested'), env);
+	t.deepEqual(await readdir(root), []);
 });

@@ -4,14 +4,13 @@
  * goes at stop), as the filters Envoy preloads from its boot on. Also how the current start would preload them
  * (`preloadFilters`), which is what an adopted head start must have preloaded.
  */
-import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { PluginModel } from '../../config/model.ts';
 import { pinFilter } from '../../envoy/pins.ts';
 import { wasmFilter } from '../../envoy/wasm-config.ts';
 import type { JsonObject } from '../../util/json.ts';
-import { headStartDir, recordFormat, type EnvoyStartPlan, type HeadStartRecord, type PreloadKind, type PreloadRecord } from './head-start.ts';
+import { headStartDir, intactModule, recordFormat, type EnvoyStartPlan, type HeadStartRecord, type PreloadKind, type PreloadRecord } from './head-start.ts';
 
 /** Records kept (the most recently written); modules no record names are removed with them. */
 const maxRecords = 16;
@@ -55,7 +54,8 @@ export async function recordHeadStart(key: string, input: {
 			continue;
 		}
 
-		if (!existsSync(module)) {
+		// A copy that is not what its name says (replaced, cut short) is replaced: the next head start preloads it again.
+		if (!intactModule(module, env)) {
 			await copyFile(input.modulePath(plugin), `${module}.${process.pid}.partial`);
 			await rename(`${module}.${process.pid}.partial`, module);
 		}

@@ -25,12 +25,13 @@
  * one Envoy starts later. It hands Envoy over as a plain child process (`take`); the local runtime adopts it
  * (`adoptHeadStart` in ./local-runtime.ts). */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import net, { type Socket } from 'node:net';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { pinsListener } from '../../envoy/pins.ts';
+import { typeUrls } from '../../envoy/type-urls.ts';
 import { cacheDir } from '../../util/cache-dir.ts';
 import type { JsonObject } from '../../util/json.ts';
 import type { PreboundListener } from '../../xds/grpc-server.ts';
@@ -126,8 +127,9 @@ export class HeadStart {
 		const headStart = new HeadStart(keyOf(argv, env, cwd));
 		try {
 			const record = readRecord(headStart.key, env);
-			if (record && existsSync(record.envoyPath)) {
-				headStart.launched = await start(record);
+			// The record is a file in the cache: its binary is spawned only when it is one meshbox would run now.
+			if (record && shapedAsWritten(record) && envoysResolvableNow(argv, env, cwd).includes(record.envoyPath)) {
+				headStart.launched = await start(record, env);
 			}
 		} catch {
 			// A head start is an optimisation: whatever went wrong, `up` starts Envoy itself.
@@ -139,6 +141,11 @@ export class HeadStart {
 	/** Whether an Envoy was started ahead and is still waiting to be taken. */
 	get pending(): boolean {
 		return this.launched !== undefined;
+	}
+
+	/** Whether the Envoy started ahead (not taken yet) still runs: one that exited is no head start, whatever the config. */
+	get running(): boolean {
+		return this.launched !== undefined && running(this.launched.envoy.child);
 	}
 
 	/**
@@ -202,6 +209,134 @@ function keyOf(argv: readonly string[], env: NodeJS.ProcessEnv, cwd: string): st
 	return createHash('sha256').update(JSON.stringify({ cwd, argv, env: meshboxEnv })).digest('hex').slice(0, 32);
 }
 
+/**
+ * The Envoy binaries `up` with these arguments could resolve now (src/envoy/provision.ts, same order): the one
+ * `--envoy-bin` or ENVOY_BIN names; else `envoy` on PATH and meshbox's installs in the cache (which of those
+ * depends on the version asked for, known only once the config is loaded: the runtime's plan decides, `take`).
+ * Node's fs only, a few stats: this runs before Envoy is spawned.
+ */
+export function envoysResolvableNow(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string[] {
+	const explicit = flagValue(argv, '--envoy-bin') ?? (env.ENVOY_BIN || undefined);
+	if (explicit !== undefined) {
+		return [path.resolve(cwd, explicit)];
+	}
+
+	const found: string[] = [];
+	for (const dir of (env.PATH ?? '').split(path.delimiter)) {
+		if (dir && executable(path.join(dir, 'envoy'))) {
+			found.push(path.join(dir, 'envoy'));
+			break;
+		}
+	}
+
+	const cache = cacheDir(env);
+	let installs: string[] = [];
+	try {
+		installs = readdirSync(cache).filter(name => name.startsWith('envoy-'));
+	} catch {
+		// No cache yet: nothing installed.
+	}
+
+	for (const name of installs) {
+		try {
+			// provision.ts's cachedBinary: an install's binary is recorded in `envoy-path` once it completed.
+			const binary = readFileSync(path.join(cache, name, 'envoy-path'), 'utf8').trim();
+			if (binary && executable(binary)) {
+				found.push(binary);
+			}
+		} catch {
+			// Not an install (or a half-finished one).
+		}
+	}
+
+	return found;
+}
+
+/** Envoy's options as src/envoy/command-line.ts's envoyOptions writes them: these flags (with a value, or not) only. */
+const recordedOptions: Readonly<Record<string, boolean>> = { '--log-level': true, '--component-log-level': true, '--log-format': true, '--concurrency': true, '--disable-hot-restart': false };
+const bootstrapFields = new Set(['node', 'stats_flush_interval', 'admin', 'dynamic_resources', 'static_resources', 'stats_config']);
+
+/**
+ * Whether a record has the shape the local runtime writes (./head-start-record.ts): options envoyOptions makes, a
+ * bootstrap of buildAdsBootstrap's fields whose only static resource is the control plane's cluster, and whose
+ * addresses are 127.0.0.1. What Envoy is started with is compared with the runtime's plan only once meshbox has
+ * loaded: until then this keeps a record someone else wrote (a static listener, another cluster, an admin on every
+ * interface or with an access log) from running at all. Services (bootstrap_extensions) are never recorded.
+ */
+function shapedAsWritten(record: HeadStartRecord): boolean {
+	const options = record.options as readonly unknown[];
+	for (let index = 0; index < options.length; index++) {
+		const option = options[index];
+		const takesValue = typeof option === 'string' ? recordedOptions[option] : undefined;
+		if (takesValue === undefined || (takesValue && typeof options[++index] !== 'string')) {
+			return false;
+		}
+	}
+
+	const bootstrap = record.bootstrap as { admin?: unknown; static_resources?: { clusters?: unknown[] }; dynamic_resources?: { ads_config?: { grpc_services?: unknown } } };
+	const clusters = bootstrap.static_resources?.clusters;
+	return Object.keys(record.bootstrap).every(field => bootstrapFields.has(field))
+		&& JSON.stringify(Object.keys(bootstrap.static_resources ?? {})) === '["clusters"]'
+		&& Array.isArray(clusters) && clusters.length === 1 && (clusters[0] as { name?: unknown }).name === record.adsCluster
+		&& JSON.stringify(bootstrap.dynamic_resources?.ads_config?.grpc_services) === JSON.stringify([{ envoy_grpc: { cluster_name: record.adsCluster } }])
+		&& JSON.stringify(Object.keys(bootstrap.admin ?? {})) === '["address"]' && loopbackOnly(bootstrap.admin) && loopbackOnly(clusters[0]);
+}
+
+/** Whether `value` names an address, and every address in it is a TCP one on 127.0.0.1 (no pipe, no other host). */
+function loopbackOnly(value: unknown): boolean {
+	let found = 0;
+	const visit = (node: unknown): boolean => {
+		if (Array.isArray(node)) {
+			return node.every(child => visit(child));
+		}
+
+		if (!node || typeof node !== 'object') {
+			return true;
+		}
+
+		const entries = Object.entries(node);
+		const address = (node as { address?: unknown }).address;
+		if (address !== null && typeof address === 'object') {
+			const socket = (address as { socket_address?: { address?: unknown } }).socket_address;
+			found++;
+			if (Object.keys(address).length !== 1 || socket?.address !== '127.0.0.1') {
+				return false;
+			}
+		}
+
+		return entries.every(([, child]) => visit(child));
+	};
+
+	return visit(value) && found > 0;
+}
+
+/** The value of `--name VALUE` or `--name=VALUE` in `argv` (the last one, as node's parseArgs takes it). */
+function flagValue(argv: readonly string[], name: string): string | undefined {
+	let value: string | undefined;
+	for (const [index, argument] of argv.entries()) {
+		if (argument === '--') {
+			break;
+		}
+
+		if (argument === name && index + 1 < argv.length) {
+			value = argv[index + 1];
+		} else if (argument.startsWith(`${name}=`)) {
+			value = argument.slice(name.length + 1);
+		}
+	}
+
+	return value;
+}
+
+function executable(file: string): boolean {
+	try {
+		accessSync(file, constants.X_OK);
+		return statSync(file).isFile();
+	} catch {
+		return false;
+	}
+}
+
 /** Where records and module copies are kept. */
 export function headStartDir(env: NodeJS.ProcessEnv = process.env): string {
 	return path.join(cacheDir(env), 'head-start');
@@ -220,7 +355,7 @@ function readRecord(key: string, env: NodeJS.ProcessEnv): HeadStartRecord | unde
 }
 
 /** Binds the control plane's port, writes the bootstrap (with the pins still valid) and spawns Envoy. */
-async function start(record: HeadStartRecord): Promise<Launched> {
+async function start(record: HeadStartRecord, env: NodeJS.ProcessEnv): Promise<Launched> {
 	const made: { workDir?: string; child?: ChildProcess } = {};
 	// A signal before the runtime took (or discarded) this Envoy: unless `up` handles it (it does once it runs,
 	// then it takes or discards), stop Envoy, remove the dir, and end as the signal would have. Also at exit.
@@ -278,7 +413,7 @@ async function start(record: HeadStartRecord): Promise<Launched> {
 		// ./reaper.ts removes it (and Envoy) should this process be killed before it does.
 		const workDir = makeWorkDir();
 		made.workDir = workDir;
-		const preloaded = record.preloads.filter(preload => unchanged(preload)).map(preload => preload.filter);
+		const preloaded = record.preloads.filter(preload => unchanged(preload, env)).map(preload => preload.filter);
 		const port = (server.address() as net.AddressInfo).port;
 		const bootstrap = withPreloads(withAdsPort(record.bootstrap, record.adsCluster, port), preloaded, path.join(workDir, 'pins.sock'));
 		const bootstrapPath = path.join(workDir, 'envoy.json');
@@ -316,11 +451,40 @@ async function start(record: HeadStartRecord): Promise<Launched> {
 	}
 }
 
-/** Whether a preload's source file is the one recorded and its module copy is still in the cache. */
-function unchanged(preload: PreloadRecord): boolean {
+/**
+ * Whether a preload's source file is the one recorded and its module copy in the cache is intact: named by its
+ * SHA-256 in the modules dir, what its filter loads, and of that hash. A copy replaced or cut short since (another
+ * plugin, a full disk) is not preloaded: Envoy would run it under the user's plugin's name, or fail to start and
+ * blame an intact plugin. Hashing costs ≈0.3 ms per 160 KB (seed-rust), before Envoy is spawned.
+ */
+function unchanged(preload: PreloadRecord, env: NodeJS.ProcessEnv): boolean {
 	try {
 		const source = statSync(preload.source);
-		return source.size === preload.size && source.mtimeMs === preload.mtimeMs && existsSync(preload.module);
+		return source.size === preload.size && source.mtimeMs === preload.mtimeMs && intactModule(preload.module, env)
+			&& loadsOnly(preload.filter, preload.module);
+	} catch {
+		return false;
+	}
+}
+
+/** Whether `filter` is a Wasm HTTP filter (wasmFilter's shape) loading `module` from a file, and nothing else. */
+function loadsOnly(filter: JsonObject, module: string): boolean {
+	const typed = filter.typed_config as { '@type'?: unknown; config?: { vm_config?: { runtime?: unknown; code?: unknown } } } | undefined;
+	return JSON.stringify(Object.keys(filter).sort()) === '["name","typed_config"]'
+		&& typed?.['@type'] === typeUrls.httpWasm
+		&& typed.config?.vm_config?.runtime === 'envoy.wasm.runtime.v8'
+		&& JSON.stringify(typed.config.vm_config.code) === JSON.stringify({ local: { filename: module } });
+}
+
+/** Whether `module` is a copy in the head start's modules dir whose content has the SHA-256 its name says. */
+export function intactModule(module: string, env: NodeJS.ProcessEnv = process.env): boolean {
+	const hash = /^([\da-f]{64})\.wasm$/.exec(path.basename(module))?.[1];
+	if (!hash || module !== path.join(headStartDir(env), 'modules', `${hash}.wasm`)) {
+		return false;
+	}
+
+	try {
+		return createHash('sha256').update(readFileSync(module)).digest('hex') === hash;
 	} catch {
 		return false;
 	}

@@ -43,8 +43,8 @@ const defaultReadyTimeoutMs = 60_000;
 export async function startLocal(options: RuntimeStartOptions): Promise<RunningSandbox> {
 	const { model } = options;
 	const progress = options.onProgress ?? (() => undefined);
-	// Leftovers of dead owners go while this sandbox starts (nothing of it depends on them); awaited before it
-	// is returned, so a start still always reaps.
+	// Leftovers of dead owners go while Envoy is found (and a head start adopted); awaited before any port is
+	// checked or bound: an orphaned Envoy (`kill -9` of `meshbox up`) holds the ports the next `up` asks for.
 	const reaped = reapOrphans().catch(() => 0);
 
 	const envoy = await provisionEnvoy({ envoyBin: options.envoyBin, version: options.model.envoy.version, versionOrigin: options.model.envoy.versionOrigin, onProgress: progress });
@@ -76,6 +76,7 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 	};
 
 	try {
+		await reaped;
 		await assertPortFree(loopback, listenerPortClaim(model));
 		if (!adopted) {
 			// An adopted Envoy has its admin port already.
@@ -208,8 +209,16 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 			stop,
 		};
 	} catch (error) {
+		// An Envoy started ahead that died before its sandbox started (a preload it could not load, a binary that
+		// exits) says nothing about this config: no head start then, silently. The head start is taken, so the
+		// second start spawns its own Envoy, and records anew for the next `up`.
+		const adoptedDied = adopted !== undefined && !adopted.child.isRunning;
 		await undoAll();
 		await reaped;
+		if (adoptedDied) {
+			return startLocal(options);
+		}
+
 		throw error;
 	}
 }
@@ -280,8 +289,13 @@ async function adoptHeadStart(options: RuntimeStartOptions, startPlan: Omit<Envo
 	const plan = { ...startPlan, preloads: preloadFilters(model.plugins, preloadKindOf(options)).map(preloaded => preloaded.filter) };
 	const taken = (model.listeners?.services.length ?? 0) === 0 ? headStart.take(plan) : undefined;
 	if (!taken) {
+		// An Envoy started ahead that exited already (it could not load what it was started with) is silently none.
+		const changed = headStart.running;
 		await headStart.discard();
-		progress('meshbox: the config changed since the last `meshbox up` of this command: starting Envoy anew');
+		if (changed) {
+			progress('meshbox: the config changed since the last `meshbox up` of this command: starting Envoy anew');
+		}
+
 		return undefined;
 	}
 

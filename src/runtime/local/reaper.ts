@@ -40,6 +40,9 @@ export async function reapOrphans(tmp: string = os.tmpdir()): Promise<number> {
 			} catch {
 				// Gone in the meantime.
 			}
+
+			// Its ports are free only once it has exited: the start that reaps it may ask for the same ones next.
+			await exitOf(owner.envoyPid);
 		}
 
 		await rm(dir, { recursive: true, force: true }).catch(() => undefined);
@@ -47,6 +50,29 @@ export async function reapOrphans(tmp: string = os.tmpdir()): Promise<number> {
 	}
 
 	return reaped;
+}
+
+/** How long a killed Envoy may take to exit (SIGKILL cannot be caught; a loaded machine may take a while). */
+const exitWaitMs = 5000;
+
+/**
+ * Resolves once `pid` has exited: gone, or a zombie with no thread left (its files, sockets included, are closed
+ * once its last thread exits; the leader shows `Z` as soon as it has, while Envoy's other threads may still hold
+ * them; an orphan's new parent may be slow to collect it, or never, in a container whose init does not). At most
+ * exitWaitMs.
+ */
+async function exitOf(pid: number): Promise<void> {
+	const deadline = Date.now() + exitWaitMs;
+	while (Date.now() < deadline) {
+		const threads = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
+		const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+		// The state is the field after the command name, which is in parentheses and may hold any character.
+		if (stat === undefined || (threads.length <= 1 && stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z'))) {
+			return;
+		}
+
+		await new Promise(resolve => setTimeout(resolve, 5));
+	}
 }
 
 async function ageMs(dir: string): Promise<number> {
