@@ -3,7 +3,7 @@
  * the recording hello-world app on 0.0.0.0:8080 and its control API on 0.0.0.0:8081.
  * `MESHBOX_UPSTREAM_PORT` / `MESHBOX_UPSTREAM_CONTROL_PORT` override the ports; `MESHBOX_UPSTREAM_RESPONSE`
  * (JSON: status, headers, body, trailers) sets the app's answer; `MESHBOX_MAX_RECORDINGS` how many requests
- * it keeps (default 1000); `MESHBOX_UPSTREAM_APPS` (JSON, ./apps.ts) the named apps it serves besides.
+ * it keeps (default 1000), `MESHBOX_MAX_RECORDING_BYTES` how many bytes (default 64 MiB); `MESHBOX_UPSTREAM_APPS` (JSON, ./apps.ts) the named apps it serves besides.
  */
 import { UpstreamControlServer, upstreamAppPort, upstreamControlPort, upstreamResponseVariable } from './control.ts';
 import { helloWorldBody, RecordingUpstream, recordingsOf, type ServerResponse } from './recording-server.ts';
