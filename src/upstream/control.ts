@@ -6,7 +6,7 @@
  *                          `x-meshbox-hits`: every request since start or the last clear, dropped ones too
  *   DELETE /recordings   → 204, recordings cleared (and the count)
  *   PUT    /response     → 204, the app answers every later request with this (JSON: status, headers, body,
- *                          trailers); a live update of the sandbox's `upstream:` (docker runtime)
+ *                          chunks, trailers, delayMs); a live update of the sandbox's `upstream:` (docker runtime)
  *   GET    /healthz      → 200 `ok`
  *   GET, DELETE /apps/<name>/recordings → the same for a named app (`apps:`, ./apps.ts)
  *

@@ -36,7 +36,7 @@ const upstream = await RecordingUpstream.start({ host, port: portFromEnv('MESHBO
 // Named apps (`apps:`), each on its own port with its own fixed answer (MESHBOX_UPSTREAM_APPS, ./apps.ts).
 const apps = await Promise.all(appServersFromEnv().map(async app => ({
 	name: app.name,
-	server: await RecordingUpstream.start({ host, port: app.port, respond: () => app.response }),
+	server: await RecordingUpstream.start({ host, port: app.port, respond: () => app.response, ...(app.protocol ? { protocol: app.protocol } : {}) }),
 })));
 const control = await UpstreamControlServer.start(recordingsOf(upstream), {
 	apps: Object.fromEntries(apps.map(app => [app.name, recordingsOf(app.server)])),
