@@ -280,7 +280,9 @@ export class RecordingUpstream {
 		const body = answer.body ?? '';
 		const headers: Record<string, string | number> = { ...answer.headers };
 		if (trailers && http1) {
-			// HTTP/1.1 trailers need chunked encoding and, for Envoy's codec, the `Trailer` header naming them.
+			// HTTP/1.1 trailers need chunked encoding (no content-length): only then does Envoy's HTTP/1 codec pass
+			// them on, with enable_trailers (api/envoy/config/core/v3/protocol.proto Http1ProtocolOptions,
+			// envoy/http/codec.h Http1Settings::enable_trailers_). `Trailer` announces them (RFC 9110 §6.6.2).
 			headers.trailer = Object.keys(trailers).join(', ');
 		} else if (!chunks) {
 			headers['content-length'] = Buffer.byteLength(body);
