@@ -261,7 +261,7 @@ export class RecordingUpstream {
 		}
 
 		if (answer.delayMs) {
-			await new Promise(resolve => setTimeout(resolve, answer.delayMs));
+			await pause(answer.delayMs);
 		}
 
 		if (answer.reset) {
@@ -307,6 +307,13 @@ export class RecordingUpstream {
 	}
 }
 
+/** A delay that does not hold the process open: a stopped sandbox must not wait out a slow answer (up to 10 min). */
+async function pause(ms: number): Promise<void> {
+	await new Promise<void>(resolve => {
+		setTimeout(resolve, ms).unref();
+	});
+}
+
 /**
  * Writes each part after its delay, the headers first (so the client sees the response start at once). Stops
  * when the client went away.
@@ -320,7 +327,7 @@ async function writeChunks(response: AnyResponse, chunks: readonly ResponseChunk
 	const write = (data: string) => response instanceof http.ServerResponse ? response.write(data) : response.write(data);
 	for (const chunk of chunks) {
 		if (chunk.delayMs) {
-			await new Promise(resolve => setTimeout(resolve, chunk.delayMs));
+			await pause(chunk.delayMs);
 		}
 
 		if (response.destroyed) {

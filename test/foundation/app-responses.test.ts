@@ -9,12 +9,24 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
+import { execa } from 'execa';
 import { modelFromFile, modelFromSpec } from '../../src/compose/model.ts';
 import { buildBootstrap, type JsonObject } from '../../src/envoy/bootstrap.ts';
 import { MeshboxError } from '../../src/errors.ts';
 import { loggedDuring, sandboxFor } from '../conformance/helpers.ts';
 import { fixturePlugin, repoRoot } from '../helpers/paths.ts';
 import { testPlacement } from '../helpers/placement.ts';
+
+/** A program that streams a slow answer, stops its app mid-stream, and should then exit by itself. */
+const stopMidStream = `
+import http from 'node:http';
+import { RecordingUpstream } from './src/upstream/recording-server.ts';
+const app = await RecordingUpstream.start({ respond: () => ({ chunks: [{ data: 'first' }, { data: 'never', delayMs: 600000 }] }) });
+http.get('http://127.0.0.1:' + app.address.port + '/', response => {
+	response.once('data', () => { void app.stop().then(() => console.log('stopped')); });
+	response.on('error', () => undefined);
+});
+`;
 
 const bodyChunks = { name: 'chunks', wasm: fixturePlugin('rust-body-chunks') };
 
@@ -69,6 +81,13 @@ test('an HTTP/2 app streams its chunks and native trailers through its h2 cluste
 	const [recorded] = await box.apps.h2stream!.requests();
 	t.is(recorded?.path, '/h2');
 	t.is(recorded?.headers['x-meshbox-request-id'], response.requestId, 'the app recorded the request it got over HTTP/2');
+});
+
+test('an app stopped in the middle of a slow streamed answer leaves nothing holding its process open', async t => {
+	// Before: the pending 10-minute wait for the next chunk kept Node alive after the app stopped (exit never came).
+	const child = await execa(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', stopMidStream], { cwd: repoRoot, timeout: 60_000, reject: false });
+	t.false(child.timedOut, 'the process exits once its app stopped');
+	t.is(child.stdout, 'stopped', child.stderr);
 });
 
 test('upstream: delayMs holds the answer back (the request is recorded at once), as apps.<name>.delayMs does', async t => {
