@@ -1,30 +1,14 @@
 /**
  * The recordings an upstream keeps: the latest requests within a count and a byte budget, oldest dropped
- * first, with an exact count of every request (dropped ones too). Bytes are an estimate of what a recording
- * holds (body, headers, path, trailers), close enough to bound the harness's memory and the size of the
- * `/recordings` JSON (issue #20).
+ * first, with an exact count of every request (dropped ones too). A recording's bytes are its size as JSON
+ * (UTF-8), what `/recordings` sends: the budget bounds that answer exactly, whatever the bodies hold (a NUL
+ * byte is 6 characters escaped), and the harness's memory with it (issue #20).
  */
 import type { RecordedRequest } from './recordings.ts';
 
-/** What one recording costs besides its strings: the object, its arrays, the time. */
-const recordingOverheadBytes = 256;
-
-/** Roughly what `request` holds in memory and in `/recordings` JSON (UTF-16 in memory, UTF-8 in JSON: counted once as UTF-8). */
+/** What `request` takes in `/recordings` (its JSON, UTF-8) and the comma between it and the next. */
 export function recordingBytes(request: RecordedRequest): number {
-	let bytes = recordingOverheadBytes + Buffer.byteLength(request.body) + request.path.length + request.method.length;
-	for (const value of request.rawHeaders) {
-		bytes += value.length;
-	}
-
-	for (const [name, value] of Object.entries(request.headers)) {
-		bytes += name.length + value.length;
-	}
-
-	for (const [name, value] of Object.entries(request.trailers)) {
-		bytes += name.length + value.length;
-	}
-
-	return bytes;
+	return Buffer.byteLength(JSON.stringify(request)) + 1;
 }
 
 export class RecordingStore {
@@ -60,7 +44,7 @@ export class RecordingStore {
 		return this.items.length - this.first;
 	}
 
-	/** What the kept recordings hold, in bytes (the estimate the budget is checked against). */
+	/** What the kept recordings take as JSON, in bytes (what the budget is checked against). */
 	get keptBytes(): number {
 		return this.bytes;
 	}

@@ -147,6 +147,24 @@ test.serial('through real Envoy: MESHBOX_MAX_RECORDING_BYTES bounds the app\'s r
 	t.false('bodyTruncated' in small!, 'a body within the head is kept whole, without the flag');
 });
 
+test('the budget bounds /recordings as sent: bodies of NUL bytes (6 characters each as JSON) are counted as JSON', async t => {
+	const budget = 4 * 1024 * 1024;
+	const upstream = await RecordingUpstream.start({ maxRecordingBytes: budget });
+	const control = await UpstreamControlServer.start(recordingsOf(upstream));
+	t.teardown(async () => Promise.all([upstream.stop(), control.stop()]));
+	const zeros = Buffer.alloc(300 * 1024);
+	for (let index = 0; index < 20; index++) {
+		await got.post(`http://127.0.0.1:${upstream.address.port}/zeros-${index}`, { body: zeros, retry: { limit: 0 } });
+	}
+
+	const response = await got(`http://127.0.0.1:${control.address.port}/recordings`, { retry: { limit: 0 } });
+	const recorded = JSON.parse(response.body) as Array<{ path: string; body: string }>;
+	t.true(Buffer.byteLength(response.body) <= budget, `/recordings is ${Buffer.byteLength(response.body)} bytes, the budget ${budget}`);
+	t.is(recorded.at(-1)?.path, '/zeros-19');
+	t.is(recorded.at(-1)?.body, '\0'.repeat(300 * 1024), 'a body within the head is kept whole, NUL bytes and all');
+	t.is(response.headers['x-meshbox-hits'], '20');
+});
+
 test('the byte budget is 64 MiB unless MESHBOX_MAX_RECORDING_BYTES says otherwise; a bad value is a usage error', t => {
 	t.is(maxRecordingBytesFromEnv({}), 64 * 1024 * 1024);
 	t.is(maxRecordingBytesFromEnv({ MESHBOX_MAX_RECORDING_BYTES: '1048576' }), 1_048_576);
