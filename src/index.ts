@@ -5,6 +5,8 @@
  */
 export * from './scenario/index.ts';
 export type { PluginSpec, EnvoySpec, LogLevel } from './config/spec.ts';
+export type { ClusterSpec, UpstreamSpec } from './config/spec.ts';
+export type { AppProtocol, ChunkSpec } from './config/responses.ts';
 export type { AppSpec, RouteSpec, RouteMatchSpec, RoutePluginSpec, HttpFilterSpec, StatsSpec } from './config/routing.ts';
 export type { SandboxSpec } from './compose/spec.ts';
 export type { PluginLogEntry, EnvoyLogEntry, PluginLogLevel } from './envoy/logs.ts';

@@ -5,6 +5,7 @@
 import type { JsonObject } from '../util/json.ts';
 import type { LogLevel } from './spec.ts';
 import type { PatchModel } from './patches.ts';
+import type { ChunkModel } from './responses.ts';
 import type { RoutingModel } from './routing.ts';
 import type { WasmModuleInfo } from './wasm-module.ts';
 
@@ -58,6 +59,8 @@ export type ClusterModel = {
 	readonly name: string;
 	readonly host: string;
 	readonly port: number;
+	/** Present when Envoy speaks HTTP/2 (h2c) to it; absent: HTTP/1.1. */
+	readonly protocol?: 'http2';
 };
 
 export type NodeModel = {
@@ -72,6 +75,10 @@ export type UpstreamModel = {
 	readonly headers: Readonly<Record<string, string>>;
 	readonly body: string;
 	readonly trailers: Readonly<Record<string, string>>;
+	/** Present when given: milliseconds the app waits before answering. */
+	readonly delayMs?: number;
+	/** Present when given: the body in these parts (and `body` is empty). */
+	readonly chunks?: readonly ChunkModel[];
 };
 
 export type SandboxModel = {

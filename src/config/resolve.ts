@@ -4,6 +4,7 @@
  * `startSandbox()` in a scenario (JavaScript callers get the same checks as YAML authors).
  */
 import path from 'node:path';
+import { readChunks, readDelay, readProtocol } from './responses.ts';
 import type { BuildModel, ClusterModel, EnvoyModel, NodeModel, PluginModel, SandboxModel, UpstreamModel } from './model.ts';
 import type { JsonObject } from '../util/json.ts';
 import { logLevels, type LogLevel } from './spec.ts';
@@ -74,7 +75,8 @@ export type ResolvedSpec = {
 
 const sandboxFields = ['upstream', 'node', 'plugins', 'clusters', 'port', 'adminPort', 'envoy', 'envoyVersion', ...routingFields, ...listenersFields] as const;
 const nodeFields = ['id', 'cluster', 'metadata'] as const;
-const upstreamFields = ['status', 'headers', 'body', 'trailers'] as const;
+const upstreamFields = ['status', 'headers', 'body', 'trailers', 'delayMs', 'chunks'] as const;
+const clusterFields = ['address', 'protocol'] as const;
 const pluginFields = ['name', 'wasm', 'rootId', 'vmId', 'configuration', 'vmConfiguration', 'failOpen', 'env', 'hostEnv', 'build'] as const;
 const buildFields = ['command', 'cwd', 'watch'] as const;
 const envoyFields = ['logLevel', 'componentLogLevels', 'concurrency', 'version', 'patches'] as const;
@@ -242,11 +244,15 @@ function resolveUpstream(value: unknown, locate: Locator): UpstreamModel {
 	}
 
 	const fields = readObject(value, ['upstream'], locate, upstreamFields);
+	const chunks = fields.chunks === undefined ? undefined : readChunks(fields.chunks, ['upstream'], locate, fields.body !== undefined);
 	return {
 		status: fields.status === undefined ? defaultUpstream.status : readInteger(fields.status, ['upstream', 'status'], locate, 200, 599),
 		headers: fields.headers === undefined ? defaultUpstream.headers : readStringMap(fields.headers, ['upstream', 'headers'], locate),
-		body: fields.body === undefined ? defaultUpstream.body : readString(fields.body, ['upstream', 'body'], locate),
+		body: chunks ? '' : fields.body === undefined ? defaultUpstream.body : readString(fields.body, ['upstream', 'body'], locate),
 		trailers: fields.trailers === undefined ? {} : readStringMap(fields.trailers, ['upstream', 'trailers'], locate),
+		// Only when given, so a sandbox without them has the model (and the docker env) it had before.
+		...(fields.delayMs === undefined ? {} : { delayMs: readDelay(fields.delayMs, ['upstream', 'delayMs'], locate) }),
+		...(chunks ? { chunks } : {}),
 	};
 }
 
@@ -272,21 +278,33 @@ function resolveClusters(value: unknown, locate: Locator): ClusterModel[] {
 		return [];
 	}
 
-	const entries = readStringMap(value, ['clusters'], locate);
-	return Object.entries(entries).map(([name, address]) => {
+	if (!isRecord(value)) {
+		throw configError(locate, ['clusters'], `expected a map of cluster names to HOST:PORT, found ${describeValue(value)}`, 'e.g. clusters: { authz: 127.0.0.1:9000 }');
+	}
+
+	return Object.entries(value).map(([name, entry]) => {
 		if (reservedClusterNames.includes(name) || !pluginNamePattern.test(name)) {
 			throw configError(locate, ['clusters', name], reservedClusterNames.includes(name)
 				? `"${name}" is the name of the cluster behind the listener` : `"${name}" is not a usable cluster name`,
 			'choose another name (letters, digits and . _ - / @), and use that name in the plugin\'s http_call');
 		}
 
+		// A string is the address of an HTTP/1.1 service; an object also says the protocol (`http2`: h2c, gRPC).
+		const at: FieldPath = typeof entry === 'string' ? ['clusters', name] : ['clusters', name, 'address'];
+		const fields = typeof entry === 'string' ? { address: entry } : readObject(entry, ['clusters', name], locate, clusterFields);
+		if (fields.address === undefined) {
+			throw configError(locate, at, 'missing: the service\'s HOST:PORT', 'e.g. clusters: { grpc: { address: 127.0.0.1:9000, protocol: http2 } }');
+		}
+
+		const address = readString(fields.address, at, locate);
 		const match = /^(.+):(\d+)$/.exec(address);
 		const port = Number(match?.[2]);
 		if (!match?.[1] || !Number.isInteger(port) || port < 1 || port > 65_535) {
-			throw configError(locate, ['clusters', name], `expected HOST:PORT, found ${JSON.stringify(address)}`, 'e.g. 127.0.0.1:9000');
+			throw configError(locate, at, `expected HOST:PORT, found ${JSON.stringify(address)}`, 'e.g. 127.0.0.1:9000');
 		}
 
-		return { name, host: match[1].replace(/^\[(.*)\]$/, '$1'), port };
+		const protocol = fields.protocol === undefined ? 'http1' : readProtocol(fields.protocol, ['clusters', name, 'protocol'], locate);
+		return { name, host: match[1].replace(/^\[(.*)\]$/, '$1'), port, ...(protocol === 'http2' ? { protocol } : {}) };
 	});
 }
 

@@ -13,6 +13,7 @@ import {
 	configError, describeValue, formatPath, isRecord, readBoolean, readInteger, readObject, readString, readStringList, readStringMap,
 	type FieldPath, type Locator,
 } from './fields.ts';
+import { readChunks, readDelay, readProtocol, type AppProtocol, type ChunkModel, type ChunkSpec } from './responses.ts';
 
 // --- Spec: what a user writes --------------------------------------------------------------------------
 
@@ -28,6 +29,10 @@ export type AppSpec = {
 	trailers?: Record<string, string>;
 	/** Milliseconds the app waits before it answers (after reading the request). Default 0. */
 	delayMs?: number;
+	/** The body in timed parts instead of `body` (./responses.ts): a plugin's body callbacks see them one by one. */
+	chunks?: ChunkSpec[];
+	/** `http2`: the app speaks h2c and its cluster HTTP/2 (a gRPC-style service for http_call/grpc_call). Default `http1`. */
+	protocol?: AppProtocol;
 };
 
 /** What a route matches; every given condition must hold. At most one of `prefix` / `path`; neither: prefix `/`. */
@@ -99,6 +104,10 @@ export type AppModel = {
 	readonly body: string;
 	readonly trailers: Readonly<Record<string, string>>;
 	readonly delayMs: number;
+	/** Present: the body is sent in these parts (and `body` is empty). */
+	readonly chunks?: readonly ChunkModel[];
+	/** Present when `http2`; absent: HTTP/1.1. */
+	readonly protocol?: 'http2';
 };
 
 export type HeaderMatchModel = { readonly name: string; readonly exact?: string };
@@ -142,7 +151,7 @@ export const routingFields: readonly string[] = ['apps', 'routes', 'httpFilters'
 /** The app every request goes to when no route says otherwise (the spec's `upstream:`). */
 export const defaultAppName = 'upstream';
 
-const appFields = ['status', 'headers', 'body', 'trailers', 'delayMs'] as const;
+const appFields = ['status', 'headers', 'body', 'trailers', 'delayMs', 'chunks', 'protocol'] as const;
 const routeFields = ['name', 'hosts', 'match', 'app', 'metadata', 'plugins'] as const;
 const matchFields = ['prefix', 'path', 'headers'] as const;
 const routePluginFields = ['disabled', 'configuration'] as const;
@@ -201,13 +210,17 @@ function resolveApps(value: unknown, locate: Locator, context: RoutingContext): 
 		}
 
 		const fields = entry === null || entry === undefined ? {} : readObject(entry, at, locate, appFields);
+		const chunks = fields.chunks === undefined ? undefined : readChunks(fields.chunks, at, locate, fields.body !== undefined);
+		const protocol = fields.protocol === undefined ? 'http1' : readProtocol(fields.protocol, [...at, 'protocol'], locate);
 		return {
 			name,
 			status: fields.status === undefined ? 200 : readInteger(fields.status, [...at, 'status'], locate, 200, 599),
 			headers: fields.headers === undefined ? { 'content-type': 'text/plain' } : readStringMap(fields.headers, [...at, 'headers'], locate),
-			body: fields.body === undefined ? `Hello from ${name}!\n` : readString(fields.body, [...at, 'body'], locate),
+			body: chunks ? '' : fields.body === undefined ? `Hello from ${name}!\n` : readString(fields.body, [...at, 'body'], locate),
 			trailers: fields.trailers === undefined ? {} : readStringMap(fields.trailers, [...at, 'trailers'], locate),
-			delayMs: fields.delayMs === undefined ? 0 : readInteger(fields.delayMs, [...at, 'delayMs'], locate, 0, 600_000),
+			delayMs: fields.delayMs === undefined ? 0 : readDelay(fields.delayMs, [...at, 'delayMs'], locate),
+			...(chunks ? { chunks } : {}),
+			...(protocol === 'http2' ? { protocol } : {}),
 		};
 	});
 }

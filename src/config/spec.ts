@@ -5,6 +5,7 @@
  * spec into a `SandboxModel`.
  */
 import type { PatchSpec } from './patches.ts';
+import type { AppProtocol, ChunkSpec } from './responses.ts';
 import type { RoutingSpec } from './routing.ts';
 
 /** Envoy's log levels, lowest first (spdlog's names, as Envoy's `--log-level` takes them). */
@@ -81,6 +82,18 @@ export type UpstreamSpec = {
 	body?: string;
 	/** Response trailers; with them the app answers chunked, without content-length. */
 	trailers?: Record<string, string>;
+	/** Milliseconds the app waits before it answers (after reading the request). Default 0. */
+	delayMs?: number;
+	/** The body in timed parts instead of `body`: `[{ data, delayMs }]` (./responses.ts). */
+	chunks?: ChunkSpec[];
+};
+
+/** A service plugins call (`clusters:`): `host:port` of an HTTP/1.1 service, or its address and protocol. */
+export type ClusterSpec = string | {
+	/** `host:port`. */
+	address: string;
+	/** `http2`: Envoy speaks HTTP/2 (h2c) to it, e.g. a gRPC service. Default `http1`. */
+	protocol?: AppProtocol;
 };
 
 /**
@@ -95,10 +108,11 @@ export type PlainSandboxSpec = RoutingSpec & ListenersSpec & {
 	/** The plugins, in filter-chain order (the first sees the request first). A string is a wasm path. */
 	plugins?: Array<PluginSpec | string>;
 	/**
-	 * More Envoy clusters, for plugins' `http_call`s: name → `host:port` of an HTTP/1.1 service. (Scenarios
-	 * can also give a `mockService()`, which meshbox starts and records.)
+	 * More Envoy clusters, for plugins' `http_call`s: name → `host:port` of an HTTP/1.1 service, or
+	 * `{ address, protocol: http2 }` for an HTTP/2 (h2c) one. (Scenarios can also give a `mockService()`,
+	 * which meshbox starts and records.)
 	 */
-	clusters?: Record<string, string>;
+	clusters?: Record<string, ClusterSpec>;
 	/** Listener port on 127.0.0.1. 0 or absent: a free port. */
 	port?: number;
 	/** Admin port on 127.0.0.1. 0 or absent: a free port. */

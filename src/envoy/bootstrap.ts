@@ -58,7 +58,7 @@ function ecdsReference(name: string, configSource: JsonObject, typeUrlList: read
 }
 
 function extraClusters(model: SandboxModel, placement: Placement): JsonObject[] {
-	return model.clusters.map(cluster => httpCluster(cluster.name, placement.clusterAddress?.(cluster) ?? { address: cluster.host, port: cluster.port }));
+	return model.clusters.map(cluster => httpCluster(cluster.name, placement.clusterAddress?.(cluster) ?? { address: cluster.host, port: cluster.port }, cluster.protocol));
 }
 
 /** A static bootstrap: every resource inline (`meshbox render`, and runtimes that cannot serve xDS). */
@@ -143,8 +143,12 @@ function httpConnectionManager(pluginFilters: readonly JsonObject[], model: Sand
 	};
 }
 
-/** A cluster of one HTTP/1.1 endpoint: the app, or a service plugins call. */
-function httpCluster(name: string, endpoint: SocketAddress): JsonObject {
+/**
+ * A cluster of one endpoint: the app, or a service plugins call. HTTP/1.1 with trailers enabled, or with
+ * `protocol: 'http2'` HTTP/2 without TLS (prior knowledge, as Envoy's gRPC clusters are: `explicit_http_config`
+ * of api/envoy/extensions/upstreams/http/v3/http_protocol_options.proto), where trailers are native.
+ */
+function httpCluster(name: string, endpoint: SocketAddress, protocol?: 'http2'): JsonObject {
 	const isIp = /^[\d.]+$|:/.test(endpoint.address);
 	return {
 		name,
@@ -160,7 +164,7 @@ function httpCluster(name: string, endpoint: SocketAddress): JsonObject {
 				// Close idle upstream connections before the Node upstream does (its keep-alive is longer), so
 				// Envoy never reuses a connection the upstream is closing: that race shows up as a random 503 UC.
 				common_http_protocol_options: { idle_timeout: '4s' },
-				explicit_http_config: { http_protocol_options: { enable_trailers: true } },
+				explicit_http_config: protocol === 'http2' ? { http2_protocol_options: {} } : { http_protocol_options: { enable_trailers: true } },
 			},
 		},
 	};

@@ -23,8 +23,8 @@ export function appAddress(placement: Placement, model: SandboxModel, app: AppMo
 }
 
 /** One cluster per app, made by the plain sandbox's cluster factory. */
-export function appClusters(model: SandboxModel, placement: Placement, cluster: (name: string, endpoint: SocketAddress) => JsonObject): JsonObject[] {
-	return (model.routing?.apps ?? []).map(app => cluster(app.name, appAddress(placement, model, app)));
+export function appClusters(model: SandboxModel, placement: Placement, cluster: (name: string, endpoint: SocketAddress, protocol?: 'http2') => JsonObject): JsonObject[] {
+	return (model.routing?.apps ?? []).map(app => cluster(app.name, appAddress(placement, model, app), app.protocol));
 }
 
 /**

@@ -30,7 +30,7 @@ export async function startLocalApps(model: SandboxModel, host: string, current:
 	try {
 		for (const app of model.routing?.apps ?? []) {
 			const respond = () => appResponse(current().routing?.apps.find(entry => entry.name === app.name) ?? app);
-			servers.push({ name: app.name, server: await RecordingUpstream.start({ host, respond }) });
+			servers.push({ name: app.name, server: await RecordingUpstream.start({ host, respond, ...(app.protocol ? { protocol: app.protocol } : {}) }) });
 		}
 	} catch (error) {
 		await Promise.allSettled(servers.map(async entry => entry.server.stop()));
@@ -60,7 +60,7 @@ export function appPortInContainer(model: SandboxModel, app: AppModel): number {
 
 /** What the upstream container is told to serve besides the default app (MESHBOX_UPSTREAM_APPS). */
 export function containerAppServers(model: SandboxModel): AppServer[] {
-	return (model.routing?.apps ?? []).map(app => ({ name: app.name, port: appPortInContainer(model, app), response: appResponse(app) }));
+	return (model.routing?.apps ?? []).map(app => ({ name: app.name, port: appPortInContainer(model, app), response: appResponse(app), ...(app.protocol ? { protocol: app.protocol } : {}) }));
 }
 
 /** Each app's recordings, read over the upstream container's control API. */

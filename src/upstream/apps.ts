@@ -5,12 +5,13 @@
  * `MESHBOX_UPSTREAM_APPS`, and its control API reads and clears each app's recordings at `/apps/<name>/recordings`.
  */
 import type { AppModel } from '../config/routing.ts';
-import type { ServerResponse } from './recording-server.ts';
+import type { ServerProtocol, ServerResponse } from './recording-server.ts';
 
 /** JSON `AppServer[]`: the apps the standalone upstream serves besides the default one. */
 export const upstreamAppsVariable = 'MESHBOX_UPSTREAM_APPS';
 
-export type AppServer = { readonly name: string; readonly port: number; readonly response: ServerResponse };
+/** `protocol` absent: HTTP/1.1. */
+export type AppServer = { readonly name: string; readonly port: number; readonly response: ServerResponse; readonly protocol?: ServerProtocol };
 
 /** The control API path of an app's recordings (`/apps/<name>/recordings`). */
 export function appRecordingsPath(name: string): string {
@@ -19,7 +20,11 @@ export function appRecordingsPath(name: string): string {
 
 /** An app's answer as the recording server takes it. */
 export function appResponse(app: AppModel): ServerResponse {
-	return { status: app.status, headers: { ...app.headers }, body: app.body, trailers: { ...app.trailers }, ...(app.delayMs > 0 ? { delayMs: app.delayMs } : {}) };
+	return {
+		status: app.status, headers: { ...app.headers }, body: app.body, trailers: { ...app.trailers },
+		...(app.delayMs > 0 ? { delayMs: app.delayMs } : {}),
+		...(app.chunks ? { chunks: app.chunks.map(chunk => ({ ...chunk })) } : {}),
+	};
 }
 
 /** Reads `MESHBOX_UPSTREAM_APPS` (absent: no apps). */

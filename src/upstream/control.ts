@@ -6,7 +6,7 @@
  *                          `x-meshbox-hits`: every request since start or the last clear, dropped ones too
  *   DELETE /recordings   → 204, recordings cleared (and the count)
  *   PUT    /response     → 204, the app answers every later request with this (JSON: status, headers, body,
- *                          trailers); a live update of the sandbox's `upstream:` (docker runtime)
+ *                          chunks, trailers, delayMs); a live update of the sandbox's `upstream:` (docker runtime)
  *   GET    /healthz      → 200 `ok`
  *   GET, DELETE /apps/<name>/recordings → the same for a named app (`apps:`, ./apps.ts)
  *
@@ -107,7 +107,7 @@ async function handle(upstream: UpstreamRecordings, options: ControlOptions, req
 	if (path === recordingsPath && request.method === 'GET') {
 		// Read together, so that the count and the list describe the same moment.
 		const [recorded, hits] = await Promise.all([upstream.requests(), upstream.hits()]);
-		send(response, 200, 'application/json', JSON.stringify(recorded), { [hitsHeader]: String(hits) });
+		sendJsonList(response, recorded, { [hitsHeader]: String(hits) });
 	} else if (path === recordingsPath && request.method === 'DELETE') {
 		await upstream.clear();
 		response.writeHead(204).end();
@@ -121,6 +121,19 @@ async function handle(upstream: UpstreamRecordings, options: ControlOptions, req
 function send(response: http.ServerResponse, status: number, contentType: string, body: string, headers: Record<string, string> = {}): void {
 	response.writeHead(status, { ...headers, 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
 	response.end(body);
+}
+
+/**
+ * A JSON array written one element at a time: the recordings never become one string, so their size is bounded
+ * by the recording budget only, never by V8's longest string (a body of NUL bytes is 6× longer as JSON).
+ */
+function sendJsonList(response: http.ServerResponse, items: readonly unknown[], headers: Record<string, string>): void {
+	response.writeHead(200, { ...headers, 'content-type': 'application/json' });
+	response.write('[');
+	items.forEach((item, index) => {
+		response.write(index === 0 ? JSON.stringify(item) : `,${JSON.stringify(item)}`);
+	});
+	response.end(']');
 }
 
 function parseResponse(text: string): ServerResponse | undefined {

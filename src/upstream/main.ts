@@ -3,7 +3,7 @@
  * the recording hello-world app on 0.0.0.0:8080 and its control API on 0.0.0.0:8081.
  * `MESHBOX_UPSTREAM_PORT` / `MESHBOX_UPSTREAM_CONTROL_PORT` override the ports; `MESHBOX_UPSTREAM_RESPONSE`
  * (JSON: status, headers, body, trailers) sets the app's answer; `MESHBOX_MAX_RECORDINGS` how many requests
- * it keeps (default 1000); `MESHBOX_UPSTREAM_APPS` (JSON, ./apps.ts) the named apps it serves besides.
+ * it keeps (default 1000), `MESHBOX_MAX_RECORDING_BYTES` how many bytes (default 64 MiB); `MESHBOX_UPSTREAM_APPS` (JSON, ./apps.ts) the named apps it serves besides.
  */
 import { UpstreamControlServer, upstreamAppPort, upstreamControlPort, upstreamResponseVariable } from './control.ts';
 import { helloWorldBody, RecordingUpstream, recordingsOf, type ServerResponse } from './recording-server.ts';
@@ -36,7 +36,7 @@ const upstream = await RecordingUpstream.start({ host, port: portFromEnv('MESHBO
 // Named apps (`apps:`), each on its own port with its own fixed answer (MESHBOX_UPSTREAM_APPS, ./apps.ts).
 const apps = await Promise.all(appServersFromEnv().map(async app => ({
 	name: app.name,
-	server: await RecordingUpstream.start({ host, port: app.port, respond: () => app.response }),
+	server: await RecordingUpstream.start({ host, port: app.port, respond: () => app.response, ...(app.protocol ? { protocol: app.protocol } : {}) }),
 })));
 const control = await UpstreamControlServer.start(recordingsOf(upstream), {
 	apps: Object.fromEntries(apps.map(app => [app.name, recordingsOf(app.server)])),

@@ -21,7 +21,12 @@ export type RecordedRequest = {
 	readonly headers: Readonly<Record<string, string>>;
 	/** Header names and values in the order and case received. */
 	readonly rawHeaders: readonly string[];
+	/** The body as UTF-8 text: its first 1 MiB at most (the head), see `bodyTruncated`. */
 	readonly body: string;
+	/** Present when `body` is only the head of a larger body: the rest was counted, not kept (a byte bound, issue #20). */
+	readonly bodyTruncated?: true;
+	/** With `bodyTruncated`: the whole body's size in bytes, as received. */
+	readonly bodySize?: number;
 	/** Trailers that followed the body (lower-cased names). */
 	readonly trailers: Readonly<Record<string, string>>;
 	/** When the request arrived (ms since the epoch). */

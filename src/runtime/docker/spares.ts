@@ -19,7 +19,7 @@ import type { Socket } from 'node:net';
 import Dockerode from 'dockerode';
 import type { SandboxModel } from '../../config/model.ts';
 import { healthPath } from '../../upstream/control.ts';
-import { maxRecordingsFromEnv } from '../../upstream/recording-server.ts';
+import { maxRecordingBytesFromEnv, maxRecordingsFromEnv } from '../../upstream/recording-server.ts';
 import { containerAppServers } from '../apps.ts';
 import type { DockerConnection } from './daemon.ts';
 import { labelKeys, newSessionId, sandboxLabels, type SandboxLabels } from './labels.ts';
@@ -32,7 +32,7 @@ export const sparesVariable = 'MESHBOX_DOCKER_SPARES';
 const upstreamReadyTimeoutMs = 20_000;
 
 /** What a spare was made for; one made for other settings is not used. */
-export type SpareSettings = { readonly socketPath: string; readonly publishHost: string; readonly maxRecordings: number };
+export type SpareSettings = { readonly socketPath: string; readonly publishHost: string; readonly maxRecordings: number; readonly maxRecordingBytes: number };
 
 export type Spare = {
 	readonly settings: SpareSettings & { readonly upstreamImage: string };
@@ -58,7 +58,7 @@ export function spareSettingsFor(connection: DockerConnection, model: SandboxMod
 		return undefined;
 	}
 
-	return { socketPath, publishHost: connection.publishHost, maxRecordings: maxRecordingsFromEnv() };
+	return { socketPath, publishHost: connection.publishHost, maxRecordings: maxRecordingsFromEnv(), maxRecordingBytes: maxRecordingBytesFromEnv() };
 }
 
 /**
@@ -80,7 +80,7 @@ export function takeSpare(): Promise<Spare | undefined> | undefined {
 export function spareFits(spare: Spare, settings: SpareSettings, upstreamImage: string): boolean {
 	const made = spare.settings;
 	return made.socketPath === settings.socketPath && made.publishHost === settings.publishHost
-		&& made.maxRecordings === settings.maxRecordings && made.upstreamImage === upstreamImage;
+		&& made.maxRecordings === settings.maxRecordings && made.maxRecordingBytes === settings.maxRecordingBytes && made.upstreamImage === upstreamImage;
 }
 
 /** A taken spare that becomes a sandbox: from now on its stop() (or the orphan reaping) removes it, not the keeper. */
@@ -123,7 +123,7 @@ async function makeSpare(settings: Spare['settings']): Promise<Spare | undefined
 		const container = await docker.createContainer({
 			name: `meshbox-${sessionId}-upstream`,
 			Image: settings.upstreamImage,
-			Env: Object.entries(upstreamEnvironment({ maxRecordings: settings.maxRecordings })).map(([key, value]) => `${key}=${value}`),
+			Env: Object.entries(upstreamEnvironment({ maxRecordings: settings.maxRecordings, maxRecordingBytes: settings.maxRecordingBytes })).map(([key, value]) => `${key}=${value}`),
 			Labels: { ...labels, [labelKeys.role]: 'upstream' },
 			ExposedPorts: { [`${upstreamControlPort}/tcp`]: {} },
 			HostConfig: {

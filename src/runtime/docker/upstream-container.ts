@@ -8,7 +8,7 @@ import type { UpstreamModel } from '../../config/model.ts';
 import { MeshboxError } from '../../errors.ts';
 import { healthPath, upstreamResponseVariable } from '../../upstream/control.ts';
 import { upstreamAppsVariable, type AppServer } from '../../upstream/apps.ts';
-import { maxRecordingsFromEnv, maxRecordingsVariable } from '../../upstream/recording-server.ts';
+import { maxRecordingBytesFromEnv, maxRecordingBytesVariable, maxRecordingsFromEnv, maxRecordingsVariable } from '../../upstream/recording-server.ts';
 import { containerOutput } from './container-output.ts';
 import { labelKeys } from './labels.ts';
 import { upstreamAlias, upstreamControlPort } from './layout.ts';
@@ -20,10 +20,11 @@ const upstreamReadyTimeoutMs = 20_000;
 type UpstreamStart = { image: string; sessionId: string; labels: Readonly<Record<string, string>>; networkName: string; response: UpstreamModel; apps?: readonly AppServer[] };
 
 /** The upstream's environment; without `response` it answers hello-world until told otherwise (PUT /response). */
-export function upstreamEnvironment({ response, apps = [], maxRecordings }: { response?: UpstreamModel; apps?: readonly AppServer[]; maxRecordings: number }): Record<string, string> {
+export function upstreamEnvironment({ response, apps = [], maxRecordings, maxRecordingBytes }: { response?: UpstreamModel; apps?: readonly AppServer[]; maxRecordings: number; maxRecordingBytes?: number }): Record<string, string> {
 	return {
 		...(response ? { [upstreamResponseVariable]: JSON.stringify(response) } : {}),
 		[maxRecordingsVariable]: String(maxRecordings),
+		...(maxRecordingBytes === undefined ? {} : { [maxRecordingBytesVariable]: String(maxRecordingBytes) }),
 		// Named apps (`apps:`), each on its own port (src/upstream/apps.ts).
 		...(apps.length > 0 ? { [upstreamAppsVariable]: JSON.stringify(apps) } : {}),
 	};
@@ -32,10 +33,11 @@ export function upstreamEnvironment({ response, apps = [], maxRecordings }: { re
 export async function startUpstream({ image, sessionId, labels, networkName, response, apps = [] }: UpstreamStart): Promise<StartedTestContainer> {
 	// How many requests the app keeps, as on the local runtime (src/upstream/recording-server.ts); a bad value is a usage error here.
 	const maxRecordings = maxRecordingsFromEnv();
+	const maxRecordingBytes = maxRecordingBytesFromEnv();
 	try {
 		return await new SandboxContainer(image)
 			.withName(`meshbox-${sessionId}-upstream`)
-			.withEnvironment(upstreamEnvironment({ response, apps, maxRecordings }))
+			.withEnvironment(upstreamEnvironment({ response, apps, maxRecordings, maxRecordingBytes }))
 			.withLabels({ ...labels, [labelKeys.role]: 'upstream' })
 			.withNetworkAndAliases(networkName, [upstreamAlias])
 			.withExposedPorts(upstreamControlPort)
