@@ -55,10 +55,15 @@ export async function resolveIstioSidecar(input: IstioResolveInput): Promise<Ist
 		suggestion: { namespace: workload.namespace, labels: workload.labels },
 		howToSetVersion: setIstioVersionField,
 	};
-	const { extensions, envoyFilters, findings } = await loadResources(istio, input.baseDir, parseOptions);
+	const loaded = await loadResources(istio, input.baseDir, parseOptions);
+	const { envoyFilters, findings } = loaded;
 	if (findings.some(finding => finding.severity === 'error')) {
 		throw findingsError(findings);
 	}
+
+	const pod = input.pod ?? new IstioPod();
+	// Each change since the pod's last resolution bumps an object's resourceVersion, as the API server does (pod.ts).
+	const extensions = pod.withResourceVersions(loaded.extensions);
 
 	const names = sidecarNames(workload, istio);
 	const identity = sidecarIdentity(workload, istio);
@@ -92,7 +97,7 @@ export async function resolveIstioSidecar(input: IstioResolveInput): Promise<Ist
 
 	const hostEnv = { ...(input.processEnv ?? process.env), ...identity.containerEnv, ...istio.env };
 	const wasmDir = istio.cacheDir ? path.resolve(input.baseDir, istio.cacheDir) : path.join(cacheDir(), 'istio-wasm');
-	const cache = (input.pod ?? new IstioPod()).wasmCache(wasmDir, () => new WasmCache(wasmDir));
+	const cache = pod.wasmCache(wasmDir, () => new WasmCache(wasmDir));
 	cache.log = line => notes.push(`istio-agent: ${line}`);
 	const context: PlaceContext = { traits, istio, baseDir: input.baseDir, cache, hostEnv, notes, sources: new Set(istio.files.map(file => path.resolve(input.baseDir, file))) };
 	const placed = new Map<Extension, SidecarFilter>();
