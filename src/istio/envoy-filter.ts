@@ -23,7 +23,7 @@ import type { Extension, Phase, ResourceOrigin, TargetRef } from './resources.ts
 import { selectExtensions } from './select.ts';
 import { readIstio, readWorkload } from './spec.ts';
 import { readMetadata, readPriority, readTargetRefs, type DocumentContext } from './validate.ts';
-import { fullVersion, type VersionTraits } from './version.ts';
+import type { VersionTraits } from './version.ts';
 
 type ReadPatchResult = NonNullable<ReturnType<typeof readPatch>['patch']>;
 
@@ -247,7 +247,7 @@ export function selectEnvoyFilters(filters: readonly EnvoyFilterResource[], prox
 	});
 
 	const patches: PatchModel[] = [];
-	const version = fullVersion(proxy.traits.version);
+	const version = proxy.traits.fullVersion;
 	for (const { filter } of selected) {
 		for (const { patch, where, index } of filter.patches) {
 			const origin = `${displayEnvoyFilter(filter)} (${where}, configPatches[${index}])`;

@@ -97,6 +97,7 @@ export async function placeExtension(extension: Extension, network: boolean, con
 				pullSecret,
 				timeoutMs: context.istio.fetchTimeoutMs,
 				insecureRegistries: context.istio.insecureRegistries,
+				registryRealmCheck: context.traits.registryRealmCheck,
 			});
 			context.notes.push(`istio-agent: ${translation.filterName}: ${describeFetch(fetched, translation.code.uri)}`);
 			wasmPath = fetched.path;

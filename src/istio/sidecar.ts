@@ -48,7 +48,7 @@ export async function resolveIstioSidecar(input: IstioResolveInput): Promise<Ist
 	const locate = input.locate ?? noLocation;
 	const workload = readWorkload(input.workload, locate);
 	const istio = readIstio(input.istio, locate, workload);
-	const traits = versionTraits(istio.version);
+	const traits = versionTraits(istio.version, istio.patch);
 	const parseOptions: ParseOptions = {
 		traits,
 		defaultNamespace: workload.namespace,
@@ -123,7 +123,7 @@ export async function resolveIstioSidecar(input: IstioResolveInput): Promise<Ist
 	];
 
 	const summary = [
-		`Istio ${istio.version} sidecar of ${workload.namespace}/${workload.name} (${Object.entries(workload.labels).map(([key, value]) => `${key}=${value}`).join(', ')}),`,
+		`Istio ${traits.fullVersion} sidecar of ${workload.namespace}/${workload.name} (${Object.entries(workload.labels).map(([key, value]) => `${key}=${value}`).join(', ')}),`,
 		`${istio.direction} (${istio.direction === 'inbound' ? 'SERVER' : 'CLIENT'}) traffic on port ${names.matchPort}; root namespace ${istio.rootNamespace}.`,
 		...outcomes.map(outcome => `${outcome.applied ? '+' : '-'} ${displayName(outcome.extension)} (${outcome.extension.origin.file}:${outcome.extension.origin.line}): ${outcome.applied ? `${outcome.chain} chain, phase ${outcome.extension.phase}, priority ${outcome.extension.priority ?? 'unset'}` : outcome.reason}`),
 		...envoyFilterSelection.summary,

@@ -84,7 +84,7 @@ test('order: priority ascending, then the root namespace, then creation (file) o
 	t.regex(notes, /EnvoyFilter default\/reviews-only does not apply: workloadSelector does not match the workload: needs app=reviews/);
 	t.regex(notes, /EnvoyFilter payments\/elsewhere does not apply: in namespace payments/);
 	t.regex(notes, /EnvoyFilter default\/gateway does not apply: has targetRefs/);
-	t.regex(notes, /EnvoyFilter default\/old-proxy \(test\.yaml:\d+:\d+, configPatches\[0\]\): patch REMOVE on HTTP_FILTER \(SIDECAR_INBOUND\) does not apply: match\.proxy\.proxyVersion "\^1\\\\\.28\.\*" does not match the sidecar's Istio version 1\.29\.0/);
+	t.regex(notes, /EnvoyFilter default\/old-proxy \(test\.yaml:\d+:\d+, configPatches\[0\]\): patch REMOVE on HTTP_FILTER \(SIDECAR_INBOUND\) does not apply: match\.proxy\.proxyVersion "\^1\\\\\.28\.\*" does not match the sidecar's Istio version 1\.29\.6/);
 });
 
 const headersUrl = `file://${fixturePlugin('rust-headers')}`;
