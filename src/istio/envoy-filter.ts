@@ -15,8 +15,8 @@ import { typeUrls } from '../envoy/type-urls.ts';
 import { MeshboxError } from '../errors.ts';
 import { envoySchemas } from '../xds/protobuf.ts';
 import { inboundHttpChain, outboundHttpChain } from './chain.ts';
-import { unmatchedPatches } from '../envoy/patch-check.ts';
-import { describePatch } from '../envoy/patches.ts';
+import { dryRunPatches, unmatchedPatches } from '../envoy/patch-check.ts';
+import { describePatch, describePatchEvent } from '../envoy/patches.ts';
 import type { Finding } from './findings.ts';
 import { sidecarIdentity, sidecarNames } from './identity.ts';
 import type { Extension, Phase, ResourceOrigin, TargetRef } from './resources.ts';
@@ -325,8 +325,14 @@ export function withUnmatchedPatchNotes(model: SandboxModel): SandboxModel {
 		return model;
 	}
 
-	const notes = unmatchedPatches(model).filter(patch => patch.ifUnmatched === 'ignore')
-		.map(patch => `istiod: ${patch.origin}: ${describePatch(patch)} matches nothing in the sidecar's config; istiod ignores it (\`meshbox render\` shows the config)`);
+	const { unmatched, events } = dryRunPatches(model);
+	// A patch an event explains (skipped on an ECDS filter, a failed merge, dropped after one) gets that note instead.
+	const explained = new Set(events.flatMap(event => [event.patch, ...(event.kind === 'merge-failed' ? event.dropped : [])]));
+	const notes = [
+		...events.filter(event => event.patch.ifUnmatched === 'ignore').map(event => `istiod: ${describePatchEvent(event)}`),
+		...unmatched.filter(patch => patch.ifUnmatched === 'ignore' && !explained.has(patch))
+			.map(patch => `istiod: ${patch.origin}: ${describePatch(patch)} matches nothing in the sidecar's config; istiod ignores it (\`meshbox render\` shows the config)`),
+	];
 	return notes.length === 0 ? model : { ...model, sidecar: { ...model.sidecar, notes: [...model.sidecar.notes, ...notes] } };
 }
 
@@ -363,7 +369,7 @@ export async function unmatchedPatchFindings(extensions: readonly Extension[], e
 		}).filter(outcome => outcome.applied);
 		// Stand-ins with the filter names istiod gives (translate.ts): what a patch matches is the name.
 		const standIn = (extension: Extension, network: boolean): SidecarFilter => ({
-			kind: 'typed', comment: '', typedConfig: { '@type': network ? typeUrls.networkWasm : typeUrls.httpWasm },
+			kind: 'typed', comment: '', ecds: true, typedConfig: { '@type': network ? typeUrls.networkWasm : typeUrls.httpWasm },
 			name: extension.kind === 'WasmPlugin' ? workloadView.traits.filterName(extension.namespace, extension.name) : `extensions.istio.io/trafficextension/${extension.namespace}.${extension.name}`,
 		});
 		const inPhase = (chain: 'http' | 'network', phase: Phase) => outcomes
