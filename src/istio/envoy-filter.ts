@@ -15,6 +15,8 @@ import { typeUrls } from '../envoy/type-urls.ts';
 import { MeshboxError } from '../errors.ts';
 import { envoySchemas } from '../xds/protobuf.ts';
 import { inboundHttpChain, outboundHttpChain } from './chain.ts';
+import { compileGoRegexp } from './go-regexp.ts';
+import { readPatchValueAsIstio } from './jsonpb.ts';
 import { dryRunPatches, unmatchedPatches } from '../envoy/patch-check.ts';
 import { describePatch, describePatchEvent } from '../envoy/patches.ts';
 import type { Finding } from './findings.ts';
@@ -83,7 +85,18 @@ export function validateEnvoyFilter(document: Record<string, unknown>, context: 
 				continue;
 			}
 
-			const { patch, problems } = readPatch(entry);
+			// What the webhook reads differently from proto3 JSON and JavaScript: the value (jsonpb) and the proxyVersion regex (RE2).
+			const asIstio = readEntryAsIstio(entry);
+			if (asIstio.error) {
+				collector.error('webhook', [...base, ...asIstio.error.path], asIstio.error.message, asIstio.error.hint);
+				continue;
+			}
+
+			const read = readPatch(asIstio.entry);
+			const { problems } = read;
+			const patch = read.patch && asIstio.proxyVersion !== undefined && read.patch.match.proxy
+				? { ...read.patch, match: { ...read.patch.match, proxy: { ...read.patch.match.proxy, proxyVersion: asIstio.proxyVersion } } }
+				: read.patch;
 			for (const problem of problems) {
 				collector.add(problem.severity, problem.message.startsWith('Envoy filter:') ? 'webhook' : 'schema', [...base, ...problem.path], problem.message, problem.hint);
 			}
@@ -118,6 +131,51 @@ export function validateEnvoyFilter(document: Record<string, unknown>, context: 
 		kind: 'EnvoyFilter', name: meta.name, namespace: meta.namespace, creationTimestamp: meta.creationTimestamp, origin: context.origin,
 		selector, targetRefs, priority, patches,
 	};
+}
+
+type IstioEntry =
+	| { readonly entry: unknown; readonly proxyVersion: string | undefined; readonly error?: undefined }
+	| { readonly error: { readonly path: ReadonlyArray<string | number>; readonly message: string; readonly hint?: string } };
+
+/**
+ * A configPatches entry as istiod's webhook reads it, made ready for readPatch (which reads proto3 JSON and
+ * JavaScript regexes): `patch.value` through jsonpb's rules (./jsonpb.ts: Go durations rewritten to proto3's form,
+ * wrong-typed scalars and v2 types refused), and `match.proxy.proxyVersion` compiled as Go's RE2
+ * (./go-regexp.ts) and handed on in its JavaScript form; `proxyVersion` is the text as written, to put back.
+ */
+function readEntryAsIstio(entry: unknown): IstioEntry {
+	if (!isRecord(entry)) {
+		return { entry, proxyVersion: undefined };
+	}
+
+	let result: Record<string, unknown> = entry;
+	let proxyVersion: string | undefined;
+	const proxy = isRecord(entry.match) && isRecord(entry.match.proxy) ? entry.match.proxy : undefined;
+	if (proxy && typeof proxy.proxyVersion === 'string' && proxy.proxyVersion !== '') {
+		const compiled = compileGoRegexp(proxy.proxyVersion);
+		if (compiled.error !== undefined) {
+			return { error: { path: ['match', 'proxy', 'proxyVersion'], message: `Envoy filter: invalid regex for proxy version, [${compiled.error}]`,
+				hint: 'istiod compiles it with Go\'s regexp (RE2): no lookaheads, lookbehinds or backreferences; named groups are (?P<name>…)' } };
+		}
+
+		proxyVersion = proxy.proxyVersion;
+		result = { ...result, match: { ...(entry.match as Record<string, unknown>), proxy: { ...proxy, proxyVersion: compiled.regexp.source } } };
+	}
+
+	const patch = isRecord(entry.patch) ? entry.patch : undefined;
+	if (patch && typeof entry.applyTo === 'string' && patch.value !== undefined) {
+		const reading = readPatchValueAsIstio(entry.applyTo, patch.value);
+		if (reading.error) {
+			const fieldPath = reading.error.path.split(/\.|\[(\d+)\]/).filter(part => part !== undefined && part !== '').map(part => (/^\d+$/.test(part) ? Number(part) : part));
+			return { error: { path: ['patch', 'value', ...fieldPath], message: reading.error.message,
+				hint: /v3 XDS API/.test(reading.error.message) ? 'Envoy\'s v2 API is gone: use the v3 type (e.g. type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua)'
+					: 'istiod reads the value with jsonpb: durations as Go writes them (500ms, 1m, 1h30m), each field with the type Envoy\'s API gives it' } };
+		}
+
+		result = { ...result, patch: { ...patch, value: reading.value } };
+	}
+
+	return { entry: result, proxyVersion };
 }
 
 function readWorkloadSelector(value: unknown, { collector }: DocumentContext): Record<string, string> | undefined {
@@ -299,8 +357,9 @@ function proxyMismatch(patch: ReadPatchResult, version: string, metadata: Readon
 
 	if (proxy.proxyVersion !== undefined) {
 		const known = wellKnownVersion.exec(proxy.proxyVersion);
+		// Go's RE2 (./go-regexp.ts); an invalid one never gets here (refused when read).
 		const matches = proxy.proxyVersion.length > 1024 ? false
-			: (known ? version.startsWith(`1.${known[1]}`) : new RegExp(proxy.proxyVersion).test(version));
+			: (known ? version.startsWith(`1.${known[1]}`) : compileGoRegexp(proxy.proxyVersion).regexp?.test(version) ?? false);
 		if (!matches) {
 			return `match.proxy.proxyVersion ${JSON.stringify(proxy.proxyVersion)} does not match the sidecar's Istio version ${version}`;
 		}

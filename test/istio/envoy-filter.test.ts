@@ -46,7 +46,7 @@ test('check: Istio\'s validation messages at file:line:col; every EnvoyFilter ge
 		'test.yaml:16:94 EnvoyFilter default/subfilter-on-network: Envoy filter: subfilter match can be used with applyTo HTTP_FILTER only',
 		'test.yaml:26:32 EnvoyFilter default/no-filter-name: Envoy filter: filter match has no name to match on',
 		'test.yaml:36:7 EnvoyFilter default/cluster-with-listener-match: Envoy filter: applyTo for cluster class objects cannot have non cluster match',
-		'test.yaml:46:15 EnvoyFilter default/bad-regex: Envoy filter: invalid regex for proxy version, [Invalid regular expression: /(/: Unterminated group]',
+		'test.yaml:46:15 EnvoyFilter default/bad-regex: Envoy filter: invalid regex for proxy version, [error parsing regexp: missing closing ): `(`]',
 		'test.yaml:60:1 EnvoyFilter wrong-version: no matches for kind "EnvoyFilter" in version "networking.istio.io/v1beta1"',
 	]);
 	t.deepEqual(parsed.envoyFilters.map(filter => filter.name), ['good']);
