@@ -82,6 +82,8 @@ test('proxyVersion is Go RE2: named groups (?P<name>…) accepted and matched; l
 test('on real Envoy: a Go duration reaches Envoy as the same time, and a named-group proxyVersion selects the sidecar', async t => {
 	const box = await startSandbox({
 		workload: { name: 'my-app', namespace: 'default', labels: { app: 'my-app' }, port: 8080 },
+		// The default Envoy (CI installs it beforehand), not Istio 1.29's own (1.37): the patch is the point.
+		envoy: { version: '1.40' },
 		istio: {
 			version: '1.29.0',
 			resources: [
