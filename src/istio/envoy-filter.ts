@@ -17,7 +17,7 @@ import { envoySchemas } from '../xds/protobuf.ts';
 import { inboundHttpChain, outboundHttpChain } from './chain.ts';
 import { compileGoRegexp } from './go-regexp.ts';
 import { readPatchValueAsIstio } from './jsonpb.ts';
-import { dryRunPatches, unmatchedPatches } from '../envoy/patch-check.ts';
+import { dryRunPatches } from '../envoy/patch-check.ts';
 import { describePatch, describePatchEvent } from '../envoy/patches.ts';
 import type { Finding } from './findings.ts';
 import { sidecarIdentity, sidecarNames } from './identity.ts';
@@ -414,10 +414,11 @@ export async function unmatchedPatchFindings(extensions: readonly Extension[], e
 	const workload = readWorkload({ name: workloadView.labels.app ?? 'my-app', namespace: workloadView.namespace, labels: { ...workloadView.labels } }, noLocation);
 	const { model: base } = await resolveSpec({}, { baseDir: process.cwd() });
 	const unmatchedIn: Array<Set<string>> = [];
+	const explained = new Map<string, string>();
 	let patches: readonly PatchModel[] = [];
 	const sides: string[] = [];
 	for (const direction of ['inbound', 'outbound'] as const) {
-		const istio = readIstio({ version: workloadView.traits.version, direction }, noLocation, workload);
+		const istio = readIstio({ version: workloadView.traits.fullVersion, direction }, noLocation, workload);
 		const names = sidecarNames(workload, istio);
 		const identity = sidecarIdentity(workload, istio);
 		const selection = selectEnvoyFilters(envoyFilters, { namespace: workload.namespace, labels: workload.labels, rootNamespace: istio.rootNamespace, traits: workloadView.traits, nodeMetadata: identity.metadata });
@@ -441,7 +442,15 @@ export async function unmatchedPatchFindings(extensions: readonly Extension[], e
 			networkFilters: (['AUTHN', 'AUTHZ', 'STATS', 'UNSPECIFIED_PHASE'] as const).flatMap(phase => inPhase('network', phase)),
 			notes: [], summary: [], sources: [],
 		};
-		unmatchedIn.push(new Set(unmatchedPatches({ ...base, plugins: [], sidecar, patches }).map(patch => patch.origin)));
+		const dryRun = dryRunPatches({ ...base, plugins: [], sidecar, patches });
+		unmatchedIn.push(new Set(dryRun.unmatched.map(patch => patch.origin)));
+		// Why istiod does nothing with a patch, where it says more than "matches nothing" (first side wins).
+		for (const event of dryRun.events) {
+			if (!explained.has(event.patch.origin)) {
+				explained.set(event.patch.origin, describePatchEvent(event).slice(event.patch.origin.length + 2));
+			}
+		}
+
 		sides.push(direction === 'inbound' ? `inbound on port ${names.matchPort}` : `outbound to ${istio.destination.host}:${istio.destination.port}`);
 	}
 
@@ -450,8 +459,9 @@ export async function unmatchedPatchFindings(extensions: readonly Extension[], e
 		const [, subject = 'EnvoyFilter', where = ''] = /^(EnvoyFilter \S+) \(([^,]+),/.exec(patch.origin) ?? [];
 		return {
 			severity: 'warning', checker: 'meshbox', where, subject, field: '',
-			message: `${describePatch(patch)} matches nothing in the sidecar of ${labels} in ${workload.namespace} (${sides.join(', or ')}); istiod ignores such a patch`,
-			hint: 'check the names it matches (listener, filter chain, filter, route, cluster) against `meshbox render` of a sandbox with these files',
+			message: explained.get(patch.origin) ?? `${describePatch(patch)} matches nothing in the sidecar of ${labels} in ${workload.namespace} (${sides.join(', or ')}); istiod ignores such a patch`,
+			hint: explained.has(patch.origin) ? 'a sandbox with these files shows the same in box.istioNotes'
+				: 'check the names it matches (listener, filter chain, filter, route, cluster) against `meshbox render` of a sandbox with these files',
 		} satisfies Finding;
 	});
 }

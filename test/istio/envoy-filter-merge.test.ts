@@ -6,6 +6,9 @@
  */
 import test from 'ava';
 import { startSandbox, wasmPlugin } from 'meshbox';
+import { unmatchedPatchFindings } from '../../src/istio/envoy-filter.ts';
+import { versionTraits } from '../../src/istio/version.ts';
+import { parse } from './helpers.ts';
 
 const workload = { name: 'my-app', namespace: 'default', labels: { app: 'my-app' }, port: 8080 };
 const configWasm = 'fixtures/plugins/rust-config/rust-config.wasm';
@@ -80,4 +83,18 @@ test('MERGE with another @type fails as in istiod: the changes before it stay, t
 	t.regex(notes, new RegExp(`istiod: EnvoyFilter default/wrong-type \\(istio\\.resources\\[2\\]:\\d+:\\d+, configPatches\\[1\\]\\): patch MERGE on HTTP_FILTER \\(SIDECAR_INBOUND\\) on envoy\\.filters\\.http\\.cors has typed_config @type ${luaType.replaceAll('.', '\\.')}, the filter's is type\\.googleapis\\.com/envoy\\.extensions\\.filters\\.http\\.cors\\.v3\\.Cors: istiod's merge fails`), notes);
 	t.regex(notes, /dropped with it: EnvoyFilter default\/wrong-type \(istio\.resources\[2\]:\d+:\d+, configPatches\[0\]\) \(patch INSERT_FIRST on HTTP_FILTER \(SIDECAR_INBOUND\)\)/, notes);
 	t.notRegex(notes, /matches nothing/, notes);
+});
+
+test('meshbox check warns about a MERGE on a WasmPlugin\'s filter with the reason, not as a patch that matches nothing', async t => {
+	const parsed = parse([
+		'apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata: {name: cfg, namespace: default}\nspec:\n  url: file:///plugin.wasm\n',
+		envoyFilter('merge-plugin', 0, `  - applyTo: HTTP_FILTER
+    match:
+      context: SIDECAR_INBOUND
+      listener: {filterChain: {filter: {name: ${hcm}, subFilter: {name: extensions.istio.io/wasmplugin/default.cfg}}}}
+    patch: {operation: MERGE, value: {typed_config: {'@type': ${wasmType}, config: {root_id: other}}}}`),
+	].join('---\n'));
+	const findings = await unmatchedPatchFindings(parsed.extensions, parsed.envoyFilters, { traits: versionTraits('1.29'), namespace: 'default', labels: { app: 'my-app' } });
+	t.is(findings.length, 1);
+	t.regex(findings[0]?.message ?? '', /^patch MERGE on HTTP_FILTER \(SIDECAR_INBOUND\) matches extensions\.istio\.io\/wasmplugin\/default\.cfg, a filter istiod delivers over ECDS/);
 });
