@@ -344,7 +344,7 @@ class RegistryClient {
 
 			const problem = unsafeRealm(rawHeaders[index + 1]!);
 			if (problem) {
-				throw new Error(`Get ${JSON.stringify(url)}: rejected unsafe bearer realm: ${problem} (istio-agent ${'≥'} 1.27.8, 1.28.5, 1.29.1, 1.30.0 refuses a registry whose token realm is not a public http(s) URL)`);
+				throw new Error(`Get ${JSON.stringify(url)}: rejected unsafe bearer realm: ${problem} (istio-agent from 1.27.8, 1.28.5, 1.29.1 and 1.30.0 refuses a registry whose WWW-Authenticate realm is not an http(s) URL to a public host: give the registry's token service a public address)`);
 			}
 		}
 	}
