@@ -55,3 +55,19 @@ test('imagePullPolicy Always: an updated WasmPlugin gets a new resourceVersion a
 	const updated = await resolve({ round: 2 });
 	t.deepEqual(await readFile(updated.plugins[0]?.wasmPath ?? ''), strict, 'changed WasmPlugin + Always: the tag is pulled again');
 });
+
+test('box.applyIstio(): a changed WasmPlugin with imagePullPolicy Always runs the module the tag names now (real Envoy)', async t => {
+	const { startSandbox, wasmPlugin: plugin } = await import('meshbox');
+	const url = `oci://${registry.host}/updates/live:v1`;
+	await registry.push('updates/live', 'v1', { variant: 'compat', wasm: seed });
+	const resource = (round: number) => plugin({ name: 'live', url, imagePullPolicy: 'Always', pluginConfig: { round } });
+	const box = await startSandbox({ workload, istio: { cacheDir: path.join(dir, 'live-cache'), resources: [resource(1)] } });
+	t.teardown(async () => box.stop());
+	t.is((await box.request('/')).body, 'Hello from Wasm!\n');
+
+	// The tag now names rust-headers (it echoes x-wasm-echo); the WasmPlugin changes, as a `kubectl apply` of a new pluginConfig.
+	await registry.push('updates/live', 'v1', { variant: 'compat', wasm: await readFile('fixtures/plugins/rust-headers/rust-headers.wasm') });
+	await box.applyIstio([resource(2)]);
+	const response = await box.request('/', { headers: { 'x-wasm-echo': 'new-module' } });
+	t.is(response.headers['x-wasm-echo'], 'new-module', box.istioNotes.join('\n'));
+});
