@@ -79,7 +79,8 @@ story('a plugin reads Istio node metadata, cluster and route names, and its Isti
 	t.is(await read('xds.node.metadata.NAMESPACE'), 'shop');
 	t.is(await read('xds.node.metadata.WORKLOAD_NAME'), 'my-app');
 	t.is(await read('xds.node.metadata.CLUSTER_ID'), 'Kubernetes');
-	t.is(await read('xds.node.metadata.ISTIO_VERSION'), '1.29.0');
+	// istio.version defaults to 1.29, which is its latest patch (src/istio/version.ts latestPatches).
+	t.is(await read('xds.node.metadata.ISTIO_VERSION'), '1.29.6');
 	t.is(await read('xds.node.metadata.LABELS.app'), 'my-app');
 	t.is(await read('xds.node.id'), 'sidecar~127.0.0.1~my-app-meshbox.shop~shop.svc.cluster.local');
 	t.is(await read('xds.cluster_name'), 'inbound|8080||');

@@ -26,7 +26,24 @@ export const statPrefix = 'ingress_http';
 export function buildResources(model: SandboxModel, placement: Placement, options: { ecds: boolean } = { ecds: false }): SandboxResources {
 	const resources = model.sidecar ? sidecarResources(model, model.sidecar, placement, options) : plainResources(model, placement, options);
 	// The Envoy around the plugins (issue #10): more listeners, then the patches, which see everything.
-	return applyPatches(withListeners(resources, model, placement, options), model.patches ?? []);
+	return applyPatches(withListeners(resources, model, placement, options), model.patches ?? [], { istiodEcds: istiodEcdsFilters(model) });
+}
+
+/**
+ * The names of an Istio sidecar's filters that istiod delivers over ECDS (WasmPlugins and istio-agent's RBAC
+ * filters in their place), whichever way meshbox delivers them: EnvoyFilter MERGE skips them (./patches.ts).
+ */
+export function istiodEcdsFilters(model: SandboxModel): ReadonlySet<string> {
+	const names = new Set<string>();
+	for (const filter of [...(model.sidecar?.httpFilters ?? []), ...(model.sidecar?.networkFilters ?? [])]) {
+		if (filter.kind === 'wasm') {
+			names.add(filter.plugin.filterName ?? filter.plugin.name);
+		} else if (filter.kind === 'missing-config' || (filter.kind === 'typed' && filter.ecds === true)) {
+			names.add(filter.name);
+		}
+	}
+
+	return names;
 }
 
 function plainResources(model: SandboxModel, placement: Placement, options: { ecds: boolean }): SandboxResources {

@@ -7,8 +7,8 @@
  */
 import type { PluginModel, SandboxModel } from '../config/model.ts';
 import type { PatchModel } from '../config/patches.ts';
-import { buildResources } from './bootstrap.ts';
-import { patchResources } from './patches.ts';
+import { buildResources, istiodEcdsFilters } from './bootstrap.ts';
+import { patchResources, type PatchResult } from './patches.ts';
 import type { Placement } from './placement.ts';
 
 function dryRunPlacement(model: SandboxModel): Placement {
@@ -31,6 +31,12 @@ export function checkPatches(model: SandboxModel): SandboxModel {
 
 /** The patches that match nothing in the model's config (all of them, whatever `ifUnmatched` says). */
 export function unmatchedPatches(model: SandboxModel): readonly PatchModel[] {
+	return dryRunPatches(model).unmatched;
+}
+
+/** The patches applied to the model's config without judging (./patches.ts patchResources): unmatched ones and events. */
+export function dryRunPatches(model: SandboxModel): Pick<PatchResult, 'unmatched' | 'events'> {
 	const patches = model.patches ?? [];
-	return patches.length === 0 ? [] : patchResources(buildResources({ ...model, patches: [] }, dryRunPlacement(model)), patches).unmatched;
+	return patches.length === 0 ? { unmatched: [], events: [] }
+		: patchResources(buildResources({ ...model, patches: [] }, dryRunPlacement(model)), patches, { istiodEcds: istiodEcdsFilters(model) });
 }

@@ -15,9 +15,18 @@
  *   name) matches every sidecar context; istiod's names carry the side, a plain sandbox has none.
  * - A port in a match is compared with the port in istiod's names (`0.0.0.0_9080`, `inbound|8080||`), since
  *   meshbox's listener binds wherever the runtime puts it; a plain sandbox's listener with its bound port.
- * - MERGE of a filter whose typed_config has another '@type' replaces it (istiod's MergeAnyWithAny fails on it).
- * - MERGE of a filter delivered over ECDS (it only names its config) merges into that extension config, so a
- *   patch does the same with a static bootstrap (`meshbox render`) and over xDS.
+ * - MERGE of a plain sandbox's plugin filter, which meshbox delivers over ECDS (it only names its config),
+ *   merges into that extension config, so a patch does the same with a static bootstrap (`meshbox render`) and
+ *   over xDS. An Istio sidecar's WasmPlugin filters (`istiodEcds`) are different: istiod delivers them over ECDS
+ *   too, and mergeHTTPFilter / patchNetworkFilter skip a filter without an inline typed_config, so a MERGE on
+ *   one does nothing in a cluster; meshbox skips it too, whichever way it delivers the filter, and says so.
+ *
+ * Where meshbox follows istiod's failure: MERGE of a filter whose typed_config has another '@type' makes
+ * util.MergeAnyWithAny → pkg/proto/merge.Merge panic ("descriptor mismatch"); ApplyListenerPatches
+ * (listener_patch.go) recovers with runtime.HandleCrash and keeps the listeners as the patches had left them
+ * in place: the changes made before the failing patch stay, except those on the HTTP filters of the connection
+ * manager being patched (patchHTTPFilters works on an unmarshalled copy it never writes back), and that patch
+ * and every later listener-level patch (the rest of this listener, later listeners, listener ADDs) are dropped.
  */
 import type { PatchContext, PatchModel } from '../config/patches.ts';
 import { MeshboxError } from '../errors.ts';
@@ -26,17 +35,56 @@ import type { SandboxResources } from './placement.ts';
 
 export type PatchResult = {
 	readonly resources: SandboxResources;
-	/** The patches that changed nothing, in the order given. */
+	/** The patches that changed nothing, in the order given (those of `events` included). */
 	readonly unmatched: readonly PatchModel[];
+	/** Patches that did nothing for a reason istiod has (worth telling the user), in order. */
+	readonly events: readonly PatchEvent[];
 };
 
-/** Applies the patches; a patch from meshbox.yaml / startSandbox that matches nothing is a CONFIG_INVALID error naming it. */
-export function applyPatches(resources: SandboxResources, patches: readonly PatchModel[]): SandboxResources {
+/**
+ * `ecds-skip`: a MERGE on a filter istiod delivers over ECDS (`filter`), which istiod skips. `merge-failed`:
+ * a MERGE whose typed_config '@type' (`to`) differs from the filter's (`from`): istiod's merge panics and the
+ * listener patches stop there; `dropped` are the later patches that would have applied otherwise.
+ */
+export type PatchEvent =
+	| { readonly kind: 'ecds-skip'; readonly patch: PatchModel; readonly filter: string }
+	| { readonly kind: 'merge-failed'; readonly patch: PatchModel; readonly filter: string; readonly from: string; readonly to: string; readonly dropped: readonly PatchModel[] };
+
+export type PatchOptions = {
+	/** Names of the filters istiod delivers over ECDS (an Istio sidecar's WasmPlugins and their fallbacks). */
+	readonly istiodEcds?: ReadonlySet<string>;
+};
+
+/** What a PatchEvent means, in one line naming the patch (for errors and an Istio sidecar's notes). */
+export function describePatchEvent(event: PatchEvent): string {
+	if (event.kind === 'ecds-skip') {
+		return `${event.patch.origin}: ${describePatch(event.patch)} matches ${event.filter}, a filter istiod delivers over ECDS (no inline typed_config); `
+			+ 'istiod skips MERGE on such a filter (pilot/pkg/networking/core/envoyfilter/listener_patch.go mergeHTTPFilter, patchNetworkFilter), so in a cluster this patch changes nothing; change the WasmPlugin instead';
+	}
+
+	const dropped = event.dropped.length === 0 ? 'no later patch was affected'
+		: `dropped with it: ${event.dropped.map(patch => `${patch.origin} (${describePatch(patch)})`).join('; ')}`;
+	return `${event.patch.origin}: ${describePatch(event.patch)} on ${event.filter} has typed_config @type ${event.to}, the filter's is ${event.from}: `
+		+ 'istiod\'s merge fails (pilot/pkg/networking/util/util.go MergeAnyWithAny → pkg/proto/merge: descriptor mismatch), ApplyListenerPatches recovers '
+		+ `and the listener patches stop there (listener_patch.go): this patch, the HTTP filter changes on that connection manager and every later listener patch do not take effect; ${dropped}. `
+		+ 'To replace a filter\'s config, use operation REPLACE';
+}
+
+/**
+ * Applies the patches; a patch from meshbox.yaml / startSandbox that matches nothing, or fails as istiod would
+ * fail it (PatchEvent), is a CONFIG_INVALID error naming it.
+ */
+export function applyPatches(resources: SandboxResources, patches: readonly PatchModel[], options: PatchOptions = {}): SandboxResources {
 	if (patches.length === 0) {
 		return resources;
 	}
 
-	const result = patchResources(resources, patches);
+	const result = patchResources(resources, patches, options);
+	const event = result.events.find(entry => entry.patch.ifUnmatched === 'error');
+	if (event) {
+		throw new MeshboxError('CONFIG_INVALID', describePatchEvent(event), '`meshbox render` shows the generated config');
+	}
+
 	const failing = result.unmatched.filter(patch => patch.ifUnmatched === 'error');
 	const [first, ...rest] = failing;
 	if (first) {
@@ -53,21 +101,34 @@ export function describePatch(patch: PatchModel): string {
 }
 
 /** Applies the patches without judging: what came out, and which patches changed nothing. */
-export function patchResources(resources: SandboxResources, patches: readonly PatchModel[]): PatchResult {
+export function patchResources(resources: SandboxResources, patches: readonly PatchModel[], options: PatchOptions = {}): PatchResult {
 	const state: PatchState = {
 		listeners: resources.listeners.map(listener => clone(listener)),
 		clusters: resources.clusters.map(cluster => clone(cluster)),
 		extensionConfigs: resources.extensionConfigs.map(config => clone(config)),
 		applied: new Set(),
 		patches,
+		istiodEcds: options.istiodEcds ?? new Set(),
+		events: [],
 	};
 	patchListeners(state);
 	patchRouteConfigurations(state);
 	patchClusters(state);
 	patchExtensionConfigs(state);
+	const events = state.events.map(event => {
+		if (event.kind !== 'merge-failed') {
+			return event;
+		}
+
+		// What the failure cost: the patches a run without the failing one applies that this run did not.
+		const without = patchResources(resources, patches.filter(patch => patch !== event.patch), options);
+		const appliedWithout = new Set(patches.filter(patch => patch !== event.patch && !without.unmatched.includes(patch)));
+		return { ...event, dropped: patches.filter(patch => appliedWithout.has(patch) && !state.applied.has(patch)) };
+	});
 	return {
 		resources: { listeners: state.listeners, clusters: state.clusters, extensionConfigs: state.extensionConfigs },
 		unmatched: patches.filter(patch => !state.applied.has(patch)),
+		events,
 	};
 }
 
@@ -77,7 +138,16 @@ type PatchState = {
 	extensionConfigs: JsonObject[];
 	readonly applied: Set<PatchModel>;
 	readonly patches: readonly PatchModel[];
+	readonly istiodEcds: ReadonlySet<string>;
+	readonly events: PatchEvent[];
 };
+
+/** istiod's panic in a MERGE of two different '@type's (see the file comment); caught by patchListeners. */
+class MergeFailure extends Error {
+	constructor(readonly event: Extract<PatchEvent, { kind: 'merge-failed' }>) {
+		super(`merge of ${event.to} into ${event.from} failed`);
+	}
+}
 
 const hcmName = 'envoy.filters.network.http_connection_manager';
 /** model.VirtualInboundListenerName / VirtualOutboundListenerName. */
@@ -86,61 +156,32 @@ const virtualListeners = new Set(['virtualInbound', 'virtualOutbound']);
 // --- listeners (listener_patch.go) -------------------------------------------------------------------
 
 function patchListeners(state: PatchState): void {
-	const of = (applyTo: PatchModel['applyTo']) => state.patches.filter(patch => patch.applyTo === applyTo);
 	const kept: JsonObject[] = [];
+	let failed = false;
 	for (const listener of state.listeners) {
-		const context = listenerContext(listener);
-		let removed = false;
-		for (const patch of of('LISTENER')) {
-			if (patch.operation === 'ADD' || !contextMatches(patch, context) || !listenerMatch(listener, patch)) {
-				continue;
-			}
-
-			state.applied.add(patch);
-			if (patch.operation === 'REMOVE') {
-				removed = true;
-				break;
-			}
-
-			if (patch.operation === 'MERGE' && patch.value) {
-				protoMerge(listener, patch.value);
-			}
-		}
-
-		if (removed) {
+		if (failed) {
+			// After istiod's recovered panic: the listeners as they were.
+			kept.push(listener);
 			continue;
 		}
 
-		patchListenerFilters(state, listener, context);
-		const chains = objects(listener.filter_chains);
-		const keptChains: JsonObject[] = [];
-		for (const chain of chains) {
-			if (patchFilterChain(state, listener, chain, context)) {
-				keptChains.push(chain);
+		try {
+			if (patchListener(state, listener)) {
+				kept.push(listener);
 			}
-		}
-
-		const defaultChain = asObject(listener.default_filter_chain);
-		if (defaultChain && !patchFilterChain(state, listener, defaultChain, context)) {
-			delete listener.default_filter_chain;
-		}
-
-		for (const patch of of('FILTER_CHAIN')) {
-			if (patch.operation === 'ADD' && patch.value && contextMatches(patch, context) && listenerMatch(listener, patch)) {
-				state.applied.add(patch);
-				keptChains.push(clone(patch.value));
+		} catch (error) {
+			if (!(error instanceof MergeFailure)) {
+				throw error;
 			}
-		}
 
-		if (listener.filter_chains !== undefined || keptChains.length > 0) {
-			listener.filter_chains = keptChains;
+			failed = true;
+			state.events.push(error.event);
+			kept.push(listener);
 		}
-
-		kept.push(listener);
 	}
 
-	// patchListeners: listener ADDs come last (GATEWAY/WAYPOINT patches never reach a sandbox).
-	for (const patch of of('LISTENER')) {
+	// patchListeners: listener ADDs come last (GATEWAY/WAYPOINT patches never reach a sandbox); not after a failure.
+	for (const patch of failed ? [] : state.patches.filter(entry => entry.applyTo === 'LISTENER')) {
 		if (patch.operation === 'ADD' && patch.value && contextMatches(patch, undefined)) {
 			state.applied.add(patch);
 			kept.push(clone(patch.value));
@@ -148,6 +189,59 @@ function patchListeners(state: PatchState): void {
 	}
 
 	state.listeners = kept;
+}
+
+/** One listener's patches (listener_patch.go patchListener); false when it was removed. */
+function patchListener(state: PatchState, listener: JsonObject): boolean {
+	const of = (applyTo: PatchModel['applyTo']) => state.patches.filter(patch => patch.applyTo === applyTo);
+	const context = listenerContext(listener);
+	let removed = false;
+	for (const patch of of('LISTENER')) {
+		if (patch.operation === 'ADD' || !contextMatches(patch, context) || !listenerMatch(listener, patch)) {
+			continue;
+		}
+
+		state.applied.add(patch);
+		if (patch.operation === 'REMOVE') {
+			removed = true;
+			break;
+		}
+
+		if (patch.operation === 'MERGE' && patch.value) {
+			protoMerge(listener, patch.value);
+		}
+	}
+
+	if (removed) {
+		return false;
+	}
+
+	patchListenerFilters(state, listener, context);
+	const chains = objects(listener.filter_chains);
+	const keptChains: JsonObject[] = [];
+	for (const chain of chains) {
+		if (patchFilterChain(state, listener, chain, context)) {
+			keptChains.push(chain);
+		}
+	}
+
+	const defaultChain = asObject(listener.default_filter_chain);
+	if (defaultChain && !patchFilterChain(state, listener, defaultChain, context)) {
+		delete listener.default_filter_chain;
+	}
+
+	for (const patch of of('FILTER_CHAIN')) {
+		if (patch.operation === 'ADD' && patch.value && contextMatches(patch, context) && listenerMatch(listener, patch)) {
+			state.applied.add(patch);
+			keptChains.push(clone(patch.value));
+		}
+	}
+
+	if (listener.filter_chains !== undefined || keptChains.length > 0) {
+		listener.filter_chains = keptChains;
+	}
+
+	return true;
 }
 
 function patchListenerFilters(state: PatchState, listener: JsonObject, context: PatchContext | undefined): void {
@@ -199,6 +293,11 @@ function patchNetworkFilters(state: PatchState, listener: JsonObject, chain: Jso
 		filters = listOperation(state, patch, filters, name === undefined ? undefined : filter => filter.name === name);
 	}
 
+	// istiod changes fc.Filters in place before the merges: a failed merge below leaves these changes.
+	if (chain.filters !== undefined || filters.length > 0) {
+		chain.filters = filters;
+	}
+
 	for (const filter of filters) {
 		for (const patch of state.patches) {
 			if (patch.applyTo === 'NETWORK_FILTER' && patch.operation === 'MERGE' && patch.value && inChain(patch) && networkFilterMatch(filter, patch)) {
@@ -210,10 +309,6 @@ function patchNetworkFilters(state: PatchState, listener: JsonObject, chain: Jso
 			patchHttpFilters(state, listener, chain, filter, context);
 		}
 	}
-
-	if (chain.filters !== undefined || filters.length > 0) {
-		chain.filters = filters;
-	}
 }
 
 function patchHttpFilters(state: PatchState, listener: JsonObject, chain: JsonObject, hcm: JsonObject, context: PatchContext | undefined): void {
@@ -224,7 +319,24 @@ function patchHttpFilters(state: PatchState, listener: JsonObject, chain: JsonOb
 
 	const inHcm = (patch: PatchModel) => patch.applyTo === 'HTTP_FILTER' && contextMatches(patch, context) && listenerMatch(listener, patch)
 		&& filterChainMatch(listener, chain, patch) && networkFilterMatch(hcm, patch);
-	let filters = objects(config.http_filters);
+	// patchHTTPFilters works on a copy of the connection manager and writes it back at the end: a failed merge
+	// loses every HTTP filter change made here, so they are not counted as applied either.
+	const appliedBefore = new Set(state.applied);
+	try {
+		config.http_filters = patchedHttpFilters(state, objects(config.http_filters).map(filter => clone(filter)), inHcm);
+	} catch (error) {
+		for (const patch of state.applied) {
+			if (!appliedBefore.has(patch)) {
+				state.applied.delete(patch);
+			}
+		}
+
+		throw error;
+	}
+}
+
+function patchedHttpFilters(state: PatchState, original: JsonObject[], inHcm: (patch: PatchModel) => boolean): JsonObject[] {
+	let filters = original;
 	for (const patch of state.patches) {
 		if (patch.operation === 'MERGE' || !inHcm(patch)) {
 			continue;
@@ -243,7 +355,7 @@ function patchHttpFilters(state: PatchState, listener: JsonObject, chain: JsonOb
 		}
 	}
 
-	config.http_filters = filters;
+	return filters;
 }
 
 /**
@@ -325,10 +437,19 @@ function listOperation(state: PatchState, patch: PatchModel, list: JsonObject[],
 
 /**
  * MERGE of one filter (mergeHTTPFilter / patchNetworkFilter / mergeListenerFilter): a filter without
- * typed_config is skipped by istiod, unless it names an ECDS config meshbox has (see the file comment).
+ * typed_config is skipped by istiod, and so is one istiod delivers over ECDS; a plain sandbox's plugin filter
+ * merges into its ECDS config (see the file comment). Another '@type' is istiod's failed merge (MergeFailure).
  */
-function mergeFilter(state: PatchState, filter: JsonObject, value: JsonObject, patch?: PatchModel): void {
+function mergeFilter(state: PatchState, filter: JsonObject, value: JsonObject, patch: PatchModel): void {
 	const userConfig = asObject(value.typed_config);
+	if (state.istiodEcds.has(String(filter.name))) {
+		if (!state.events.some(event => event.kind === 'ecds-skip' && event.patch === patch && event.filter === filter.name)) {
+			state.events.push({ kind: 'ecds-skip', patch, filter: String(filter.name) });
+		}
+
+		return;
+	}
+
 	let target = filter;
 	if (!asObject(filter.typed_config)) {
 		const ecds = filter.config_discovery === undefined ? undefined : state.extensionConfigs.find(config => config.name === filter.name);
@@ -339,20 +460,21 @@ function mergeFilter(state: PatchState, filter: JsonObject, value: JsonObject, p
 		target = ecds;
 	}
 
-	if (patch) {
-		state.applied.add(patch);
+	if (userConfig) {
+		const current = asObject(target.typed_config)!;
+		if (current['@type'] !== userConfig['@type']) {
+			throw new MergeFailure({ kind: 'merge-failed', patch, filter: String(filter.name), from: String(current['@type']), to: String(userConfig['@type']), dropped: [] });
+		}
+
+		target.typed_config = protoMerge(current, userConfig);
 	}
 
+	state.applied.add(patch);
 	if (typeof value.name === 'string' && value.name !== '') {
 		filter.name = value.name;
 		if (target !== filter) {
 			target.name = value.name;
 		}
-	}
-
-	if (userConfig) {
-		const current = asObject(target.typed_config)!;
-		target.typed_config = current['@type'] === userConfig['@type'] ? protoMerge(current, userConfig) : clone(userConfig);
 	}
 }
 

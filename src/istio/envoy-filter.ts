@@ -15,15 +15,17 @@ import { typeUrls } from '../envoy/type-urls.ts';
 import { MeshboxError } from '../errors.ts';
 import { envoySchemas } from '../xds/protobuf.ts';
 import { inboundHttpChain, outboundHttpChain } from './chain.ts';
-import { unmatchedPatches } from '../envoy/patch-check.ts';
-import { describePatch } from '../envoy/patches.ts';
+import { compileGoRegexp } from './go-regexp.ts';
+import { readPatchValueAsIstio } from './jsonpb.ts';
+import { dryRunPatches } from '../envoy/patch-check.ts';
+import { describePatch, describePatchEvent } from '../envoy/patches.ts';
 import type { Finding } from './findings.ts';
 import { sidecarIdentity, sidecarNames } from './identity.ts';
 import type { Extension, Phase, ResourceOrigin, TargetRef } from './resources.ts';
 import { selectExtensions } from './select.ts';
 import { readIstio, readWorkload } from './spec.ts';
 import { readMetadata, readPriority, readTargetRefs, type DocumentContext } from './validate.ts';
-import { fullVersion, type VersionTraits } from './version.ts';
+import type { VersionTraits } from './version.ts';
 
 type ReadPatchResult = NonNullable<ReturnType<typeof readPatch>['patch']>;
 
@@ -83,7 +85,18 @@ export function validateEnvoyFilter(document: Record<string, unknown>, context: 
 				continue;
 			}
 
-			const { patch, problems } = readPatch(entry);
+			// What the webhook reads differently from proto3 JSON and JavaScript: the value (jsonpb) and the proxyVersion regex (RE2).
+			const asIstio = readEntryAsIstio(entry);
+			if (asIstio.error) {
+				collector.error('webhook', [...base, ...asIstio.error.path], asIstio.error.message, asIstio.error.hint);
+				continue;
+			}
+
+			const read = readPatch(asIstio.entry);
+			const { problems } = read;
+			const patch = read.patch && asIstio.proxyVersion !== undefined && read.patch.match.proxy
+				? { ...read.patch, match: { ...read.patch.match, proxy: { ...read.patch.match.proxy, proxyVersion: asIstio.proxyVersion } } }
+				: read.patch;
 			for (const problem of problems) {
 				collector.add(problem.severity, problem.message.startsWith('Envoy filter:') ? 'webhook' : 'schema', [...base, ...problem.path], problem.message, problem.hint);
 			}
@@ -118,6 +131,51 @@ export function validateEnvoyFilter(document: Record<string, unknown>, context: 
 		kind: 'EnvoyFilter', name: meta.name, namespace: meta.namespace, creationTimestamp: meta.creationTimestamp, origin: context.origin,
 		selector, targetRefs, priority, patches,
 	};
+}
+
+type IstioEntry =
+	| { readonly entry: unknown; readonly proxyVersion: string | undefined; readonly error?: undefined }
+	| { readonly error: { readonly path: ReadonlyArray<string | number>; readonly message: string; readonly hint?: string } };
+
+/**
+ * A configPatches entry as istiod's webhook reads it, made ready for readPatch (which reads proto3 JSON and
+ * JavaScript regexes): `patch.value` through jsonpb's rules (./jsonpb.ts: Go durations rewritten to proto3's form,
+ * wrong-typed scalars and v2 types refused), and `match.proxy.proxyVersion` compiled as Go's RE2
+ * (./go-regexp.ts) and handed on in its JavaScript form; `proxyVersion` is the text as written, to put back.
+ */
+function readEntryAsIstio(entry: unknown): IstioEntry {
+	if (!isRecord(entry)) {
+		return { entry, proxyVersion: undefined };
+	}
+
+	let result: Record<string, unknown> = entry;
+	let proxyVersion: string | undefined;
+	const proxy = isRecord(entry.match) && isRecord(entry.match.proxy) ? entry.match.proxy : undefined;
+	if (proxy && typeof proxy.proxyVersion === 'string' && proxy.proxyVersion !== '') {
+		const compiled = compileGoRegexp(proxy.proxyVersion);
+		if (compiled.error !== undefined) {
+			return { error: { path: ['match', 'proxy', 'proxyVersion'], message: `Envoy filter: invalid regex for proxy version, [${compiled.error}]`,
+				hint: 'istiod compiles it with Go\'s regexp (RE2): no lookaheads, lookbehinds or backreferences; named groups are (?P<name>…)' } };
+		}
+
+		proxyVersion = proxy.proxyVersion;
+		result = { ...result, match: { ...(entry.match as Record<string, unknown>), proxy: { ...proxy, proxyVersion: compiled.regexp.source } } };
+	}
+
+	const patch = isRecord(entry.patch) ? entry.patch : undefined;
+	if (patch && typeof entry.applyTo === 'string' && patch.value !== undefined) {
+		const reading = readPatchValueAsIstio(entry.applyTo, patch.value);
+		if (reading.error) {
+			const fieldPath = reading.error.path.split(/\.|\[(\d+)\]/).filter(part => part !== undefined && part !== '').map(part => (/^\d+$/.test(part) ? Number(part) : part));
+			return { error: { path: ['patch', 'value', ...fieldPath], message: reading.error.message,
+				hint: /v3 XDS API/.test(reading.error.message) ? 'Envoy\'s v2 API is gone: use the v3 type (e.g. type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua)'
+					: 'istiod reads the value with jsonpb: durations as Go writes them (500ms, 1m, 1h30m), each field with the type Envoy\'s API gives it' } };
+		}
+
+		result = { ...result, patch: { ...patch, value: reading.value } };
+	}
+
+	return { entry: result, proxyVersion };
 }
 
 function readWorkloadSelector(value: unknown, { collector }: DocumentContext): Record<string, string> | undefined {
@@ -247,7 +305,7 @@ export function selectEnvoyFilters(filters: readonly EnvoyFilterResource[], prox
 	});
 
 	const patches: PatchModel[] = [];
-	const version = fullVersion(proxy.traits.version);
+	const version = proxy.traits.fullVersion;
 	for (const { filter } of selected) {
 		for (const { patch, where, index } of filter.patches) {
 			const origin = `${displayEnvoyFilter(filter)} (${where}, configPatches[${index}])`;
@@ -299,8 +357,9 @@ function proxyMismatch(patch: ReadPatchResult, version: string, metadata: Readon
 
 	if (proxy.proxyVersion !== undefined) {
 		const known = wellKnownVersion.exec(proxy.proxyVersion);
+		// Go's RE2 (./go-regexp.ts); an invalid one never gets here (refused when read).
 		const matches = proxy.proxyVersion.length > 1024 ? false
-			: (known ? version.startsWith(`1.${known[1]}`) : new RegExp(proxy.proxyVersion).test(version));
+			: (known ? version.startsWith(`1.${known[1]}`) : compileGoRegexp(proxy.proxyVersion).regexp?.test(version) ?? false);
 		if (!matches) {
 			return `match.proxy.proxyVersion ${JSON.stringify(proxy.proxyVersion)} does not match the sidecar's Istio version ${version}`;
 		}
@@ -325,8 +384,14 @@ export function withUnmatchedPatchNotes(model: SandboxModel): SandboxModel {
 		return model;
 	}
 
-	const notes = unmatchedPatches(model).filter(patch => patch.ifUnmatched === 'ignore')
-		.map(patch => `istiod: ${patch.origin}: ${describePatch(patch)} matches nothing in the sidecar's config; istiod ignores it (\`meshbox render\` shows the config)`);
+	const { unmatched, events } = dryRunPatches(model);
+	// A patch an event explains (skipped on an ECDS filter, a failed merge, dropped after one) gets that note instead.
+	const explained = new Set(events.flatMap(event => [event.patch, ...(event.kind === 'merge-failed' ? event.dropped : [])]));
+	const notes = [
+		...events.filter(event => event.patch.ifUnmatched === 'ignore').map(event => `istiod: ${describePatchEvent(event)}`),
+		...unmatched.filter(patch => patch.ifUnmatched === 'ignore' && !explained.has(patch))
+			.map(patch => `istiod: ${patch.origin}: ${describePatch(patch)} matches nothing in the sidecar's config; istiod ignores it (\`meshbox render\` shows the config)`),
+	];
 	return notes.length === 0 ? model : { ...model, sidecar: { ...model.sidecar, notes: [...model.sidecar.notes, ...notes] } };
 }
 
@@ -349,10 +414,11 @@ export async function unmatchedPatchFindings(extensions: readonly Extension[], e
 	const workload = readWorkload({ name: workloadView.labels.app ?? 'my-app', namespace: workloadView.namespace, labels: { ...workloadView.labels } }, noLocation);
 	const { model: base } = await resolveSpec({}, { baseDir: process.cwd() });
 	const unmatchedIn: Array<Set<string>> = [];
+	const explained = new Map<string, string>();
 	let patches: readonly PatchModel[] = [];
 	const sides: string[] = [];
 	for (const direction of ['inbound', 'outbound'] as const) {
-		const istio = readIstio({ version: workloadView.traits.version, direction }, noLocation, workload);
+		const istio = readIstio({ version: workloadView.traits.fullVersion, direction }, noLocation, workload);
 		const names = sidecarNames(workload, istio);
 		const identity = sidecarIdentity(workload, istio);
 		const selection = selectEnvoyFilters(envoyFilters, { namespace: workload.namespace, labels: workload.labels, rootNamespace: istio.rootNamespace, traits: workloadView.traits, nodeMetadata: identity.metadata });
@@ -363,7 +429,7 @@ export async function unmatchedPatchFindings(extensions: readonly Extension[], e
 		}).filter(outcome => outcome.applied);
 		// Stand-ins with the filter names istiod gives (translate.ts): what a patch matches is the name.
 		const standIn = (extension: Extension, network: boolean): SidecarFilter => ({
-			kind: 'typed', comment: '', typedConfig: { '@type': network ? typeUrls.networkWasm : typeUrls.httpWasm },
+			kind: 'typed', comment: '', ecds: true, typedConfig: { '@type': network ? typeUrls.networkWasm : typeUrls.httpWasm },
 			name: extension.kind === 'WasmPlugin' ? workloadView.traits.filterName(extension.namespace, extension.name) : `extensions.istio.io/trafficextension/${extension.namespace}.${extension.name}`,
 		});
 		const inPhase = (chain: 'http' | 'network', phase: Phase) => outcomes
@@ -376,7 +442,15 @@ export async function unmatchedPatchFindings(extensions: readonly Extension[], e
 			networkFilters: (['AUTHN', 'AUTHZ', 'STATS', 'UNSPECIFIED_PHASE'] as const).flatMap(phase => inPhase('network', phase)),
 			notes: [], summary: [], sources: [],
 		};
-		unmatchedIn.push(new Set(unmatchedPatches({ ...base, plugins: [], sidecar, patches }).map(patch => patch.origin)));
+		const dryRun = dryRunPatches({ ...base, plugins: [], sidecar, patches });
+		unmatchedIn.push(new Set(dryRun.unmatched.map(patch => patch.origin)));
+		// Why istiod does nothing with a patch, where it says more than "matches nothing" (first side wins).
+		for (const event of dryRun.events) {
+			if (!explained.has(event.patch.origin)) {
+				explained.set(event.patch.origin, describePatchEvent(event).slice(event.patch.origin.length + 2));
+			}
+		}
+
 		sides.push(direction === 'inbound' ? `inbound on port ${names.matchPort}` : `outbound to ${istio.destination.host}:${istio.destination.port}`);
 	}
 
@@ -385,8 +459,9 @@ export async function unmatchedPatchFindings(extensions: readonly Extension[], e
 		const [, subject = 'EnvoyFilter', where = ''] = /^(EnvoyFilter \S+) \(([^,]+),/.exec(patch.origin) ?? [];
 		return {
 			severity: 'warning', checker: 'meshbox', where, subject, field: '',
-			message: `${describePatch(patch)} matches nothing in the sidecar of ${labels} in ${workload.namespace} (${sides.join(', or ')}); istiod ignores such a patch`,
-			hint: 'check the names it matches (listener, filter chain, filter, route, cluster) against `meshbox render` of a sandbox with these files',
+			message: explained.get(patch.origin) ?? `${describePatch(patch)} matches nothing in the sidecar of ${labels} in ${workload.namespace} (${sides.join(', or ')}); istiod ignores such a patch`,
+			hint: explained.has(patch.origin) ? 'a sandbox with these files shows the same in box.istioNotes'
+				: 'check the names it matches (listener, filter chain, filter, route, cluster) against `meshbox render` of a sandbox with these files',
 		} satisfies Finding;
 	});
 }

@@ -13,7 +13,7 @@
 import type { SidecarModel } from '../config/model.ts';
 import type { JsonObject } from '../util/json.ts';
 import type { ResolvedIstioSpec, ResolvedWorkload } from './spec.ts';
-import { fullVersion } from './version.ts';
+import { versionTraits } from './version.ts';
 
 /** The names a sidecar's listener, route and cluster have (SidecarModel's), plus the port match.ports is compared with. */
 export type SidecarNames = Pick<SidecarModel, 'trafficDirection' | 'listenerName' | 'filterChainName' | 'statPrefix' | 'routeConfigName'
@@ -77,7 +77,7 @@ function injectedLabels(workload: ResolvedWorkload): Record<string, string> {
 export function sidecarIdentity(workload: ResolvedWorkload, istio: ResolvedIstioSpec): SidecarIdentity {
 	const domain = `${workload.namespace}.svc.cluster.local`;
 	const labels = injectedLabels(workload);
-	const istioVersion = fullVersion(istio.version);
+	const istioVersion = versionTraits(istio.version, istio.patch).fullVersion;
 	const owner = `kubernetes://apis/apps/v1/namespaces/${workload.namespace}/deployments/${workload.name}`;
 	const podPorts = JSON.stringify([{ containerPort: workload.port, protocol: 'TCP' }]);
 	const metadata: JsonObject = {

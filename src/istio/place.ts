@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { PluginModel, SidecarFilter } from '../config/model.ts';
 import { inspectWasmBytes, inspectWasmFile, type WasmModuleInfo } from '../config/wasm-module.ts';
 import { typeUrls } from '../envoy/type-urls.ts';
-import { isMeshboxError } from '../errors.ts';
+import { isMeshboxError, MeshboxError } from '../errors.ts';
 import type { FetchResult, WasmCache } from './fetch/cache.ts';
 import { redactText } from './redact.ts';
 import { displayName, isLua, type Extension, type WasmExtension } from './resources.ts';
@@ -85,7 +85,7 @@ export async function placeExtension(extension: Extension, network: boolean, con
 					throw new Error(`cannot fetch Wasm module ${translation.pluginName}: missing image pulling secret (istio.pullSecrets has no "${extension.imagePullSecret}")`);
 				}
 
-				pullSecret = await readFile(path.resolve(context.baseDir, secretFile));
+				pullSecret = await readPullSecret(path.resolve(context.baseDir, secretFile), extension.imagePullSecret);
 			}
 
 			const fetched = await context.cache.get({
@@ -97,10 +97,16 @@ export async function placeExtension(extension: Extension, network: boolean, con
 				pullSecret,
 				timeoutMs: context.istio.fetchTimeoutMs,
 				insecureRegistries: context.istio.insecureRegistries,
+				registryRealmCheck: context.traits.registryRealmCheck,
 			});
 			context.notes.push(`istio-agent: ${translation.filterName}: ${describeFetch(fetched, translation.code.uri)}`);
 			wasmPath = fetched.path;
 		} catch (error) {
+			if (isMeshboxError(error)) {
+				// A pull secret the API server would not store (readPullSecret): the user's file to fix, not a fetch failure.
+				throw error;
+			}
+
 			const failOpen = extension.failStrategy === 'FAIL_OPEN';
 			context.notes.push(`istio-agent: error in converting the wasm config to local: ${(error as Error).message}. applying ${failOpen ? 'allow' : 'deny'} RBAC filter`);
 			return {
@@ -140,6 +146,29 @@ export async function placeExtension(extension: Extension, network: boolean, con
 		hostEnv: [],
 	};
 	return { kind: 'wasm', plugin, comment: comment(extension) };
+}
+
+/**
+ * The docker config JSON of a pull secret. A kubernetes.io/dockerconfigjson Secret whose `.dockerconfigjson`
+ * is not JSON cannot exist in a cluster (the API server refuses it: kubernetes pkg/apis/core/validation/
+ * validation.go ValidateSecret), so a broken file is the user's error, named with the JSON error's line,
+ * rather than the fetch failure it would become deep in the registry client.
+ */
+async function readPullSecret(file: string, secretName: string): Promise<Uint8Array> {
+	const bytes = await readFile(file);
+	const text = bytes.toString('utf8');
+	try {
+		JSON.parse(text);
+	} catch (error) {
+		const message = (error as Error).message;
+		const position = Number(/at position (\d+)/.exec(message)?.[1] ?? Number.NaN);
+		const before = Number.isNaN(position) ? undefined : text.slice(0, position).split('\n');
+		const where = before ? `${file}:${before.length}:${(before.at(-1)?.length ?? 0) + 1}` : file;
+		throw new MeshboxError('CONFIG_INVALID', `${where}: the pull secret "${secretName}" (istio.pullSecrets.${secretName}) is not valid JSON: ${message}`,
+			'give a docker config file, e.g. {"auths": {"registry.example.com": {"auth": "<base64 of user:password>"}}} (what `docker login` writes to ~/.docker/config.json)');
+	}
+
+	return bytes;
 }
 
 /**

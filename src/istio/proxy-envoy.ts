@@ -10,7 +10,7 @@
  */
 import type { SandboxModel } from '../config/model.ts';
 import { compareVersions, installedEnvoyVersions, servedEnvoyVersions } from '../envoy/provision.ts';
-import { istioVersions, type IstioVersion } from './version.ts';
+import { parseIstioRelease, type IstioVersion } from './version.ts';
 
 /** Istio release → the Envoy release branch (MAJOR.MINOR) its istio-proxy is built from. */
 export const istioProxyEnvoy: Readonly<Record<IstioVersion, string>> = {
@@ -58,9 +58,7 @@ export function explicitIstioVersion(istio: unknown): IstioVersion | undefined {
 		return undefined;
 	}
 
-	const value = (istio as Record<string, unknown>).version;
-	const text = typeof value === 'number' ? value.toFixed(2) : value;
-	return (istioVersions as readonly unknown[]).includes(text) ? text as IstioVersion : undefined;
+	return parseIstioRelease((istio as Record<string, unknown>).version)?.version;
 }
 
 /**

@@ -48,17 +48,22 @@ export async function resolveIstioSidecar(input: IstioResolveInput): Promise<Ist
 	const locate = input.locate ?? noLocation;
 	const workload = readWorkload(input.workload, locate);
 	const istio = readIstio(input.istio, locate, workload);
-	const traits = versionTraits(istio.version);
+	const traits = versionTraits(istio.version, istio.patch);
 	const parseOptions: ParseOptions = {
 		traits,
 		defaultNamespace: workload.namespace,
 		suggestion: { namespace: workload.namespace, labels: workload.labels },
 		howToSetVersion: setIstioVersionField,
 	};
-	const { extensions, envoyFilters, findings } = await loadResources(istio, input.baseDir, parseOptions);
+	const loaded = await loadResources(istio, input.baseDir, parseOptions);
+	const { envoyFilters, findings } = loaded;
 	if (findings.some(finding => finding.severity === 'error')) {
 		throw findingsError(findings);
 	}
+
+	const pod = input.pod ?? new IstioPod();
+	// Each change since the pod's last resolution bumps an object's resourceVersion, as the API server does (pod.ts).
+	const extensions = pod.withResourceVersions(loaded.extensions);
 
 	const names = sidecarNames(workload, istio);
 	const identity = sidecarIdentity(workload, istio);
@@ -92,7 +97,7 @@ export async function resolveIstioSidecar(input: IstioResolveInput): Promise<Ist
 
 	const hostEnv = { ...(input.processEnv ?? process.env), ...identity.containerEnv, ...istio.env };
 	const wasmDir = istio.cacheDir ? path.resolve(input.baseDir, istio.cacheDir) : path.join(cacheDir(), 'istio-wasm');
-	const cache = (input.pod ?? new IstioPod()).wasmCache(wasmDir, () => new WasmCache(wasmDir));
+	const cache = pod.wasmCache(wasmDir, () => new WasmCache(wasmDir));
 	cache.log = line => notes.push(`istio-agent: ${line}`);
 	const context: PlaceContext = { traits, istio, baseDir: input.baseDir, cache, hostEnv, notes, sources: new Set(istio.files.map(file => path.resolve(input.baseDir, file))) };
 	const placed = new Map<Extension, SidecarFilter>();
@@ -118,7 +123,7 @@ export async function resolveIstioSidecar(input: IstioResolveInput): Promise<Ist
 	];
 
 	const summary = [
-		`Istio ${istio.version} sidecar of ${workload.namespace}/${workload.name} (${Object.entries(workload.labels).map(([key, value]) => `${key}=${value}`).join(', ')}),`,
+		`Istio ${traits.fullVersion} sidecar of ${workload.namespace}/${workload.name} (${Object.entries(workload.labels).map(([key, value]) => `${key}=${value}`).join(', ')}),`,
 		`${istio.direction} (${istio.direction === 'inbound' ? 'SERVER' : 'CLIENT'}) traffic on port ${names.matchPort}; root namespace ${istio.rootNamespace}.`,
 		...outcomes.map(outcome => `${outcome.applied ? '+' : '-'} ${displayName(outcome.extension)} (${outcome.extension.origin.file}:${outcome.extension.origin.line}): ${outcome.applied ? `${outcome.chain} chain, phase ${outcome.extension.phase}, priority ${outcome.extension.priority ?? 'unset'}` : outcome.reason}`),
 		...envoyFilterSelection.summary,

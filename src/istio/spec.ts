@@ -3,7 +3,7 @@
  * which workload the sandbox's Envoy is the sidecar of, which Istio release to emulate, and the Istio files.
  */
 import { readInteger, readObject, readOneOf, readPort, readString, readStringMap, configError, type Locator } from '../config/fields.ts';
-import { defaultIstioVersion, istioVersions, type IstioVersion } from './version.ts';
+import { defaultIstioVersion, istioVersions, latestPatches, parseIstioRelease, type IstioVersion } from './version.ts';
 
 export type WorkloadSpec = {
 	/** Workload (Deployment) name. Default: `my-app`. */
@@ -30,8 +30,12 @@ export type DestinationSpec = {
 };
 
 export type IstioSpec = {
-	/** The Istio release emulated: names, placement and failure handling follow it. Default '1.29'. */
-	version?: IstioVersion;
+	/**
+	 * The Istio release emulated: names, placement and failure handling follow it. A release (`'1.29'`, its
+	 * latest known patch: 1.29.6) or a patch (`'1.29.0'`; patches differ in istio-agent's registry realm check).
+	 * Default '1.29'.
+	 */
+	version?: IstioVersion | `${IstioVersion}.${number}`;
 	/** Files with WasmPlugin (and, 1.30+, TrafficExtension) documents; relative to meshbox.yaml / baseDir. */
 	files?: string[];
 	/**
@@ -74,6 +78,8 @@ export type ResolvedWorkload = {
 
 export type ResolvedIstioSpec = {
 	readonly version: IstioVersion;
+	/** The patch of `version` (version.ts latestPatches when only the release was given). */
+	readonly patch: number;
 	readonly files: readonly string[];
 	readonly resources: readonly unknown[];
 	readonly direction: 'inbound' | 'outbound';
@@ -119,8 +125,15 @@ export function readIstio(value: unknown, locate: Locator, workload: ResolvedWor
 	const files = fields.files === undefined ? [] : readList(fields.files, ['istio', 'files'], locate).map((file, index) => readString(file, ['istio', 'files', index], locate));
 	const destination = fields.destination === undefined ? {} : readObject(fields.destination, ['istio', 'destination'], locate, ['host', 'port']);
 	const destinationPort = destination.port === undefined ? 80 : readPort(destination.port, ['istio', 'destination', 'port'], locate);
+	const release = fields.version === undefined ? { version: defaultIstioVersion, patch: latestPatches[defaultIstioVersion] } : parseIstioRelease(fields.version);
+	if (!release) {
+		throw configError(locate, ['istio', 'version'], `${JSON.stringify(fields.version)} is not an Istio release meshbox emulates`,
+			`use one of ${istioVersions.join(', ')} (its latest patch), or a patch such as ${defaultIstioVersion}.0; quote it in YAML: version: '1.30'`);
+	}
+
 	return {
-		version: fields.version === undefined ? defaultIstioVersion : readOneOf(typeof fields.version === 'number' ? fields.version.toFixed(2) : fields.version, ['istio', 'version'], locate, istioVersions),
+		version: release.version,
+		patch: release.patch,
 		files,
 		resources: fields.resources === undefined ? [] : readList(fields.resources, ['istio', 'resources'], locate),
 		direction: fields.direction === undefined ? 'inbound' : readOneOf(fields.direction, ['istio', 'direction'], locate, ['inbound', 'outbound'] as const),

@@ -70,7 +70,7 @@ test('INSERT_AFTER / INSERT_FIRST / ADD / REPLACE / REMOVE on HTTP filters, in t
 	t.deepEqual(hcmConfig(bootstrap).http_filters.map(filter => filter.name), ['my-plugin', 'replaced', 'envoy.filters.http.router', 'last']);
 });
 
-test('MERGE: the same @type merges field by field (lists append), another @type replaces, name is overwritten', async t => {
+test('MERGE: the same @type merges field by field (lists append), name is overwritten', async t => {
 	const bootstrap = buildBootstrap(await model([
 		{
 			applyTo: 'NETWORK_FILTER',
@@ -80,21 +80,25 @@ test('MERGE: the same @type merges field by field (lists append), another @type 
 		{
 			applyTo: 'HTTP_FILTER',
 			match: { listener: { filterChain: { filter: { name: hcm, subFilter: { name: 'envoy.filters.http.router' } } } } },
-			patch: { operation: 'MERGE', value: { typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router', suppress_envoy_headers: true } } },
-		},
-		{
-			applyTo: 'HTTP_FILTER',
-			match: { listener: { filterChain: { filter: { name: hcm, subFilter: { name: 'my-plugin' } } } } },
-			patch: { operation: 'MERGE', value: { name: 'renamed', typed_config: luaFilter.typed_config } },
+			patch: { operation: 'MERGE', value: { name: 'router-renamed', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router', suppress_envoy_headers: true } } },
 		},
 	]), placement);
 	const config = hcmConfig(bootstrap);
 	t.is(config.server_name, 'patched');
 	t.deepEqual(config.http_protocol_options, { enable_trailers: true, accept_http_10: true }, 'objects merge: the generated field stays');
 	t.is(config.stat_prefix, 'ingress_http');
-	const [plugin, router] = config.http_filters;
-	t.deepEqual(plugin, { name: 'renamed', typed_config: luaFilter.typed_config }, 'a typed_config of another @type replaces the old one');
-	t.deepEqual(router?.typed_config, { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router', suppress_envoy_headers: true });
+	const router = config.http_filters[1];
+	t.deepEqual(router, { name: 'router-renamed', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router', suppress_envoy_headers: true } });
+});
+
+test('MERGE with another @type is refused, naming the patch and both types: istiod\'s merge fails on it (use REPLACE)', async t => {
+	const error = await t.throwsAsync(model([{
+		applyTo: 'HTTP_FILTER',
+		match: { listener: { filterChain: { filter: { name: hcm, subFilter: { name: 'my-plugin' } } } } },
+		patch: { operation: 'MERGE', value: { name: 'renamed', typed_config: luaFilter.typed_config } },
+	}]));
+	t.true(error instanceof MeshboxError && error.code === 'CONFIG_INVALID', String(error));
+	t.regex(error?.message ?? '', /envoy\.patches\[0\].*patch MERGE on HTTP_FILTER on my-plugin has typed_config @type type\.googleapis\.com\/envoy\.extensions\.filters\.http\.lua\.v3\.Lua, the filter's is type\.googleapis\.com\/envoy\.extensions\.filters\.http\.wasm\.v3\.Wasm: istiod's merge fails .*use operation REPLACE/);
 });
 
 test('route configuration, virtual host and route patches; cluster MERGE, ADD and REMOVE', async t => {

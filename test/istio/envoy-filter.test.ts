@@ -46,7 +46,7 @@ test('check: Istio\'s validation messages at file:line:col; every EnvoyFilter ge
 		'test.yaml:16:94 EnvoyFilter default/subfilter-on-network: Envoy filter: subfilter match can be used with applyTo HTTP_FILTER only',
 		'test.yaml:26:32 EnvoyFilter default/no-filter-name: Envoy filter: filter match has no name to match on',
 		'test.yaml:36:7 EnvoyFilter default/cluster-with-listener-match: Envoy filter: applyTo for cluster class objects cannot have non cluster match',
-		'test.yaml:46:15 EnvoyFilter default/bad-regex: Envoy filter: invalid regex for proxy version, [Invalid regular expression: /(/: Unterminated group]',
+		'test.yaml:46:15 EnvoyFilter default/bad-regex: Envoy filter: invalid regex for proxy version, [error parsing regexp: missing closing ): `(`]',
 		'test.yaml:60:1 EnvoyFilter wrong-version: no matches for kind "EnvoyFilter" in version "networking.istio.io/v1beta1"',
 	]);
 	t.deepEqual(parsed.envoyFilters.map(filter => filter.name), ['good']);
@@ -84,7 +84,7 @@ test('order: priority ascending, then the root namespace, then creation (file) o
 	t.regex(notes, /EnvoyFilter default\/reviews-only does not apply: workloadSelector does not match the workload: needs app=reviews/);
 	t.regex(notes, /EnvoyFilter payments\/elsewhere does not apply: in namespace payments/);
 	t.regex(notes, /EnvoyFilter default\/gateway does not apply: has targetRefs/);
-	t.regex(notes, /EnvoyFilter default\/old-proxy \(test\.yaml:\d+:\d+, configPatches\[0\]\): patch REMOVE on HTTP_FILTER \(SIDECAR_INBOUND\) does not apply: match\.proxy\.proxyVersion "\^1\\\\\.28\.\*" does not match the sidecar's Istio version 1\.29\.0/);
+	t.regex(notes, /EnvoyFilter default\/old-proxy \(test\.yaml:\d+:\d+, configPatches\[0\]\): patch REMOVE on HTTP_FILTER \(SIDECAR_INBOUND\) does not apply: match\.proxy\.proxyVersion "\^1\\\\\.28\.\*" does not match the sidecar's Istio version 1\.29\.6/);
 });
 
 const headersUrl = `file://${fixturePlugin('rust-headers')}`;

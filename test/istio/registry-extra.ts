@@ -125,3 +125,62 @@ export async function startFileServer(files: Readonly<Record<string, Uint8Array>
 		},
 	};
 }
+
+export type TokenFront = {
+	/** `127.0.0.1:<port>`: the registry's API behind Bearer token auth, whose token realm is on this host. */
+	readonly host: string;
+	/** Requests seen, `METHOD path` (token requests included). */
+	readonly requests: readonly string[];
+	stop(): Promise<void>;
+};
+
+/**
+ * The registry behind Docker's token auth, as Docker Hub, GHCR or Harbor put it: a request without a token
+ * gets 401 `WWW-Authenticate: Bearer realm="http://127.0.0.1:<port>/token",service=…,scope=…`, the realm hands
+ * out a token, and requests with it are forwarded to `registry`. Debian's docker-registry can only do token auth
+ * with a separate JWT-signing token server, so the test plays both parts. Its realm is on loopback, which
+ * istio-agent refuses from 1.27.8 / 1.28.5 / 1.29.1 / 1.30.0.
+ */
+export async function startTokenFront(registry: Registry): Promise<TokenFront> {
+	const token = 'meshbox-test-token';
+	const requests: string[] = [];
+	let realm = '';
+	const server = http.createServer((request, response) => {
+		requests.push(`${request.method} ${request.url}`);
+		if ((request.url ?? '').startsWith('/token')) {
+			response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token, access_token: token }));
+			return;
+		}
+
+		if (request.headers.authorization !== `Bearer ${token}`) {
+			const repository = /^\/v2\/(.+)\/(?:manifests|blobs)\//.exec(request.url ?? '')?.[1];
+			const scope = repository ? `,scope="repository:${repository}:pull"` : '';
+			response.writeHead(401, { 'www-authenticate': `Bearer realm="${realm}",service="meshbox-test"${scope}`, 'content-type': 'application/json' })
+				.end('{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}');
+			return;
+		}
+
+		const [hostname, port] = registry.host.split(':');
+		const { authorization: _token, ...headers } = request.headers;
+		const upstream = http.request({ hostname, port: Number(port), method: request.method, path: request.url, headers: { ...headers, host: registry.host } }, answer => {
+			response.writeHead(answer.statusCode ?? 502, answer.headers);
+			answer.pipe(response);
+		});
+		upstream.on('error', () => response.writeHead(502).end());
+		request.pipe(upstream);
+	});
+	await new Promise<void>((resolve, reject) => {
+		server.once('error', reject);
+		server.listen(0, '127.0.0.1', resolve);
+	});
+	const { port } = server.address() as AddressInfo;
+	realm = `http://127.0.0.1:${port}/token`;
+	return {
+		host: `127.0.0.1:${port}`,
+		requests,
+		async stop() {
+			server.closeAllConnections();
+			await new Promise(resolve => server.close(resolve));
+		},
+	};
+}

@@ -9,7 +9,7 @@ test('render shows the sidecar chain with each filter\'s WasmPlugin as a comment
 	const result = await execa('node', ['bin/meshbox.js', 'render', '--config', 'fixtures/istio/meshbox-istio.yaml'], { reject: false });
 	t.is(result.exitCode, 0, result.stderr);
 	const yaml = result.stdout;
-	t.regex(yaml, /# Istio 1\.29 sidecar of default\/my-app/);
+	t.regex(yaml, /# Istio 1\.29\.6 sidecar of default\/my-app/, 'istio.version 1.29 is its latest patch');
 	t.regex(yaml, /name: virtualInbound/);
 	t.regex(yaml, /traffic_direction: INBOUND/);
 	t.regex(yaml, /id: sidecar~127\.0\.0\.1~my-app-meshbox\.default~default\.svc\.cluster\.local/);

@@ -8,7 +8,7 @@ import { displayEnvoyFilter, unmatchedPatchFindings } from '../../istio/envoy-fi
 import { formatFinding } from '../../istio/findings.ts';
 import { loadIstioFiles } from '../../istio/parse.ts';
 import { displayName } from '../../istio/resources.ts';
-import { istioVersions, defaultIstioVersion, versionTraits, type IstioVersion } from '../../istio/version.ts';
+import { istioVersions, defaultIstioVersion, parseIstioRelease, versionTraits } from '../../istio/version.ts';
 import { MeshboxError } from '../../errors.ts';
 import type { Command } from '../command.ts';
 
@@ -19,7 +19,7 @@ export const checkCommand: Command = {
 	name: 'check',
 	summary: 'validate Istio YAML (WasmPlugin, TrafficExtension, EnvoyFilter) as a cluster would; nothing is started',
 	usage: [usage, '',
-		`      --istio-version V  the Istio release to check against: ${istioVersions.join(', ')} (default ${defaultIstioVersion})`,
+		`      --istio-version V  the Istio release to check against: ${istioVersions.join(', ')} or a patch (1.29.0) (default ${defaultIstioVersion})`,
 		'      --namespace NS     namespace of documents without one (default: default)',
 		'      --label K=V        labels of the workload, for the WasmPlugins suggested in place of non-API constructs (default app=my-app)',
 	].join('\n'),
@@ -34,10 +34,13 @@ export const checkCommand: Command = {
 			throw new MeshboxError('USAGE', 'no files given', `usage: ${usage}`);
 		}
 
-		const version = (values['istio-version'] ?? defaultIstioVersion) as IstioVersion;
-		if (!(istioVersions as readonly string[]).includes(version)) {
-			throw new MeshboxError('USAGE', `--istio-version ${version}: not an Istio release meshbox emulates`, `use one of ${istioVersions.join(', ')}`);
+		const release = parseIstioRelease(values['istio-version'] ?? defaultIstioVersion);
+		if (!release) {
+			throw new MeshboxError('USAGE', `--istio-version ${values['istio-version']}: not an Istio release meshbox emulates`, `use one of ${istioVersions.join(', ')} (its latest patch), or a patch such as ${defaultIstioVersion}.0`);
 		}
+
+		const { version } = release;
+		const traits = versionTraits(version, release.patch);
 
 		const labels: Record<string, string> = {};
 		for (const label of values.label ?? ['app=my-app']) {
@@ -51,14 +54,14 @@ export const checkCommand: Command = {
 
 		const namespace = values.namespace ?? 'default';
 		const loaded = await loadIstioFiles(positionals, process.cwd(), {
-			traits: versionTraits(version),
+			traits,
 			defaultNamespace: namespace,
 			suggestion: { namespace, labels },
 			howToSetVersion: wanted => `check with --istio-version ${wanted}`,
 		});
 		const { extensions, envoyFilters } = loaded;
 		// EnvoyFilter patches that would match nothing in this workload's sidecar (istiod ignores them silently).
-		const findings = [...loaded.findings, ...await unmatchedPatchFindings(extensions, envoyFilters, { traits: versionTraits(version), namespace, labels })];
+		const findings = [...loaded.findings, ...await unmatchedPatchFindings(extensions, envoyFilters, { traits, namespace, labels })];
 		for (const finding of findings) {
 			out(formatFinding(finding));
 		}

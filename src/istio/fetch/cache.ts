@@ -39,6 +39,8 @@ export type FetchRequest = {
 	readonly pullSecret: Uint8Array | undefined;
 	readonly timeoutMs: number;
 	readonly insecureRegistries: readonly string[];
+	/** istio-agent refuses a registry whose 401 names an unsafe realm (VersionTraits.registryRealmCheck). */
+	readonly registryRealmCheck: boolean;
 };
 
 /**
@@ -134,7 +136,7 @@ export class WasmCache {
 		if (isOci) {
 			let prepared;
 			try {
-				prepared = await prepareImage(reference, { timeoutMs: request.timeoutMs, insecure, pullSecret: request.pullSecret, log: this.log });
+				prepared = await prepareImage(reference, { timeoutMs: request.timeoutMs, insecure, pullSecret: request.pullSecret, registryRealmCheck: request.registryRealmCheck, log: this.log });
 			} catch (error) {
 				throw new Error(`could not fetch Wasm OCI image: ${(error as Error).message}`);
 			}

@@ -9,7 +9,9 @@
  *   addresses: its ping tries https, then http), or the server answered HTTPS with HTTP ("server gave HTTP
  *   response to HTTPS client"), which makes imagefetcher.go retry with name.Insecure.
  * - Auth: anonymous, or the pull secret's docker config entry for the registry (Basic, or a Bearer token from
- *   the realm a 401 names).
+ *   the realm a 401 names). From 1.27.8 / 1.28.5 / 1.29.1 / 1.30.0 (`registryRealmCheck`) every 401 is refused
+ *   whose WWW-Authenticate names a realm that is not an http(s) URL to a public host, Basic realms included
+ *   (imagefetcher.go ssrfProtectionTransport, validateRealmURL).
  * - An image index resolves to its linux/amd64 entry (go-containerregistry's default platform; an entry without
  *   a platform counts as linux/amd64); without one the fetch fails: "no child with platform linux/amd64 in index".
  * - The manifest digest is the checksum `sha256` is compared with (not the .wasm's hash); blobs and manifests
@@ -20,7 +22,9 @@
  *   one application/vnd.module.wasm.content.layer.v1+wasm holding the raw module).
  */
 import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import got, { RequestError, type Headers } from 'got';
+import { parseGoUrl } from '../go-url.ts';
 import { extractPluginWasm } from './unbox.ts';
 
 export const mediaTypes = {
@@ -134,6 +138,8 @@ export type OciFetchOptions = {
 	/** The registry is in WASM_INSECURE_REGISTRIES (or it is `*`): TLS certificates are not verified. */
 	readonly insecure: boolean;
 	readonly pullSecret: Uint8Array | undefined;
+	/** Refuse a 401 whose WWW-Authenticate realm is unsafe (VersionTraits.registryRealmCheck). */
+	readonly registryRealmCheck: boolean;
 	/** Progress lines in istio-agent's words. */
 	readonly log: (line: string) => void;
 };
@@ -305,8 +311,9 @@ class RegistryClient {
 
 	private readonly credentials = (): Credentials => credentialsFor(this.options.pullSecret, this.ref.registry);
 
-	private send(scheme: 'https' | 'http', path: string, accept: string) {
-		return got(`${scheme}://${this.ref.registry}${path}`, {
+	private async send(scheme: 'https' | 'http', path: string, accept: string) {
+		const url = `${scheme}://${this.ref.registry}${path}`;
+		const response = await got(url, {
 			headers: { accept, ...(this.authorization ? { authorization: this.authorization } : {}) },
 			responseType: 'buffer',
 			throwHttpErrors: false,
@@ -315,6 +322,31 @@ class RegistryClient {
 			followRedirect: true,
 			https: { rejectUnauthorized: !this.options.insecure },
 		});
+		this.checkRealms(url, response.statusCode, response.rawHeaders);
+		return response;
+	}
+
+	/**
+	 * imagefetcher.go ssrfProtectionTransport.RoundTrip: on a 401, every realm="…" in every WWW-Authenticate
+	 * header must pass validateRealmURL, or the request fails (net/http wraps the transport's error as
+	 * `Get "<url>": …`). It runs below go-containerregistry, so the ping, the manifest and the token requests are
+	 * all checked, with or without a pull secret.
+	 */
+	private checkRealms(url: string, statusCode: number, rawHeaders: readonly string[]): void {
+		if (!this.options.registryRealmCheck || statusCode !== 401) {
+			return;
+		}
+
+		for (let index = 0; index + 1 < rawHeaders.length; index += 2) {
+			if (rawHeaders[index]!.toLowerCase() !== 'www-authenticate') {
+				continue;
+			}
+
+			const problem = unsafeRealm(rawHeaders[index + 1]!);
+			if (problem) {
+				throw new Error(`Get ${JSON.stringify(url)}: rejected unsafe bearer realm: ${problem} (istio-agent from 1.27.8, 1.28.5, 1.29.1 and 1.30.0 refuses a registry whose WWW-Authenticate realm is not an http(s) URL to a public host: give the registry's token service a public address)`);
+			}
+		}
 	}
 
 	/** The first request: HTTPS, then plain HTTP where go-containerregistry / imagefetcher.go would try it. */
@@ -395,6 +427,7 @@ class RegistryClient {
 				retry: { limit: 0 },
 				https: { rejectUnauthorized: !this.options.insecure },
 			});
+			this.checkRealms(tokenUrl.href, response.statusCode, response.rawHeaders);
 			const body = response.body as { token?: string; access_token?: string };
 			const token = body.token ?? body.access_token;
 			return token ? `Bearer ${token}` : undefined;
@@ -402,6 +435,92 @@ class RegistryClient {
 
 		return undefined;
 	}
+}
+
+/**
+ * imagefetcher.go validateAllRealms + validateRealmURL: each `realm="…"` (found as text, as Istio does, so a
+ * Basic challenge's realm counts too) must be an http(s) URL (Go url.Parse) whose host is not
+ * metadata.google.internal, not `localhost`, and not an IP literal that Go calls private (10/8, 172.16/12,
+ * 192.168/16, fc00::/7), loopback (127/8, ::1) or link-local unicast (169.254/16, fe80::/10). Host names other
+ * than those two are not resolved. The reason in Istio's words, or undefined when every realm passes.
+ */
+export function unsafeRealm(challenge: string): string | undefined {
+	for (const match of challenge.matchAll(/realm="([^"]*)"/g)) {
+		const url = parseGoUrl(match[1]!);
+		if (url.error) {
+			return `invalid realm URL: ${url.error}`;
+		}
+
+		if (url.scheme !== 'http' && url.scheme !== 'https') {
+			return `realm scheme ${JSON.stringify(url.scheme)} not allowed`;
+		}
+
+		const host = goHostname(url.host);
+		if (host === '') {
+			return 'realm missing host';
+		}
+
+		if (host === 'metadata.google.internal') {
+			return 'realm targets cloud metadata service';
+		}
+
+		if (host === 'localhost') {
+			return 'realm targets localhost';
+		}
+
+		if (isPrivateLoopbackOrLinkLocal(host)) {
+			return 'realm targets private/loopback/link-local IP';
+		}
+	}
+
+	return undefined;
+}
+
+/** Go URL.Hostname() (net/url splitHostPort): the host without a valid `:port`, an IPv6 literal without brackets. */
+function goHostname(hostPort: string): string {
+	let host = hostPort;
+	const colon = host.lastIndexOf(':');
+	if (colon >= 0 && /^:\d*$/.test(host.slice(colon))) {
+		host = host.slice(0, colon);
+	}
+
+	return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+}
+
+/** Go net.ParseIP(host) and IP.IsPrivate() || IsLoopback() || IsLinkLocalUnicast(); IPv4-mapped IPv6 as IPv4. */
+function isPrivateLoopbackOrLinkLocal(host: string): boolean {
+	const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host)?.[1];
+	const address = mapped ?? host;
+	if (isIP(address) === 4) {
+		const [a, b] = address.split('.').map(Number) as [number, number];
+		return a === 10 || a === 127 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254);
+	}
+
+	if (isIP(address) === 6) {
+		const groups = expandIpv6(address);
+		const first = groups[0]!;
+		const loopback = groups.slice(0, 7).every(group => group === 0) && groups[7] === 1;
+		return loopback || (first & 0xfe00) === 0xfc00 || (first & 0xffc0) === 0xfe80;
+	}
+
+	return false;
+}
+
+/** The 8 16-bit groups of an IPv6 address (node:net isIP already accepted it); an embedded IPv4 tail counts as two. */
+function expandIpv6(address: string): number[] {
+	const withoutZone = address.split('%')[0]!;
+	const [head, tail] = withoutZone.includes('::') ? withoutZone.split('::') as [string, string] : [withoutZone, undefined];
+	const groups = (part: string | undefined): number[] => (part ? part.split(':') : []).flatMap(group => {
+		if (group.includes('.')) {
+			const [a, b, c, d] = group.split('.').map(Number) as [number, number, number, number];
+			return [(a << 8) | b, (c << 8) | d];
+		}
+
+		return [Number.parseInt(group, 16)];
+	});
+	const front = groups(head);
+	const back = groups(tail);
+	return tail === undefined ? front : [...front, ...Array.from({ length: 8 - front.length - back.length }, () => 0), ...back];
 }
 
 /** A TLS failure in words a user can act on: an untrusted certificate is what WASM_INSECURE_REGISTRIES is for. */
