@@ -240,9 +240,13 @@ function isOwnOutput(file: string, ownOutputs: ReadonlySet<string>): boolean {
 	}
 }
 
-/** A change a build made itself (its outputs, tools' state), which must not start another build. */
+/**
+ * A change that is no build input: what a build made itself (its outputs, tools' state), and logs (`*.log`: no
+ * build reads them, and `up --watch 2>&1 | tee up.log` writes meshbox's output through tee, whose file cannot be
+ * told from a source by identity as a redirected stdout can). It must not start another build.
+ */
 function isBuildOutput(file: string, root: string): boolean {
-	if (file.endsWith('.wasm')) {
+	if (file.endsWith('.wasm') || file.endsWith('.log')) {
 		return true;
 	}
 

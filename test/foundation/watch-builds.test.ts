@@ -117,7 +117,7 @@ import { copyFileSync, readFileSync } from 'node:fs';
 copyFileSync(readFileSync('src/module.txt', 'utf8').trim(), 'out/plugin.wasm');
 `;
 
-test('up --watch > up.log inside the watched directory builds once per edit, not on its own log lines', async t => {
+test('up --watch > up.log inside the watched directory builds once per edit, not on its own log lines nor on other logs', async t => {
 	// No `watch:`: the build's cwd (app/) is watched, and the log is written there.
 	const { dir, app, config } = await project(quickBuild, { watch: '' });
 	t.teardown(async () => rm(dir, { recursive: true, force: true }));
@@ -141,6 +141,8 @@ test('up --watch > up.log inside the watched directory builds once per edit, not
 	await waitForLog(/^building app: node build\.mjs$/, 'the edit started a build');
 	await waitForLog(/^reloaded app \(sha256/, 'the build was pushed');
 
+	// A log another process writes there, as `up --watch 2>&1 | tee up.log` would: no build input either.
+	await writeFile(path.join(app, 'tee.log'), 'building app: node build.mjs\n');
 	// A config edit after that: its reload queues behind any build the log lines above would have started.
 	await writeFile(config, configText('', 'two'));
 	await waitForLog(/reloaded config version \d+ in \d+ ms \(meshbox\.yaml changed\)/, 'the config edit was reloaded');
