@@ -19,9 +19,10 @@ export const maxAliasCount = 100;
 /**
  * How deep collections may nest. The `yaml` package composes documents recursively: a few hundred levels
  * (~800 of `[` in a default Node stack, fewer when called deep in a stack) overflow it, which it reports as
- * "Maximum call stack size exceeded" at some arbitrary place. Envoy itself reads its configuration with
- * protobuf's default recursion limit of 100 (io/coded_stream.h, kDefaultRecursionLimit), so no configuration
- * it accepts comes near this; go-yaml (Kubernetes) stops at 10000, a depth this reader cannot reach.
+ * "Maximum call stack size exceeded" at some arbitrary place. Envoy reads its own configuration with protobuf's
+ * default recursion limit of 100 (io/coded_stream.h, kDefaultRecursionLimit); a plugin's configuration reaches
+ * the plugin as a string, but no real one nests more than a few dozen levels. (go-yaml, which Kubernetes uses,
+ * refuses flow nesting past 10000, "exceeded max depth of 10000", scannerc.go; this reader overflows first.)
  */
 export const maxNestingDepth = 200;
 
@@ -57,7 +58,7 @@ export function nestingError(text: string, fileLabel: string): YamlValueError | 
 				const { line, col } = lines.linePos(next.token.offset);
 				return { where: `${fileLabel}:${line}:${col}`,
 					message: `nested too deeply (limit ${maxNestingDepth} levels of maps and lists)`,
-					hint: 'flatten the structure there: no configuration Envoy accepts nests that deep (protobuf stops at 100)' };
+					hint: 'flatten the structure there: real configurations nest a few dozen levels at most (Envoy\'s own protobuf parsing stops at 100)' };
 			}
 
 			for (const item of next.token.items) {
