@@ -11,17 +11,20 @@
  *   - a burst of concurrent requests (throughput);
  *   - live update latency: the plugin's .wasm file rewritten → the new module answering, through
  *     `swapPlugin()` (xDS), for the seed (Rust) and a Go plugin.
+ *   - the xDS gRPC server reassembling a 4 MiB request message (its limit) sent in 1 KiB writes;
  *   - meshbox against its bare counterparts (./bench-ratios.ts): `meshbox up` vs bare Envoy, the exit after
  *     stop(), docker start vs a bare `docker run`, throughput with a logging plugin, the log pipeline at 1M lines.
  * Bounded: a fixed number of requests per case, all on loopback.
  */
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import http2 from 'node:http2';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../src/index.ts';
 import type { RuntimeName } from '../src/runtime/types.ts';
+import { bidiMethod, GrpcServer, maxRequestBytes } from '../src/xds/grpc-server.ts';
 import { bareEnvoy, ratioRows } from './bench-ratios.ts';
 
 const { values } = parseArgs({ options: {
@@ -171,6 +174,50 @@ for (const runtime of runtimes) {
 	await updateLatency(runtime, 'seed (Rust) ↔ headers (Rust)', [seed, 'fixtures/plugins/rust-headers/rust-headers.wasm'], body => body !== 'Hello from Wasm!\n');
 	await updateLatency(runtime, 'seed (Rust) ↔ headers (Go, 3 MB)', [seed, 'fixtures/plugins/go-headers/go-headers.wasm'], body => body !== 'Hello from Wasm!\n');
 }
+
+/** A request message of the server's limit, written in 1 KiB pieces, until the server decoded it (ms). */
+async function grpcReassembly(): Promise<number> {
+	let received: (() => void) | undefined;
+	const server = await GrpcServer.listen({ host: '127.0.0.1', port: 0, methods: { '/bench.B/M': bidiMethod<number, Uint8Array>({
+		decode: bytes => bytes.length,
+		encode: bytes => bytes,
+		handle(call) {
+			call.on('data', () => received?.());
+			call.on('end', () => call.end());
+		},
+	}) } });
+	const session = http2.connect(`http://127.0.0.1:${server.port}`);
+	try {
+		const stream = session.request({ ':method': 'POST', ':path': '/bench.B/M', 'content-type': 'application/grpc' });
+		const message = Buffer.alloc(5 + maxRequestBytes);
+		message.writeUInt32BE(maxRequestBytes, 1);
+		const decoded = new Promise<void>(resolve => {
+			received = resolve;
+		});
+		const started = performance.now();
+		for (let offset = 0; offset < message.length; offset += 1024) {
+			if (!stream.write(message.subarray(offset, offset + 1024))) {
+				await new Promise(resolve => stream.once('drain', resolve));
+			}
+		}
+
+		await decoded;
+		const elapsed = performance.now() - started;
+		stream.end();
+		return elapsed;
+	} finally {
+		session.close();
+		await server.close(100);
+	}
+}
+
+const reassembly: number[] = [];
+for (let round = 0; round < 5; round++) {
+	reassembly.push(await grpcReassembly());
+}
+
+reassembly.sort((a, b) => a - b);
+rows.push({ what: 'xDS gRPC server: a 4 MiB request in 1 KiB writes → decoded (median of 5)', value: `${percentile(reassembly, 50).toFixed(0)} ms` });
 
 rows.push(...await ratioRows(runtimes, starts));
 

@@ -7,12 +7,18 @@
  * Changes are debounced (editors and compilers write in bursts) and handled one at a time, in order. A
  * reload re-reads the whole spec (`load`), so editing meshbox.yaml (a plugin's configuration, say) is
  * picked up the same way.
+ *
+ * Builds (./build.ts) run in their own process group. One still running after `buildNoticeMs` is reported (the
+ * reloads after it wait for it); an edit to its sources stops it (the whole group) and builds anew; closing the
+ * watcher (Ctrl+C) stops it, and a process that exits at once kills its group on the way out. Changes to
+ * meshbox's own output files (`up --watch > up.log` in a watched directory) are not source changes: each line
+ * meshbox printed would otherwise start a build, which prints more lines.
  */
-import { watch, type FSWatcher } from 'node:fs';
+import { fstatSync, statSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
-import { execa } from 'execa';
 import type { PluginModel, SandboxModel } from '../config/model.ts';
 import { isMeshboxError } from '../errors.ts';
+import { startBuild, type RunningBuild } from './build.ts';
 import type { LiveSandbox } from './live.ts';
 
 export type WatchOptions = {
@@ -22,14 +28,30 @@ export type WatchOptions = {
 	readonly configFiles?: readonly string[];
 };
 
-export type Watcher = { close(): void };
+/** Stops watching and stops a build under way (its whole process group); resolves once it exited. */
+export type Watcher = { close(): Promise<void> };
 
 /** Directories never watched for source changes: build outputs and tools' state. */
 const ignoredDirectories = new Set(['target', 'node_modules', '.git', 'build', 'dist', 'out']);
 const debounceMs = 150;
+/** When a build still running is first reported, and then how often. */
+export const buildNoticeMs = 10_000;
+const buildNoticeRepeatMs = 30_000;
 
 export function watchPlugins(live: LiveSandbox, load: () => Promise<SandboxModel>, { report, configFiles = [] }: WatchOptions): Watcher {
 	const watchers: FSWatcher[] = [];
+	/** The build under way, per plugin. */
+	const builds = new Map<string, RunningBuild>();
+	let closed = false;
+	const ownOutputs = ownOutputFiles();
+	// A process that exits without closing the watcher (a second Ctrl+C: process.exit) leaves no build behind.
+	const killBuilds = () => {
+		for (const running of builds.values()) {
+			running.kill();
+		}
+	};
+
+	process.on('exit', killBuilds);
 	let queue = Promise.resolve();
 	const timers = new Map<string, NodeJS.Timeout>();
 	const later = (key: string, action: () => Promise<void>) => {
@@ -70,13 +92,37 @@ export function watchPlugins(live: LiveSandbox, load: () => Promise<SandboxModel
 	};
 
 	const build = async (plugin: PluginModel, startedAt: number) => {
+		if (closed) {
+			return;
+		}
+
 		const { command, cwd } = plugin.build!;
 		report(`building ${plugin.name}: ${command.join(' ')}`);
-		const result = await execa(command[0]!, command.slice(1), { cwd, reject: false, all: true, stdin: 'ignore' });
-		if (result.failed) {
-			const why = result.exitCode === undefined ? (result.originalMessage ?? 'it did not start') : `exit status ${result.exitCode}`;
-			const output = (result.all ?? '').split('\n').filter(Boolean).slice(-20).map(line => `  ${line}`);
-			report([`build failed for ${plugin.name} (${why}); the last good module keeps serving`, ...output].join('\n'));
+		const running = startBuild(command, cwd);
+		const buildStart = performance.now();
+		builds.set(plugin.name, running);
+		// A build that hangs holds every reload after it: say so, and how to get out.
+		let notice: NodeJS.Timeout | undefined;
+		const noticeAfter = (delayMs: number) => {
+			notice = setTimeout(() => {
+				report(`meshbox: still building ${plugin.name} after ${Math.round((performance.now() - buildStart) / 1000)} s (pid ${running.pid ?? '?'}); later reloads wait for it, an edit to its sources restarts it`);
+				noticeAfter(buildNoticeRepeatMs);
+			}, delayMs);
+		};
+
+		noticeAfter(buildNoticeMs);
+		const outcome = await running.done;
+		clearTimeout(notice);
+		if (builds.get(plugin.name) === running) {
+			builds.delete(plugin.name);
+		}
+
+		if (outcome.kind === 'stopped' || closed) {
+			return;
+		}
+
+		if (outcome.kind === 'failed') {
+			report([`build failed for ${plugin.name} (${outcome.why}); the last good module keeps serving`, ...outcome.output.map(line => `  ${line}`)].join('\n'));
 			return;
 		}
 
@@ -127,8 +173,16 @@ export function watchPlugins(live: LiveSandbox, load: () => Promise<SandboxModel
 		if (plugin.build) {
 			for (const source of plugin.build.watch) {
 				watchPath(source, true, file => {
-					if (isBuildOutput(file, source)) {
+					if (isBuildOutput(file, source) || isOwnOutput(file, ownOutputs)) {
 						return;
+					}
+
+					// An edit supersedes the build under way: stop it (its whole group) so the queue reaches the new one.
+					const running = builds.get(plugin.name);
+					if (running) {
+						builds.delete(plugin.name);
+						report(`meshbox: ${path.relative(process.cwd(), file) || file} changed: stopping the build of ${plugin.name} under way`);
+						void running.stop();
 					}
 
 					const startedAt = performance.now();
@@ -139,7 +193,8 @@ export function watchPlugins(live: LiveSandbox, load: () => Promise<SandboxModel
 	}
 
 	return {
-		close() {
+		async close() {
+			closed = true;
 			for (const watcher of watchers) {
 				watcher.close();
 			}
@@ -147,13 +202,51 @@ export function watchPlugins(live: LiveSandbox, load: () => Promise<SandboxModel
 			for (const timer of timers.values()) {
 				clearTimeout(timer);
 			}
+
+			await Promise.all([...builds.values()].map(async running => running.stop()));
+			process.off('exit', killBuilds);
 		},
 	};
 }
 
-/** A change a build made itself (its outputs, tools' state), which must not start another build. */
+/** Identities (device and inode) of the regular files meshbox's stdout and stderr write to, if any. */
+function ownOutputFiles(): ReadonlySet<string> {
+	const files = new Set<string>();
+	for (const fd of [1, 2]) {
+		try {
+			const stat = fstatSync(fd);
+			if (stat.isFile()) {
+				files.add(`${stat.dev}:${stat.ino}`);
+			}
+		} catch {
+			// Closed: nothing written there.
+		}
+	}
+
+	return files;
+}
+
+/** Whether `file` is one meshbox writes its own output to (`up --watch > up.log`): by identity, not by name. */
+function isOwnOutput(file: string, ownOutputs: ReadonlySet<string>): boolean {
+	if (ownOutputs.size === 0) {
+		return false;
+	}
+
+	try {
+		const stat = statSync(file);
+		return ownOutputs.has(`${stat.dev}:${stat.ino}`);
+	} catch {
+		return false;
+	}
+}
+
+/**
+ * A change that is no build input: what a build made itself (its outputs, tools' state), and logs (`*.log`: no
+ * build reads them, and `up --watch 2>&1 | tee up.log` writes meshbox's output through tee, whose file cannot be
+ * told from a source by identity as a redirected stdout can). It must not start another build.
+ */
 function isBuildOutput(file: string, root: string): boolean {
-	if (file.endsWith('.wasm')) {
+	if (file.endsWith('.wasm') || file.endsWith('.log')) {
 		return true;
 	}
 

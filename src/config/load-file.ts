@@ -7,7 +7,7 @@ import { isMap, isSeq, isScalar, LineCounter, parseDocument, type Document, type
 import { MeshboxError } from '../errors.ts';
 import type { FieldPath, Locator } from './fields.ts';
 import { resolveSpec, type ResolvedSpec, type ResolveOptions } from './resolve.ts';
-import { documentValue } from './yaml-values.ts';
+import { documentValue, nestingError } from './yaml-values.ts';
 
 export const defaultConfigFile = 'meshbox.yaml';
 
@@ -18,6 +18,12 @@ export type ParsedYaml = {
 
 /** Parses one YAML document; syntax errors become MeshboxErrors with the file's line and column. */
 function parseYaml(text: string, fileLabel: string): ParsedYaml {
+	// Before parsing: the composer would overflow the stack on it and report that as a syntax error.
+	const tooDeep = nestingError(text, fileLabel);
+	if (tooDeep) {
+		throw new MeshboxError('CONFIG_INVALID', `${tooDeep.where}: ${tooDeep.message}`, tooDeep.hint);
+	}
+
 	const lineCounter = new LineCounter();
 	const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
 	const [firstError] = document.errors;

@@ -8,13 +8,23 @@
  * by how many aliases each anchor's content holds; see its nodes/Alias.js). The error carries no position, so
  * on failure the document is walked once more with each alias noting itself, which names the one that failed.
  */
-import { isAlias, visit, type Alias, type Document, type LineCounter, type ToJSOptions } from 'yaml';
+import { CST, isAlias, LineCounter, Parser, visit, type Alias, type Document, type ToJSOptions } from 'yaml';
 
 /**
  * The `yaml` package's own default (100), set explicitly: a limit on alias expansion, so a small file cannot
  * expand into gigabytes. Real configurations reuse a block a handful of times and stay far below it.
  */
 export const maxAliasCount = 100;
+
+/**
+ * How deep collections may nest. The `yaml` package composes documents recursively: a few hundred levels
+ * (~800 of `[` in a default Node stack, fewer when called deep in a stack) overflow it, which it reports as
+ * "Maximum call stack size exceeded" at some arbitrary place. Envoy reads its own configuration with protobuf's
+ * default recursion limit of 100 (io/coded_stream.h, kDefaultRecursionLimit); a plugin's configuration reaches
+ * the plugin as a string, but no real one nests more than a few dozen levels. (go-yaml, which Kubernetes uses,
+ * refuses flow nesting past 10000, "exceeded max depth of 10000", scannerc.go; this reader overflows first.)
+ */
+export const maxNestingDepth = 200;
 
 export type YamlValueError = {
 	/** `file:line:col` of the alias (or the file alone). */
@@ -24,6 +34,45 @@ export type YamlValueError = {
 };
 
 export type YamlValue = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: YamlValueError };
+
+/**
+ * The first collection nested deeper than `maxNestingDepth`, as an error at its place, checked on the CST
+ * (the `yaml` package's Parser keeps its own stack, so it reads any depth) before anything recursive runs.
+ * Every document of a multi-document text is checked.
+ */
+export function nestingError(text: string, fileLabel: string): YamlValueError | undefined {
+	const lines = new LineCounter();
+	for (const token of new Parser(lines.addNewLine).parse(text)) {
+		if (token.type !== 'document' || !token.value) {
+			continue;
+		}
+
+		// Depth-first with an explicit stack: a recursive walk would overflow where the composer does.
+		const pending: Array<{ token: CST.Token; depth: number }> = [{ token: token.value, depth: 1 }];
+		for (let next = pending.pop(); next; next = pending.pop()) {
+			if (!CST.isCollection(next.token)) {
+				continue;
+			}
+
+			if (next.depth > maxNestingDepth) {
+				const { line, col } = lines.linePos(next.token.offset);
+				return { where: `${fileLabel}:${line}:${col}`,
+					message: `nested too deeply (limit ${maxNestingDepth} levels of maps and lists)`,
+					hint: 'flatten the structure there: real configurations nest a few dozen levels at most (Envoy\'s own protobuf parsing stops at 100)' };
+			}
+
+			for (const item of next.token.items) {
+				for (const child of [item.key, item.value]) {
+					if (child) {
+						pending.push({ token: child, depth: next.depth + 1 });
+					}
+				}
+			}
+		}
+	}
+
+	return undefined;
+}
 
 /** `document.toJS()`, or the located reason it cannot be turned into values. */
 export function documentValue(document: Document, lineCounter: LineCounter, fileLabel: string, options: ToJSOptions = {}): YamlValue {

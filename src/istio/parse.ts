@@ -7,7 +7,7 @@ import path from 'node:path';
 import { LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { isRecord, type Locator } from '../config/fields.ts';
 import { offsetOf } from '../config/load-file.ts';
-import { documentValue } from '../config/yaml-values.ts';
+import { documentValue, nestingError } from '../config/yaml-values.ts';
 import { FindingCollector, type Finding } from './findings.ts';
 import { kubernetesYaml } from './kube-yaml.ts';
 import { checkIstioOperator, checkMeshConfig, checkProxyConfig, checkVirtualService, type SuggestionContext } from './not-api.ts';
@@ -44,6 +44,12 @@ const extensionsGroup = 'extensions.istio.io';
 
 /** Parses and validates the text of one file. */
 export function parseIstioText(text: string, fileLabel: string, options: ParseOptions): ParsedIstio {
+	// Checked first: the composer overflows the stack on such a file (src/config/yaml-values.ts).
+	const tooDeep = nestingError(text, fileLabel);
+	if (tooDeep) {
+		return { extensions: [], envoyFilters: [], findings: [{ severity: 'error', checker: 'schema', where: tooDeep.where, subject: 'the file', field: '', message: tooDeep.message, hint: tooDeep.hint }] };
+	}
+
 	const lineCounter = new LineCounter();
 	// Kubernetes reads YAML 1.1 (sigs.k8s.io/yaml → go-yaml v2): see kube-yaml.ts.
 	const documents = parseAllDocuments(text, { ...kubernetesYaml, lineCounter, prettyErrors: false, uniqueKeys: true });

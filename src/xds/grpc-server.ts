@@ -10,13 +10,27 @@
  * `grpc-status` (0: OK) and `grpc-message` (percent-encoded). An unknown method is a "trailers-only" answer with
  * status 12 (UNIMPLEMENTED). Messages are never compressed: the server says `grpc-accept-encoding: identity`,
  * and a compressed message from a client that ignores it ends the call with status 12.
+ *
+ * A request message longer than `maxRequestBytes` (4 MiB, gRPC's default receive limit) ends the call with
+ * status 8 (RESOURCE_EXHAUSTED) as soon as its length prefix arrives, without buffering it: any local process
+ * can connect, and a 4 GB length prefix must not hold memory or a core. Messages are reassembled by collecting
+ * the DATA chunks and copying them once, when the whole message is there (linear in its size).
  */
 import { EventEmitter } from 'node:events';
 import http2, { type Http2Server, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 
 /** gRPC status codes used here (grpc/doc/statuscodes.md). */
-const grpcStatus = { ok: 0, internal: 13, unimplemented: 12 } as const;
+const grpcStatus = { ok: 0, resourceExhausted: 8, internal: 13, unimplemented: 12 } as const;
+
+/**
+ * The largest request message a call accepts: gRPC's default max receive message size (grpc-go
+ * `defaultServerMaxReceiveMessageSize`, grpc-core `GRPC_DEFAULT_MAX_RECV_MESSAGE_LENGTH`: 4 MiB; istiod keeps it,
+ * pilot's ISTIO_GPRC_MAXRECVMSGSIZE). What Envoy sends the ADS server is far smaller: DiscoveryRequests carry
+ * its node (tens of KiB with its extension list), resource names and, in a NACK, an error_detail whose message
+ * Envoy truncates to 4096 bytes (source/common/config/utility.cc, Utility::truncateGrpcStatusMessage).
+ */
+export const maxRequestBytes = 4 * 1024 * 1024;
 
 /** A message's 5-byte prefix: compressed-flag (1 byte), length (u32, big-endian). */
 const prefixBytes = 5;
@@ -203,7 +217,9 @@ export class GrpcServer {
 
 /** A call on one HTTP/2 stream: frames requests out of the DATA chunks, frames responses into them. */
 class BidiCall<Request, Response> extends EventEmitter implements GrpcBidiCall<Request, Response> {
-	private pending: Buffer = Buffer.alloc(0);
+	/** DATA chunks not yet framed into messages, and their total length. */
+	private chunks: Buffer[] = [];
+	private buffered = 0;
 	/** What the trailers say once the call ends. */
 	private status: { code: number; message?: string } = { code: grpcStatus.ok };
 	private ended = false;
@@ -219,6 +235,13 @@ class BidiCall<Request, Response> extends EventEmitter implements GrpcBidiCall<R
 		stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-accept-encoding': 'identity' }, { waitForTrailers: true });
 		stream.on('wantTrailers', () => {
 			stream.sendTrailers({ 'grpc-status': String(this.status.code), ...(this.status.message ? { 'grpc-message': percentEncode(this.status.message) } : {}) });
+			if (this.status.code !== grpcStatus.ok && !stream.readableEnded) {
+				// The response is complete but the client may still be sending (the rest of an oversize message): ask it
+				// to stop with RST_STREAM NO_ERROR after the trailers (RFC 9113 §8.1; grpc-go's server does the same).
+				// On the next turn: node:http2 writes the submitted trailers in its own immediate, and a stream reset
+				// before that drops them (the client then sees a reset without a status).
+				setImmediate(() => stream.close(http2.constants.NGHTTP2_NO_ERROR));
+			}
 		});
 		stream.on('data', (chunk: Buffer) => {
 			this.onChunk(chunk);
@@ -267,16 +290,29 @@ class BidiCall<Request, Response> extends EventEmitter implements GrpcBidiCall<R
 	}
 
 	private onChunk(chunk: Buffer): void {
-		this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-		while (this.pending.length >= prefixBytes && !this.ended) {
-			const length = this.pending.readUInt32BE(1);
-			if (this.pending.length < prefixBytes + length) {
+		if (this.ended || chunk.length === 0) {
+			// After a failure the rest of what the client sends is dropped, not buffered.
+			return;
+		}
+
+		this.chunks.push(chunk);
+		this.buffered += chunk.length;
+		while (this.buffered >= prefixBytes && !this.ended) {
+			const prefix = this.front(prefixBytes);
+			const length = prefix.readUInt32BE(1);
+			if (length > maxRequestBytes) {
+				this.fail(grpcStatus.resourceExhausted, `a request message of ${length} bytes is larger than the limit of ${maxRequestBytes} bytes`);
+				this.chunks = [];
+				this.buffered = 0;
 				return;
 			}
 
-			const compressed = this.pending.readUInt8(0) !== 0;
-			const body = this.pending.subarray(prefixBytes, prefixBytes + length);
-			this.pending = this.pending.subarray(prefixBytes + length);
+			if (this.buffered < prefixBytes + length) {
+				return;
+			}
+
+			const compressed = prefix.readUInt8(0) !== 0;
+			const body = this.take(prefixBytes + length).subarray(prefixBytes);
 			if (compressed) {
 				this.fail(grpcStatus.unimplemented, 'compressed messages are not supported (grpc-accept-encoding: identity)');
 				return;
@@ -292,6 +328,26 @@ class BidiCall<Request, Response> extends EventEmitter implements GrpcBidiCall<R
 
 			this.emit('data', message);
 		}
+	}
+
+	/** The first `count` buffered bytes (count ≤ buffered), without consuming them; copies only a short prefix. */
+	private front(count: number): Buffer {
+		const [first] = this.chunks;
+		// Chunks are never empty, so `count` chunks hold at least `count` bytes.
+		return first && first.length >= count ? first : Buffer.concat(this.chunks.slice(0, count));
+	}
+
+	/**
+	 * Removes and returns the first `count` buffered bytes (count ≤ buffered). The chunks are copied once into one
+	 * buffer; what follows the message stays as a view of it, so a byte is copied at most twice however the
+	 * message was split into DATA frames (concatenating at every chunk copied it once per chunk: quadratic).
+	 */
+	private take(count: number): Buffer {
+		const whole = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
+		const rest = whole.subarray(count);
+		this.chunks = rest.length > 0 ? [rest] : [];
+		this.buffered = rest.length;
+		return whole.subarray(0, count);
 	}
 
 	private fail(code: number, message: string): void {

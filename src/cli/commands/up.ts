@@ -141,7 +141,7 @@ export const upCommand: Command = {
 				void running.exited.then(resolve);
 			});
 			unsubscribe();
-			watcher?.close();
+			await watcher?.close();
 			await recordings.stop();
 			await running.stop();
 			// Ctrl+C in a terminal reaches Envoy too (same process group); its exit may be seen before our signal.
