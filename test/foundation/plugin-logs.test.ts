@@ -16,15 +16,23 @@ import { fixturePlugin, seedWasm } from '../helpers/paths.ts';
 
 const queueWasm = fixturePlugin('rust-shared-queue');
 
-/** Two services draining queues `first` and `second` in one vm_id; `rootIds` gives each its own root_id. */
-function twoDrains(rootIds?: readonly [string, string]): PluginSpec[] {
-	return (['first', 'second'] as const).map((queue, index) => ({
-		name: `drain-${queue}`,
+/**
+ * Two queue receivers in one vm_id, `<prefix>-<queue>` registering `queue` (logged from the root context in
+ * on_configure); `rootIds` gives each its own root_id.
+ */
+function twoReceivers(prefix: string, vmId: string, queues: readonly [string, string], rootIds?: readonly [string, string]): PluginSpec[] {
+	return queues.map((queue, index) => ({
+		name: `${prefix}-${queue}`,
 		wasm: queueWasm,
-		vmId: 'receiver',
+		vmId,
 		...(rootIds ? { rootId: rootIds[index] } : {}),
 		configuration: { role: 'receiver', queue },
 	}));
+}
+
+/** Services `drain-first` and `drain-second` sharing the vm_id `receiver`. */
+function twoDrains(rootIds?: readonly [string, string]): PluginSpec[] {
+	return twoReceivers('drain', 'receiver', ['first', 'second'], rootIds);
 }
 
 async function sandbox(t: ExecutionContext, options: SandboxOptions): Promise<Sandbox> {
@@ -43,8 +51,8 @@ async function attempt(t: ExecutionContext, assertion: (tt: ExecutionContext) =>
 	return outcome;
 }
 
-test.serial('services sharing a vm_id: a root-context line names every plugin it fits; a root_id each attributes it to one', async t => {
-	const shared = await sandbox(t, { services: twoDrains() });
+test.serial('services or plugins sharing a vm_id: a root-context line names every plugin it fits; a root_id each attributes it to one', async t => {
+	const shared = await sandbox(t, { services: twoDrains(), plugins: twoReceivers('http', 'workers', ['third', 'fourth']) });
 	// Envoy prints `wasm log receiver: registered queue second` for either service: the line cannot say which.
 	const ambiguous = await shared.logs({ message: 'registered queue second' });
 	t.true(ambiguous.length > 0, 'the service logged in on_configure');
@@ -58,9 +66,16 @@ test.serial('services sharing a vm_id: a root-context line names every plugin it
 	t.false(failed.passed);
 	t.regex(failed.message, /\[info\] drain-first\|drain-second: registered queue second/);
 	t.regex(failed.message, /may be drain-second's but name no single plugin: they come from root contexts of drain-first, drain-second, which share root_id and vm_id/);
+	// HTTP plugins too (their root contexts run on every worker): `wasm log workers: registered queue fourth`.
+	const plugins = await shared.logs({ message: { exact: 'registered queue fourth' } });
+	t.true(plugins.length > 0);
+	for (const entry of plugins) {
+		t.like(entry, { plugin: undefined, candidates: ['http-third', 'http-fourth'], context: 'root' });
+	}
+
 	await shared.stop();
 
-	const apart = await sandbox(t, { services: twoDrains(['first-root', 'second-root']) });
+	const apart = await sandbox(t, { services: twoDrains(['first-root', 'second-root']), plugins: twoReceivers('http', 'workers', ['third', 'fourth'], ['third-root', 'fourth-root']) });
 	const attributed = await apart.logs({ message: 'registered queue second' });
 	t.true(attributed.length > 0);
 	for (const entry of attributed) {
@@ -68,6 +83,11 @@ test.serial('services sharing a vm_id: a root-context line names every plugin it
 	}
 
 	t.deepEqual(await apart.logs({ plugin: 'drain-first', message: 'registered queue second' }), []);
+	const plugin = await apart.logs({ message: { exact: 'registered queue fourth' } });
+	t.true(plugin.length > 0);
+	for (const entry of plugin) {
+		t.like(entry, { plugin: 'http-fourth', candidates: ['http-fourth'], context: 'root' });
+	}
 });
 
 test.serial('`meshbox up`: services sharing a vm_id log as "drain-first|drain-second", never as a blank "(root)", and it says why', async t => {
