@@ -154,3 +154,12 @@ test.serial('assertLogged below the wasm logger\'s level says how to raise it, a
 	await raised.request('/');
 	t.like(await assertLogged(t, raised, wanted), { plugin: 'log', level: 'debug', message: 'debug message' });
 });
+
+test.serial('an update Envoy refuses names the plugins a refusing root context\'s line fits, not "?"', async t => {
+	const box = await sandbox(t, { plugins: twoReceivers('http', 'workers', ['third', 'fourth']) });
+	// on_configure of a configuration that is not a JSON object logs `invalid plugin configuration` and fails.
+	const refused = await t.throwsAsync(box.swapPlugin('http-fourth', { name: 'http-fourth', wasm: queueWasm, vmId: 'workers', configuration: 'not json' }));
+	t.is((refused as MeshboxError | undefined)?.code, 'ENVOY_REJECTED_CONFIG');
+	const details = (refused as MeshboxError | undefined)?.details ?? [];
+	t.true(details.includes('plugin http-third|http-fourth [error] invalid plugin configuration: not json'), details.join('\n'));
+});
