@@ -18,6 +18,7 @@ import type { PluginSpec } from '../config/spec.ts';
 import { modelFromSpec, SandboxSession } from './model.ts';
 import type { SandboxSpec } from './spec.ts';
 import { MeshboxError } from '../errors.ts';
+import { pluginLabel } from '../envoy/logs.ts';
 import type { RunningSandbox } from '../runtime/types.ts';
 
 /** What can change while Envoy runs; the rest (ports, node identity, Envoy's flags) needs a new sandbox. */
@@ -196,7 +197,7 @@ export class LiveSandbox {
 			await this.running.logs.sync(this.running.admin).catch(() => undefined);
 			const pluginLines = this.running.logs.pluginEntriesSince(logsBefore)
 				.filter(entry => entry.level === 'warn' || entry.level === 'error' || entry.level === 'critical')
-				.map(entry => `plugin ${entry.plugin ?? '?'} [${entry.level}] ${entry.message}`);
+				.map(entry => `plugin ${pluginLabel(entry)} [${entry.level}] ${entry.message}`);
 			throw new MeshboxError('ENVOY_REJECTED_CONFIG',
 				`Envoy rejected the update: ${result.rejections.map(rejection => rejection.message).join('; ')}`,
 				`the last accepted config (version ${this.current.version}) keeps serving`,

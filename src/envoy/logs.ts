@@ -5,9 +5,15 @@
  * default, or an Istio build with another default, cannot break parsing. A line that does not start a
  * new entry continues the previous one (e.g. a wasm backtrace).
  *
- * Plugin log prefix, from source/extensions/common/wasm/context.cc (`Context::log` / `makeRootLogPrefix`):
- * stream contexts print `wasm log <plugin name> <root_id> <vm_id>: <message>`, root contexts
- * `wasm log <root_id> <vm_id>: <message>`, each part only when non-empty.
+ * Plugin log prefix: Envoy's source/extensions/common/wasm/context.cc `Context::log` prints
+ * `wasm log{log_prefix()}: <message>`, and proxy-wasm-cpp-host's src/context.cc builds the prefix: a stream
+ * context's is its plugin's (`PluginBase::makeLogPrefix`: ` <plugin name> <root_id> <vm_id>`), a root
+ * context's has no plugin name (`ContextBase::makeRootLogPrefix`: ` <root_id> <vm_id>`), each part only when
+ * non-empty. Services (bootstrap extensions) only have a root context.
+ *
+ * So a root-context line names its plugin only through root_id and vm_id. Plugins (or services) that share
+ * both (e.g. a vm_id and no root_id) print the same prefix: such a line is attributed to all of them
+ * (`candidates`), never guessed; `pluginLabel()` shows it as `a|b`.
  */
 import type { PluginModel } from '../config/model.ts';
 
@@ -37,8 +43,17 @@ export type EnvoyLogEntry = {
 export type PluginLogEntry = {
 	readonly time: string;
 	readonly level: PluginLogLevel;
-	/** The plugin that logged it; undefined when the prefix fits several plugins (root contexts with equal ids). */
+	/**
+	 * The plugin that logged it; undefined when Envoy's prefix fits several plugins (root contexts of plugins
+	 * sharing root_id and vm_id: see `candidates`) or none.
+	 */
 	readonly plugin: string | undefined;
+	/**
+	 * Every plugin Envoy's prefix fits, in the sandbox's order: `[plugin]` when the line names one, several
+	 * when root contexts share root_id and vm_id (Envoy's root-context prefix has no plugin name), `[]` when
+	 * none (a plugin the sandbox no longer knows).
+	 */
+	readonly candidates: readonly string[];
 	/** Whether a stream (request) context or the plugin's root context logged it. */
 	readonly context: 'stream' | 'root';
 	readonly message: string;
@@ -105,11 +120,38 @@ export function toPluginLog(entry: EnvoyLogEntry, plugins: readonly Pick<PluginM
 	}
 
 	const prefix = match.groups.prefix?.trim() ?? '';
-	const streamOwner = plugins.find(plugin => streamPrefix(plugin) === prefix);
+	const streamOwners = plugins.filter(plugin => streamPrefix(plugin) === prefix);
 	const rootOwners = plugins.filter(plugin => rootPrefix(plugin) === prefix);
-	const context = streamOwner ? 'stream' : 'root';
-	const plugin = streamOwner?.name ?? (rootOwners.length === 1 ? rootOwners[0]!.name : undefined);
-	return { time: entry.time, level: toPluginLevel(entry.level), plugin, context, message: match.groups.message ?? '' };
+	// A name once: after a live update the old and the new version of a plugin are both listed.
+	const candidates = [...new Set([...streamOwners, ...rootOwners].map(plugin => plugin.name))];
+	return {
+		time: entry.time,
+		level: toPluginLevel(entry.level),
+		plugin: candidates.length === 1 ? candidates[0] : undefined,
+		candidates,
+		context: streamOwners.length > 0 ? 'stream' : 'root',
+		message: match.groups.message ?? '',
+	};
+}
+
+/** Who logged `entry`, for people: its plugin, `a|b` when the line fits several, `?` when none. */
+export function pluginLabel(entry: Pick<PluginLogEntry, 'plugin' | 'candidates'>): string {
+	return entry.plugin ?? (entry.candidates.length > 0 ? entry.candidates.join('|') : '?');
+}
+
+/**
+ * Groups of plugins whose root contexts print the same prefix (equal root_id and vm_id): their root-context
+ * lines cannot say which one logged. For a note at start.
+ */
+export function sharedRootPrefixes(plugins: readonly Pick<PluginModel, 'name' | 'rootId' | 'vmId'>[]): Array<{ readonly prefix: string; readonly names: readonly string[] }> {
+	const byPrefix = new Map<string, Set<string>>();
+	for (const plugin of plugins) {
+		const names = byPrefix.get(rootPrefix(plugin)) ?? new Set<string>();
+		names.add(plugin.name);
+		byPrefix.set(rootPrefix(plugin), names);
+	}
+
+	return [...byPrefix].filter(([, names]) => names.size > 1).map(([prefix, names]) => ({ prefix, names: [...names] }));
 }
 
 function streamPrefix(plugin: Pick<PluginModel, 'name' | 'rootId' | 'vmId'>): string {

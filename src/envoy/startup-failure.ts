@@ -9,7 +9,7 @@
  * (source/extensions/config_subscription/grpc/grpc_subscription_impl.cc): explained the same way.
  */
 import { MeshboxError } from '../errors.ts';
-import type { EnvoyLogEntry, PluginLogEntry } from './logs.ts';
+import { pluginLabel, type EnvoyLogEntry, type PluginLogEntry } from './logs.ts';
 
 export type StartupFailureInput = {
 	readonly entries: readonly EnvoyLogEntry[];
@@ -27,7 +27,7 @@ export function explainStartupFailure(input: StartupFailureInput): MeshboxError 
 	const problems = input.entries.filter(entry => entry.level === 'critical' || entry.level === 'error');
 	const pluginProblems = input.pluginEntries.filter(entry => entry.level === 'warn' || entry.level === 'error' || entry.level === 'critical');
 	const details = [
-		...pluginProblems.map(entry => `plugin ${entry.plugin ?? '?'} [${entry.level}] ${entry.message}`),
+		...pluginProblems.map(entry => `plugin ${pluginLabel(entry)} [${entry.level}] ${entry.message}`),
 		...problems.map(entry => `envoy [${entry.level}][${entry.logger}] ${firstLine(entry.message)}`),
 		...(input.rejected ?? []).map(message => `envoy NACK: ${firstLine(message)}`),
 	];

@@ -3,7 +3,9 @@
  * request", "the request reached the app", "the plugin logged this".
  */
 import type { ExecutionContext } from 'ava';
-import type { PluginLogEntry } from '../envoy/logs.ts';
+import type { LogLevel } from '../config/spec.ts';
+import { pluginLabel, type PluginLogEntry } from '../envoy/logs.ts';
+import { describeMessageMatch, type MessageMatch } from './log-filter.ts';
 import type { RecordedRequest } from '../upstream/recording-server.ts';
 import { requestIdHeader, type PluginLogFilter, type Sandbox, type SandboxResponse } from './sandbox.ts';
 
@@ -64,19 +66,61 @@ function describeRecording(request: RecordedRequest): string {
 	return `${request.method} ${request.path}`;
 }
 
-/** A plugin log entry matching `filter` exists; returns it. */
+/**
+ * A plugin log entry matching `filter` exists; returns it. On failure it lists what the plugin logged, names
+ * the lines that match but cannot say which plugin logged them (root contexts sharing root_id and vm_id), and
+ * says how to raise Envoy's `wasm` logger when the wanted level is below what Envoy prints.
+ */
 export async function assertLogged(t: ExecutionContext, box: Sandbox, filter: PluginLogFilter): Promise<PluginLogEntry | undefined> {
 	const entries = await box.logs(filter);
-	if (entries.length === 0) {
-		const all = await box.logs({ plugin: filter.plugin });
-		t.fail(`no plugin log entry matches ${describeFilter(filter)}; the plugin logged:\n${all.map(entry => `  [${entry.level}] ${entry.plugin ?? '?'}: ${entry.message}`).join('\n') || '  (nothing)'}`);
+	if (entries.length > 0) {
+		t.pass();
+		return entries[0];
+	}
+
+	// What the plugin logged, with the lines that may be its own (ambiguous root-context lines).
+	const { plugin } = filter;
+	const logged = (await box.logs()).filter(entry => plugin === undefined || entry.plugin === plugin || (entry.plugin === undefined && entry.candidates.includes(plugin)));
+	const listed = logged.map(entry => `  [${entry.level}] ${pluginLabel(entry)}: ${entry.message}`).join('\n') || '  (nothing)';
+	const notes = [ambiguityNote(filter, await box.logs({ ...filter, plugin: undefined })), levelNote(filter, box.pluginLogLevel)].filter(Boolean);
+	t.fail([`no plugin log entry matches ${describeFilter(filter)}; the plugin logged:`, listed, ...notes].join('\n'));
+	return undefined;
+}
+
+/** When `filter` names a plugin: the lines that match but fit several plugins, and why. */
+function ambiguityNote(filter: PluginLogFilter, withoutPlugin: readonly PluginLogEntry[]): string | undefined {
+	const { plugin } = filter;
+	const shared = plugin === undefined ? [] : withoutPlugin.filter(entry => entry.plugin === undefined && entry.candidates.includes(plugin));
+	if (shared.length === 0) {
 		return undefined;
 	}
 
-	t.pass();
-	return entries[0];
+	return `${shared.length} matching line(s) may be ${plugin}'s but name no single plugin: they come from root contexts of ${pluginLabel(shared[0]!).split('|').join(', ')}, `
+		+ 'which share root_id and vm_id, and Envoy\'s root-context prefix has no plugin name. Give each plugin its own rootId to tell them apart, '
+		+ 'or leave `plugin` out of the filter';
+}
+
+/** proxy-wasm levels in Envoy's spelling, lowest first; `off` prints nothing. */
+const envoyLevels: readonly LogLevel[] = ['trace', 'debug', 'info', 'warning', 'error', 'critical', 'off'];
+
+/** When the wanted level is below the level Envoy's wasm logger runs at: Envoy never printed such a line. */
+function levelNote(filter: PluginLogFilter, loggerLevel: LogLevel | undefined): string | undefined {
+	const wanted = filter.level ?? filter.minLevel;
+	if (wanted === undefined || loggerLevel === undefined) {
+		return undefined;
+	}
+
+	const wantedLevel: LogLevel = wanted === 'warn' ? 'warning' : wanted;
+	if (envoyLevels.indexOf(wantedLevel) >= envoyLevels.indexOf(loggerLevel)) {
+		return undefined;
+	}
+
+	return `Envoy's wasm logger runs at ${loggerLevel}, so Envoy does not print a plugin's ${wanted} lines. Raise it in the sandbox's spec: `
+		+ `envoy: { componentLogLevels: { wasm: ${wantedLevel} } } (meshbox.yaml: envoy.componentLogLevels.wasm; an Istio pod: the annotation sidecar.istio.io/componentLogLevel: "wasm:${wantedLevel}")`;
 }
 
 function describeFilter(filter: PluginLogFilter): string {
-	return JSON.stringify({ ...filter, message: filter.message instanceof RegExp ? filter.message.toString() : filter.message });
+	const fields = Object.entries(filter).filter(([, value]) => value !== undefined)
+		.map(([key, value]) => `${key}: ${key === 'message' ? describeMessageMatch(value as MessageMatch) : JSON.stringify(value)}`);
+	return `{ ${fields.join(', ')} }`;
 }

@@ -4,6 +4,7 @@ export { mockService, startMockService, MockService, type MockHandler, type Mock
 export { assertShortCircuit, assertReachedUpstream, assertLogged } from './assertions.ts';
 export { scenarioRuntimes, forEachRuntime, forEachEnvoyVersion, scenarioEnvoyVersions, type RuntimeScenario } from './runtimes.ts';
 export type { PrometheusSeries } from './prometheus.ts';
+export type { MessageMatch } from './log-filter.ts';
 export { sandboxFor, type AppTargets, type ClusterTargets, type MockNames, type SandboxWith, type SandboxStarter } from './sandbox-for.ts';
 export { stories, type Story, type StoryContext, type StoryImplementation, type TestDeclaration } from './story.ts';
 export { reportDirFor, reportFiles } from './report.ts';

@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { EnvoyLogEntry, PluginLogEntry } from '../envoy/logs.ts';
+import { pluginLabel, type EnvoyLogEntry, type PluginLogEntry } from '../envoy/logs.ts';
 import { MeshboxError } from '../errors.ts';
 
 /** What a report reads from a sandbox (a `Sandbox` has all of it). */
@@ -76,7 +76,7 @@ export async function writeSandboxReport(box: ReportSource, dir: string): Promis
 	const [configDump, stats, pluginLogs, envoyLogs] = await Promise.all([
 		adminText(box, '/config_dump?include_eds'),
 		adminText(box, '/stats'),
-		box.logs().then(entries => entries.map(entry => `[${entry.time}] ${entry.level} ${entry.plugin ?? '?'} (${entry.context}): ${entry.message}`), failure),
+		box.logs().then(entries => entries.map(entry => `[${entry.time}] ${entry.level} ${pluginLabel(entry)} (${entry.context}): ${entry.message}`), failure),
 		box.envoyLogs().then(entries => entries.map(entry => `[${entry.time}][${entry.thread}][${entry.level}][${entry.logger}] [${entry.source}] ${entry.message}`), failure),
 	]);
 	await Promise.all([

@@ -11,11 +11,12 @@ import http from 'node:http';
 import { modelFromSpec, SandboxSession } from '../compose/model.ts';
 import { startComposed } from '../compose/start.ts';
 import { MeshboxError } from '../errors.ts';
-import type { PluginSpec } from '../config/spec.ts';
+import type { LogLevel, PluginSpec } from '../config/spec.ts';
 import type { SandboxSpec } from '../compose/spec.ts';
 import { LiveSandbox, sandboxStoppedError, type LiveSpec } from '../compose/live.ts';
 import { wasmCustomNamespace, type EnvoyStats } from '../envoy/admin.ts';
 import { atLeast, type EnvoyLogEntry, type PluginLogEntry, type PluginLogLevel } from '../envoy/logs.ts';
+import { checkMessageMatch, matchesMessage, type MessageMatch } from './log-filter.ts';
 import type { RunningSandbox, RuntimeName } from '../runtime/types.ts';
 import type { UpstreamRecordings } from '../upstream/recordings.ts';
 import { sendRequest, type HttpResponse } from './http-client.ts';
@@ -84,15 +85,16 @@ export type PluginLogFilter = {
 	level?: PluginLogLevel;
 	/** This level or above. */
 	minLevel?: PluginLogLevel;
-	/** A substring, or a pattern the message must match. */
-	message?: string | RegExp;
+	/** A string is a substring of the message; `{ exact: '…' }` the whole message; a RegExp a pattern it matches. */
+	message?: MessageMatch;
 };
 
 export type EnvoyLogFilter = {
 	/** Envoy's logger name: `wasm`, `main`, `http`, … */
 	logger?: string;
 	level?: EnvoyLogEntry['level'];
-	message?: string | RegExp;
+	/** As in PluginLogFilter: a substring, `{ exact }` or a RegExp. */
+	message?: MessageMatch;
 };
 
 /**
@@ -196,16 +198,27 @@ export class Sandbox<MockName extends string = string, AppName extends string = 
 
 	/** Plugin log entries so far (every line Envoy wrote before this call is included), oldest first. After Envoy exited: those it wrote. */
 	async logs(filter: PluginLogFilter = {}): Promise<PluginLogEntry[]> {
+		checkMessageMatch(filter.message, 'box.logs()');
 		await this.syncLogs();
 		return this.running.logs.pluginEntries.filter(entry => matchesPluginFilter(entry, filter));
 	}
 
 	/** Envoy's own log entries so far, oldest first. After Envoy exited: those it wrote. */
 	async envoyLogs(filter: EnvoyLogFilter = {}): Promise<EnvoyLogEntry[]> {
+		checkMessageMatch(filter.message, 'box.envoyLogs()');
 		await this.syncLogs();
 		return this.running.logs.entries.filter(entry => (filter.logger === undefined || entry.logger === filter.logger)
 			&& (filter.level === undefined || entry.level === filter.level)
-			&& matchesText(entry.message, filter.message));
+			&& matchesMessage(entry.message, filter.message));
+	}
+
+	/**
+	 * The level Envoy's `wasm` logger runs at, which decides which of the plugins' lines Envoy prints at all:
+	 * `envoy.componentLogLevels.wasm`, else `envoy.logLevel` (Istio sidecars: the proxy's levels).
+	 */
+	get pluginLogLevel(): LogLevel | undefined {
+		const envoy = this.live?.current.model.envoy;
+		return envoy ? envoy.componentLogLevels.wasm ?? envoy.logLevel : undefined;
 	}
 
 	/**
@@ -213,6 +226,7 @@ export class Sandbox<MockName extends string = string, AppName extends string = 
 	 * Rejects at once with ENVOY_EXITED when Envoy has exited (or exits while waiting) and no entry matched.
 	 */
 	async waitForLog(filter: PluginLogFilter, timeoutMs = 5000): Promise<PluginLogEntry | undefined> {
+		checkMessageMatch(filter.message, 'box.waitForLog()');
 		const found = await this.running.logs.waitForPluginEntry(entry => matchesPluginFilter(entry, filter), timeoutMs, this.exitController.signal);
 		if (found === undefined && this.envoyExit) {
 			throw this.exitError();
@@ -495,15 +509,7 @@ function matchesPluginFilter(entry: PluginLogEntry, filter: PluginLogFilter): bo
 	return (filter.plugin === undefined || entry.plugin === filter.plugin)
 		&& (filter.level === undefined || entry.level === filter.level)
 		&& (filter.minLevel === undefined || atLeast(entry.level, filter.minLevel))
-		&& matchesText(entry.message, filter.message);
-}
-
-function matchesText(text: string, expected: string | RegExp | undefined): boolean {
-	if (expected === undefined) {
-		return true;
-	}
-
-	return typeof expected === 'string' ? text.includes(expected) : expected.test(text);
+		&& matchesMessage(entry.message, filter.message);
 }
 
 /** How long to wait for Envoy's exit to be seen once admin stopped answering. */

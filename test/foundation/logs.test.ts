@@ -1,5 +1,5 @@
 import test from 'ava';
-import { EnvoyLogParser, toPluginLog, type EnvoyLogEntry } from '../../src/envoy/logs.ts';
+import { EnvoyLogParser, pluginLabel, sharedRootPrefixes, toPluginLog, type EnvoyLogEntry } from '../../src/envoy/logs.ts';
 
 function parse(lines: string[]): EnvoyLogEntry[] {
 	const entries: EnvoyLogEntry[] = [];
@@ -40,7 +40,7 @@ test('lines that do not start an entry continue the previous one (backtraces)', 
 test('a stream context\'s wasm log line names its plugin', t => {
 	const [entry] = parse(['[2026-11-24 22:08:15.627][7][info][wasm] [source/extensions/common/wasm/context.cc:1157] wasm log auth: Received request for: a.example /x']);
 	t.deepEqual(toPluginLog(entry!, plugins), {
-		time: '2026-11-24 22:08:15.627', level: 'info', plugin: 'auth', context: 'stream', message: 'Received request for: a.example /x',
+		time: '2026-11-24 22:08:15.627', level: 'info', plugin: 'auth', candidates: ['auth'], context: 'stream', message: 'Received request for: a.example /x',
 	});
 });
 
@@ -53,10 +53,33 @@ test('root_id and vm_id are part of the prefix and attribute the line', t => {
 	t.like(toPluginLog(root!, plugins), { plugin: 'headers', context: 'root', level: 'debug', message: 'configured' });
 });
 
-test('a root context line with an empty prefix is attributed only when one plugin fits', t => {
+test('a root context line with an empty prefix is attributed to one plugin only when one fits; else to all that fit', t => {
 	const [entry] = parse(['[2026-11-24 22:08:15.627][7][info][wasm] [c.cc:1] wasm log: on_vm_start']);
-	t.like(toPluginLog(entry!, plugins), { plugin: 'auth', context: 'root' });
-	t.like(toPluginLog(entry!, [...plugins, { name: 'other', rootId: '', vmId: '' }]), { plugin: undefined, context: 'root' });
+	t.like(toPluginLog(entry!, plugins), { plugin: 'auth', candidates: ['auth'], context: 'root' });
+	const shared = toPluginLog(entry!, [...plugins, { name: 'other', rootId: '', vmId: '' }]);
+	t.like(shared, { plugin: undefined, candidates: ['auth', 'other'], context: 'root' });
+	t.is(pluginLabel(shared!), 'auth|other');
+});
+
+test('plugins sharing a vm_id: the root_id attributes a root context line; a prefix nobody has is "?"', t => {
+	const sharing = [
+		{ name: 'a', rootId: 'root_a', vmId: 'shared' },
+		{ name: 'b', rootId: 'root_b', vmId: 'shared' },
+		{ name: 'c', rootId: '', vmId: 'shared' },
+		{ name: 'd', rootId: '', vmId: 'shared' },
+	];
+	const [b, cd, unknown] = parse([
+		'[2026-11-24 22:08:15.627][7][info][wasm] [c.cc:1] wasm log root_b shared: tick',
+		'[2026-11-24 22:08:15.627][7][info][wasm] [c.cc:1] wasm log shared: tick',
+		'[2026-11-24 22:08:15.627][7][info][wasm] [c.cc:1] wasm log gone shared: tick',
+	]);
+	t.like(toPluginLog(b!, sharing), { plugin: 'b', candidates: ['b'] });
+	t.like(toPluginLog(cd!, sharing), { plugin: undefined, candidates: ['c', 'd'] });
+	t.like(toPluginLog(unknown!, sharing), { plugin: undefined, candidates: [] });
+	t.is(pluginLabel(toPluginLog(unknown!, sharing)!), '?');
+	t.deepEqual(sharedRootPrefixes(sharing), [{ prefix: 'shared', names: ['c', 'd'] }]);
+	// After a live update the old and the new version of a plugin are both known: one name, not two.
+	t.like(toPluginLog(b!, [...sharing, { name: 'b', rootId: 'root_b', vmId: 'shared' }]), { plugin: 'b', candidates: ['b'] });
 });
 
 test('Envoy\'s own wasm messages are not plugin logs', t => {

@@ -2,8 +2,12 @@
  * The package as users get it: `npm pack` ships compiled JavaScript with type declarations, the README, the
  * seed plugin and the `meshbox init` templates, and nothing else (no tests, no conformance fixtures, no
  * TypeScript sources). Installed into a fresh project (its dependencies from the npm registry, which `npm ci`
- * has cached), one JavaScript and one TypeScript scenario run there on the local runtime against real Envoy,
- * the TypeScript one type-checked against the shipped declarations.
+ * has cached), one JavaScript and two TypeScript scenarios run there on the local runtime against real Envoy,
+ * the `.mts` one type-checked against the shipped declarations.
+ *
+ * The project is the README's "Add meshbox to an existing repository" recipe, read from the README: a
+ * CommonJS package (what `npm init -y` writes) with its `ava` config, and its scenario verbatim; so the
+ * recipe stays true.
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -26,6 +30,20 @@ test('js: the seed plugin answers and the app never sees the request', async t =
 	await assertLogged(t, box, { plugin: 'seed', message: 'Received request for: my-app.example.com /hello' });
 });
 `;
+
+/** The README's recipe: the section's package.json (its `ava` config) and its TypeScript scenario. */
+async function readmeRecipe(): Promise<{ ava: Record<string, unknown>; scenario: string }> {
+	const readme = await readFile(path.join(repoRoot, 'README.md'), 'utf8');
+	const start = readme.indexOf('\n## Add meshbox to an existing repository\n');
+	const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+	const json = /```json\n([\s\S]*?)```/.exec(section)?.[1];
+	const scenario = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
+	if (start < 0 || json === undefined || scenario === undefined) {
+		throw new Error('README.md: the section "Add meshbox to an existing repository" with a ```json and a ```ts block is gone');
+	}
+
+	return { ava: (JSON.parse(json) as { ava: Record<string, unknown> }).ava, scenario };
+}
 
 const tsScenario = `import test from 'ava';
 import { mockService, stories, type SandboxResponse } from 'meshbox';
@@ -61,20 +79,26 @@ test('npm pack ships dist, types, README and the seed; a fresh project runs a JS
 	t.true(packed.size < 2 * 1024 * 1024, `the tarball stays small (${packed.size} bytes)`);
 
 	const project = path.join(dir, 'project');
-	const avaVersion = (JSON.parse(await readFile(path.join(repoRoot, 'node_modules/ava/package.json'), 'utf8')) as { version: string }).version;
+	const versionOf = async (name: string) => (JSON.parse(await readFile(path.join(repoRoot, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+	const [avaVersion, tsxVersion] = await Promise.all([versionOf('ava'), versionOf('tsx')]);
 	await mkdir(project);
+	const recipe = await readmeRecipe();
 	await writeFile(path.join(project, 'package.json'), JSON.stringify({
 		name: 'my-plugin',
 		private: true,
-		type: 'module',
-		devDependencies: { meshbox: `file:${packed.tarball}`, ava: avaVersion },
-		ava: { extensions: { ts: 'module', mjs: true }, nodeArguments: ['--import=tsx'], workerThreads: false, files: ['*.test.*'], timeout: '2m' },
+		type: 'commonjs',
+		// The README's `npm install --save-dev <tarball> ava@7 tsx@4`.
+		devDependencies: { meshbox: `file:${packed.tarball}`, ava: avaVersion, tsx: tsxVersion },
+		ava: recipe.ava,
 	}, undefined, 2));
-	await writeFile(path.join(project, 'seed.test.mjs'), jsScenario);
-	await writeFile(path.join(project, 'mock.test.ts'), tsScenario);
+	await mkdir(path.join(project, 'test'));
+	await writeFile(path.join(project, 'test', 'seed.test.mjs'), jsScenario);
+	// A top-level await (stories()) needs an ES module: .mts in a CommonJS package, as the README says.
+	await writeFile(path.join(project, 'test', 'mock.test.mts'), tsScenario);
+	await writeFile(path.join(project, 'test', 'plugin.test.ts'), recipe.scenario);
 	await writeFile(path.join(project, 'tsconfig.json'), JSON.stringify({
 		compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: false, types: ['node'] },
-		include: ['*.ts'],
+		include: ['test/*.mts'],
 	}));
 	await execa('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: project });
 
@@ -99,4 +123,5 @@ test('npm pack ships dist, types, README and the seed; a fresh project runs a JS
 	t.is(run.exitCode, 0, run.all);
 	t.regex(run.stdout, /^ok \d+ - seed › js: the seed plugin answers/m);
 	t.regex(run.stdout, /^ok \d+ - mock › \[local\] ts: a mock service typed by its cluster name/m);
+	t.regex(run.stdout, /^ok \d+ - plugin › the seed plugin answers and the app never sees the request/m, 'the README\'s scenario passes');
 });

@@ -8,7 +8,7 @@ import type { Command } from '../command.ts';
 import { recordingsPath, UpstreamControlServer } from '../../upstream/control.ts';
 import { appRecordingsPath } from '../../upstream/apps.ts';
 import { configFileOf, loadSandboxModel, parseCommandArgs, sandboxOptionSpec, sandboxOptionsHelp } from '../options.ts';
-import { toPluginLog, type EnvoyLogEntry, type PluginLogEntry } from '../../envoy/logs.ts';
+import { pluginLabel, sharedRootPrefixes, toPluginLog, type EnvoyLogEntry, type PluginLogEntry } from '../../envoy/logs.ts';
 import { SandboxSession } from '../../compose/model.ts';
 
 export const defaultListenerPort = 10_000;
@@ -93,6 +93,9 @@ export const upCommand: Command = {
 			for (const plugin of wasmModulesOf(model)) {
 				err(`meshbox: plugin ${plugin.name} (${plugin.wasmPath}, proxy-wasm ABI ${plugin.module.abiVersion})`);
 			}
+			for (const shared of sharedRootPrefixes(wasmModulesOf(runningModel))) {
+				err(`meshbox: ${shared.names.join(', ')} share root_id and vm_id: their root contexts all log as "wasm log${shared.prefix ? ` ${shared.prefix}` : ''}: …" (no plugin name), shown as ${shared.names.join('|')}; a distinct rootId each tells them apart`);
+			}
 
 			// What the plugins logged while Envoy started (on_vm_start, on_configure, the first ticks), and with
 			// --verbose Envoy's own start-up log, is in the buffer already: show it, then stream what follows. No
@@ -162,5 +165,5 @@ export const upCommand: Command = {
 };
 
 function formatPluginLog(entry: PluginLogEntry): string {
-	return `[${entry.time}] ${entry.level.padEnd(5)} ${entry.plugin ?? '(root)'}: ${entry.message}`;
+	return `[${entry.time}] ${entry.level.padEnd(5)} ${pluginLabel(entry)}: ${entry.message}`;
 }
