@@ -7,7 +7,7 @@ import test from 'ava';
 import type { EnvoyLogEntry, PluginLogEntry } from '../../src/envoy/logs.ts';
 import { explainStartupFailure } from '../../src/envoy/startup-failure.ts';
 
-const pluginLine = (plugin: string | undefined, message: string): PluginLogEntry => ({ time: '2026-12-07 07:00:00.000', level: 'error', plugin, context: 'root', message });
+const pluginLine = (plugin: string | undefined, message: string): PluginLogEntry => ({ time: '2026-12-07 07:00:00.000', level: 'error', plugin, candidates: plugin === undefined ? [] : [plugin], context: 'root', message });
 const envoyLine = (level: EnvoyLogEntry['level'], message: string): EnvoyLogEntry => ({ time: '2026-12-07 07:00:00.000', thread: 1, level, logger: 'wasm', source: 'wasm.cc:1', message });
 
 test('a refused plugin\'s reason is its own last complaint, not a later line no plugin of the sandbox claims', t => {
