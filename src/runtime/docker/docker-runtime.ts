@@ -227,7 +227,7 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 		// Asked now, read after the settling below: one admin round trip less on the way (it never rejects).
 		const envoyVersionAsked = serverVersion(admin);
 		// An Istio sidecar NACKs a plugin Envoy refuses and serves on without it; a plain sandbox fails to start.
-		const rejectedAtStart = await live?.xds.settleStart({ exited, admin, tolerate: model.sidecar !== undefined });
+		const rejectedAtStart = await live?.xds.settleStart({ exited, admin, tolerate: model.sidecar !== undefined, timeoutMs: options.readyTimeoutMs ?? defaultReadyTimeoutMs });
 		await upstreamReady;
 		await startSlot?.release();
 		const [envoyVersion, upstream] = await Promise.all([envoyVersionAsked, upstreamStarted]);

@@ -38,7 +38,8 @@ import { admitEnvoyStart, startSlotCount } from '../start-slots.ts';
 import { wasmModulesOf } from '../../config/listeners.ts';
 import { StagedModules } from '../staged-modules.ts';
 import { makeWorkDir, writeOwner } from './work-dir.ts';
-import { EnvoyProcess } from './envoy-process.ts';
+import { EnvoyProcess, stopAllNow } from './envoy-process.ts';
+import { stuckWorkerCount } from '../stuck-worker.ts';
 
 const loopback = '127.0.0.1';
 /** How many modules stay compiled between sandboxes (the most recently used). */
@@ -49,6 +50,11 @@ const shellPlacement: Placement = { listener: { address: loopback, port: 0 }, ad
 const releaseTimeoutMs = 5000;
 /** How long a sandbox waits while every warm Envoy of its settings is held by a started sandbox (see acquire). */
 const patienceMs = 2000;
+/** A retired Envoy (see `retire`) gets this long to end on SIGTERM before SIGKILL. */
+const retireGraceMs = 1000;
+
+/** What went wrong in a lease: `retire` ends the Envoy at release; `reason` says why (in a progress line). */
+export type LeaseTrouble = { readonly retire: boolean; readonly reason: string };
 
 export type WarmStartOptions = {
 	readonly envoyPath: string;
@@ -74,6 +80,10 @@ export class WarmEnvoy {
 	private readonly pins = new Map<string, PluginModel>();
 	/** The counter reset asked for by `acquire`, for the sandbox that acquired this Envoy. */
 	private counterReset: Promise<void> = Promise.resolve();
+	/** The current sandbox's progress lines (a retirement is announced there). */
+	private progress: ((line: string) => void) | undefined;
+	/** What went wrong in the current lease (see `noteTrouble`); cleared when the Envoy is acquired. */
+	private trouble: LeaseTrouble | undefined;
 
 	private constructor(
 		private readonly key: string,
@@ -121,6 +131,8 @@ export class WarmEnvoy {
 			if (chosen) {
 				chosen.busy = true;
 				chosen.settling = true;
+				chosen.trouble = undefined;
+				chosen.progress = options.progress;
 				chosen.keepProcessAlive(true);
 				// Counters are the sandbox's own: they start at zero (gauges and histograms are not reset by Envoy).
 				// Asked now, awaited before the sandbox's first push (`countersZeroed`): meanwhile it stages and encodes.
@@ -154,6 +166,7 @@ export class WarmEnvoy {
 				// Busy already (see start()).
 				const envoy = await WarmEnvoy.start(key, model, options);
 				envoy.settling = true;
+				envoy.progress = options.progress;
 				envoy.keepProcessAlive(true);
 				return envoy;
 			} finally {
@@ -260,7 +273,7 @@ export class WarmEnvoy {
 				// this one still releases its start slot must not take it too.
 				envoy.busy = true;
 				WarmEnvoy.pool.set(key, [...WarmEnvoy.pool.get(key) ?? [], envoy]);
-				removeAtExit(workDir);
+				removeAtExit(workDir, running);
 				return envoy;
 			} finally {
 				await slot.release();
@@ -277,18 +290,63 @@ export class WarmEnvoy {
 		}
 	}
 
-	private static forget(envoy: WarmEnvoy): void {
+	/** Takes `envoy` out of the pool: no sandbox gets it from now on. */
+	private static leavePool(envoy: WarmEnvoy): void {
 		const list = (WarmEnvoy.pool.get(envoy.key) ?? []).filter(entry => entry !== envoy);
 		if (list.length > 0) {
 			WarmEnvoy.pool.set(envoy.key, list);
 		} else {
 			WarmEnvoy.pool.delete(envoy.key);
 		}
+	}
 
+	/** After `envoy` exited: its control plane and work dir go. */
+	private static forget(envoy: WarmEnvoy): void {
+		WarmEnvoy.leavePool(envoy);
 		void envoy.plane.stop();
 		workDirsToRemove.delete(envoy.workDir);
 		void rm(envoy.workDir, { recursive: true, force: true });
 		WarmEnvoy.wakeWaiters(envoy.key);
+	}
+
+	/**
+	 * Something went wrong in the current lease: its modules are not pinned at release (a hostile root context,
+	 * a 1 ms tick, a loop in on_configure, would go on running in the pin, for the next sandboxes), and with
+	 * `retire` this Envoy ends at release (see `retire`).
+	 */
+	noteTrouble(trouble: LeaseTrouble): void {
+		this.trouble = { retire: trouble.retire || (this.trouble?.retire ?? false), reason: this.trouble?.reason ?? trouble.reason };
+	}
+
+	/**
+	 * Whether this Envoy must go rather than serve another sandbox: its lease said so (a request timed out, a
+	 * start that Envoy never answered), or Envoy's watchdog found a worker stuck during the lease (counters are
+	 * reset at acquire; ../stuck-worker.ts), or admin does not answer (the main thread is stuck).
+	 */
+	private async mustRetire(): Promise<string | undefined> {
+		if (this.trouble?.retire) {
+			return this.trouble.reason;
+		}
+
+		const stuck = await stuckWorkerCount(this.admin);
+		if (stuck === undefined) {
+			return 'its admin does not answer';
+		}
+
+		return stuck > 0 ? 'a worker thread was stuck (Envoy\'s watchdog)' : undefined;
+	}
+
+	/**
+	 * Ends this Envoy for good: out of the pool at once (no sandbox gets it), SIGTERM, SIGKILL after
+	 * `retireGraceMs`, and only once it is gone its control plane and work dir (with the owner record the reaper
+	 * goes by) are removed (see `forget`, run by its exit).
+	 */
+	private async retire(): Promise<void> {
+		this.dead = true;
+		WarmEnvoy.leavePool(this);
+		this.keepProcessAlive(true);
+		await this.child.terminate(retireGraceMs);
+		await this.exited;
 	}
 
 	/** The sandbox's log from now on: Envoy's lines go to `logs` until release. */
@@ -313,10 +371,16 @@ export class WarmEnvoy {
 	async release(modules: readonly PluginModel[]): Promise<void> {
 		this.sink = undefined;
 		try {
-			if (!this.dead) {
-				await this.pin(modules);
+			const retireBecause = this.dead ? undefined : await this.mustRetire();
+			if (retireBecause !== undefined) {
+				this.progress?.(`meshbox: retiring the warm Envoy (admin ${this.admin.url}): ${retireBecause}`);
+				await this.retire();
+			} else if (!this.dead) {
+				// A lease that went wrong leaves no pins behind: only its resources go.
+				await this.pin(this.trouble ? [] : modules);
 			}
 		} finally {
+			this.trouble = undefined;
 			// Whatever happened to the pins, the Envoy is free and lets go of the process.
 			this.busy = false;
 			this.settling = false;
@@ -356,21 +420,28 @@ export class WarmEnvoy {
 	}
 }
 
-/** Work dirs of this process's warm Envoys: removed when it exits (one 'exit' listener, however many Envoys ran). */
-const workDirsToRemove = new Set<string>();
+/**
+ * Work dirs of this process's warm Envoys, with their Envoy: removed when it exits (one 'exit' listener, however
+ * many Envoys ran), once the Envoys are stopped (./envoy-process.ts, `stopAllNow`: SIGTERM, then SIGKILL). A
+ * work dir whose Envoy is not confirmed gone stays, owner record and all, for the reaper (./reaper.ts).
+ */
+const workDirsToRemove = new Map<string, EnvoyProcess>();
 let exitListening = false;
 
-function removeAtExit(workDir: string): void {
+function removeAtExit(workDir: string, child: EnvoyProcess): void {
 	if (!exitListening) {
 		exitListening = true;
 		process.once('exit', () => {
-			for (const dir of workDirsToRemove) {
-				rmSync(dir, { recursive: true, force: true });
+			stopAllNow();
+			for (const [dir, envoy] of workDirsToRemove) {
+				if (envoy.isGoneNow()) {
+					rmSync(dir, { recursive: true, force: true });
+				}
 			}
 		});
 	}
 
-	workDirsToRemove.add(workDir);
+	workDirsToRemove.set(workDir, child);
 }
 
 /**

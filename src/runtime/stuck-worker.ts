@@ -1,0 +1,38 @@
+/**
+ * A plugin that never returns (a loop in `proxy_on_request_headers`) holds the Envoy thread that runs it: the
+ * request times out, and the thread serves nothing else for the rest of Envoy's life. Envoy's main thread still
+ * answers admin, so `/ready` says LIVE; what tells is Envoy's guard dog (source/server/guarddog_impl.cc in
+ * envoyproxy/envoy), which counts a thread that has not touched its watchdog for `megamiss_timeout` (1 s by
+ * default, source/server/configuration_impl.cc) in `workers.watchdog_mega_miss`. Measured on Envoy 1.40: 1.5 s
+ * after a request entered such a loop, `workers.watchdog_mega_miss` was 1 (and `server.worker_0.watchdog_mega_miss`,
+ * the thread's own). The main thread's counter is left out: compiling a large Go module there takes longer than
+ * a second, and is no loop. Counters count from the last `reset_counters` (a warm Envoy's lease) or Envoy's start.
+ */
+import type { PluginModel } from '../config/model.ts';
+import type { EnvoyAdmin } from '../envoy/admin.ts';
+import { MeshboxError } from '../errors.ts';
+
+/** The guard dog's counter of worker threads that stopped for more than `megamiss_timeout`. */
+const workerMegaMisses = 'workers.watchdog_mega_miss';
+
+/**
+ * How many times an Envoy worker thread was found stuck (for more than a second) so far; undefined when admin
+ * does not answer (then the main thread is stuck, or Envoy is on its way out).
+ */
+export async function stuckWorkerCount(admin: EnvoyAdmin): Promise<number | undefined> {
+	try {
+		const { counters } = await admin.stats(workerMegaMisses);
+		return counters.get(workerMegaMisses) ?? 0;
+	} catch {
+		return undefined;
+	}
+}
+
+/** The error of a request that timed out because a plugin of the sandbox never returned from a callback. */
+export function pluginStuckError(plugins: readonly PluginModel[], timeout: MeshboxError): MeshboxError {
+	const names = [...new Set(plugins.map(plugin => plugin.name))];
+	const which = names.length === 1 ? `the plugin ${names[0]}` : `a plugin of this sandbox (${names.join(', ')})`;
+	return new MeshboxError('PLUGIN_STUCK', `${timeout.message}: ${which} did not return from a callback (Envoy's watchdog found a thread stuck for more than 1 s)`,
+		'look for a loop that never ends in the plugin\'s callbacks; this Envoy is retired (stopped with SIGKILL if need be), the next sandbox gets another',
+		[]);
+}
