@@ -44,6 +44,16 @@ const fatalSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const satisfies readonly
 
 /** Children to signal when this process exits. */
 const running = new Set<EnvoyProcess>();
+/** What runs after the children were stopped, when a fatal signal ends this process (see `onFatalSignal`). */
+const signalCleanups = new Set<() => void>();
+
+/**
+ * `cleanup` runs (synchronously) when a fatal signal ends this process, after its Envoys were stopped: the
+ * signal is raised again, and 'exit' listeners, which would otherwise do it, do not run then.
+ */
+export function onSignalExit(cleanup: () => void): void {
+	signalCleanups.add(cleanup);
+}
 
 export class EnvoyProcess {
 	readonly pid: number | undefined;
@@ -295,6 +305,11 @@ function onFatalSignal(signal: NodeJS.Signals): void {
 	}
 
 	killAllOnExit();
+	// 'exit' listeners do not run when the signal is raised again: what they would have removed goes now.
+	for (const cleanup of signalCleanups) {
+		cleanup();
+	}
+
 	process.off('exit', killAllOnExit);
 	for (const fatal of fatalSignals) {
 		process.off(fatal, onFatalSignal);

@@ -421,7 +421,12 @@ function startTrouble(error: unknown): LeaseTrouble {
 /** A request's timeout, or PLUGIN_STUCK when Envoy's watchdog saw a worker stuck (../stuck-worker.ts). */
 async function explainRequestTimeout(admin: EnvoyAdmin, plugins: readonly PluginModel[], timeout: MeshboxError): Promise<MeshboxError> {
 	const stuck = await stuckWorkerCount(admin);
-	return stuck !== undefined && stuck > 0 ? pluginStuckError(plugins, timeout) : timeout;
+	if (stuck !== undefined && stuck > 0) {
+		return pluginStuckError(plugins, timeout);
+	}
+
+	const names = [...new Set(plugins.map(plugin => plugin.name))];
+	return names.length === 0 ? timeout : new MeshboxError(timeout.code, `${timeout.message} (through the plugin${names.length === 1 ? '' : 's'} ${names.join(', ')}; none was stuck in a callback)`, timeout.hint);
 }
 
 /**

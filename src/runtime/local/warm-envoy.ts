@@ -38,7 +38,7 @@ import { admitEnvoyStart, startSlotCount } from '../start-slots.ts';
 import { wasmModulesOf } from '../../config/listeners.ts';
 import { StagedModules } from '../staged-modules.ts';
 import { makeWorkDir, writeOwner } from './work-dir.ts';
-import { EnvoyProcess, stopAllNow } from './envoy-process.ts';
+import { EnvoyProcess, onSignalExit, stopAllNow } from './envoy-process.ts';
 import { stuckWorkerCount } from '../stuck-worker.ts';
 
 const loopback = '127.0.0.1';
@@ -431,14 +431,17 @@ let exitListening = false;
 function removeAtExit(workDir: string, child: EnvoyProcess): void {
 	if (!exitListening) {
 		exitListening = true;
-		process.once('exit', () => {
+		const removeWorkDirs = () => {
 			stopAllNow();
 			for (const [dir, envoy] of workDirsToRemove) {
 				if (envoy.isGoneNow()) {
 					rmSync(dir, { recursive: true, force: true });
 				}
 			}
-		});
+		};
+
+		process.once('exit', removeWorkDirs);
+		onSignalExit(removeWorkDirs);
 	}
 
 	workDirsToRemove.set(workDir, child);
