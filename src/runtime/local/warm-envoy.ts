@@ -40,6 +40,7 @@ import { StagedModules } from '../staged-modules.ts';
 import { makeWorkDir, writeOwner } from './work-dir.ts';
 import { EnvoyProcess, onSignalExit, stopAllNow } from './envoy-process.ts';
 import { stuckWorkerCount } from '../stuck-worker.ts';
+import { wakeUpsPerSecond } from './idle-activity.ts';
 
 const loopback = '127.0.0.1';
 /** How many modules stay compiled between sandboxes (the most recently used). */
@@ -52,6 +53,14 @@ const releaseTimeoutMs = 5000;
 const patienceMs = 2000;
 /** A retired Envoy (see `retire`) gets this long to end on SIGTERM before SIGKILL. */
 const retireGraceMs = 1000;
+/**
+ * After a release, how long until the idle check (see `checkIdle`) looks (the released listener drains for 1 s
+ * first), how long it looks, and how many wake-ups a second tell an idle Envoy running something it should not
+ * (measured: 36-50 with pins, 1700 with the pin of a 1 ms tick, ./idle-activity.ts).
+ */
+const idleCheckDelayMs = 1500;
+const idleSampleMs = 1000;
+const idleWakeUpsPerSecond = 500;
 
 /** What went wrong in a lease: `retire` ends the Envoy at release; `reason` says why (in a progress line). */
 export type LeaseTrouble = { readonly retire: boolean; readonly reason: string };
@@ -80,6 +89,10 @@ export class WarmEnvoy {
 	private readonly pins = new Map<string, PluginModel>();
 	/** The counter reset asked for by `acquire`, for the sandbox that acquired this Envoy. */
 	private counterReset: Promise<void> = Promise.resolve();
+	/** Counts acquisitions: an idle check that saw one happen while it looked discards what it saw. */
+	private generation = 0;
+	/** The idle check found this Envoy busy with no sandbox on it: it is retired at the next release. */
+	private hot = false;
 	/** The current sandbox's progress lines (a retirement is announced there). */
 	private progress: ((line: string) => void) | undefined;
 	/** What went wrong in the current lease (see `noteTrouble`); cleared when the Envoy is acquired. */
@@ -133,6 +146,7 @@ export class WarmEnvoy {
 				chosen.settling = true;
 				chosen.trouble = undefined;
 				chosen.progress = options.progress;
+				chosen.generation += 1;
 				chosen.keepProcessAlive(true);
 				// Counters are the sandbox's own: they start at zero (gauges and histograms are not reset by Envoy).
 				// Asked now, awaited before the sandbox's first push (`countersZeroed`): meanwhile it stages and encodes.
@@ -328,6 +342,10 @@ export class WarmEnvoy {
 			return this.trouble.reason;
 		}
 
+		if (this.hot) {
+			return 'it kept waking up while no sandbox used it (a pinned plugin\'s timer?)';
+		}
+
 		const stuck = await stuckWorkerCount(this.admin);
 		if (stuck === undefined) {
 			return 'its admin does not answer';
@@ -347,6 +365,39 @@ export class WarmEnvoy {
 		this.keepProcessAlive(true);
 		await this.child.terminate(retireGraceMs);
 		await this.exited;
+	}
+
+	/**
+	 * A while after a release, whether this Envoy, idle, still uses CPU: the root context of a pin (a plugin's
+	 * 1 ms tick) would go on for every sandbox after it. Then it is retired: now if still idle, else at the
+	 * release of the sandbox that took it meanwhile. In the background: a stop() never waits for it.
+	 */
+	private checkIdle(): void {
+		const pid = this.child.pid;
+		const generation = this.generation;
+		if (pid === undefined) {
+			return;
+		}
+
+		setTimeout(() => {
+			void (async () => {
+				if (this.dead || this.busy || this.generation !== generation) {
+					return;
+				}
+
+				const wakeUps = await wakeUpsPerSecond(pid, idleSampleMs);
+				// A sandbox that took this Envoy while it was looked at woke it: that says nothing.
+				if (wakeUps === undefined || wakeUps < idleWakeUpsPerSecond || this.dead || this.generation !== generation) {
+					return;
+				}
+
+				this.hot = true;
+				if (!this.busy) {
+					this.progress?.(`meshbox: retiring the warm Envoy (admin ${this.admin.url}): its threads woke up ${Math.round(wakeUps)} times a second while no sandbox used it (a pinned plugin's timer?)`);
+					await this.retire();
+				}
+			})();
+		}, idleCheckDelayMs).unref();
 	}
 
 	/** The sandbox's log from now on: Envoy's lines go to `logs` until release. */
@@ -378,6 +429,7 @@ export class WarmEnvoy {
 			} else if (!this.dead) {
 				// A lease that went wrong leaves no pins behind: only its resources go.
 				await this.pin(this.trouble ? [] : modules);
+				this.checkIdle();
 			}
 		} finally {
 			this.trouble = undefined;
