@@ -368,8 +368,8 @@ export class WarmEnvoy {
 	}
 
 	/**
-	 * A while after a release, whether this Envoy, idle, still uses CPU: the root context of a pin (a plugin's
-	 * 1 ms tick) would go on for every sandbox after it. Then it is retired: now if still idle, else at the
+	 * A while after a release, whether this Envoy, idle, keeps waking up (./idle-activity.ts): the root context of
+	 * a pin (a plugin's 1 ms tick) would go on for every sandbox after it. Then it is retired: now if still idle, else at the
 	 * release of the sandbox that took it meanwhile. In the background: a stop() never waits for it.
 	 */
 	private checkIdle(): void {
