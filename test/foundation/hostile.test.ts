@@ -11,8 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { execa, type ResultPromise } from 'execa';
-import { isRunning } from '../helpers/leftovers.ts';
-import { repoRoot } from '../helpers/paths.ts';
+import { startSandbox } from '../../src/index.ts';
+import { childEnvoys, isRunning } from '../helpers/leftovers.ts';
+import { fixturePlugin, repoRoot } from '../helpers/paths.ts';
 
 const tagVariable = 'MESHBOX_TEST_LEFTOVER_TAG';
 
@@ -104,4 +105,26 @@ test.serial('Ctrl+C while a plugin holds Envoy\'s worker in a loop: that Envoy d
 	t.is(result.signal, 'SIGINT', 'the child ended by the Ctrl+C');
 	t.deepEqual(await taggedEnvoys(tag), [], 'its Envoy is gone too');
 	t.deepEqual(await ownerRecordsOf(new Set(stuckEnvoys)), [], 'and so is its owner record');
+});
+
+test.serial('on a dedicated Envoy (fresh: true) too: a timeout has its code over HTTP/1.1 and HTTP/2, a loop is PLUGIN_STUCK, and stop() ends that Envoy', async t => {
+	const paused = await startSandbox({ plugins: [{ name: 'pausing', wasm: fixturePlugin('rust-hostile'), configuration: 'pause' }], fresh: true });
+	try {
+		for (const http2 of [false, true]) {
+			const error = await t.throwsAsync(paused.request('/', { timeoutMs: 1000, http2 }), { code: 'REQUEST_TIMEOUT' });
+			t.is(error?.message, 'GET /: no response within 1000 ms (through the plugin pausing; none was stuck in a callback)');
+		}
+	} finally {
+		await paused.stop();
+	}
+
+	const looping = await startSandbox({ plugins: [{ name: 'looping', wasm: fixturePlugin('rust-hostile'), configuration: 'loop' }], fresh: true });
+	const [envoy] = await childEnvoys();
+	try {
+		await t.throwsAsync(looping.request('/', { timeoutMs: 3000 }), { code: 'PLUGIN_STUCK', message: /the plugin looping did not return from a callback/ });
+	} finally {
+		await looping.stop();
+	}
+
+	t.false(envoy === undefined || await isRunning(envoy), 'its Envoy is gone once stop() returned');
 });
