@@ -21,8 +21,11 @@ const workerMegaMisses = 'workers.watchdog_mega_miss';
  */
 export async function stuckWorkerCount(admin: EnvoyAdmin): Promise<number | undefined> {
 	try {
-		const { counters } = await admin.stats(workerMegaMisses);
-		return counters.get(workerMegaMisses) ?? 0;
+		// One admin request for one counter (EnvoyAdmin.stats asks for counters, gauges and histograms): it is
+		// asked at every warm release. Text format: `workers.watchdog_mega_miss: 1`.
+		const text = await admin.get(`stats?usedonly&filter=${encodeURIComponent(`^${workerMegaMisses.replaceAll('.', '\\.')}$`)}`);
+		const value = new RegExp(`^${workerMegaMisses.replaceAll('.', '\\.')}: (\\d+)$`, 'm').exec(text)?.[1];
+		return value === undefined ? 0 : Number(value);
 	} catch {
 		return undefined;
 	}

@@ -337,15 +337,16 @@ export class WarmEnvoy {
 	 * start that Envoy never answered), or Envoy's watchdog found a worker stuck during the lease (counters are
 	 * reset at acquire; ../stuck-worker.ts), or admin does not answer (the main thread is stuck).
 	 */
-	private async mustRetire(): Promise<string | undefined> {
+	private retireReason(): string | undefined {
 		if (this.trouble?.retire) {
 			return this.trouble.reason;
 		}
 
-		if (this.hot) {
-			return 'it kept waking up while no sandbox used it (a pinned plugin\'s timer?)';
-		}
+		return this.hot ? 'it kept waking up while no sandbox used it (a pinned plugin\'s timer?)' : undefined;
+	}
 
+	/** The watchdog's part of `retireReason`: asked while the pins are pushed (a stop() waits for both). */
+	private async watchdogRetireReason(): Promise<string | undefined> {
 		const stuck = await stuckWorkerCount(this.admin);
 		if (stuck === undefined) {
 			return 'its admin does not answer';
@@ -422,13 +423,16 @@ export class WarmEnvoy {
 	async release(modules: readonly PluginModel[]): Promise<void> {
 		this.sink = undefined;
 		try {
-			const retireBecause = this.dead ? undefined : await this.mustRetire();
+			let retireBecause = this.dead ? undefined : this.retireReason();
+			if (!this.dead && retireBecause === undefined) {
+				// A lease that went wrong leaves no pins behind: only its resources go.
+				[retireBecause] = await Promise.all([this.watchdogRetireReason(), this.pin(this.trouble ? [] : modules)]);
+			}
+
 			if (retireBecause !== undefined) {
 				this.progress?.(`meshbox: retiring the warm Envoy (admin ${this.admin.url}): ${retireBecause}`);
 				await this.retire();
 			} else if (!this.dead) {
-				// A lease that went wrong leaves no pins behind: only its resources go.
-				await this.pin(this.trouble ? [] : modules);
 				this.checkIdle();
 			}
 		} finally {
