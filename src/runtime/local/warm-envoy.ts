@@ -459,7 +459,9 @@ export class WarmEnvoy {
 
 		// Bounded: an Envoy on its way out never answers, and stop() must not wait for it.
 		const result = await withTimeout(this.plane.push(snapshotOf(this.pinResources())), releaseTimeoutMs);
-		if (result && result.rejections.length > 0) {
+		// Unanswered in time counts as refused: a pin whose NACK comes later would be in the next sandbox's pushes,
+		// and their refusal would be blamed on it (issue #19, item 5: a 25 MB Go module).
+		if (!result || result.rejections.length > 0) {
 			this.pins.clear();
 			await withTimeout(this.plane.push(snapshotOf(this.pinResources())), releaseTimeoutMs);
 		}
