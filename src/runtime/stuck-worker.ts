@@ -36,6 +36,19 @@ export function pluginStuckError(plugins: readonly PluginModel[], timeout: Meshb
 	const names = [...new Set(plugins.map(plugin => plugin.name))];
 	const which = names.length === 1 ? `the plugin ${names[0]}` : `a plugin of this sandbox (${names.join(', ')})`;
 	return new MeshboxError('PLUGIN_STUCK', `${timeout.message}: ${which} did not return from a callback (Envoy's watchdog found a thread stuck for more than 1 s)`,
-		'look for a loop that never ends in the plugin\'s callbacks; this Envoy is retired (stopped with SIGKILL if need be), the next sandbox gets another',
-		[]);
+		'look for a loop that never ends in the plugin\'s callbacks; the Envoy it holds is stopped with the sandbox (SIGKILL if need be) and serves no other sandbox');
+}
+
+/**
+ * A request's timeout (REQUEST_TIMEOUT, naming the sandbox's plugins), or PLUGIN_STUCK when Envoy's watchdog saw a
+ * worker stuck: what `RunningSandbox.explainTimeout` answers on both runtimes.
+ */
+export async function explainRequestTimeout(admin: EnvoyAdmin, plugins: readonly PluginModel[], timeout: MeshboxError): Promise<MeshboxError> {
+	const stuck = await stuckWorkerCount(admin);
+	if (stuck !== undefined && stuck > 0) {
+		return pluginStuckError(plugins, timeout);
+	}
+
+	const names = [...new Set(plugins.map(plugin => plugin.name))];
+	return names.length === 0 ? timeout : new MeshboxError(timeout.code, `${timeout.message} (through the plugin${names.length === 1 ? '' : 's'} ${names.join(', ')}; none was stuck in a callback)`, timeout.hint);
 }

@@ -30,7 +30,7 @@ import { assertTcpPortsFree, startTcpApps, tcpEndpoints, tcpPortClaim } from '..
 import { reapOrphans } from './reaper.ts';
 import { makeWorkDir, writeOwner } from './work-dir.ts';
 import { WarmEnvoy, type LeaseTrouble } from './warm-envoy.ts';
-import { pluginStuckError, stuckWorkerCount } from '../stuck-worker.ts';
+import { explainRequestTimeout } from '../stuck-worker.ts';
 import type { EnvoyStartPlan, LaunchedEnvoy, PreloadKind } from './head-start.ts';
 import { preloadFilters, recordHeadStart } from './head-start-record.ts';
 import { pinPrefix } from '../../envoy/pins.ts';
@@ -416,17 +416,6 @@ async function startOnWarmEnvoy(input: WarmInput): Promise<Omit<RunningSandbox, 
 function startTrouble(error: unknown): LeaseTrouble {
 	const unanswered = isMeshboxError(error) && error.code === 'ENVOY_START_FAILED';
 	return { retire: unanswered, reason: unanswered ? 'it did not answer a sandbox\'s start in time' : 'a sandbox\'s start failed on it' };
-}
-
-/** A request's timeout, or PLUGIN_STUCK when Envoy's watchdog saw a worker stuck (../stuck-worker.ts). */
-async function explainRequestTimeout(admin: EnvoyAdmin, plugins: readonly PluginModel[], timeout: MeshboxError): Promise<MeshboxError> {
-	const stuck = await stuckWorkerCount(admin);
-	if (stuck !== undefined && stuck > 0) {
-		return pluginStuckError(plugins, timeout);
-	}
-
-	const names = [...new Set(plugins.map(plugin => plugin.name))];
-	return names.length === 0 ? timeout : new MeshboxError(timeout.code, `${timeout.message} (through the plugin${names.length === 1 ? '' : 's'} ${names.join(', ')}; none was stuck in a callback)`, timeout.hint);
 }
 
 /**
