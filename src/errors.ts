@@ -25,6 +25,8 @@ export type MeshboxErrorCode =
 	| 'ENVOY_RESET_STREAM'
 	/** A change (update, swapPlugin, rollback, applyIstio) asked of a sandbox after its stop(). */
 	| 'SANDBOX_STOPPED'
+	| 'REQUEST_TIMEOUT'
+	| 'PLUGIN_STUCK'
 	| 'DOCKER_UNAVAILABLE'
 	| 'DOCKER_IMAGE_UNAVAILABLE'
 	| 'DOCKER_FAILED'

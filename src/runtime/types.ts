@@ -2,6 +2,7 @@
  * The contract between the sandbox and whatever runs Envoy and the upstream (a local process, a container).
  */
 import type { SandboxModel } from '../config/model.ts';
+import type { MeshboxError } from '../errors.ts';
 import type { EnvoyAdmin } from '../envoy/admin.ts';
 import type { UpstreamRecordings } from '../upstream/recordings.ts';
 import type { PushRejection, PushResult } from '../xds/control-plane.ts';
@@ -68,6 +69,12 @@ export type RunningSandbox = {
 	 * Envoy did: accepted, or rejected with its reason (the last accepted config then keeps serving).
 	 */
 	reconfigure?(model: SandboxModel): Promise<PushResult>;
+	/**
+	 * A request through this sandbox got no response in time (`timeout`, code REQUEST_TIMEOUT): the error to throw
+	 * instead, when the runtime can say why (a plugin that never returned: PLUGIN_STUCK, ./stuck-worker.ts). The
+	 * runtime takes note too: a warm Envoy that timed out a request is retired when the sandbox stops.
+	 */
+	explainTimeout?(timeout: MeshboxError): Promise<MeshboxError>;
 	/** Stops Envoy and the upstream and removes every temporary file. Safe to call twice. */
 	stop(): Promise<void>;
 };

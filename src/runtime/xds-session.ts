@@ -110,9 +110,19 @@ export class XdsSession {
 	 * failure explained from its log. A refused resource is a start-up failure too, unless `tolerate` (an Istio
 	 * sidecar: it NACKs the plugin and keeps serving without it): then the rejections are returned.
 	 */
-	async settleStart({ exited, admin, tolerate }: { exited: Promise<ExitInfo>; admin: EnvoyAdmin; tolerate: boolean }): Promise<readonly PushRejection[]> {
+	async settleStart({ exited, admin, tolerate, timeoutMs }: { exited: Promise<ExitInfo>; admin: EnvoyAdmin; tolerate: boolean; timeoutMs: number }): Promise<readonly PushRejection[]> {
 		const { logs } = this.options;
-		const outcome = await Promise.race([this.initialPush!, exited.then(exit => ({ exit }))]);
+		// Bounded: an Envoy whose main thread a plugin holds (an on_configure that never returns) answers nothing,
+		// and a start must end within its ready timeout (issue #19, item 5).
+		let timer: NodeJS.Timeout | undefined;
+		const deadline = new Promise<{ timedOut: true }>(resolve => {
+			timer = setTimeout(() => resolve({ timedOut: true }), timeoutMs);
+		});
+		const outcome = await Promise.race([this.initialPush!, exited.then(exit => ({ exit })), deadline]).finally(() => clearTimeout(timer));
+		if ('timedOut' in outcome) {
+			throw this.unansweredStart(timeoutMs);
+		}
+
 		if ('exit' in outcome) {
 			throw explainStartupFailure({ entries: logs.entries, pluginEntries: logs.pluginEntries, tail: logs.tail(30), exitCode: outcome.exit.exitCode });
 		}
@@ -134,6 +144,17 @@ export class XdsSession {
 
 		await this.options.onAccepted?.(this.options.model);
 		return outcome.rejections;
+	}
+
+	/** The error of a start whose first push Envoy did not answer within `timeoutMs`, naming the sandbox's plugins. */
+	private unansweredStart(timeoutMs: number): MeshboxError {
+		const { logs, model } = this.options;
+		const names = [...new Set(wasmModulesOf(model).map(plugin => plugin.name))];
+		const plugins = names.length === 0 ? '' : ` (its plugin${names.length === 1 ? '' : 's'}: ${names.join(', ')})`;
+		const details = logs.pluginEntries.slice(-10).map(entry => `plugin ${entry.plugin ?? '?'} [${entry.level}] ${entry.message}`);
+		return new MeshboxError('ENVOY_START_FAILED', `Envoy did not take the sandbox's configuration within ${timeoutMs} ms${plugins}`,
+			'a plugin whose on_vm_start or on_configure never returns holds Envoy\'s main thread (that Envoy is stopped); otherwise the machine may be overloaded: raise readyTimeoutMs',
+			details.length > 0 ? details : logs.tail(15));
 	}
 
 	/**

@@ -7,6 +7,7 @@
  */
 import http from 'node:http';
 import http2 from 'node:http2';
+import { MeshboxError } from '../errors.ts';
 
 export type HttpRequest = {
 	readonly url: URL;
@@ -94,7 +95,7 @@ async function sendHttp1(request: HttpRequest, agent?: http.Agent): Promise<Http
 				});
 			});
 		});
-		outgoing.on('timeout', () => outgoing.destroy(new Error(`request timed out after ${request.timeoutMs} ms`)));
+		outgoing.on('timeout', () => outgoing.destroy(requestTimeout(request)));
 		outgoing.on('error', reject);
 		if (request.body !== undefined) {
 			outgoing.write(request.body);
@@ -166,7 +167,7 @@ async function sendHttp2(request: HttpRequest): Promise<HttpResponse> {
 			stream.on('error', reject);
 			stream.on('close', () => {
 				if (status === 0 || timedOut) {
-					reject(new Error(timedOut ? `request timed out after ${request.timeoutMs} ms` : `HTTP/2 stream closed without a response (code ${stream.rstCode})`));
+					reject(timedOut ? requestTimeout(request) : new Error(`HTTP/2 stream closed without a response (code ${stream.rstCode})`));
 					return;
 				}
 
@@ -181,4 +182,14 @@ async function sendHttp2(request: HttpRequest): Promise<HttpResponse> {
 	} finally {
 		session.close();
 	}
+}
+
+/**
+ * The error of a request that got no (complete) response within its `timeoutMs`: a MeshboxError like every
+ * other, so a test can tell it from a refused connection or a reset stream by its code. The sandbox may turn
+ * it into a more specific one (a plugin that never returned: PLUGIN_STUCK, see src/runtime/stuck-worker.ts).
+ */
+export function requestTimeout(request: Pick<HttpRequest, 'method' | 'url' | 'timeoutMs'>): MeshboxError {
+	return new MeshboxError('REQUEST_TIMEOUT', `${request.method} ${request.url.pathname}${request.url.search}: no response within ${request.timeoutMs} ms`,
+		'a plugin may have paused the request (or response) and never resumed it, or the app may be slow: look at box.logs() and box.envoyLogs(), or raise timeoutMs');
 }

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { modelFromSpec, SandboxSession } from '../compose/model.ts';
 import { startComposed } from '../compose/start.ts';
-import { MeshboxError } from '../errors.ts';
+import { isMeshboxError, MeshboxError } from '../errors.ts';
 import type { LogLevel, PluginSpec } from '../config/spec.ts';
 import type { SandboxSpec } from '../compose/spec.ts';
 import { LiveSandbox, sandboxStoppedError, type LiveSpec } from '../compose/live.ts';
@@ -438,6 +438,11 @@ export class Sandbox<MockName extends string = string, AppName extends string = 
 	private async explainFailure(error: unknown): Promise<unknown> {
 		if (this.envoyExit) {
 			return this.exitError();
+		}
+
+		// No response in time: the runtime may know why (a plugin stuck in a callback), and retires what timed out.
+		if (isMeshboxError(error) && error.code === 'REQUEST_TIMEOUT') {
+			return this.running.explainTimeout ? this.running.explainTimeout(error) : error;
 		}
 
 		// Refused: Envoy closed its listeners, which it does on its way out (admin /quitquitquit, a crash).

@@ -57,9 +57,10 @@ type TypeState = {
 	desiredVersion: number;
 	/** Resource names Envoy asked for (ECDS); undefined for wildcard types. */
 	subscribed?: ReadonlySet<string>;
-	/** The outstanding response: its nonce and the version it carried. */
+	/** The outstanding response: its nonce, the version it carried, and the state it was sent from. */
 	sentNonce?: string;
 	sentVersion?: number;
+	sentState?: ReadonlyMap<string, JsonObject>;
 	/** The resources of the last response (JSON text), so an unchanged state is not sent again. */
 	lastSent?: string;
 	/** The resource names of the outstanding response. */
@@ -270,15 +271,22 @@ export class ControlPlane {
 				}
 			}
 
-			// Back to what Envoy runs, and say so again so both sides agree.
-			state.desired = state.accepted;
-			state.desiredVersion = state.acceptedVersion;
+			// Back to what Envoy runs, and say so again so both sides agree; but not over a newer push that waits for
+			// this answer (a warm Envoy's next sandbox, pushed while the last one's release was being answered): a NACK
+			// of this version says nothing of that one, which is sent now and settled by its own answer (issue #19,
+			// item 5: going back dropped it, and its push never resolved).
+			if (state.desiredVersion <= version) {
+				state.desired = state.accepted;
+				state.desiredVersion = state.acceptedVersion;
+			}
+
 			this.settleWaiters(typeUrl, version);
 			this.send(typeUrl);
 			return;
 		}
 
-		state.accepted = state.desired;
+		// What was sent is what Envoy accepted: a newer push may be desired already, and is not accepted yet.
+		state.accepted = state.sentState ?? state.desired;
 		state.acceptedVersion = version;
 		this.onEvent(`xds: Envoy accepted ${shortType(typeUrl)} version ${version}`);
 		// ECDS: Envoy asks for an extension config only once a listener refers to it, so an ACK of a response
@@ -345,6 +353,7 @@ export class ControlPlane {
 		state.sentNames = new Set(entries.map(([name]) => name));
 		state.sentNonce = this.nextNonce();
 		state.sentVersion = state.desiredVersion;
+		state.sentState = state.desired;
 		this.stream.write({ version_info: String(state.desiredVersion), resources, type_url: typeUrl, nonce: state.sentNonce });
 	}
 

@@ -14,9 +14,10 @@ import { buildAdsBootstrap, buildResources, type Placement } from '../../src/env
 import { envoyArguments } from '../../src/envoy/command-line.ts';
 import { provisionEnvoy } from '../../src/envoy/provision.ts';
 import { renderBootstrapYaml } from '../../src/envoy/render.ts';
+import { pinFilter, pinsListener } from '../../src/envoy/pins.ts';
 import { EnvoyProcess } from '../../src/runtime/local/envoy-process.ts';
-import { ControlPlane, snapshotOf } from '../../src/xds/control-plane.ts';
-import { repoRoot } from '../helpers/paths.ts';
+import { ControlPlane, snapshotOf, type PushResult } from '../../src/xds/control-plane.ts';
+import { fixturePlugin, repoRoot } from '../helpers/paths.ts';
 
 test('an Envoy that connects before the first push waits for it: it is not answered with empty clusters and listeners', async t => {
 	const model = await modelFromSpec({}, { baseDir: repoRoot });
@@ -56,4 +57,49 @@ test('an Envoy that connects before the first push waits for it: it is not answe
 
 	t.true(ready, 'ready once the first push arrived');
 	t.truthy(await client!.listenerAddress('meshbox_listener'), 'with the pushed listener');
+});
+
+test('a late NACK of one push is never taken for the next: the next push, sent while the first was being answered, is served and settles', async t => {
+	// A warm Envoy's next sandbox is pushed while the last one's release may still be answered (issue #19, item 5):
+	// a NACK of the earlier version used to take the server back to the last accepted resources, dropping the
+	// newer push, whose promise then never settled (a start that hung until the test timed out).
+	const model = await modelFromSpec({ plugins: [{ name: 'refused', wasm: fixturePlugin('go-config'), configuration: '{not json' }] }, { baseDir: repoRoot });
+	const envoy = await provisionEnvoy({ version: model.envoy.version, versionOrigin: model.envoy.versionOrigin });
+	const dir = await mkdtemp(path.join(os.tmpdir(), 'meshbox-test-control-plane-'));
+	const plane = await ControlPlane.start();
+	const placement: Placement = { listener: { address: '127.0.0.1', port: 0 }, admin: { address: '127.0.0.1', port: 0 }, upstream: { address: '127.0.0.1', port: 9 }, wasmPath: () => '' };
+	await writeFile(path.join(dir, 'envoy.yaml'), renderBootstrapYaml(buildAdsBootstrap(model, placement, { address: '127.0.0.1', port: plane.port }), []));
+	const child = EnvoyProcess.spawn(envoy.path, [...envoyArguments(model.envoy, path.join(dir, 'envoy.yaml')), '--admin-address-path', path.join(dir, 'admin-address')]);
+	child.stderr.resume();
+	child.stdout.resume();
+	t.teardown(async () => {
+		await child.stop();
+		await plane.stop();
+		await rm(dir, { recursive: true, force: true });
+	});
+
+	// Only the shell first (no plugin anywhere), until Envoy runs it: from then on each push is sent at once.
+	const served = { listeners: [], clusters: [], extensionConfigs: [] };
+	await plane.push(snapshotOf(served));
+	const admin = EnvoyAdmin.fromAddressFile(path.join(dir, 'admin-address'));
+	let ready = false;
+	for (const deadline = Date.now() + 30_000; !ready && Date.now() < deadline;) {
+		ready = (await (await admin())?.isReady()) ?? false;
+		await new Promise(resolve => setTimeout(resolve, 10));
+	}
+
+	t.true(ready, 'Envoy runs the shell');
+	// A listener Envoy refuses, but only after compiling its Go module (a second or so): its NACK comes late.
+	const refused = pinsListener([pinFilter(model.plugins[0]!, fixturePlugin('go-config'))], path.join(dir, 'pins.sock'));
+	const first = plane.push(snapshotOf({ ...served, listeners: [refused] }));
+	// The next push, at once: its version is desired while the first one's answer is outstanding.
+	const next = plane.push(snapshotOf(served));
+	const firstResult = await first;
+	t.true(firstResult.rejections.length > 0, `the refused listener is NACKed: ${JSON.stringify(firstResult)}`);
+	const nextResult = await Promise.race([next, new Promise<'unsettled'>(resolve => {
+		setTimeout(() => resolve('unsettled'), 20_000).unref();
+	})]);
+	t.not(nextResult, 'unsettled', 'the next push settles');
+	t.deepEqual((nextResult as PushResult).rejections, [], 'and is not blamed for the first one\'s NACK');
+	t.is(plane.acceptedVersion, (nextResult as PushResult).version, 'Envoy runs the next push');
 });

@@ -47,6 +47,7 @@ import { containerAppRecordings, containerAppServers } from '../apps.ts';
 import { wasmModulesOf } from '../../config/listeners.ts';
 import { assertTcpPortsFree, startTcpApps, tcpEndpoints } from '../tcp-apps.ts';
 import { relayTcpApps } from './tcp-relays.ts';
+import { explainRequestTimeout } from '../stuck-worker.ts';
 
 const defaultReadyTimeoutMs = 60_000;
 /** Envoy drains on SIGTERM and exits at once; `docker stop` kills after this (rounded to seconds). */
@@ -227,7 +228,7 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 		// Asked now, read after the settling below: one admin round trip less on the way (it never rejects).
 		const envoyVersionAsked = serverVersion(admin);
 		// An Istio sidecar NACKs a plugin Envoy refuses and serves on without it; a plain sandbox fails to start.
-		const rejectedAtStart = await live?.xds.settleStart({ exited, admin, tolerate: model.sidecar !== undefined });
+		const rejectedAtStart = await live?.xds.settleStart({ exited, admin, tolerate: model.sidecar !== undefined, timeoutMs: options.readyTimeoutMs ?? defaultReadyTimeoutMs });
 		await upstreamReady;
 		await startSlot?.release();
 		const [envoyVersion, upstream] = await Promise.all([envoyVersionAsked, upstreamStarted]);
@@ -254,6 +255,7 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 				reconfigure: async (next: SandboxModel) => live.xds.reconfigure(next),
 			} : {}),
 			exited: exited.then(async info => (stopping ? new Promise<never>(() => undefined) : info)),
+			explainTimeout: async timeout => explainRequestTimeout(admin, wasmModulesOf(model), timeout),
 			stop: async () => {
 				stopping = true;
 				stopped ??= (async () => {

@@ -9,11 +9,15 @@
  * - When this process exits, every child still running gets SIGTERM (as execa's `cleanup: true` did through
  *   signal-exit): on a normal exit, `process.exit()`, and on SIGINT / SIGTERM / SIGHUP that nobody else handles
  *   (Node's default for those is to die without running 'exit' listeners, so the signal is caught, the children
- *   are signalled, and the signal is raised again so this process still ends by it). A SIGKILL of this process
- *   leaves the child behind: the reaper (./reaper.ts) removes it at the next start.
+ *   are signalled, and the signal is raised again so this process still ends by it). A child still there
+ *   `exitGraceMs` later gets SIGKILL (issue #19: an Envoy whose worker a plugin holds in a loop never finishes
+ *   its SIGTERM shut-down, and outlived its owner at 90% CPU); 'exit' listeners cannot wait asynchronously, so
+ *   this waits synchronously, and only while a child is still there. A SIGKILL of this process leaves the child
+ *   behind: the reaper (./reaper.ts) removes it at the next start.
  * - `keepProcessAlive(false)` unrefs the child and its pipes, so an idle child does not keep this process alive.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 
 export type ProcessExit = {
@@ -30,11 +34,26 @@ export type EnvoyProcessOptions = {
 	readonly forceKillAfterMs?: number;
 };
 
+/** At this process's exit: how long a child has to end on SIGTERM before it gets SIGKILL. */
+const exitGraceMs = 1000;
+/** ... and how long a SIGKILLed child has to be gone (the kernel ends it at once; this only bounds the wait). */
+const killWaitMs = 1000;
+
 /** The signals whose default action would end this process without 'exit' listeners running. */
 const fatalSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const satisfies readonly NodeJS.Signals[];
 
 /** Children to signal when this process exits. */
 const running = new Set<EnvoyProcess>();
+/** What runs after the children were stopped, when a fatal signal ends this process (see `onFatalSignal`). */
+const signalCleanups = new Set<() => void>();
+
+/**
+ * `cleanup` runs (synchronously) when a fatal signal ends this process, after its Envoys were stopped: the
+ * signal is raised again, and 'exit' listeners, which would otherwise do it, do not run then.
+ */
+export function onSignalExit(cleanup: () => void): void {
+	signalCleanups.add(cleanup);
+}
 
 export class EnvoyProcess {
 	readonly pid: number | undefined;
@@ -145,6 +164,32 @@ export class EnvoyProcess {
 	}
 
 	/**
+	 * SIGTERM, and SIGKILL when the process is still running `graceMs` later (an Envoy a plugin holds in a loop
+	 * never finishes shutting down); resolves once it is gone.
+	 */
+	async terminate(graceMs: number): Promise<ProcessExit> {
+		if (this.isRunning) {
+			this.child.kill('SIGTERM');
+			const timer = setTimeout(() => {
+				if (this.isRunning) {
+					this.child.kill('SIGKILL');
+				}
+			}, graceMs);
+			void this.exited.then(() => clearTimeout(timer));
+		}
+
+		return this.exited;
+	}
+
+	/**
+	 * Whether the process is known to be gone, looked at now and synchronously (for 'exit' listeners): exited, or
+	 * dead and not yet reaped (a zombie holds no resources and runs nothing).
+	 */
+	isGoneNow(): boolean {
+		return !this.isRunning || this.pid === undefined || processGone(this.pid);
+	}
+
+	/**
 	 * Whether the child and its pipes keep this process alive (they do by default). The pipes are sockets,
 	 * though typed as Readable; the exit cleanup above still stops an unref'd child when this process ends.
 	 */
@@ -158,12 +203,69 @@ export class EnvoyProcess {
 		}
 	}
 
-	/** For the exit cleanup: SIGTERM without the SIGKILL timer (this process is ending). */
-	signalOnExit(): void {
+	/** For the exit cleanup: a signal without the SIGKILL timer (this process is ending). */
+	signalOnExit(signal: NodeJS.Signals = 'SIGTERM'): void {
 		if (this.isRunning) {
-			this.child.kill('SIGTERM');
+			this.child.kill(signal);
 		}
 	}
+}
+
+/**
+ * Whether process `pid` is gone or a zombie, from /proc (Linux); elsewhere, whether it can be signalled at all
+ * (a zombie then counts as running: it gets a SIGKILL it does not need).
+ */
+function processGone(pid: number): boolean {
+	let stat: string;
+	try {
+		stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+	} catch (error) {
+		if ((error as NodeJS.ErrnoException).code === 'ENOENT' && process.platform === 'linux') {
+			return true;
+		}
+
+		try {
+			process.kill(pid, 0);
+			return false;
+		} catch {
+			return true;
+		}
+	}
+
+	// `pid (comm) S ...`: the state follows the last ')' (the command may contain one).
+	const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+	return state === 'Z' || state === 'X';
+}
+
+/** Waits (synchronously) until every one of `children` is gone, or `ms` passed; returns those still there. */
+function waitGoneSync(children: readonly EnvoyProcess[], ms: number): EnvoyProcess[] {
+	const sleeper = new Int32Array(new SharedArrayBuffer(4));
+	const deadline = Date.now() + ms;
+	let left = children.filter(child => !child.isGoneNow());
+	while (left.length > 0 && Date.now() < deadline) {
+		Atomics.wait(sleeper, 0, 0, 5);
+		left = left.filter(child => !child.isGoneNow());
+	}
+
+	return left;
+}
+
+/**
+ * Ends every child of this process now, synchronously (for 'exit' listeners and fatal signals): SIGTERM, SIGKILL
+ * for those still there after `exitGraceMs`, and returns once they are gone (or `killWaitMs` later). Idempotent.
+ */
+export function stopAllNow(): void {
+	const children = [...running];
+	for (const child of children) {
+		child.signalOnExit('SIGTERM');
+	}
+
+	const stubborn = waitGoneSync(children, exitGraceMs);
+	for (const child of stubborn) {
+		child.signalOnExit('SIGKILL');
+	}
+
+	waitGoneSync(stubborn, killWaitMs);
 }
 
 function track(child: EnvoyProcess): void {
@@ -189,9 +291,7 @@ function untrack(child: EnvoyProcess): void {
 }
 
 function killAllOnExit(): void {
-	for (const child of running) {
-		child.signalOnExit();
-	}
+	stopAllNow();
 }
 
 /**
@@ -205,6 +305,11 @@ function onFatalSignal(signal: NodeJS.Signals): void {
 	}
 
 	killAllOnExit();
+	// 'exit' listeners do not run when the signal is raised again: what they would have removed goes now.
+	for (const cleanup of signalCleanups) {
+		cleanup();
+	}
+
 	process.off('exit', killAllOnExit);
 	for (const fatal of fatalSignals) {
 		process.off(fatal, onFatalSignal);

@@ -8,7 +8,7 @@
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EnvoyAdmin } from '../../envoy/admin.ts';
-import { MeshboxError } from '../../errors.ts';
+import { isMeshboxError, MeshboxError } from '../../errors.ts';
 import { buildAdsBootstrap, listenerNameOf, xdsClusterName, type JsonObject, type Placement } from '../../envoy/bootstrap.ts';
 import type { SandboxResources } from '../../envoy/placement.ts';
 import { envoyArguments, envoyOptions } from '../../envoy/command-line.ts';
@@ -29,7 +29,8 @@ import { wasmModulesOf } from '../../config/listeners.ts';
 import { assertTcpPortsFree, startTcpApps, tcpEndpoints, tcpPortClaim } from '../tcp-apps.ts';
 import { reapOrphans } from './reaper.ts';
 import { makeWorkDir, writeOwner } from './work-dir.ts';
-import { WarmEnvoy } from './warm-envoy.ts';
+import { WarmEnvoy, type LeaseTrouble } from './warm-envoy.ts';
+import { explainRequestTimeout } from '../stuck-worker.ts';
 import type { EnvoyStartPlan, LaunchedEnvoy, PreloadKind } from './head-start.ts';
 import { preloadFilters, recordHeadStart } from './head-start-record.ts';
 import { pinPrefix } from '../../envoy/pins.ts';
@@ -38,6 +39,8 @@ import type { PluginModel, SandboxModel, SidecarFilter } from '../../config/mode
 
 const loopback = '127.0.0.1';
 const defaultReadyTimeoutMs = 60_000;
+/** How long a dedicated Envoy with a stuck worker gets to end on SIGTERM before SIGKILL. */
+const stuckGraceMs = 1000;
 
 
 export async function startLocal(options: RuntimeStartOptions): Promise<RunningSandbox> {
@@ -149,9 +152,11 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 		// The first push is encoded while Envoy boots (XdsSession.bind).
 		xds.pushInitial();
 		let stopping = false;
+		// A plugin stuck in a loop keeps Envoy from finishing its SIGTERM shut-down: then SIGKILL comes sooner.
+		let stuck = false;
 		undo.push(async () => {
 			stopping = true;
-			await child.stop();
+			await (stuck ? child.terminate(stuckGraceMs) : child.stop());
 		});
 		if (!adopted) {
 			writeOwner(workDir, { ownerPid: process.pid, envoyPid: child.pid });
@@ -170,7 +175,7 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 			recheckOn: xds.firstAnswer,
 		});
 		// An Istio sidecar NACKs a plugin Envoy refuses and serves on without it; a plain sandbox fails to start.
-		const rejectedAtStart = await xds.settleStart({ exited, admin, tolerate: model.sidecar !== undefined });
+		const rejectedAtStart = await xds.settleStart({ exited, admin, tolerate: model.sidecar !== undefined, timeoutMs: options.readyTimeoutMs ?? defaultReadyTimeoutMs });
 		await launch.slot?.release();
 		if (options.headStart && startPlan && (model.listeners?.services.length ?? 0) === 0) {
 			// For the next `up` of this command: written while this one serves, awaited at stop. (Services load
@@ -206,6 +211,11 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 			rejectedAtStart,
 			configVersion: () => xds.version,
 			reconfigure: async next => xds.reconfigure(next),
+			explainTimeout: async timeout => {
+				const explained = await explainRequestTimeout(admin, wasmModulesOf(current), timeout);
+				stuck ||= explained.code === 'PLUGIN_STUCK';
+				return explained;
+			},
 			stop,
 		};
 	} catch (error) {
@@ -369,15 +379,26 @@ async function startOnWarmEnvoy(input: WarmInput): Promise<Omit<RunningSandbox, 
 	try {
 		await warm.countersZeroed();
 		xds.pushInitial();
-		rejectedAtStart = await xds.settleStart({ exited: warm.exited, admin: warm.admin, tolerate: model.sidecar !== undefined });
+		rejectedAtStart = await xds.settleStart({ exited: warm.exited, admin: warm.admin, tolerate: model.sidecar !== undefined, timeoutMs: options.readyTimeoutMs ?? defaultReadyTimeoutMs });
+	} catch (error) {
+		warm.noteTrouble(startTrouble(error));
+		throw error;
 	} finally {
 		await slot?.release();
 		warm.settled();
 	}
 
 	const onWarm = { rejected: rejectedAtStart, logs, warm: true };
-	const listener = await activeListener(warm.admin, leasedName(listenerNameOf(model), lease), listenerPortClaim(model), onWarm);
-	const tcp = await tcpEndpoints(model, tcpApps, async tcpListener => activeListener(warm.admin, leasedName(tcpListener.name, lease), tcpPortClaim(tcpListener), onWarm));
+	let listener: { address: string; port: number };
+	let tcp: Awaited<ReturnType<typeof tcpEndpoints>>;
+	try {
+		listener = await activeListener(warm.admin, leasedName(listenerNameOf(model), lease), listenerPortClaim(model), onWarm);
+		tcp = await tcpEndpoints(model, tcpApps, async tcpListener => activeListener(warm.admin, leasedName(tcpListener.name, lease), tcpPortClaim(tcpListener), onWarm));
+	} catch (error) {
+		warm.noteTrouble({ retire: false, reason: 'its listener did not become active' });
+		throw error;
+	}
+
 	return {
 		url: `http://${loopback}:${listener.port}`,
 		admin: warm.admin,
@@ -391,7 +412,24 @@ async function startOnWarmEnvoy(input: WarmInput): Promise<Omit<RunningSandbox, 
 		rejectedAtStart,
 		configVersion: () => xds.version,
 		reconfigure: async next => xds.reconfigure(leased(next)),
+		// A request that timed out retires this Envoy when the sandbox stops: whatever held it (a plugin stuck in
+		// a loop, a request paused forever) must not reach the next sandbox.
+		explainTimeout: async timeout => {
+			warm.noteTrouble({ retire: true, reason: 'a request through it timed out' });
+			return explainRequestTimeout(warm.admin, modules, timeout);
+		},
 	};
+}
+
+/**
+ * What a failed start on a warm Envoy leaves: a start Envoy never answered in time (XdsSession's deadline:
+ * ENVOY_START_FAILED) leaves it in a state nobody knows (a plugin may hold its main thread, and a late answer to
+ * this lease's push must never be taken for the next one's), so it is retired; a refusal (a NACK) leaves it sound,
+ * but the refused modules are not pinned.
+ */
+function startTrouble(error: unknown): LeaseTrouble {
+	const unanswered = isMeshboxError(error) && error.code === 'ENVOY_START_FAILED';
+	return { retire: unanswered, reason: unanswered ? 'it did not answer a sandbox\'s start in time' : 'a sandbox\'s start failed on it' };
 }
 
 /**

@@ -38,7 +38,9 @@ import { admitEnvoyStart, startSlotCount } from '../start-slots.ts';
 import { wasmModulesOf } from '../../config/listeners.ts';
 import { StagedModules } from '../staged-modules.ts';
 import { makeWorkDir, writeOwner } from './work-dir.ts';
-import { EnvoyProcess } from './envoy-process.ts';
+import { EnvoyProcess, onSignalExit, stopAllNow } from './envoy-process.ts';
+import { stuckWorkerCount } from '../stuck-worker.ts';
+import { wakeUpsPerSecond } from './idle-activity.ts';
 
 const loopback = '127.0.0.1';
 /** How many modules stay compiled between sandboxes (the most recently used). */
@@ -49,6 +51,19 @@ const shellPlacement: Placement = { listener: { address: loopback, port: 0 }, ad
 const releaseTimeoutMs = 5000;
 /** How long a sandbox waits while every warm Envoy of its settings is held by a started sandbox (see acquire). */
 const patienceMs = 2000;
+/** A retired Envoy (see `retire`) gets this long to end on SIGTERM before SIGKILL. */
+const retireGraceMs = 1000;
+/**
+ * After a release, how long until the idle check (see `checkIdle`) looks (the released listener drains for 1 s
+ * first), how long it looks, and how many wake-ups a second tell an idle Envoy running something it should not
+ * (measured: 36-50 with pins, 1700 with the pin of a 1 ms tick, ./idle-activity.ts).
+ */
+const idleCheckDelayMs = 1500;
+const idleSampleMs = 1000;
+const idleWakeUpsPerSecond = 500;
+
+/** What went wrong in a lease: `retire` ends the Envoy at release; `reason` says why (in a progress line). */
+export type LeaseTrouble = { readonly retire: boolean; readonly reason: string };
 
 export type WarmStartOptions = {
 	readonly envoyPath: string;
@@ -74,6 +89,14 @@ export class WarmEnvoy {
 	private readonly pins = new Map<string, PluginModel>();
 	/** The counter reset asked for by `acquire`, for the sandbox that acquired this Envoy. */
 	private counterReset: Promise<void> = Promise.resolve();
+	/** Counts acquisitions: an idle check that saw one happen while it looked discards what it saw. */
+	private generation = 0;
+	/** The idle check found this Envoy busy with no sandbox on it: it is retired at the next release. */
+	private hot = false;
+	/** The current sandbox's progress lines (a retirement is announced there). */
+	private progress: ((line: string) => void) | undefined;
+	/** What went wrong in the current lease (see `noteTrouble`); cleared when the Envoy is acquired. */
+	private trouble: LeaseTrouble | undefined;
 
 	private constructor(
 		private readonly key: string,
@@ -121,6 +144,9 @@ export class WarmEnvoy {
 			if (chosen) {
 				chosen.busy = true;
 				chosen.settling = true;
+				chosen.trouble = undefined;
+				chosen.progress = options.progress;
+				chosen.generation += 1;
 				chosen.keepProcessAlive(true);
 				// Counters are the sandbox's own: they start at zero (gauges and histograms are not reset by Envoy).
 				// Asked now, awaited before the sandbox's first push (`countersZeroed`): meanwhile it stages and encodes.
@@ -154,6 +180,7 @@ export class WarmEnvoy {
 				// Busy already (see start()).
 				const envoy = await WarmEnvoy.start(key, model, options);
 				envoy.settling = true;
+				envoy.progress = options.progress;
 				envoy.keepProcessAlive(true);
 				return envoy;
 			} finally {
@@ -260,7 +287,7 @@ export class WarmEnvoy {
 				// this one still releases its start slot must not take it too.
 				envoy.busy = true;
 				WarmEnvoy.pool.set(key, [...WarmEnvoy.pool.get(key) ?? [], envoy]);
-				removeAtExit(workDir);
+				removeAtExit(workDir, running);
 				return envoy;
 			} finally {
 				await slot.release();
@@ -277,18 +304,101 @@ export class WarmEnvoy {
 		}
 	}
 
-	private static forget(envoy: WarmEnvoy): void {
+	/** Takes `envoy` out of the pool: no sandbox gets it from now on. */
+	private static leavePool(envoy: WarmEnvoy): void {
 		const list = (WarmEnvoy.pool.get(envoy.key) ?? []).filter(entry => entry !== envoy);
 		if (list.length > 0) {
 			WarmEnvoy.pool.set(envoy.key, list);
 		} else {
 			WarmEnvoy.pool.delete(envoy.key);
 		}
+	}
 
+	/** After `envoy` exited: its control plane and work dir go. */
+	private static forget(envoy: WarmEnvoy): void {
+		WarmEnvoy.leavePool(envoy);
 		void envoy.plane.stop();
 		workDirsToRemove.delete(envoy.workDir);
 		void rm(envoy.workDir, { recursive: true, force: true });
 		WarmEnvoy.wakeWaiters(envoy.key);
+	}
+
+	/**
+	 * Something went wrong in the current lease: its modules are not pinned at release (a hostile root context,
+	 * a 1 ms tick, a loop in on_configure, would go on running in the pin, for the next sandboxes), and with
+	 * `retire` this Envoy ends at release (see `retire`).
+	 */
+	noteTrouble(trouble: LeaseTrouble): void {
+		this.trouble = { retire: trouble.retire || (this.trouble?.retire ?? false), reason: this.trouble?.reason ?? trouble.reason };
+	}
+
+	/**
+	 * Whether this Envoy must go rather than serve another sandbox: its lease said so (a request timed out, a
+	 * start that Envoy never answered), or Envoy's watchdog found a worker stuck during the lease (counters are
+	 * reset at acquire; ../stuck-worker.ts), or admin does not answer (the main thread is stuck).
+	 */
+	private retireReason(): string | undefined {
+		if (this.trouble?.retire) {
+			return this.trouble.reason;
+		}
+
+		return this.hot ? 'it kept waking up while no sandbox used it (a pinned plugin\'s timer?)' : undefined;
+	}
+
+	/** The watchdog's part of `retireReason`: asked while the pins are pushed (a stop() waits for both). */
+	private async watchdogRetireReason(): Promise<string | undefined> {
+		const stuck = await stuckWorkerCount(this.admin);
+		if (stuck === undefined) {
+			return 'its admin does not answer';
+		}
+
+		return stuck > 0 ? 'a worker thread was stuck (Envoy\'s watchdog)' : undefined;
+	}
+
+	/**
+	 * Ends this Envoy for good: out of the pool at once (no sandbox gets it), SIGTERM, SIGKILL after
+	 * `retireGraceMs`, and only once it is gone its control plane and work dir (with the owner record the reaper
+	 * goes by) are removed (see `forget`, run by its exit).
+	 */
+	private async retire(): Promise<void> {
+		this.dead = true;
+		WarmEnvoy.leavePool(this);
+		this.keepProcessAlive(true);
+		await this.child.terminate(retireGraceMs);
+		await this.exited;
+	}
+
+	/**
+	 * A while after a release, whether this Envoy, idle, keeps waking up (./idle-activity.ts): the root context of
+	 * a pin (a plugin's 1 ms tick) would go on for every sandbox after it. Then it is retired: now if still idle, else at the
+	 * release of the sandbox that took it meanwhile. In the background: a stop() never waits for it.
+	 */
+	private checkIdle(): void {
+		const pid = this.child.pid;
+		const generation = this.generation;
+		if (pid === undefined) {
+			return;
+		}
+
+		setTimeout(() => {
+			void (async () => {
+				if (this.dead || this.busy || this.generation !== generation) {
+					return;
+				}
+
+				const wakeUps = await wakeUpsPerSecond(pid, idleSampleMs);
+				// A sandbox that took this Envoy while it was looked at woke it: that says nothing.
+				if (wakeUps === undefined || wakeUps < idleWakeUpsPerSecond || this.dead || this.generation !== generation) {
+					return;
+				}
+
+				this.hot = true;
+				if (!this.busy) {
+					this.progress?.(`meshbox: retiring the warm Envoy (admin ${this.admin.url}): its threads woke up ${Math.round(wakeUps)} times a second while no sandbox used it (a pinned plugin's timer?)`);
+					await this.retire();
+				}
+			})();
+		}, idleCheckDelayMs).unref();
 	}
 
 	/** The sandbox's log from now on: Envoy's lines go to `logs` until release. */
@@ -313,10 +423,20 @@ export class WarmEnvoy {
 	async release(modules: readonly PluginModel[]): Promise<void> {
 		this.sink = undefined;
 		try {
-			if (!this.dead) {
-				await this.pin(modules);
+			let retireBecause = this.dead ? undefined : this.retireReason();
+			if (!this.dead && retireBecause === undefined) {
+				// A lease that went wrong leaves no pins behind: only its resources go.
+				[retireBecause] = await Promise.all([this.watchdogRetireReason(), this.pin(this.trouble ? [] : modules)]);
+			}
+
+			if (retireBecause !== undefined) {
+				this.progress?.(`meshbox: retiring the warm Envoy (admin ${this.admin.url}): ${retireBecause}`);
+				await this.retire();
+			} else if (!this.dead) {
+				this.checkIdle();
 			}
 		} finally {
+			this.trouble = undefined;
 			// Whatever happened to the pins, the Envoy is free and lets go of the process.
 			this.busy = false;
 			this.settling = false;
@@ -339,7 +459,9 @@ export class WarmEnvoy {
 
 		// Bounded: an Envoy on its way out never answers, and stop() must not wait for it.
 		const result = await withTimeout(this.plane.push(snapshotOf(this.pinResources())), releaseTimeoutMs);
-		if (result && result.rejections.length > 0) {
+		// Unanswered in time counts as refused: a pin whose NACK comes later would be in the next sandbox's pushes,
+		// and their refusal would be blamed on it (issue #19, item 5: a 25 MB Go module).
+		if (!result || result.rejections.length > 0) {
 			this.pins.clear();
 			await withTimeout(this.plane.push(snapshotOf(this.pinResources())), releaseTimeoutMs);
 		}
@@ -356,21 +478,31 @@ export class WarmEnvoy {
 	}
 }
 
-/** Work dirs of this process's warm Envoys: removed when it exits (one 'exit' listener, however many Envoys ran). */
-const workDirsToRemove = new Set<string>();
+/**
+ * Work dirs of this process's warm Envoys, with their Envoy: removed when it exits (one 'exit' listener, however
+ * many Envoys ran), once the Envoys are stopped (./envoy-process.ts, `stopAllNow`: SIGTERM, then SIGKILL). A
+ * work dir whose Envoy is not confirmed gone stays, owner record and all, for the reaper (./reaper.ts).
+ */
+const workDirsToRemove = new Map<string, EnvoyProcess>();
 let exitListening = false;
 
-function removeAtExit(workDir: string): void {
+function removeAtExit(workDir: string, child: EnvoyProcess): void {
 	if (!exitListening) {
 		exitListening = true;
-		process.once('exit', () => {
-			for (const dir of workDirsToRemove) {
-				rmSync(dir, { recursive: true, force: true });
+		const removeWorkDirs = () => {
+			stopAllNow();
+			for (const [dir, envoy] of workDirsToRemove) {
+				if (envoy.isGoneNow()) {
+					rmSync(dir, { recursive: true, force: true });
+				}
 			}
-		});
+		};
+
+		process.once('exit', removeWorkDirs);
+		onSignalExit(removeWorkDirs);
 	}
 
-	workDirsToRemove.add(workDir);
+	workDirsToRemove.set(workDir, child);
 }
 
 /**
