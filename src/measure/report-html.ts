@@ -170,6 +170,8 @@ function addedCells(result: MeasureResult): Cell[] {
 	const { latency, throughput, cpu } = result;
 	const baseline = result.chains[0];
 	const memoryDifference = baseline ? result.memory.growthBytesPerRequest - baseline.memory.growthBytesPerRequest : Number.NaN;
+	// The two slopes come from separate runs, so their uncertainties add in quadrature.
+	const memoryUncertainty = baseline ? Math.hypot(result.memory.growthUncertaintyBytesPerRequest, baseline.memory.growthUncertaintyBytesPerRequest) : Number.NaN;
 	return [
 		{ figure: 'requests', text: '' },
 		{ figure: 'errors', text: '' },
@@ -179,7 +181,7 @@ function addedCells(result: MeasureResult): Cell[] {
 		{ figure: 'max', text: '' },
 		{ figure: 'throughput', text: `${signed(`${formatNumber(Math.abs(throughput.requestsPerSecond - throughput.baselineRequestsPerSecond), 0)} req/s`, throughput.requestsPerSecond - throughput.baselineRequestsPerSecond)}${percentChange(throughput.requestsPerSecond, throughput.baselineRequestsPerSecond)}` },
 		{ figure: 'cpu', text: `${signed(`${formatNumber(Math.abs(cpu.addedUsPerRequest), 1)} µs`, cpu.addedUsPerRequest)}${percentChange(cpu.usPerRequest, cpu.baselineUsPerRequest)}` },
-		{ figure: 'memory-growth', text: isNumber(memoryDifference) ? `${signed(formatNumber(Math.abs(memoryDifference), 1), memoryDifference)} B/req` : '' },
+		{ figure: 'memory-growth', text: isNumber(memoryDifference) ? `${signed(formatNumber(Math.abs(memoryDifference), 1), memoryDifference)} ± ${formatNumber(memoryUncertainty, 1)} B/req` : '' },
 		{ figure: 'leak', text: result.memory.leakSuspected ? 'suspected' : 'no', className: result.memory.leakSuspected ? 'bad' : undefined },
 	];
 }
@@ -393,8 +395,8 @@ dl.what { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px; 
 dl.what dt { color: #4b5563; } dl.what dd { margin: 0; }
 code { font: 13px ui-monospace, monospace; background: #f3f4f6; padding: 1px 4px; border-radius: 3px; word-break: break-all; }
 div.table { overflow-x: auto; }
-table { border-collapse: collapse; font-variant-numeric: tabular-nums; font-size: 14px; width: 100%; }
-th, td { padding: 5px 7px; border-bottom: 1px solid #e5e7eb; text-align: right; white-space: nowrap; }
+table { border-collapse: collapse; font-variant-numeric: tabular-nums; font-size: 13.5px; width: 100%; }
+th, td { padding: 5px 6px; border-bottom: 1px solid #e5e7eb; text-align: right; white-space: nowrap; }
 th[scope=row], thead th:first-child { text-align: left; }
 th[scope=row] { white-space: normal; min-width: 9em; }
 thead th, tr[data-chain=added] td { white-space: normal; vertical-align: bottom; }

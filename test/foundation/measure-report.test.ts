@@ -128,6 +128,8 @@ browserTest('the figures table shows each chain\'s numbers and what the plugins 
 	t.is(cell(dom, 'added', 'p99'), `+${ms(fixture.latency.addedP99Ms)}`);
 	t.is(cell(dom, 'added', 'cpu'), '+53.5 µs (+45%)');
 	t.is(cell(dom, 'added', 'throughput'), '−1,144 req/s (−19%)');
+	// Memory: the slopes' difference, their uncertainties in quadrature: 2.6 − 0.4 ± √(1.9² + 1.3²).
+	t.is(cell(dom, 'added', 'memory-growth'), '+2.2 ± 2.3 B/req');
 	// What was measured, in the header.
 	t.regex(dom, /Envoy worker threads<\/dt><dd>2<\/dd>/u);
 	t.regex(dom, /2 cores, load average 1\.42 \/ 1\.18 \/ 0\.97/u);
