@@ -8,16 +8,18 @@
  * - Compiling a module is the cost of a start (≈0.1 s Rust, ≈1.2 s for a 3 MB Go plugin), and Envoy keeps the
  *   compiled code only while some filter uses the module. It does reuse it across vm_ids: a filter with a new
  *   vm_id on a module another filter holds starts in ≈0.1 s for Go (its runtime's init), not 1.2 s.
- * - Shared data and queues belong to a vm_id for the life of the process. So each sandbox's plugins get vm_ids
- *   of their own (`<vm_id>@<lease>`: plugins that share a vm_id in one sandbox still share it), and nothing
- *   carries over; a small listener of pins (one filter per recently used module, vm_id `meshbox-pin-…`)
- *   keeps their compiled code alive between sandboxes.
+ * - A sandbox's plugins run with the vm_ids, names and configuration as written; nothing of the sandbox before
+ *   is observable, because its VMs (and with them its shared data and queues) are gone before the next sandbox
+ *   starts (./warm-isolation.ts). A small listener of pins (one filter per recently used module, vm_id
+ *   `meshbox-pin-…`) keeps their compiled code alive between sandboxes.
  * - One sandbox at a time per Envoy: a sandbox's cluster names are the ones its plugins call (`http_call`),
  *   and its counters are read as its own (reset when it starts). Sandboxes started while every warm Envoy is
  *   busy get another one (up to the start slots' limit of Envoys starting at once, see ../start-slots.ts).
  *   Envoys with different bootstrap-level settings (node identity, stats config, services, log levels, the
  *   Envoy version) are never shared.
- * - Removed listeners drain for `--drain-time-s` (1 s here), so old sandboxes' VMs do not pile up.
+ * - Listeners drain for Envoy's default `--drain-time-s` (600 s), as on a fresh Envoy: a keep-alive client
+ *   sees the same thing across a change of its sandbox's listener. A stopped sandbox's draining listener holds
+ *   no VM (./warm-isolation.ts), so they do not pile up.
  */
 import { rmSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
@@ -30,7 +32,9 @@ import { buildAdsBootstrap, type Placement } from '../../envoy/bootstrap.ts';
 import { envoyArguments, envoyOptions } from '../../envoy/command-line.ts';
 import type { SandboxResources } from '../../envoy/placement.ts';
 import { renderBootstrapYaml } from '../../envoy/render.ts';
-import { pinFilter, pinPrefix, pinsListener } from '../../envoy/pins.ts';
+import { emptySlotConfig, pinPrefix, pinSlotConfig, pinSlotName, pinSlotsListener } from '../../envoy/pins.ts';
+import { typeUrls } from '../../envoy/type-urls.ts';
+import type { JsonObject } from '../../util/json.ts';
 import { ControlPlane, snapshotOf } from '../../xds/control-plane.ts';
 import { LogBuffer } from '../log-buffer.ts';
 import { waitUntilReady, type ExitInfo } from '../ready.ts';
@@ -38,6 +42,7 @@ import { admitEnvoyStart, startSlotCount } from '../start-slots.ts';
 import { wasmModulesOf } from '../../config/listeners.ts';
 import { StagedModules } from '../staged-modules.ts';
 import { makeWorkDir, writeOwner } from './work-dir.ts';
+import { pinnedVms, releasedConfig, vmsReleased } from './warm-isolation.ts';
 import { EnvoyProcess } from './envoy-process.ts';
 
 const loopback = '127.0.0.1';
@@ -45,7 +50,7 @@ const loopback = '127.0.0.1';
 const maxPins = 8;
 /** A warm Envoy's bootstrap is only the shell (node, admin, stats, the ADS source): nothing else is placed. */
 const shellPlacement: Placement = { listener: { address: loopback, port: 0 }, admin: { address: loopback, port: 0 }, upstream: { address: loopback, port: 9 }, wasmPath: () => '' };
-/** How long a sandbox's stop() waits for Envoy to take the pins. */
+/** How long a sandbox's stop() waits for Envoy to take the pins, and then for its VMs to go. */
 const releaseTimeoutMs = 5000;
 /** How long a sandbox waits while every warm Envoy of its settings is held by a started sandbox (see acquire). */
 const patienceMs = 2000;
@@ -71,7 +76,12 @@ export class WarmEnvoy {
 	private dead = false;
 	/** Whether the current sandbox is still starting (its first push, maybe a compile): it will be released soon. */
 	private settling = false;
+	/** Pinned modules by hash, the least recently used first. */
 	private readonly pins = new Map<string, PluginModel>();
+	/** The pins listener's ECDS slots (../../envoy/pins.ts): the hash each pins, so that a pin never moves. */
+	private readonly slots: Array<string | undefined> = Array.from({ length: maxPins }, () => undefined);
+	/** Stopped sandboxes' extension configs, replaced (./warm-isolation.ts), by name: served while Envoy asks for them. */
+	private readonly released = new Map<string, JsonObject>();
 	/** The counter reset asked for by `acquire`, for the sandbox that acquired this Envoy. */
 	private counterReset: Promise<void> = Promise.resolve();
 
@@ -87,17 +97,20 @@ export class WarmEnvoy {
 		readonly staged: StagedModules,
 		readonly bootstrapYaml: string,
 		readonly envoyVersion: string,
-	) {}
+		/** Envoy's worker threads: how many VMs a pin runs (./warm-isolation.ts). */
+		private readonly concurrency: number,
+	) {
+		// A released config Envoy no longer asks for (its listener drained) must not hold a push up.
+		plane.setOptionalExtensionConfigs((name, resource) => this.released.get(name) === resource);
+	}
 
 	/**
 	 * Whether `model` can run on a warm Envoy: everything bootstrap-level is part of the Envoy's key, except
 	 * a fixed admin port (each warm Envoy has its own, on a free port) and services (bootstrap extensions:
-	 * their shared data would outlive the sandbox). A sandbox whose plugin configuration names one of its
-	 * vm_ids (a sender resolving its receiver's queue, `resolve_shared_queue(vm_id, name)`) needs those vm_ids
-	 * as written, so it cannot have the lease's own (see `withLeaseVmIds` in ./local-runtime.ts) either.
+	 * their VMs, and so their shared data, would outlive the sandbox).
 	 */
 	static eligible(model: SandboxModel): boolean {
-		return model.adminPort === 0 && (model.listeners?.services.length ?? 0) === 0 && !namesItsVmIds(wasmModulesOf(model));
+		return model.adminPort === 0 && (model.listeners?.services.length ?? 0) === 0;
 	}
 
 	/**
@@ -227,7 +240,8 @@ export class WarmEnvoy {
 			const bootLogs = new LogBuffer([]);
 			const slot = await admitEnvoyStart(options.progress);
 			try {
-				child = EnvoyProcess.spawn(options.envoyPath, [...envoyArguments(model.envoy, bootstrapPath), '--drain-time-s', '1', '--admin-address-path', adminAddressPath], { forceKillAfterMs: 5000 });
+				// Envoy's own drain time (600 s), as a fresh Envoy's: see the top of this file.
+				child = EnvoyProcess.spawn(options.envoyPath, [...envoyArguments(model.envoy, bootstrapPath), '--admin-address-path', adminAddressPath], { forceKillAfterMs: 5000 });
 				const running = child;
 				let envoy: WarmEnvoy | undefined;
 				// Read Envoy's output from its first line on: attached before anything else awaits.
@@ -250,7 +264,7 @@ export class WarmEnvoy {
 				// Nothing to serve yet: Envoy is ready once it has the (empty) clusters and listeners.
 				void plane.push(new Map());
 				const admin = await waitUntilReady({ admin: EnvoyAdmin.fromAddressFile(adminAddressPath), exited, timeoutMs: options.readyTimeoutMs, logs: bootLogs });
-				envoy = new WarmEnvoy(key, plane, admin, running, exited, workDir, new StagedModules(path.join(workDir, 'modules')), bootstrapYaml, options.envoyVersion);
+				envoy = new WarmEnvoy(key, plane, admin, running, exited, workDir, new StagedModules(path.join(workDir, 'modules')), bootstrapYaml, options.envoyVersion, model.envoy.concurrency);
 				const started = envoy;
 				void exited.then(() => {
 					started.dead = true;
@@ -296,25 +310,34 @@ export class WarmEnvoy {
 		this.sink = logs;
 	}
 
-	/** The pins listener (../../envoy/pins.ts): one filter per pinned module, so its compiled code stays. */
+	/**
+	 * What this Envoy serves besides a sandbox: the pins listener (../../envoy/pins.ts), one ECDS slot per pinned
+	 * module so its compiled code stays, and the released configs of stopped sandboxes (./warm-isolation.ts).
+	 */
 	pinResources(): SandboxResources {
+		const released = [...this.released.values()];
 		if (this.pins.size === 0) {
-			return { listeners: [], clusters: [], extensionConfigs: [] };
+			return { listeners: [], clusters: [], extensionConfigs: released };
 		}
 
-		const filters = [...this.pins.values()].map(plugin => pinFilter(plugin, this.staged.pathOf(plugin)));
-		return { listeners: [pinsListener(filters, path.join(this.workDir, 'pins.sock'))], clusters: [], extensionConfigs: [] };
+		const slots = this.slots.map((hash, slot) => {
+			const plugin = hash === undefined ? undefined : this.pins.get(hash);
+			return plugin ? pinSlotConfig(slot, plugin, this.staged.pathOf(plugin)) : emptySlotConfig(slot);
+		});
+		return { listeners: [pinSlotsListener(maxPins, path.join(this.workDir, 'pins.sock'))], clusters: [], extensionConfigs: [...released, ...slots] };
 	}
 
 	/**
-	 * The sandbox is done: its resources go (a push of the pins alone, now including its modules) and the
-	 * Envoy is free for the next one. A pin Envoy refuses is dropped; the next sandbox then compiles that module.
+	 * The sandbox is done: its resources go (a push of the pins alone, now including its modules, and its
+	 * extension configs released), and once its VMs are gone the Envoy is free for the next one; if they are not
+	 * gone within `releaseTimeoutMs`, the Envoy is retired. A pin Envoy refuses is dropped; the next sandbox then
+	 * compiles that module.
 	 */
 	async release(modules: readonly PluginModel[]): Promise<void> {
 		this.sink = undefined;
 		try {
-			if (!this.dead) {
-				await this.pin(modules);
+			if (!this.dead && !await this.releaseSandbox(modules)) {
+				this.retire();
 			}
 		} finally {
 			// Whatever happened to the pins, the Envoy is free and lets go of the process.
@@ -325,9 +348,44 @@ export class WarmEnvoy {
 		}
 	}
 
-	private async pin(modules: readonly PluginModel[]): Promise<void> {
+	/**
+	 * Releases the sandbox's extension configs (./warm-isolation.ts), pins its modules, and resolves whether
+	 * Envoy then runs no VM but the pins'.
+	 */
+	private async releaseSandbox(modules: readonly PluginModel[]): Promise<boolean> {
+		const subscribed = this.plane.subscribedExtensionConfigs();
+		for (const name of [...this.released.keys()]) {
+			if (!subscribed.has(name)) {
+				this.released.delete(name);
+			}
+		}
+
+		const served = this.plane.accepted().get(typeUrls.extensionConfig) ?? new Map<string, JsonObject>();
+		for (const [name, config] of served) {
+			if (!isPinSlot(name) && this.released.get(name) !== config) {
+				this.released.set(name, releasedConfig(config));
+			}
+		}
+
+		if (!await this.pin(modules)) {
+			return false;
+		}
+
+		const pinned = this.slots.filter(hash => hash !== undefined).length;
+		return vmsReleased(this.admin, pinnedVms(pinned, this.concurrency), releaseTimeoutMs);
+	}
+
+	/** No later sandbox runs on this Envoy: it stops, and the next start of its settings gets a new one. */
+	private retire(): void {
+		this.dead = true;
+		WarmEnvoy.forget(this);
+		void this.child.stop();
+	}
+
+	/** Pins `modules` (the most recently used stay) and pushes the pins: resolves whether Envoy answered. */
+	private async pin(modules: readonly PluginModel[]): Promise<boolean> {
 		await this.staged.stage(modules);
-		for (const plugin of modules) {
+		for (const plugin of modules.filter(pinnable)) {
 			const hash = plugin.module.sha256;
 			this.pins.delete(hash);
 			this.pins.set(hash, plugin);
@@ -337,11 +395,31 @@ export class WarmEnvoy {
 			this.pins.delete(this.pins.keys().next().value!);
 		}
 
+		this.assignSlots();
+
 		// Bounded: an Envoy on its way out never answers, and stop() must not wait for it.
 		const result = await withTimeout(this.plane.push(snapshotOf(this.pinResources())), releaseTimeoutMs);
 		if (result && result.rejections.length > 0) {
 			this.pins.clear();
-			await withTimeout(this.plane.push(snapshotOf(this.pinResources())), releaseTimeoutMs);
+			this.assignSlots();
+			return (await withTimeout(this.plane.push(snapshotOf(this.pinResources())), releaseTimeoutMs))?.rejections.length === 0;
+		}
+
+		return result !== undefined;
+	}
+
+	/** Each pin keeps its slot; a new one takes a free slot (one let go of, or never used). */
+	private assignSlots(): void {
+		for (const [slot, hash] of this.slots.entries()) {
+			if (hash !== undefined && !this.pins.has(hash)) {
+				this.slots[slot] = undefined;
+			}
+		}
+
+		for (const hash of this.pins.keys()) {
+			if (!this.slots.includes(hash)) {
+				this.slots[this.slots.indexOf(undefined)] = hash;
+			}
 		}
 	}
 
@@ -388,43 +466,19 @@ function keyOf(model: SandboxModel, options: WarmStartOptions): string {
 }
 
 /**
- * Whether some plugin's configuration (or VM configuration) names a vm_id of the sandbox: a JSON string
- * value, or a word of a text configuration, equal to one.
+ * Whether a module may be pinned. Not one that defines metrics (it imports `env.proxy_define_metric`; the Rust SDK
+ * imports it only when a plugin defines one, Go's and AssemblyScript's likewise): Envoy names a plugin metric by
+ * its name alone (`wasmcustom.<name>`), one stat for every VM that defines it, so a pin running the plugin's
+ * on_configure would keep the stat, and a gauge's value, alive for the next sandbox; it starts at zero on a
+ * fresh Envoy. Such a module is compiled again by each sandbox, as on a fresh Envoy.
  */
-function namesItsVmIds(plugins: readonly PluginModel[]): boolean {
-	const vmIds = new Set(plugins.map(plugin => plugin.vmId).filter(Boolean));
-	if (vmIds.size === 0) {
-		return false;
-	}
-
-	const mentions = (text: string | undefined): boolean => {
-		if (text === undefined) {
-			return false;
-		}
-
-		let words: string[];
-		try {
-			words = stringsIn(JSON.parse(text) as unknown);
-		} catch {
-			words = text.split(/[^\w.@-]+/);
-		}
-
-		return words.some(word => vmIds.has(word));
-	};
-
-	return plugins.some(plugin => mentions(plugin.configuration) || mentions(plugin.vmConfiguration));
+function pinnable(plugin: PluginModel): boolean {
+	return !plugin.module.imports.some(name => name.endsWith('.proxy_define_metric'));
 }
 
-function stringsIn(value: unknown): string[] {
-	if (typeof value === 'string') {
-		return [value];
-	}
-
-	if (value && typeof value === 'object') {
-		return Object.values(value).flatMap(stringsIn);
-	}
-
-	return [];
+/** Whether an extension config is one of the pins listener's slots. */
+function isPinSlot(name: string): boolean {
+	return name.startsWith(pinSlotName(0).slice(0, -1));
 }
 
 /** `promise`'s value, or undefined once `ms` passed (the timer does not keep the process alive). */
