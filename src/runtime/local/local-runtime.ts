@@ -322,6 +322,9 @@ async function startOnWarmEnvoy(input: WarmInput): Promise<Omit<RunningSandbox, 
 	});
 	let stopping = false;
 	let modules = wasmModulesOf(model);
+	// This sandbox's view of Envoy's exit, dropped at its stop (see WarmEnvoy.exitWatch).
+	const watch = warm.exitWatch();
+	undo.push(async () => watch.detach());
 	undo.push(async () => {
 		stopping = true;
 		await warm.release(modules);
@@ -351,7 +354,7 @@ async function startOnWarmEnvoy(input: WarmInput): Promise<Omit<RunningSandbox, 
 	try {
 		await warm.countersZeroed();
 		xds.pushInitial();
-		rejectedAtStart = await xds.settleStart({ exited: warm.exited, admin: warm.admin, tolerate: model.sidecar !== undefined });
+		rejectedAtStart = await xds.settleStart({ exited: watch.exited, admin: warm.admin, tolerate: model.sidecar !== undefined });
 	} finally {
 		await slot?.release();
 		warm.settled();
@@ -369,7 +372,7 @@ async function startOnWarmEnvoy(input: WarmInput): Promise<Omit<RunningSandbox, 
 		upstream: recordingsOf(upstream),
 		apps: apps.recordings,
 		...(tcp ? { tcp } : {}),
-		exited: warm.exited.then(async info => (stopping ? new Promise<never>(() => undefined) : info)),
+		exited: watch.exited.then(async info => (stopping ? new Promise<never>(() => undefined) : info)),
 		rejectedAtStart,
 		configVersion: () => xds.version,
 		reconfigure: async next => xds.reconfigure(next),

@@ -70,7 +70,7 @@ export class WarmEnvoy {
 	private static readonly waiters = new Map<string, Array<() => void>>();
 	private static leaseCounter = 0;
 
-	/** Where the current sandbox's log lines go (Envoy's own go to `bootLogs` too). */
+	/** Where the current sandbox's log lines go (until Envoy is ready, they go to its boot log too). */
 	private sink: LogBuffer | undefined;
 	private busy = false;
 	private dead = false;
@@ -82,6 +82,9 @@ export class WarmEnvoy {
 	private readonly slots: Array<string | undefined> = Array.from({ length: maxPins }, () => undefined);
 	/** Stopped sandboxes' extension configs, replaced (./warm-isolation.ts), by name: served while Envoy asks for them. */
 	private readonly released = new Map<string, JsonObject>();
+	/** What `exitWatch` callers wait on; how Envoy exited, once it did. */
+	private readonly exitWatchers = new Set<(info: ExitInfo) => void>();
+	private exitInfo: ExitInfo | undefined;
 	/** The counter reset asked for by `acquire`, for the sandbox that acquired this Envoy. */
 	private counterReset: Promise<void> = Promise.resolve();
 
@@ -238,6 +241,9 @@ export class WarmEnvoy {
 			const adminAddressPath = path.join(workDir, 'admin-address');
 			await writeFile(bootstrapPath, bootstrapYaml);
 			const bootLogs = new LogBuffer([]);
+			// Read until Envoy is ready (what explains a failed start), then no longer: Envoy logs each sandbox's
+			// listener and configs, and a buffer kept for the Envoy's life grew by those lines (issue #19).
+			let booting = true;
 			const slot = await admitEnvoyStart(options.progress);
 			try {
 				// Envoy's own drain time (600 s), as a fresh Envoy's: see the top of this file.
@@ -247,7 +253,10 @@ export class WarmEnvoy {
 				// Read Envoy's output from its first line on: attached before anything else awaits.
 				const output = Promise.all([running.stderr, running.stdout].map(async stream => {
 					for await (const line of readline.createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })) {
-						bootLogs.pushLine(line);
+						if (booting) {
+							bootLogs.pushLine(line);
+						}
+
 						// Pins log too (their on_configure, their timers): that is not the sandbox's.
 						if (!line.includes(pinPrefix)) {
 							envoy?.sink?.pushLine(line);
@@ -264,11 +273,16 @@ export class WarmEnvoy {
 				// Nothing to serve yet: Envoy is ready once it has the (empty) clusters and listeners.
 				void plane.push(new Map());
 				const admin = await waitUntilReady({ admin: EnvoyAdmin.fromAddressFile(adminAddressPath), exited, timeoutMs: options.readyTimeoutMs, logs: bootLogs });
+				booting = false;
 				envoy = new WarmEnvoy(key, plane, admin, running, exited, workDir, new StagedModules(path.join(workDir, 'modules')), bootstrapYaml, options.envoyVersion, model.envoy.concurrency);
 				const started = envoy;
-				void exited.then(() => {
+				void exited.then(info => {
 					started.dead = true;
+					started.exitInfo = info;
 					WarmEnvoy.forget(started);
+					for (const watcher of started.exitWatchers) {
+						watcher(info);
+					}
 				});
 				// Busy from the moment it is in the pool: it is the starting sandbox's, and an acquire() running while
 				// this one still releases its start slot must not take it too.
@@ -303,6 +317,32 @@ export class WarmEnvoy {
 		workDirsToRemove.delete(envoy.workDir);
 		void rm(envoy.workDir, { recursive: true, force: true });
 		WarmEnvoy.wakeWaiters(envoy.key);
+	}
+
+	/**
+	 * Envoy's exit as one sandbox sees it: a promise of its own, settled if Envoy exits before `detach()` (the
+	 * sandbox's stop). A sandbox must never wait on `exited` itself: each reaction on it stays as long as this
+	 * Envoy runs, and with it the sandbox it belongs to (≈23 KB of heap per sandbox, issue #19).
+	 */
+	exitWatch(): { exited: Promise<ExitInfo>; detach: () => void } {
+		let watcher: ((info: ExitInfo) => void) | undefined;
+		const exited = new Promise<ExitInfo>(resolve => {
+			if (this.exitInfo) {
+				resolve(this.exitInfo);
+				return;
+			}
+
+			watcher = resolve;
+			this.exitWatchers.add(resolve);
+		});
+		return {
+			exited,
+			detach: () => {
+				if (watcher) {
+					this.exitWatchers.delete(watcher);
+				}
+			},
+		};
 	}
 
 	/** The sandbox's log from now on: Envoy's lines go to `logs` until release. */
