@@ -9,6 +9,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import test from 'ava';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/index.ts';
+import { maxDraining } from '../../src/runtime/local/warm-isolation.ts';
 import { fixturePlugin, seedWasm } from '../helpers/paths.ts';
 
 const queue = fixturePlugin('rust-shared-queue');
@@ -122,6 +123,36 @@ test.serial('a stopped sandbox is garbage: the warm Envoy it ran on keeps nothin
 
 	t.is(stopped.deref(), undefined, 'collected');
 });
+
+test.serial('sandboxes in turn leave no listener draining on the warm Envoy, and one that changes them is bounded', async t => {
+	const admin = await warmEnvoy();
+	// A draining listener stays subscribed to its plugins' configs for Envoy's drain time (600 s): each made
+	// every later sandbox with those plugin names slower (issue #19).
+	for (let round = 0; round < 3; round++) {
+		t.is(await inTurn({ plugins: [seedWasm] }, async box => box.adminUrl), admin);
+	}
+
+	t.is(await draining(admin), 0, 'the same config in turn: the listener stays as it is');
+	const shapes = [{ plugins: [seedWasm] }, { plugins: [{ name: 'headers', wasm: headers }, seedWasm] }];
+	const seen = new Set<string>();
+	for (let round = 0; round < maxDraining + 4; round++) {
+		const box = await startSandbox({ fresh: false, ...shapes[round % 2] });
+		try {
+			seen.add(box.adminUrl);
+			t.true(await draining(box.adminUrl) <= maxDraining, `round ${round}`);
+		} finally {
+			await box.stop();
+		}
+	}
+
+	t.true(seen.size > 1, 'past the bound, the next sandbox got another Envoy');
+});
+
+/** Listeners and filter chains the Envoy at `admin` drains now. */
+async function draining(admin: string): Promise<number> {
+	const text = await (await fetch(`${admin}/stats?filter=${encodeURIComponent('^listener_manager\\.total_(listeners|filter_chains)_draining$')}`)).text();
+	return text.split('\n').filter(Boolean).reduce((sum, line) => sum + Number(line.split(': ')[1]), 0);
+}
 
 type ConfigView = { ecds: Map<string, unknown>; listeners: string[] };
 

@@ -35,14 +35,14 @@ import { renderBootstrapYaml } from '../../envoy/render.ts';
 import { emptySlotConfig, pinPrefix, pinSlotConfig, pinSlotName, pinSlotsListener } from '../../envoy/pins.ts';
 import { typeUrls } from '../../envoy/type-urls.ts';
 import type { JsonObject } from '../../util/json.ts';
-import { ControlPlane, snapshotOf } from '../../xds/control-plane.ts';
+import { ControlPlane, snapshotOf, type ResourceSnapshot } from '../../xds/control-plane.ts';
 import { LogBuffer } from '../log-buffer.ts';
 import { waitUntilReady, type ExitInfo } from '../ready.ts';
 import { admitEnvoyStart, startSlotCount } from '../start-slots.ts';
 import { wasmModulesOf } from '../../config/listeners.ts';
 import { StagedModules } from '../staged-modules.ts';
 import { makeWorkDir, writeOwner } from './work-dir.ts';
-import { pinnedVms, releasedConfig, vmsReleased } from './warm-isolation.ts';
+import { drainingCount, maxDraining, pinnedVms, releasedConfig, vmsReleased } from './warm-isolation.ts';
 import { EnvoyProcess } from './envoy-process.ts';
 
 const loopback = '127.0.0.1';
@@ -50,8 +50,12 @@ const loopback = '127.0.0.1';
 const maxPins = 8;
 /** A warm Envoy's bootstrap is only the shell (node, admin, stats, the ADS source): nothing else is placed. */
 const shellPlacement: Placement = { listener: { address: loopback, port: 0 }, admin: { address: loopback, port: 0 }, upstream: { address: loopback, port: 9 }, wasmPath: () => '' };
-/** How long a sandbox's stop() waits for Envoy to take the pins, and then for its VMs to go. */
-const releaseTimeoutMs = 5000;
+/**
+ * How long a sandbox's stop() waits for Envoy to take the pins and released configs, and then for its VMs to
+ * go, before the Envoy is retired. Generous: pinning a Go module starts its runtime in three VMs, seconds on a
+ * loaded 2-core machine, and a retired Envoy costs the next sandbox a compile.
+ */
+const releaseTimeoutMs = 15_000;
 /** How long a sandbox waits while every warm Envoy of its settings is held by a started sandbox (see acquire). */
 const patienceMs = 2000;
 
@@ -355,16 +359,21 @@ export class WarmEnvoy {
 	 * module so its compiled code stays, and the released configs of stopped sandboxes (./warm-isolation.ts).
 	 */
 	pinResources(): SandboxResources {
-		const released = [...this.released.values()];
+		const pins = this.pinsOnly();
+		return { ...pins, extensionConfigs: [...this.released.values(), ...pins.extensionConfigs] };
+	}
+
+	/** The pins listener and its slots' configs (none while nothing is pinned). */
+	private pinsOnly(): SandboxResources {
 		if (this.pins.size === 0) {
-			return { listeners: [], clusters: [], extensionConfigs: released };
+			return { listeners: [], clusters: [], extensionConfigs: [] };
 		}
 
 		const slots = this.slots.map((hash, slot) => {
 			const plugin = hash === undefined ? undefined : this.pins.get(hash);
 			return plugin ? pinSlotConfig(slot, plugin, this.staged.pathOf(plugin)) : emptySlotConfig(slot);
 		});
-		return { listeners: [pinSlotsListener(maxPins, path.join(this.workDir, 'pins.sock'))], clusters: [], extensionConfigs: [...released, ...slots] };
+		return { listeners: [pinSlotsListener(maxPins, path.join(this.workDir, 'pins.sock'))], clusters: [], extensionConfigs: slots };
 	}
 
 	/**
@@ -393,6 +402,15 @@ export class WarmEnvoy {
 	 * Envoy then runs no VM but the pins'.
 	 */
 	private async releaseSandbox(modules: readonly PluginModel[]): Promise<boolean> {
+		const deadline = Date.now() + releaseTimeoutMs;
+		const left = () => Math.max(0, deadline - Date.now());
+		// First the pins, beside the sandbox's own resources: a module only the sandbox's VMs hold stays
+		// compiled (a pin's VM joins the code) before they go. In one push, Envoy may release first and compile again.
+		if (!await this.pin(modules, left)) {
+			return false;
+		}
+
+		// Then the sandbox's resources go, and its extension configs are released.
 		const subscribed = this.plane.subscribedExtensionConfigs();
 		for (const name of [...this.released.keys()]) {
 			if (!subscribed.has(name)) {
@@ -407,12 +425,35 @@ export class WarmEnvoy {
 			}
 		}
 
-		if (!await this.pin(modules)) {
+		// Its listeners stay until the next sandbox's first push (see parkedListeners).
+		const between = this.pinResources();
+		// Bounded: an Envoy on its way out never answers, and stop() must not wait for it.
+		const result = await withTimeout(this.plane.push(snapshotOf({ ...between, listeners: [...between.listeners, ...this.parkedListeners()] })), left());
+		if (result === undefined || result.rejections.length > 0) {
 			return false;
 		}
 
 		const pinned = this.slots.filter(hash => hash !== undefined).length;
-		return vmsReleased(this.admin, pinnedVms(pinned, this.concurrency), releaseTimeoutMs);
+		if (!await vmsReleased(this.admin, pinnedVms(pinned, this.concurrency), left())) {
+			return false;
+		}
+
+		return await drainingCount(this.admin).catch(() => maxDraining) < maxDraining;
+	}
+
+	/**
+	 * The sandbox's listeners on port 0, kept while no sandbox runs: the next sandbox's listener of the same name
+	 * and config is then no change at all. A listener removed or changed drains for `--drain-time-s` (600 s),
+	 * and while it drains its filters stay subscribed to their extension configs, by name: each later push of a
+	 * config of that name goes to every one of them (measured: a sandbox in turn slowed by ≈0.45 ms per earlier
+	 * sandbox of the same plugin names, 22 → 154 ms after 300). A fixed port is never kept: it is the user's.
+	 */
+	private parkedListeners(): JsonObject[] {
+		const listeners = this.plane.accepted().get(typeUrls.listener) ?? new Map<string, JsonObject>();
+		return [...listeners.values()].filter(listener => {
+			const socket = (listener.address as { socket_address?: { port_value?: number } } | undefined)?.socket_address;
+			return socket !== undefined && (socket.port_value ?? 0) === 0;
+		});
 	}
 
 	/** No later sandbox runs on this Envoy: it stops, and the next start of its settings gets a new one. */
@@ -422,9 +463,13 @@ export class WarmEnvoy {
 		void this.child.stop();
 	}
 
-	/** Pins `modules` (the most recently used stay) and pushes the pins: resolves whether Envoy answered. */
-	private async pin(modules: readonly PluginModel[]): Promise<boolean> {
+	/**
+	 * Pins `modules` (the most recently used stay) and, when that changes the pins, pushes them beside what Envoy
+	 * runs now: resolves whether Envoy took them. A pin Envoy refuses drops every pin.
+	 */
+	private async pin(modules: readonly PluginModel[], left: () => number): Promise<boolean> {
 		await this.staged.stage(modules);
+		const before = JSON.stringify([...this.pins.entries()].map(([hash, plugin]) => [hash, plugin.name, plugin.configuration, plugin.vmConfiguration]));
 		for (const plugin of modules.filter(pinnable)) {
 			const hash = plugin.module.sha256;
 			this.pins.delete(hash);
@@ -436,16 +481,24 @@ export class WarmEnvoy {
 		}
 
 		this.assignSlots();
+		if (JSON.stringify([...this.pins.entries()].map(([hash, plugin]) => [hash, plugin.name, plugin.configuration, plugin.vmConfiguration])) === before) {
+			return true;
+		}
 
-		// Bounded: an Envoy on its way out never answers, and stop() must not wait for it.
-		const result = await withTimeout(this.plane.push(snapshotOf(this.pinResources())), releaseTimeoutMs);
+		const result = await withTimeout(this.plane.push(this.besideRunning(this.pinsOnly())), left());
 		if (result && result.rejections.length > 0) {
 			this.pins.clear();
 			this.assignSlots();
-			return (await withTimeout(this.plane.push(snapshotOf(this.pinResources())), releaseTimeoutMs))?.rejections.length === 0;
+			return (await withTimeout(this.plane.push(this.besideRunning(this.pinsOnly())), left()))?.rejections.length === 0;
 		}
 
 		return result !== undefined;
+	}
+
+	/** What Envoy runs now, with `resources` added (or replacing those of their names). */
+	private besideRunning(resources: SandboxResources): ResourceSnapshot {
+		const added = snapshotOf(resources);
+		return new Map([...this.plane.accepted()].map(([typeUrl, running]) => [typeUrl, new Map([...running, ...added.get(typeUrl) ?? new Map<string, JsonObject>()])]));
 	}
 
 	/** Each pin keeps its slot; a new one takes a free slot (one let go of, or never used). */
