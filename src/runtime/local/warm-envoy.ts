@@ -217,7 +217,7 @@ export class WarmEnvoy {
 		}
 	}
 
-	/** A new lease number: the suffix of this sandbox's vm_ids. */
+	/** A new lease number: how progress lines tell this process's warm sandboxes apart. */
 	static nextLease(): number {
 		WarmEnvoy.leaseCounter += 1;
 		return WarmEnvoy.leaseCounter;
