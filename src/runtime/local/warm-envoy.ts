@@ -18,8 +18,9 @@
  *   Envoys with different bootstrap-level settings (node identity, stats config, services, log levels, the
  *   Envoy version) are never shared.
  * - Listeners drain for Envoy's default `--drain-time-s` (600 s), as on a fresh Envoy: a keep-alive client
- *   sees the same thing across a change of its sandbox's listener. A stopped sandbox's draining listener holds
- *   no VM (./warm-isolation.ts), so they do not pile up.
+ *   sees the same thing across a change of its sandbox's listener. A stopped sandbox's listener holds no VM
+ *   (./warm-isolation.ts) and stays for the next sandbox (see `parkedListeners`); an Envoy draining many is
+ *   retired (`maxDraining`).
  */
 import { rmSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
@@ -469,7 +470,7 @@ export class WarmEnvoy {
 	 */
 	private async pin(modules: readonly PluginModel[], left: () => number): Promise<boolean> {
 		await this.staged.stage(modules);
-		const before = JSON.stringify([...this.pins.entries()].map(([hash, plugin]) => [hash, plugin.name, plugin.configuration, plugin.vmConfiguration]));
+		const before = this.pinsKey();
 		for (const plugin of modules.filter(pinnable)) {
 			const hash = plugin.module.sha256;
 			this.pins.delete(hash);
@@ -481,7 +482,7 @@ export class WarmEnvoy {
 		}
 
 		this.assignSlots();
-		if (JSON.stringify([...this.pins.entries()].map(([hash, plugin]) => [hash, plugin.name, plugin.configuration, plugin.vmConfiguration])) === before) {
+		if (this.pinsKey() === before) {
 			return true;
 		}
 
@@ -493,6 +494,11 @@ export class WarmEnvoy {
 		}
 
 		return result !== undefined;
+	}
+
+	/** What the pins run (their modules and configs): when it is unchanged, nothing is pushed. */
+	private pinsKey(): string {
+		return JSON.stringify(this.pinsOnly().extensionConfigs);
 	}
 
 	/** What Envoy runs now, with `resources` added (or replacing those of their names). */
