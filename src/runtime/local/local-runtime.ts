@@ -9,7 +9,8 @@ import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EnvoyAdmin } from '../../envoy/admin.ts';
 import { MeshboxError } from '../../errors.ts';
-import { buildAdsBootstrap, listenerNameOf, xdsClusterName, type Placement } from '../../envoy/bootstrap.ts';
+import { buildAdsBootstrap, buildResources, listenerNameOf, xdsClusterName, type Placement } from '../../envoy/bootstrap.ts';
+import { typeUrls } from '../../envoy/type-urls.ts';
 import { envoyArguments, envoyOptions } from '../../envoy/command-line.ts';
 import { describeEnvoy, provisionEnvoy } from '../../envoy/provision.ts';
 import { renderBootstrapYaml } from '../../envoy/render.ts';
@@ -108,11 +109,25 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 
 		// A warm Envoy this process keeps between sandboxes (./warm-envoy.ts), when asked for and possible.
 		if (warm) {
-			const running = await startOnWarmEnvoy({ model, placement: sandboxPlacement, envoyPath: envoy.path, envoyVersion: envoy.version, options, progress, upstream, apps, tcpApps, undo, setCurrent: next => {
-				current = next;
-			} });
-			await reaped;
-			return { ...running, stop };
+			const warmSteps = undo.length;
+			try {
+				const running = await startOnWarmEnvoy({ model, placement: sandboxPlacement, envoyPath: envoy.path, envoyVersion: envoy.version, options, progress, upstream, apps, tcpApps, undo, setCurrent: next => {
+					current = next;
+				} });
+				await reaped;
+				return { ...running, stop };
+			} catch (error) {
+				if (!(error instanceof UnlikeFresh)) {
+					throw error;
+				}
+
+				// The lease goes; the upstream and apps stay for the dedicated Envoy.
+				for (const step of undo.splice(warmSteps).reverse()) {
+					await step().catch(() => undefined);
+				}
+
+				progress(`meshbox: ${error.message}: starting a dedicated Envoy`);
+			}
 		}
 
 		const workDir = adopted?.workDir ?? makeWorkDir();
@@ -292,6 +307,9 @@ async function adoptHeadStart(options: RuntimeStartOptions, startPlan: Omit<Envo
 /** An Envoy `meshbox up` started ahead, now this runtime's. */
 type AdoptedEnvoy = Omit<LaunchedEnvoy, 'child'> & { readonly child: EnvoyProcess };
 
+/** A sandbox whose start on a warm Envoy would not be what a fresh Envoy does: it gets a dedicated one. */
+class UnlikeFresh extends Error {}
+
 type WarmInput = {
 	readonly model: SandboxModel;
 	readonly placement: Omit<Placement, 'wasmPath'>;
@@ -358,6 +376,14 @@ async function startOnWarmEnvoy(input: WarmInput): Promise<Omit<RunningSandbox, 
 	} finally {
 		await slot?.release();
 		warm.settled();
+	}
+
+	// A plugin config Envoy refused at start (an Istio sidecar serves on without it): on a fresh Envoy its filter
+	// has no config (500 for every request); here its name's subscription may still hold a stopped sandbox's
+	// released config (./warm-isolation.ts), which would serve instead.
+	const ecdsNames = buildResources(model, placement, { ecds: true }).extensionConfigs.map(config => String(config.name));
+	if (rejectedAtStart.some(rejection => rejection.typeUrl === typeUrls.extensionConfig) && warm.releasedBefore(ecdsNames)) {
+		throw new UnlikeFresh('a plugin config Envoy refused at start, whose name an earlier sandbox on the warm Envoy used');
 	}
 
 	const onWarm = { rejected: rejectedAtStart, logs, warm: true };

@@ -350,6 +350,11 @@ export class WarmEnvoy {
 		};
 	}
 
+	/** Whether a stopped sandbox's config of one of these names was released here (Envoy may still hold it). */
+	releasedBefore(names: readonly string[]): boolean {
+		return names.some(name => this.released.has(name));
+	}
+
 	/** The sandbox's log from now on: Envoy's lines go to `logs` until release. */
 	follow(logs: LogBuffer): void {
 		this.sink = logs;
