@@ -390,6 +390,8 @@ export class WarmEnvoy {
 	 */
 	async release(modules: readonly PluginModel[]): Promise<void> {
 		this.sink = undefined;
+		// On its way to being free (pinning a Go module takes a while): waiters keep waiting for it.
+		this.settling = true;
 		try {
 			if (!this.dead && !await this.releaseSandbox(modules)) {
 				this.retire();
