@@ -49,7 +49,9 @@ export function istiodEcdsFilters(model: SandboxModel): ReadonlySet<string> {
 function plainResources(model: SandboxModel, placement: Placement, options: { ecds: boolean }): SandboxResources {
 
 	const plugins = model.plugins.map(plugin => wasmFilter(plugin, placement.wasmPath(plugin)));
-	const filters: JsonObject[] = options.ecds ? plugins.map(plugin => ecdsReference(String(plugin.name), plainEcdsSource, [typeUrls.httpWasm])) : plugins;
+	// RBAC too, as Istio's references do: a warm Envoy replaces a stopped sandbox's plugin configs by an RBAC
+	// filter without rules, so that a listener still draining lets go of their VMs (src/runtime/local/warm-isolation.ts).
+	const filters: JsonObject[] = options.ecds ? plugins.map(plugin => ecdsReference(String(plugin.name), plainEcdsSource, [typeUrls.httpWasm, typeUrls.httpRbac])) : plugins;
 	return {
 		listeners: [{
 			name: listenerName,

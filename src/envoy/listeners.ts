@@ -57,7 +57,8 @@ export function withListeners(resources: SandboxResources, model: SandboxModel, 
 	for (const listener of tcp) {
 		const plugins = listener.plugins.map(plugin => networkWasmFilter(plugin, placement.wasmPath(plugin)));
 		const filters = options.ecds
-			? plugins.map(filter => ({ name: String(filter.name), config_discovery: { config_source: ecdsSource, type_urls: [typeUrls.networkWasm] } }))
+			// RBAC too: see the HTTP plugins' references in ./bootstrap.ts (plainResources).
+			? plugins.map(filter => ({ name: String(filter.name), config_discovery: { config_source: ecdsSource, type_urls: [typeUrls.networkWasm, typeUrls.networkRbac] } }))
 			: plugins;
 		if (options.ecds) {
 			extensionConfigs.push(...plugins);

@@ -50,3 +50,32 @@ export function pinsListener(filters: readonly JsonObject[], socketPath: string)
 		}],
 	};
 }
+
+/** How a warm Envoy's pins listener refers to its pins: a fixed set of ECDS slots (see `pinSlotsListener`). */
+export function pinSlotName(slot: number): string {
+	return `meshbox_pin_slot_${slot}`;
+}
+
+/**
+ * A warm Envoy's pins listener: `slots` filters, each an ECDS reference (`pinSlotName`), whose configs are a
+ * pin (`pinSlotConfig`) or nothing (`emptySlotConfig`). The listener itself never changes: changing an inline
+ * filter would drain the old filter chain for `--drain-time-s` (600 s, as on a fresh Envoy), holding the VMs of
+ * a pin that was let go; an ECDS config that changes releases them once every thread took the new one.
+ */
+export function pinSlotsListener(slots: number, socketPath: string): JsonObject {
+	const references = Array.from({ length: slots }, (_, slot) => ({
+		name: pinSlotName(slot),
+		config_discovery: { config_source: { ads: {}, resource_api_version: 'V3' }, type_urls: [typeUrls.httpWasm, typeUrls.httpRbac] },
+	}));
+	return pinsListener(references, socketPath);
+}
+
+/** The ECDS config of a slot that pins `plugin`'s module (loaded from `wasmPath`). */
+export function pinSlotConfig(slot: number, plugin: PluginModel, wasmPath: string): JsonObject {
+	return { name: pinSlotName(slot), typed_config: pinFilter(plugin, wasmPath).typed_config as JsonObject };
+}
+
+/** The ECDS config of a slot that pins nothing: an RBAC filter without rules (allows all, holds no VM). */
+export function emptySlotConfig(slot: number): JsonObject {
+	return { name: pinSlotName(slot), typed_config: { '@type': typeUrls.httpRbac } };
+}

@@ -33,8 +33,6 @@ export type XdsSessionOptions = {
 	readonly onAccepted?: (model: SandboxModel) => Promise<void> | void;
 	/** Resources served beside the sandbox's own (a warm Envoy's pins, ./local/warm-envoy.ts). */
 	readonly extra?: () => SandboxResources;
-	/** What becomes of the sandbox's own resources before they are served (a warm lease's names). */
-	readonly transform?: (resources: SandboxResources) => SandboxResources;
 	/** The control plane's port, bound already (`meshbox up`'s head start, ./local/head-start.ts). */
 	readonly prebound?: PreboundListener;
 };
@@ -198,12 +196,14 @@ export class XdsSession {
 
 	private snapshot(model: SandboxModel): ResourceSnapshot {
 		const built = buildResources(model, this.options.placement, { ecds: true });
-		const own = this.options.transform?.(built) ?? built;
+		const own = built;
 		const extra = this.options.extra?.();
+		// The sandbox's own after the extra: of two of one name (a warm Envoy's released config of an earlier
+		// sandbox's plugin, ./local/warm-isolation.ts), the sandbox's is served.
 		return snapshotOf(extra ? {
-			listeners: [...own.listeners, ...extra.listeners],
-			clusters: [...own.clusters, ...extra.clusters],
-			extensionConfigs: [...own.extensionConfigs, ...extra.extensionConfigs],
+			listeners: [...extra.listeners, ...own.listeners],
+			clusters: [...extra.clusters, ...own.clusters],
+			extensionConfigs: [...extra.extensionConfigs, ...own.extensionConfigs],
 		} : own);
 	}
 }

@@ -95,6 +95,8 @@ export class ControlPlane {
 		return envoySchemas();
 	}
 	private readonly connectedWaiters: Array<() => void> = [];
+	/** Extension configs a push need not wait for (see `setOptionalExtensionConfigs`). */
+	private optionalExtensionConfig: (name: string, resource: JsonObject) => boolean = () => false;
 
 	private constructor(private readonly server: GrpcServer, readonly host: string, readonly port: number, private readonly onEvent: (line: string) => void) {
 		for (const typeUrl of servedTypes) {
@@ -183,6 +185,20 @@ export class ControlPlane {
 		});
 		this.sendAll();
 		return result;
+	}
+
+	/**
+	 * Extension configs served only for a listener that may still ask for them: a push does not wait for Envoy to
+	 * ask for one of these (it may never do). A warm Envoy's configs of stopped sandboxes, while their listeners
+	 * drain (src/runtime/local/warm-isolation.ts).
+	 */
+	setOptionalExtensionConfigs(optional: (name: string, resource: JsonObject) => boolean): void {
+		this.optionalExtensionConfig = optional;
+	}
+
+	/** The extension config names Envoy subscribes to now (its last ECDS request). */
+	subscribedExtensionConfigs(): ReadonlySet<string> {
+		return this.states.get(typeUrls.extensionConfig)!.subscribed ?? new Set();
 	}
 
 	/**
@@ -292,7 +308,7 @@ export class ControlPlane {
 		// ECDS: Envoy asks for an extension config only once a listener refers to it, so an ACK of a response
 		// without some of the desired configs settles nothing: the request for them is on its way, and the
 		// listener using them warms (serves no traffic) until they arrive.
-		const complete = [...state.desired.keys()].every(name => state.sentNames?.has(name) ?? false);
+		const complete = [...state.desired].every(([name, resource]) => (state.sentNames?.has(name) ?? false) || this.optionalExtensionConfig(name, resource));
 		if (complete || typeUrl !== typeUrls.extensionConfig) {
 			this.settleWaiters(typeUrl, version);
 		}

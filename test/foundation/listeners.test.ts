@@ -85,7 +85,7 @@ test('over xDS, network plugins are ECDS extension configs like HTTP plugins', a
 	const resources = buildResources(model, placement, { ecds: true });
 	const tcp = resources.listeners.find(listener => listener.name === 'tcp') as Listener | undefined;
 	const filters = tcp!.filter_chains[0]!.filters;
-	t.deepEqual(filters[0]!.config_discovery?.type_urls, ['type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm']);
+	t.deepEqual(filters[0]!.config_discovery?.type_urls, ['type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm', 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC']);
 	t.is(filters[0]!.typed_config, undefined);
 	t.deepEqual(resources.extensionConfigs.map(config => config.name), ['sender', 'net-a', 'net-b']);
 });

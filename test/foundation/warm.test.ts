@@ -119,17 +119,3 @@ test.serial('sandboxes a test holds at once never wait on each other: more than 
 		await Promise.all(boxes.map(async box => box.stop()));
 	}
 });
-
-test.serial('a sandbox whose configuration names one of its vm_ids keeps them: it gets an Envoy of its own', async t => {
-	const warmAdmin = await inTurn({ plugins: [seedWasm] }, async box => box.adminUrl);
-	const wasm = fixturePlugin('rust-shared-queue');
-	await inTurn({
-		plugins: [
-			{ name: 'receiver', wasm, vmId: 'receiver', configuration: { role: 'receiver', queue: 'paths', tick_ms: 100 } },
-			{ name: 'sender', wasm, vmId: 'sender', configuration: { role: 'sender', queue: 'paths', vm_id: 'receiver' } },
-		],
-	}, async box => {
-		t.not(box.adminUrl, warmAdmin);
-		t.is((await box.request('/queued')).headers['x-queue-enqueue'], 'Ok', 'the sender finds the queue by the vm_id its configuration names');
-	});
-});

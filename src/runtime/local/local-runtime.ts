@@ -9,8 +9,8 @@ import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EnvoyAdmin } from '../../envoy/admin.ts';
 import { isMeshboxError, MeshboxError } from '../../errors.ts';
-import { buildAdsBootstrap, listenerNameOf, xdsClusterName, type JsonObject, type Placement } from '../../envoy/bootstrap.ts';
-import type { SandboxResources } from '../../envoy/placement.ts';
+import { buildAdsBootstrap, buildResources, listenerNameOf, xdsClusterName, type Placement } from '../../envoy/bootstrap.ts';
+import { typeUrls } from '../../envoy/type-urls.ts';
 import { envoyArguments, envoyOptions } from '../../envoy/command-line.ts';
 import { describeEnvoy, provisionEnvoy } from '../../envoy/provision.ts';
 import { renderBootstrapYaml } from '../../envoy/render.ts';
@@ -35,7 +35,7 @@ import type { EnvoyStartPlan, LaunchedEnvoy, PreloadKind } from './head-start.ts
 import { preloadFilters, recordHeadStart } from './head-start-record.ts';
 import { pinPrefix } from '../../envoy/pins.ts';
 import { EnvoyProcess } from './envoy-process.ts';
-import type { PluginModel, SandboxModel, SidecarFilter } from '../../config/model.ts';
+import type { SandboxModel } from '../../config/model.ts';
 
 const loopback = '127.0.0.1';
 const defaultReadyTimeoutMs = 60_000;
@@ -113,11 +113,25 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 
 		// A warm Envoy this process keeps between sandboxes (./warm-envoy.ts), when asked for and possible.
 		if (warm) {
-			const running = await startOnWarmEnvoy({ model, placement: sandboxPlacement, envoyPath: envoy.path, envoyVersion: envoy.version, options, progress, upstream, apps, tcpApps, undo, setCurrent: next => {
-				current = next;
-			} });
-			await reaped;
-			return { ...running, stop };
+			const warmSteps = undo.length;
+			try {
+				const running = await startOnWarmEnvoy({ model, placement: sandboxPlacement, envoyPath: envoy.path, envoyVersion: envoy.version, options, progress, upstream, apps, tcpApps, undo, setCurrent: next => {
+					current = next;
+				} });
+				await reaped;
+				return { ...running, stop };
+			} catch (error) {
+				if (!(error instanceof UnlikeFresh)) {
+					throw error;
+				}
+
+				// The lease goes; the upstream and apps stay for the dedicated Envoy.
+				for (const step of undo.splice(warmSteps).reverse()) {
+					await step().catch(() => undefined);
+				}
+
+				progress(`meshbox: ${error.message}: starting a dedicated Envoy`);
+			}
 		}
 
 		const workDir = adopted?.workDir ?? makeWorkDir();
@@ -317,6 +331,9 @@ async function adoptHeadStart(options: RuntimeStartOptions, startPlan: Omit<Envo
 /** An Envoy `meshbox up` started ahead, now this runtime's. */
 type AdoptedEnvoy = Omit<LaunchedEnvoy, 'child'> & { readonly child: EnvoyProcess };
 
+/** A sandbox whose start on a warm Envoy would not be what a fresh Envoy does: it gets a dedicated one. */
+class UnlikeFresh extends Error {}
+
 type WarmInput = {
 	readonly model: SandboxModel;
 	readonly placement: Omit<Placement, 'wasmPath'>;
@@ -334,21 +351,22 @@ type WarmInput = {
 
 /**
  * The sandbox as a lease on a warm Envoy (./warm-envoy.ts): its resources pushed to that Envoy's control plane
- * (with the pins), its own log from now on, its plugins' vm_ids its own (`<vm_id>@<lease>`).
+ * (with the pins), as written (names, vm_ids, configuration), its own log from now on.
  */
 async function startOnWarmEnvoy(input: WarmInput): Promise<Omit<RunningSandbox, 'stop'>> {
 	const { model, options, upstream, apps, tcpApps, undo } = input;
 	const lease = WarmEnvoy.nextLease();
-	const leased = (next: SandboxModel) => withLeaseVmIds(next, lease);
-	const served = leased(model);
-	const warm = await WarmEnvoy.acquire(served, {
+	const warm = await WarmEnvoy.acquire(model, {
 		envoyPath: input.envoyPath,
 		envoyVersion: input.envoyVersion,
 		readyTimeoutMs: options.readyTimeoutMs ?? defaultReadyTimeoutMs,
 		progress: input.progress,
 	});
 	let stopping = false;
-	let modules = wasmModulesOf(served);
+	let modules = wasmModulesOf(model);
+	// This sandbox's view of Envoy's exit, dropped at its stop (see WarmEnvoy.exitWatch).
+	const watch = warm.exitWatch();
+	undo.push(async () => watch.detach());
 	undo.push(async () => {
 		stopping = true;
 		await warm.release(modules);
@@ -359,12 +377,11 @@ async function startOnWarmEnvoy(input: WarmInput): Promise<Omit<RunningSandbox, 
 	// Modules staged once per warm Envoy (by hash): a sandbox whose modules are there copies nothing.
 	const placement: Placement = { ...input.placement, wasmPath: plugin => warm.staged.pathOf(plugin) };
 	const xds = await XdsSession.attach(warm.plane, {
-		model: served,
+		model,
 		placement,
 		modules: warm.staged,
 		logs,
 		extra: () => warm.pinResources(),
-		transform: resources => withLeaseNames(resources, lease),
 		onAccepted: next => {
 			modules = wasmModulesOf(next);
 			input.setCurrent(next);
@@ -379,7 +396,7 @@ async function startOnWarmEnvoy(input: WarmInput): Promise<Omit<RunningSandbox, 
 	try {
 		await warm.countersZeroed();
 		xds.pushInitial();
-		rejectedAtStart = await xds.settleStart({ exited: warm.exited, admin: warm.admin, tolerate: model.sidecar !== undefined, timeoutMs: options.readyTimeoutMs ?? defaultReadyTimeoutMs });
+		rejectedAtStart = await xds.settleStart({ exited: watch.exited, admin: warm.admin, tolerate: model.sidecar !== undefined, timeoutMs: options.readyTimeoutMs ?? defaultReadyTimeoutMs });
 	} catch (error) {
 		warm.noteTrouble(startTrouble(error));
 		throw error;
@@ -388,12 +405,20 @@ async function startOnWarmEnvoy(input: WarmInput): Promise<Omit<RunningSandbox, 
 		warm.settled();
 	}
 
+	// A plugin config Envoy refused at start (an Istio sidecar serves on without it): on a fresh Envoy its filter
+	// has no config (500 for every request); here its name's subscription may still hold a stopped sandbox's
+	// released config (./warm-isolation.ts), which would serve instead.
+	const ecdsNames = buildResources(model, placement, { ecds: true }).extensionConfigs.map(config => String(config.name));
+	if (rejectedAtStart.some(rejection => rejection.typeUrl === typeUrls.extensionConfig) && warm.releasedBefore(ecdsNames)) {
+		throw new UnlikeFresh('a plugin config Envoy refused at start, whose name an earlier sandbox on the warm Envoy used');
+	}
+
 	const onWarm = { rejected: rejectedAtStart, logs, warm: true };
 	let listener: { address: string; port: number };
 	let tcp: Awaited<ReturnType<typeof tcpEndpoints>>;
 	try {
-		listener = await activeListener(warm.admin, leasedName(listenerNameOf(model), lease), listenerPortClaim(model), onWarm);
-		tcp = await tcpEndpoints(model, tcpApps, async tcpListener => activeListener(warm.admin, leasedName(tcpListener.name, lease), tcpPortClaim(tcpListener), onWarm));
+		listener = await activeListener(warm.admin, listenerNameOf(model), listenerPortClaim(model), onWarm);
+		tcp = await tcpEndpoints(model, tcpApps, async tcpListener => activeListener(warm.admin, tcpListener.name, tcpPortClaim(tcpListener), onWarm));
 	} catch (error) {
 		warm.noteTrouble({ retire: false, reason: 'its listener did not become active' });
 		throw error;
@@ -408,10 +433,10 @@ async function startOnWarmEnvoy(input: WarmInput): Promise<Omit<RunningSandbox, 
 		upstream: recordingsOf(upstream),
 		apps: apps.recordings,
 		...(tcp ? { tcp } : {}),
-		exited: warm.exited.then(async info => (stopping ? new Promise<never>(() => undefined) : info)),
+		exited: watch.exited.then(async info => (stopping ? new Promise<never>(() => undefined) : info)),
 		rejectedAtStart,
 		configVersion: () => xds.version,
-		reconfigure: async next => xds.reconfigure(leased(next)),
+		reconfigure: async next => xds.reconfigure(next),
 		// A request that timed out retires this Envoy when the sandbox stops: whatever held it (a plugin stuck in
 		// a loop, a request paused forever) must not reach the next sandbox.
 		explainTimeout: async timeout => {
@@ -430,55 +455,6 @@ async function startOnWarmEnvoy(input: WarmInput): Promise<Omit<RunningSandbox, 
 function startTrouble(error: unknown): LeaseTrouble {
 	const unanswered = isMeshboxError(error) && error.code === 'ENVOY_START_FAILED';
 	return { retire: unanswered, reason: unanswered ? 'it did not answer a sandbox\'s start in time' : 'a sandbox\'s start failed on it' };
-}
-
-/**
- * The lease's own names for its listeners and extension configs (ECDS), in the configs and in the listeners
- * that refer to them. A sandbox's removed listener drains for a second, and Envoy keeps one ECDS subscription
- * per name while any listener uses it: under the same names, the next sandbox's listener would join that
- * subscription, with the previous sandbox's config (or none, after a NACK) as its start, and Envoys before
- * 1.39 list the draining listener under the name too (the next sandbox got its port: 404s).
- */
-function withLeaseNames(resources: SandboxResources, lease: number): SandboxResources {
-	const names = new Set(resources.extensionConfigs.map(config => String(config.name)));
-	const renamed = (name: string) => (names.has(name) ? leasedName(name, lease) : name);
-	const rewrite = (value: unknown, parentKey?: string): unknown => {
-		if (Array.isArray(value)) {
-			return value.map(child => rewrite(child));
-		}
-
-		if (!value || typeof value !== 'object') {
-			return value;
-		}
-
-		// A route's per-filter configs (a plugin disabled on a route) are keyed by the filter's name.
-		const entries = Object.entries(value).map(([key, child]) => [parentKey === 'typed_per_filter_config' ? renamed(key) : key, rewrite(child, key)] as const);
-		const object = Object.fromEntries(entries) as JsonObject;
-		return 'config_discovery' in object ? { ...object, name: renamed(String(object.name)) } : object;
-	};
-
-	return {
-		listeners: resources.listeners.map(listener => ({ ...rewrite(listener) as JsonObject, name: leasedName(String(listener.name), lease) })),
-		clusters: resources.clusters,
-		extensionConfigs: resources.extensionConfigs.map(config => ({ ...config, name: renamed(String(config.name)) })),
-	};
-}
-
-/** A listener's or extension config's name on a warm Envoy (see withLeaseNames). */
-function leasedName(name: string, lease: number): string {
-	return `${name}@${lease}`;
-}
-
-/** The sandbox's plugins with vm_ids of this lease's own: shared data and queues never carry over to the next. */
-function withLeaseVmIds(model: SandboxModel, lease: number): SandboxModel {
-	const vmIdOf = (plugin: PluginModel): PluginModel => ({ ...plugin, vmId: `${plugin.vmId}@${lease}` });
-	const filters = (list: readonly SidecarFilter[]) => list.map(filter => (filter.kind === 'wasm' ? { ...filter, plugin: vmIdOf(filter.plugin) } : filter));
-	return {
-		...model,
-		plugins: model.plugins.map(vmIdOf),
-		...(model.sidecar ? { sidecar: { ...model.sidecar, httpFilters: filters(model.sidecar.httpFilters), networkFilters: filters(model.sidecar.networkFilters) } } : {}),
-		...(model.listeners ? { listeners: { ...model.listeners, tcp: model.listeners.tcp.map(listener => ({ ...listener, plugins: listener.plugins.map(vmIdOf) })) } } : {}),
-	};
 }
 
 /**

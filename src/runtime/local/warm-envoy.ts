@@ -8,16 +8,19 @@
  * - Compiling a module is the cost of a start (≈0.1 s Rust, ≈1.2 s for a 3 MB Go plugin), and Envoy keeps the
  *   compiled code only while some filter uses the module. It does reuse it across vm_ids: a filter with a new
  *   vm_id on a module another filter holds starts in ≈0.1 s for Go (its runtime's init), not 1.2 s.
- * - Shared data and queues belong to a vm_id for the life of the process. So each sandbox's plugins get vm_ids
- *   of their own (`<vm_id>@<lease>`: plugins that share a vm_id in one sandbox still share it), and nothing
- *   carries over; a small listener of pins (one filter per recently used module, vm_id `meshbox-pin-…`)
- *   keeps their compiled code alive between sandboxes.
+ * - A sandbox's plugins run with the vm_ids, names and configuration as written; nothing of the sandbox before
+ *   is observable, because its VMs (and with them its shared data and queues) are gone before the next sandbox
+ *   starts (./warm-isolation.ts). A small listener of pins (one filter per recently used module, vm_id
+ *   `meshbox-pin-…`) keeps their compiled code alive between sandboxes.
  * - One sandbox at a time per Envoy: a sandbox's cluster names are the ones its plugins call (`http_call`),
  *   and its counters are read as its own (reset when it starts). Sandboxes started while every warm Envoy is
  *   busy get another one (up to the start slots' limit of Envoys starting at once, see ../start-slots.ts).
  *   Envoys with different bootstrap-level settings (node identity, stats config, services, log levels, the
  *   Envoy version) are never shared.
- * - Removed listeners drain for `--drain-time-s` (1 s here), so old sandboxes' VMs do not pile up.
+ * - Listeners drain for Envoy's default `--drain-time-s` (600 s), as on a fresh Envoy: a keep-alive client
+ *   sees the same thing across a change of its sandbox's listener. A stopped sandbox's listener holds no VM
+ *   (./warm-isolation.ts) and stays for the next sandbox (see `parkedListeners`); an Envoy draining many is
+ *   retired (`maxDraining`).
  */
 import { rmSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
@@ -30,14 +33,17 @@ import { buildAdsBootstrap, type Placement } from '../../envoy/bootstrap.ts';
 import { envoyArguments, envoyOptions } from '../../envoy/command-line.ts';
 import type { SandboxResources } from '../../envoy/placement.ts';
 import { renderBootstrapYaml } from '../../envoy/render.ts';
-import { pinFilter, pinPrefix, pinsListener } from '../../envoy/pins.ts';
-import { ControlPlane, snapshotOf } from '../../xds/control-plane.ts';
+import { emptySlotConfig, pinPrefix, pinSlotConfig, pinSlotName, pinSlotsListener } from '../../envoy/pins.ts';
+import { typeUrls } from '../../envoy/type-urls.ts';
+import type { JsonObject } from '../../util/json.ts';
+import { ControlPlane, snapshotOf, type ResourceSnapshot } from '../../xds/control-plane.ts';
 import { LogBuffer } from '../log-buffer.ts';
 import { waitUntilReady, type ExitInfo } from '../ready.ts';
 import { admitEnvoyStart, startSlotCount } from '../start-slots.ts';
 import { wasmModulesOf } from '../../config/listeners.ts';
 import { StagedModules } from '../staged-modules.ts';
 import { makeWorkDir, writeOwner } from './work-dir.ts';
+import { drainingCount, maxDraining, pinnedVms, releasedConfig, vmsReleased } from './warm-isolation.ts';
 import { EnvoyProcess, onSignalExit, stopAllNow } from './envoy-process.ts';
 import { stuckWorkerCount } from '../stuck-worker.ts';
 import { wakeUpsPerSecond } from './idle-activity.ts';
@@ -47,8 +53,12 @@ const loopback = '127.0.0.1';
 const maxPins = 8;
 /** A warm Envoy's bootstrap is only the shell (node, admin, stats, the ADS source): nothing else is placed. */
 const shellPlacement: Placement = { listener: { address: loopback, port: 0 }, admin: { address: loopback, port: 0 }, upstream: { address: loopback, port: 9 }, wasmPath: () => '' };
-/** How long a sandbox's stop() waits for Envoy to take the pins. */
-const releaseTimeoutMs = 5000;
+/**
+ * How long a sandbox's stop() waits for Envoy to take the pins and released configs, and then for its VMs to
+ * go, before the Envoy is retired. Generous: pinning a Go module starts its runtime in three VMs, seconds on a
+ * loaded 2-core machine, and a retired Envoy costs the next sandbox a compile.
+ */
+const releaseTimeoutMs = 15_000;
 /** How long a sandbox waits while every warm Envoy of its settings is held by a started sandbox (see acquire). */
 const patienceMs = 2000;
 /** A retired Envoy (see `retire`) gets this long to end on SIGTERM before SIGKILL. */
@@ -80,13 +90,21 @@ export class WarmEnvoy {
 	private static readonly waiters = new Map<string, Array<() => void>>();
 	private static leaseCounter = 0;
 
-	/** Where the current sandbox's log lines go (Envoy's own go to `bootLogs` too). */
+	/** Where the current sandbox's log lines go (until Envoy is ready, they go to its boot log too). */
 	private sink: LogBuffer | undefined;
 	private busy = false;
 	private dead = false;
 	/** Whether the current sandbox is still starting (its first push, maybe a compile): it will be released soon. */
 	private settling = false;
+	/** Pinned modules by hash, the least recently used first. */
 	private readonly pins = new Map<string, PluginModel>();
+	/** The pins listener's ECDS slots (../../envoy/pins.ts): the hash each pins, so that a pin never moves. */
+	private readonly slots: Array<string | undefined> = Array.from({ length: maxPins }, () => undefined);
+	/** Stopped sandboxes' extension configs, replaced (./warm-isolation.ts), by name: served while Envoy asks for them. */
+	private readonly released = new Map<string, JsonObject>();
+	/** What `exitWatch` callers wait on; how Envoy exited, once it did. */
+	private readonly exitWatchers = new Set<(info: ExitInfo) => void>();
+	private exitInfo: ExitInfo | undefined;
 	/** The counter reset asked for by `acquire`, for the sandbox that acquired this Envoy. */
 	private counterReset: Promise<void> = Promise.resolve();
 	/** Counts acquisitions: an idle check that saw one happen while it looked discards what it saw. */
@@ -110,17 +128,20 @@ export class WarmEnvoy {
 		readonly staged: StagedModules,
 		readonly bootstrapYaml: string,
 		readonly envoyVersion: string,
-	) {}
+		/** Envoy's worker threads: how many VMs a pin runs (./warm-isolation.ts). */
+		private readonly concurrency: number,
+	) {
+		// A released config Envoy no longer asks for (its listener drained) must not hold a push up.
+		plane.setOptionalExtensionConfigs((name, resource) => this.released.get(name) === resource);
+	}
 
 	/**
 	 * Whether `model` can run on a warm Envoy: everything bootstrap-level is part of the Envoy's key, except
 	 * a fixed admin port (each warm Envoy has its own, on a free port) and services (bootstrap extensions:
-	 * their shared data would outlive the sandbox). A sandbox whose plugin configuration names one of its
-	 * vm_ids (a sender resolving its receiver's queue, `resolve_shared_queue(vm_id, name)`) needs those vm_ids
-	 * as written, so it cannot have the lease's own (see `withLeaseVmIds` in ./local-runtime.ts) either.
+	 * their VMs, and so their shared data, would outlive the sandbox).
 	 */
 	static eligible(model: SandboxModel): boolean {
-		return model.adminPort === 0 && (model.listeners?.services.length ?? 0) === 0 && !namesItsVmIds(wasmModulesOf(model));
+		return model.adminPort === 0 && (model.listeners?.services.length ?? 0) === 0;
 	}
 
 	/**
@@ -224,7 +245,7 @@ export class WarmEnvoy {
 		}
 	}
 
-	/** A new lease number: the suffix of this sandbox's vm_ids. */
+	/** A new lease number: how progress lines tell this process's warm sandboxes apart. */
 	static nextLease(): number {
 		WarmEnvoy.leaseCounter += 1;
 		return WarmEnvoy.leaseCounter;
@@ -252,15 +273,22 @@ export class WarmEnvoy {
 			const adminAddressPath = path.join(workDir, 'admin-address');
 			await writeFile(bootstrapPath, bootstrapYaml);
 			const bootLogs = new LogBuffer([]);
+			// Read until Envoy is ready (what explains a failed start), then no longer: Envoy logs each sandbox's
+			// listener and configs, and a buffer kept for the Envoy's life grew by those lines (issue #19).
+			let booting = true;
 			const slot = await admitEnvoyStart(options.progress);
 			try {
-				child = EnvoyProcess.spawn(options.envoyPath, [...envoyArguments(model.envoy, bootstrapPath), '--drain-time-s', '1', '--admin-address-path', adminAddressPath], { forceKillAfterMs: 5000 });
+				// Envoy's own drain time (600 s), as a fresh Envoy's: see the top of this file.
+				child = EnvoyProcess.spawn(options.envoyPath, [...envoyArguments(model.envoy, bootstrapPath), '--admin-address-path', adminAddressPath], { forceKillAfterMs: 5000 });
 				const running = child;
 				let envoy: WarmEnvoy | undefined;
 				// Read Envoy's output from its first line on: attached before anything else awaits.
 				const output = Promise.all([running.stderr, running.stdout].map(async stream => {
 					for await (const line of readline.createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })) {
-						bootLogs.pushLine(line);
+						if (booting) {
+							bootLogs.pushLine(line);
+						}
+
 						// Pins log too (their on_configure, their timers): that is not the sandbox's.
 						if (!line.includes(pinPrefix)) {
 							envoy?.sink?.pushLine(line);
@@ -277,11 +305,16 @@ export class WarmEnvoy {
 				// Nothing to serve yet: Envoy is ready once it has the (empty) clusters and listeners.
 				void plane.push(new Map());
 				const admin = await waitUntilReady({ admin: EnvoyAdmin.fromAddressFile(adminAddressPath), exited, timeoutMs: options.readyTimeoutMs, logs: bootLogs });
-				envoy = new WarmEnvoy(key, plane, admin, running, exited, workDir, new StagedModules(path.join(workDir, 'modules')), bootstrapYaml, options.envoyVersion);
+				booting = false;
+				envoy = new WarmEnvoy(key, plane, admin, running, exited, workDir, new StagedModules(path.join(workDir, 'modules')), bootstrapYaml, options.envoyVersion, model.envoy.concurrency);
 				const started = envoy;
-				void exited.then(() => {
+				void exited.then(info => {
 					started.dead = true;
+					started.exitInfo = info;
 					WarmEnvoy.forget(started);
+					for (const watcher of started.exitWatchers) {
+						watcher(info);
+					}
 				});
 				// Busy from the moment it is in the pool: it is the starting sandbox's, and an acquire() running while
 				// this one still releases its start slot must not take it too.
@@ -401,35 +434,82 @@ export class WarmEnvoy {
 		}, idleCheckDelayMs).unref();
 	}
 
+	/**
+	 * Envoy's exit as one sandbox sees it: a promise of its own, settled if Envoy exits before `detach()` (the
+	 * sandbox's stop). A sandbox must never wait on `exited` itself: each reaction on it stays as long as this
+	 * Envoy runs, and with it the sandbox it belongs to (≈23 KB of heap per sandbox, issue #19).
+	 */
+	exitWatch(): { exited: Promise<ExitInfo>; detach: () => void } {
+		let watcher: ((info: ExitInfo) => void) | undefined;
+		const exited = new Promise<ExitInfo>(resolve => {
+			if (this.exitInfo) {
+				resolve(this.exitInfo);
+				return;
+			}
+
+			watcher = resolve;
+			this.exitWatchers.add(resolve);
+		});
+		return {
+			exited,
+			detach: () => {
+				if (watcher) {
+					this.exitWatchers.delete(watcher);
+				}
+			},
+		};
+	}
+
+	/** Whether a stopped sandbox's config of one of these names was released here (Envoy may still hold it). */
+	releasedBefore(names: readonly string[]): boolean {
+		return names.some(name => this.released.has(name));
+	}
+
 	/** The sandbox's log from now on: Envoy's lines go to `logs` until release. */
 	follow(logs: LogBuffer): void {
 		this.sink = logs;
 	}
 
-	/** The pins listener (../../envoy/pins.ts): one filter per pinned module, so its compiled code stays. */
+	/**
+	 * What this Envoy serves besides a sandbox: the pins listener (../../envoy/pins.ts), one ECDS slot per pinned
+	 * module so its compiled code stays, and the released configs of stopped sandboxes (./warm-isolation.ts).
+	 */
 	pinResources(): SandboxResources {
+		const pins = this.pinsOnly();
+		return { ...pins, extensionConfigs: [...this.released.values(), ...pins.extensionConfigs] };
+	}
+
+	/** The pins listener and its slots' configs (none while nothing is pinned). */
+	private pinsOnly(): SandboxResources {
 		if (this.pins.size === 0) {
 			return { listeners: [], clusters: [], extensionConfigs: [] };
 		}
 
-		const filters = [...this.pins.values()].map(plugin => pinFilter(plugin, this.staged.pathOf(plugin)));
-		return { listeners: [pinsListener(filters, path.join(this.workDir, 'pins.sock'))], clusters: [], extensionConfigs: [] };
+		const slots = this.slots.map((hash, slot) => {
+			const plugin = hash === undefined ? undefined : this.pins.get(hash);
+			return plugin ? pinSlotConfig(slot, plugin, this.staged.pathOf(plugin)) : emptySlotConfig(slot);
+		});
+		return { listeners: [pinSlotsListener(maxPins, path.join(this.workDir, 'pins.sock'))], clusters: [], extensionConfigs: slots };
 	}
 
 	/**
-	 * The sandbox is done: its resources go (a push of the pins alone, now including its modules) and the
-	 * Envoy is free for the next one. A pin Envoy refuses is dropped; the next sandbox then compiles that module.
+	 * The sandbox is done: its resources go (a push of the pins alone, now including its modules, and its
+	 * extension configs released), and once its VMs are gone the Envoy is free for the next one; if they are not
+	 * gone within `releaseTimeoutMs`, the Envoy is retired. A pin Envoy refuses is dropped; the next sandbox then
+	 * compiles that module.
 	 */
 	async release(modules: readonly PluginModel[]): Promise<void> {
 		this.sink = undefined;
+		// On its way to being free (pinning a Go module takes a while): waiters keep waiting for it.
+		this.settling = true;
 		try {
-			let retireBecause = this.dead ? undefined : this.retireReason();
-			if (!this.dead && retireBecause === undefined) {
-				// A lease that went wrong leaves no pins behind: only its resources go.
-				[retireBecause] = await Promise.all([this.watchdogRetireReason(), this.pin(this.trouble ? [] : modules)]);
+			let retireBecause = this.dead ? undefined : this.retireReason() ?? await this.watchdogRetireReason();
+			// A lease that went wrong leaves no pins behind: only its resources go.
+			if (!this.dead && retireBecause === undefined && !await this.releaseSandbox(this.trouble ? [] : modules)) {
+				retireBecause = 'its stopped sandbox was not let go of in time (its VMs, its pins), or too many listeners drain';
 			}
 
-			if (retireBecause !== undefined) {
+			if (retireBecause !== undefined && !this.dead) {
 				this.progress?.(`meshbox: retiring the warm Envoy (admin ${this.admin.url}): ${retireBecause}`);
 				await this.retire();
 			} else if (!this.dead) {
@@ -445,9 +525,73 @@ export class WarmEnvoy {
 		}
 	}
 
-	private async pin(modules: readonly PluginModel[]): Promise<void> {
+	/**
+	 * Releases the sandbox's extension configs (./warm-isolation.ts), pins its modules, and resolves whether
+	 * Envoy then runs no VM but the pins'.
+	 */
+	private async releaseSandbox(modules: readonly PluginModel[]): Promise<boolean> {
+		const deadline = Date.now() + releaseTimeoutMs;
+		const left = () => Math.max(0, deadline - Date.now());
+		// First the pins, beside the sandbox's own resources: a module only the sandbox's VMs hold stays
+		// compiled (a pin's VM joins the code) before they go. In one push, Envoy may release first and compile again.
+		if (!await this.pin(modules, left)) {
+			return false;
+		}
+
+		// Then the sandbox's resources go, and its extension configs are released.
+		const subscribed = this.plane.subscribedExtensionConfigs();
+		for (const name of [...this.released.keys()]) {
+			if (!subscribed.has(name)) {
+				this.released.delete(name);
+			}
+		}
+
+		const served = this.plane.accepted().get(typeUrls.extensionConfig) ?? new Map<string, JsonObject>();
+		for (const [name, config] of served) {
+			if (!isPinSlot(name) && this.released.get(name) !== config) {
+				this.released.set(name, releasedConfig(config));
+			}
+		}
+
+		// Its listeners stay until the next sandbox's first push (see parkedListeners).
+		const between = this.pinResources();
+		// Bounded: an Envoy on its way out never answers, and stop() must not wait for it.
+		const result = await withTimeout(this.plane.push(snapshotOf({ ...between, listeners: [...between.listeners, ...this.parkedListeners()] })), left());
+		if (result === undefined || result.rejections.length > 0) {
+			return false;
+		}
+
+		const pinned = this.slots.filter(hash => hash !== undefined).length;
+		if (!await vmsReleased(this.admin, pinnedVms(pinned, this.concurrency), left())) {
+			return false;
+		}
+
+		return await drainingCount(this.admin).catch(() => maxDraining) < maxDraining;
+	}
+
+	/**
+	 * The sandbox's listeners on port 0, kept while no sandbox runs: the next sandbox's listener of the same name
+	 * and config is then no change at all. A listener removed or changed drains for `--drain-time-s` (600 s),
+	 * and while it drains its filters stay subscribed to their extension configs, by name: each later push of a
+	 * config of that name goes to every one of them (measured: a sandbox in turn slowed by ≈0.45 ms per earlier
+	 * sandbox of the same plugin names, 22 → 154 ms after 300). A fixed port is never kept: it is the user's.
+	 */
+	private parkedListeners(): JsonObject[] {
+		const listeners = this.plane.accepted().get(typeUrls.listener) ?? new Map<string, JsonObject>();
+		return [...listeners.values()].filter(listener => {
+			const socket = (listener.address as { socket_address?: { port_value?: number } } | undefined)?.socket_address;
+			return socket !== undefined && (socket.port_value ?? 0) === 0;
+		});
+	}
+
+	/**
+	 * Pins `modules` (the most recently used stay) and, when that changes the pins, pushes them beside what Envoy
+	 * runs now: resolves whether Envoy took them. A pin Envoy refuses drops every pin.
+	 */
+	private async pin(modules: readonly PluginModel[], left: () => number): Promise<boolean> {
 		await this.staged.stage(modules);
-		for (const plugin of modules) {
+		const before = this.pinsKey();
+		for (const plugin of modules.filter(pinnable)) {
 			const hash = plugin.module.sha256;
 			this.pins.delete(hash);
 			this.pins.set(hash, plugin);
@@ -457,13 +601,44 @@ export class WarmEnvoy {
 			this.pins.delete(this.pins.keys().next().value!);
 		}
 
-		// Bounded: an Envoy on its way out never answers, and stop() must not wait for it.
-		const result = await withTimeout(this.plane.push(snapshotOf(this.pinResources())), releaseTimeoutMs);
-		// Unanswered in time counts as refused: a pin whose NACK comes later would be in the next sandbox's pushes,
-		// and their refusal would be blamed on it (issue #19, item 5: a 25 MB Go module).
-		if (!result || result.rejections.length > 0) {
+		this.assignSlots();
+		if (this.pinsKey() === before) {
+			return true;
+		}
+
+		const result = await withTimeout(this.plane.push(this.besideRunning(this.pinsOnly())), left());
+		if (result && result.rejections.length > 0) {
 			this.pins.clear();
-			await withTimeout(this.plane.push(snapshotOf(this.pinResources())), releaseTimeoutMs);
+			this.assignSlots();
+			return (await withTimeout(this.plane.push(this.besideRunning(this.pinsOnly())), left()))?.rejections.length === 0;
+		}
+
+		return result !== undefined;
+	}
+
+	/** What the pins run (their modules and configs): when it is unchanged, nothing is pushed. */
+	private pinsKey(): string {
+		return JSON.stringify(this.pinsOnly().extensionConfigs);
+	}
+
+	/** What Envoy runs now, with `resources` added (or replacing those of their names). */
+	private besideRunning(resources: SandboxResources): ResourceSnapshot {
+		const added = snapshotOf(resources);
+		return new Map([...this.plane.accepted()].map(([typeUrl, running]) => [typeUrl, new Map([...running, ...added.get(typeUrl) ?? new Map<string, JsonObject>()])]));
+	}
+
+	/** Each pin keeps its slot; a new one takes a free slot (one let go of, or never used). */
+	private assignSlots(): void {
+		for (const [slot, hash] of this.slots.entries()) {
+			if (hash !== undefined && !this.pins.has(hash)) {
+				this.slots[slot] = undefined;
+			}
+		}
+
+		for (const hash of this.pins.keys()) {
+			if (!this.slots.includes(hash)) {
+				this.slots[this.slots.indexOf(undefined)] = hash;
+			}
 		}
 	}
 
@@ -520,43 +695,19 @@ function keyOf(model: SandboxModel, options: WarmStartOptions): string {
 }
 
 /**
- * Whether some plugin's configuration (or VM configuration) names a vm_id of the sandbox: a JSON string
- * value, or a word of a text configuration, equal to one.
+ * Whether a module may be pinned. Not one that defines metrics (it imports `env.proxy_define_metric`; the Rust SDK
+ * imports it only when a plugin defines one, Go's and AssemblyScript's likewise): Envoy names a plugin metric by
+ * its name alone (`wasmcustom.<name>`), one stat for every VM that defines it, so a pin running the plugin's
+ * on_configure would keep the stat, and a gauge's value, alive for the next sandbox; it starts at zero on a
+ * fresh Envoy. Such a module is compiled again by each sandbox, as on a fresh Envoy.
  */
-function namesItsVmIds(plugins: readonly PluginModel[]): boolean {
-	const vmIds = new Set(plugins.map(plugin => plugin.vmId).filter(Boolean));
-	if (vmIds.size === 0) {
-		return false;
-	}
-
-	const mentions = (text: string | undefined): boolean => {
-		if (text === undefined) {
-			return false;
-		}
-
-		let words: string[];
-		try {
-			words = stringsIn(JSON.parse(text) as unknown);
-		} catch {
-			words = text.split(/[^\w.@-]+/);
-		}
-
-		return words.some(word => vmIds.has(word));
-	};
-
-	return plugins.some(plugin => mentions(plugin.configuration) || mentions(plugin.vmConfiguration));
+function pinnable(plugin: PluginModel): boolean {
+	return !plugin.module.imports.some(name => name.endsWith('.proxy_define_metric'));
 }
 
-function stringsIn(value: unknown): string[] {
-	if (typeof value === 'string') {
-		return [value];
-	}
-
-	if (value && typeof value === 'object') {
-		return Object.values(value).flatMap(stringsIn);
-	}
-
-	return [];
+/** Whether an extension config is one of the pins listener's slots. */
+function isPinSlot(name: string): boolean {
+	return name.startsWith(pinSlotName(0).slice(0, -1));
 }
 
 /** `promise`'s value, or undefined once `ms` passed (the timer does not keep the process alive). */
