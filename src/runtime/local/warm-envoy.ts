@@ -111,7 +111,7 @@ export class WarmEnvoy {
 	private generation = 0;
 	/** The idle check found this Envoy busy with no sandbox on it: it is retired at the next release. */
 	private hot = false;
-	/** The current sandbox's progress lines (a retirement is announced there). */
+	/** The current sandbox's progress lines (a retirement at its release is announced there; an idle one is silent). */
 	private progress: ((line: string) => void) | undefined;
 	/** What went wrong in the current lease (see `noteTrouble`); cleared when the Envoy is acquired. */
 	private trouble: LeaseTrouble | undefined;
@@ -427,7 +427,6 @@ export class WarmEnvoy {
 
 				this.hot = true;
 				if (!this.busy) {
-					this.progress?.(`meshbox: retiring the warm Envoy (admin ${this.admin.url}): its threads woke up ${Math.round(wakeUps)} times a second while no sandbox used it (a pinned plugin's timer?)`);
 					await this.retire();
 				}
 			})();
@@ -517,6 +516,8 @@ export class WarmEnvoy {
 			}
 		} finally {
 			this.trouble = undefined;
+			// The stopped sandbox's progress lines go with it: kept here, they would keep the whole sandbox in memory.
+			this.progress = undefined;
 			// Whatever happened to the pins, the Envoy is free and lets go of the process.
 			this.busy = false;
 			this.settling = false;
