@@ -2,8 +2,8 @@
  * MESHBOX_FRESH=1 is what CI's "warm ≡ fresh" pass (.ci/run, scripts/compare-tap.ts) runs the scenarios and the
  * conformance tests with: every way they start sandboxes must honour it (startSandbox, forEachRuntime,
  * stories/sandboxFor, the conformance tests' sandboxFor), or that pass would compare warm with warm.
- * A sandbox on a warm Envoy is a lease, its listener named `<name>@<lease>` in Envoy's admin; on a dedicated
- * Envoy the listener has its own name.
+ * A sandbox on a warm Envoy runs on that Envoy's bootstrap, which says so (`box.bootstrapYaml`: only the shell, the
+ * sandbox's resources come over xDS); a dedicated Envoy's bootstrap is the sandbox's own.
  */
 import test, { type ExecutionContext } from 'ava';
 import { forEachRuntime, sandboxFor, startSandbox, stories, type Sandbox } from '../../src/index.ts';
@@ -16,10 +16,9 @@ process.env.MESHBOX_RUNTIMES = 'local';
 
 const plugins = [{ name: 'answer', wasm: seedWasm }];
 
-/** Whether the sandbox is a lease on a warm Envoy: its listener's name carries the lease (`…@<n>`). */
+/** Whether the sandbox is a lease on a warm Envoy: it runs on a warm Envoy's bootstrap (src/runtime/local/warm-envoy.ts). */
 async function onWarmEnvoy(box: Sandbox): Promise<boolean> {
-	const listeners = await (await fetch(`${box.adminUrl}/listeners?format=json`)).json() as { listener_statuses?: Array<{ name: string }> };
-	return (listeners.listener_statuses ?? []).some(listener => listener.name.includes('@'));
+	return box.bootstrapYaml.includes('(local runtime, warm Envoy)');
 }
 
 async function assertDedicated(t: ExecutionContext, box: Sandbox): Promise<void> {
