@@ -39,6 +39,8 @@ export type XdsSessionOptions = {
 
 export class XdsSession {
 	private initialPush: Promise<PushResult> | undefined;
+	/** Whether Envoy answered the first push (an ACK or a NACK). */
+	private initialAnswered = false;
 	private stopped = false;
 	/** Resolved by stop(): a push in flight then never gets its answer (an owned plane is gone, a warm one serves the next sandbox). */
 	private readonly onStop: { promise: Promise<'stopped'>; resolve: () => void } = stopSignal();
@@ -84,7 +86,9 @@ export class XdsSession {
 		if (!this.initialPush) {
 			this.initialPush = this.plane.push(this.snapshot(this.options.model));
 			// Awaited by settleStart, later: an invalid resource must not be an unhandled rejection meanwhile.
-			this.initialPush.catch(() => undefined);
+			this.initialPush.then(() => {
+				this.initialAnswered = true;
+			}, () => undefined);
 		}
 	}
 
@@ -142,6 +146,16 @@ export class XdsSession {
 
 		await this.options.onAccepted?.(this.options.model);
 		return outcome.rejections;
+	}
+
+	/**
+	 * A start that timed out waiting for Envoy to be ready, explained: when Envoy never answered the first push,
+	 * what held it is the sandbox's configuration (an on_configure that never returns holds Envoy's main thread,
+	 * so admin stops answering too): the same error, naming the plugins, as on a warm Envoy (`settleStart`).
+	 */
+	explainReadyTimeout(error: unknown, timeoutMs: number): unknown {
+		const timedOut = error instanceof MeshboxError && error.code === 'ENVOY_START_FAILED';
+		return timedOut && this.initialPush && !this.initialAnswered ? this.unansweredStart(timeoutMs) : error;
 	}
 
 	/** The error of a start whose first push Envoy did not answer within `timeoutMs`, naming the sandbox's plugins. */

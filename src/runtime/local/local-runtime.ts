@@ -181,12 +181,17 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 			return { exitCode: result.exitCode, signal: result.signal };
 		});
 
+		const readyTimeoutMs = options.readyTimeoutMs ?? defaultReadyTimeoutMs;
 		const admin = await waitUntilReady({
 			admin: EnvoyAdmin.fromAddressFile(adminAddressPath),
 			exited,
-			timeoutMs: options.readyTimeoutMs ?? defaultReadyTimeoutMs,
+			timeoutMs: readyTimeoutMs,
 			logs,
 			recheckOn: xds.firstAnswer,
+		}).catch((error: unknown) => {
+			// Stuck in the sandbox's config (an on_configure that never returns): the same error as on a warm Envoy.
+			stuck = true;
+			throw xds.explainReadyTimeout(error, readyTimeoutMs);
 		});
 		// An Istio sidecar NACKs a plugin Envoy refuses and serves on without it; a plain sandbox fails to start.
 		const rejectedAtStart = await xds.settleStart({ exited, admin, tolerate: model.sidecar !== undefined, timeoutMs: options.readyTimeoutMs ?? defaultReadyTimeoutMs });
