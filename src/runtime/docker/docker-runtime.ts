@@ -41,6 +41,7 @@ import { startLiveConfig } from './live-config.ts';
 import { createNetwork, gatewayOf, networkMembers, relayLoopbackClusters } from './network.ts';
 import { removeSandboxes } from './reaper.ts';
 import { SandboxContainer } from './sandbox-container.ts';
+import { containerUsage } from '../envoy-usage.ts';
 import { adoptSpare, discardSpare, prepareSpare, spareFits, spareSettingsFor, takeSpare, type Spare } from './spares.ts';
 import { startUpstream, waitForUpstream } from './upstream-container.ts';
 import { containerAppRecordings, containerAppServers } from '../apps.ts';
@@ -254,6 +255,7 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 				reconfigure: async (next: SandboxModel) => live.xds.reconfigure(next),
 			} : {}),
 			exited: exited.then(async info => (stopping ? new Promise<never>(() => undefined) : info)),
+			envoyUsage: async () => containerUsage(docker, envoy.getId()),
 			stop: async () => {
 				stopping = true;
 				stopped ??= (async () => {

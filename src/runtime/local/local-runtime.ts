@@ -34,6 +34,7 @@ import type { EnvoyStartPlan, LaunchedEnvoy, PreloadKind } from './head-start.ts
 import { preloadFilters, recordHeadStart } from './head-start-record.ts';
 import { pinPrefix } from '../../envoy/pins.ts';
 import { EnvoyProcess } from './envoy-process.ts';
+import { processUsage } from '../envoy-usage.ts';
 import type { PluginModel, SandboxModel, SidecarFilter } from '../../config/model.ts';
 
 const loopback = '127.0.0.1';
@@ -205,6 +206,7 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 			rejectedAtStart,
 			configVersion: () => xds.version,
 			reconfigure: async next => xds.reconfigure(next),
+			...(child.pid === undefined ? {} : { envoyUsage: async () => processUsage(child.pid as number) }),
 			stop,
 		};
 	} catch (error) {
