@@ -56,6 +56,8 @@ export type MeasureOptions = Omit<SandboxOptions, 'plugins' | 'fresh' | 'port' |
 	/** Growth per live update above which a leak is suspected. Default 256 KiB (a VM kept per update is megabytes). */
 	leakFloorBytesPerUpdate?: number;
 	onProgress?: (line: string) => void;
+	/** Stops the run (the CLI's Ctrl+C): the load stops, Envoy is stopped, and measure() rejects. */
+	signal?: AbortSignal;
 };
 
 const defaultRequests = 20_000;
@@ -70,7 +72,7 @@ const unsampledUpdates = 2;
 export const loadGeneratorName = 'autocannon';
 
 export async function measure(options: MeasureOptions): Promise<MeasureResult> {
-	const { plugins, baselineBuild, requests = defaultRequests, concurrency = defaultConcurrency, updates = 0, onProgress,
+	const { plugins, baselineBuild, requests = defaultRequests, concurrency = defaultConcurrency, updates = 0, onProgress, signal,
 		leakFloorBytesPerRequest = defaultLeakFloorBytesPerRequest, leakFloorBytesPerUpdate = 256 * 1024, headers = {}, ...sandbox } = options;
 	const warmup = options.warmupRequests ?? Math.max(500, Math.min(2000, Math.floor(requests / 2)));
 	const sampleEvery = options.sampleEvery ?? Math.max(100, Math.floor(requests / 40));
@@ -101,7 +103,8 @@ export async function measure(options: MeasureOptions): Promise<MeasureResult> {
 		},
 	});
 	try {
-		const runOptions = { requests, warmup, concurrency, sampleEvery, headers, path: options.path ?? '/', floor: leakFloorBytesPerRequest, progress };
+		signal?.throwIfAborted();
+		const runOptions = { requests, warmup, concurrency, sampleEvery, headers, path: options.path ?? '/', floor: leakFloorBytesPerRequest, progress, signal };
 		const chains: ChainRun[] = [];
 		chains.push(await runChain(box, 'baseline', [], runOptions));
 		await box.update({ plugins });
@@ -138,19 +141,20 @@ type RunOptions = {
 	readonly path: string;
 	readonly floor: number;
 	readonly progress: (line: string) => void;
+	readonly signal: AbortSignal | undefined;
 };
 
 async function runChain(box: Sandbox, name: string, plugins: readonly string[], options: RunOptions): Promise<ChainRun> {
 	const url = new URL(options.path, box.url).href;
 	options.progress(`meshbox measure: ${name}: ${options.warmup} warm-up requests, then ${options.requests} at ${options.concurrency} connections`);
-	await load(url, options.warmup, options.concurrency, options.headers);
+	await load(url, options.warmup, options.concurrency, options.headers, options.signal);
 	const sampler = new MemorySampler(async () => box.envoyUsage(), options.sampleEvery);
 	await sampler.sampleAt(0);
 	const cpuBefore = (await box.envoyUsage()).cpuMicros;
 	const latencies = new Float64Array(options.requests);
 	let count = 0;
 	const started = performance.now();
-	const result = await load(url, options.requests, options.concurrency, options.headers, (milliseconds: number) => {
+	const result = await load(url, options.requests, options.concurrency, options.headers, options.signal, (milliseconds: number) => {
 		if (count < latencies.length) {
 			latencies[count] = milliseconds;
 		}
@@ -186,7 +190,7 @@ async function measureUpdates(box: Sandbox, plugins: ReadonlyArray<PluginSpec | 
 	const samples: Array<[number, number]> = [];
 	for (let update = 1 - unsampledUpdates; update <= count; update++) {
 		await box.update({ plugins: plugins.map(plugin => ({ ...asSpec(plugin), vmId: `meshbox-measure-update-${update + unsampledUpdates}` })) });
-		await load(url, requestsPerUpdate, options.concurrency, options.headers);
+		await load(url, requestsPerUpdate, options.concurrency, options.headers, options.signal);
 		if (update >= 0) {
 			samples.push([update, (await box.envoyUsage()).memoryBytes]);
 		}
@@ -197,8 +201,13 @@ async function measureUpdates(box: Sandbox, plugins: ReadonlyArray<PluginSpec | 
 
 type LoadResult = { readonly errors: number; readonly timeouts: number; readonly non2xx: number };
 
-async function load(url: string, amount: number, connections: number, headers: Record<string, string>, onResponse?: (milliseconds: number) => void): Promise<LoadResult> {
+async function load(url: string, amount: number, connections: number, headers: Record<string, string>, signal: AbortSignal | undefined, onResponse?: (milliseconds: number) => void): Promise<LoadResult> {
+	signal?.throwIfAborted();
 	const instance = autocannon({ url, amount, connections: Math.min(connections, amount), headers, timeout: 10 });
+	const stop = () => {
+		instance.stop();
+	};
+	signal?.addEventListener('abort', stop, { once: true });
 	if (onResponse) {
 		instance.on('response', (_client: unknown, _status: number, _bytes: number, milliseconds: number) => {
 			onResponse(milliseconds);
@@ -206,6 +215,8 @@ async function load(url: string, amount: number, connections: number, headers: R
 	}
 
 	const result = await instance;
+	signal?.removeEventListener('abort', stop);
+	signal?.throwIfAborted();
 	return { errors: result.errors, timeouts: result.timeouts, non2xx: result.non2xx };
 }
 
