@@ -148,11 +148,11 @@ async function runChain(box: Sandbox, name: string, plugins: readonly string[], 
 	const url = new URL(options.path, box.url).href;
 	options.progress(`meshbox measure: ${name}: ${options.warmup} warm-up requests, then ${options.requests} at ${options.concurrency} connections`);
 	await load(url, options.warmup, options.concurrency, options.headers, options.signal);
-	const sampler = new MemorySampler(async () => box.envoyUsage(), options.sampleEvery);
+	let count = 0;
+	const sampler = new MemorySampler(async () => box.envoyUsage(), options.sampleEvery, () => count);
 	await sampler.sampleAt(0);
 	const cpuBefore = (await box.envoyUsage()).cpuMicros;
 	const latencies = new Float64Array(options.requests);
-	let count = 0;
 	const started = performance.now();
 	const result = await load(url, options.requests, options.concurrency, options.headers, options.signal, (milliseconds: number) => {
 		if (count < latencies.length) {

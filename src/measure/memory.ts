@@ -1,7 +1,7 @@
 /**
  * Samples Envoy's memory while load runs: every `every` responses (counted by the load generator), one read of
  * the Envoy's usage (/proc/<pid>/status locally, the container's statistics on docker). A read still under way
- * is not doubled (docker's statistics take milliseconds); its x is the response count when it completed.
+ * is not doubled (docker's statistics take a while); its x is the middle of the response counts it spanned.
  */
 import type { EnvoyUsage } from '../runtime/envoy-usage.ts';
 import { fitGrowth } from './leak.ts';
@@ -13,7 +13,8 @@ export class MemorySampler {
 	private nextAt: number;
 	private failure: unknown;
 
-	constructor(private readonly read: () => Promise<EnvoyUsage>, private readonly every: number) {
+	/** `current`: the response count now (read again when a sample completes). */
+	constructor(private readonly read: () => Promise<EnvoyUsage>, private readonly every: number, private readonly current: () => number) {
 		this.nextAt = every;
 	}
 
@@ -32,7 +33,8 @@ export class MemorySampler {
 
 		this.nextAt = (Math.floor(count / this.every) + 1) * this.every;
 		this.pending = this.read().then(usage => {
-			this.samples.push([count, usage.memoryBytes]);
+			// The usage is of some moment during the read: its x is the middle of the counts it spans.
+			this.samples.push([Math.round((count + this.current()) / 2), usage.memoryBytes]);
 		}, (error: unknown) => {
 			this.failure ??= error;
 		}).finally(() => {
