@@ -13,6 +13,7 @@
  *     `swapPlugin()` (xDS), for the seed (Rust) and a Go plugin.
  *   - meshbox against its bare counterparts (./bench-ratios.ts): `meshbox up` vs bare Envoy, the exit after
  *     stop(), docker start vs a bare `docker run`, throughput with a logging plugin, the log pipeline at 1M lines.
+ *   - `meshbox measure`'s load generator against Debian's wrk on the same no-plugin sandbox (./bench-measure.ts).
  * Bounded: a fixed number of requests per case, all on loopback.
  */
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
@@ -23,6 +24,7 @@ import { parseArgs } from 'node:util';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../src/index.ts';
 import type { RuntimeName } from '../src/runtime/types.ts';
 import { bareEnvoy, ratioRows } from './bench-ratios.ts';
+import { loadGeneratorRows } from './bench-measure.ts';
 
 const { values } = parseArgs({ options: {
 	requests: { type: 'string', default: '500' },
@@ -173,6 +175,7 @@ for (const runtime of runtimes) {
 }
 
 rows.push(...await ratioRows(runtimes, starts));
+rows.push(...await loadGeneratorRows());
 
 const width = Math.max(...rows.map(row => row.what.length));
 process.stdout.write(`meshbox bench (${new Date().toISOString()}, node ${process.version}, ${os.availableParallelism()} CPUs, load average at start ${loadAtStart})\n`);
