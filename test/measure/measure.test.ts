@@ -7,12 +7,13 @@
  * Request counts come from scripts/measure-leaks.ts's runs: at 3,000 requests the leak reads 4.1 KiB/request
  * within ±10 B, and rust-headers 0 ± 2 B, far on either side of the 512 B floor.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { assertBudget, formatMeasureTable, isMeshboxError, measure, startSandbox, type MeasureResult } from '../../src/index.ts';
-import { runCli } from '../helpers/cli.ts';
+import { runCli, RunningCli } from '../helpers/cli.ts';
+import { isRunning } from '../helpers/leftovers.ts';
 import { fixturePlugin } from '../helpers/paths.ts';
 
 const scratch = await mkdtemp(path.join(os.tmpdir(), 'meshbox-test-measure-'));
@@ -114,3 +115,27 @@ test('`meshbox measure` with a bad count or no plugin: a usage error naming the 
 	t.is(none.exitCode, 2);
 	t.regex(none.stderr, /no --plugin given/);
 });
+
+test.serial('Ctrl+C during `meshbox measure` stops the load and the Envoy, says so, and leaves nothing running', async t => {
+	const cli = RunningCli.start(['measure', '--plugin', headersWasm, '--requests', '500000', '--out', path.join(scratch, 'stopped')]);
+	await cli.waitForLine(/^meshbox measure: baseline: /);
+	const envoys = await envoysOf(cli.process.pid!);
+	t.is(envoys.length, 1, 'one dedicated Envoy runs the measurement');
+	t.is(await cli.stop('SIGINT'), 2);
+	t.true(cli.lines.some(line => /measure stopped \(SIGINT\)/.test(line)), cli.lines.join('\n'));
+	t.false(await isRunning(envoys[0]!), 'the Envoy is gone');
+});
+
+/** Pids of `envoy` processes whose parent is `parent`. */
+async function envoysOf(parent: number): Promise<number[]> {
+	const pids: number[] = [];
+	for (const name of (await readdir('/proc')).filter(entry => /^\d+$/.test(entry))) {
+		const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
+		const [, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+		if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === 'envoy' && Number(ppid) === parent) {
+			pids.push(Number(name));
+		}
+	}
+
+	return pids;
+}
