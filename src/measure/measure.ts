@@ -73,10 +73,12 @@ export const loadGeneratorName = 'autocannon';
 
 export async function measure(options: MeasureOptions): Promise<MeasureResult> {
 	const { plugins, baselineBuild, requests = defaultRequests, concurrency = defaultConcurrency, updates = 0, onProgress, signal,
-		leakFloorBytesPerRequest = defaultLeakFloorBytesPerRequest, leakFloorBytesPerUpdate = 256 * 1024, headers = {}, ...sandbox } = options;
-	const warmup = options.warmupRequests ?? Math.max(500, Math.min(2000, Math.floor(requests / 2)));
-	const sampleEvery = options.sampleEvery ?? Math.max(100, Math.floor(requests / 40));
-	const envoyWorkers = options.envoyWorkers ?? sandbox.envoy?.concurrency ?? 1;
+		leakFloorBytesPerRequest = defaultLeakFloorBytesPerRequest, leakFloorBytesPerUpdate = 256 * 1024, headers = {},
+		// The rest is the sandbox's spec and start options: none of measure()'s own may reach startSandbox().
+		warmupRequests, sampleEvery: sampleEveryOption, envoyWorkers: envoyWorkersOption, path: requestPath, ...sandbox } = options;
+	const warmup = warmupRequests ?? Math.max(500, Math.min(2000, Math.floor(requests / 2)));
+	const sampleEvery = sampleEveryOption ?? Math.max(100, Math.floor(requests / 40));
+	const envoyWorkers = envoyWorkersOption ?? sandbox.envoy?.concurrency ?? 1;
 	checkCount('requests', requests, 100);
 	checkCount('concurrency', concurrency, 1);
 	checkCount('envoyWorkers', envoyWorkers, 1);
@@ -104,7 +106,7 @@ export async function measure(options: MeasureOptions): Promise<MeasureResult> {
 	});
 	try {
 		signal?.throwIfAborted();
-		const runOptions = { requests, warmup, concurrency, sampleEvery, headers, path: options.path ?? '/', floor: leakFloorBytesPerRequest, progress, signal };
+		const runOptions = { requests, warmup, concurrency, sampleEvery, headers, path: requestPath ?? '/', floor: leakFloorBytesPerRequest, progress, signal };
 		const chains: ChainRun[] = [];
 		chains.push(await runChain(box, 'baseline', [], runOptions));
 		await box.update({ plugins });

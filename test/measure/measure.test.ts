@@ -72,8 +72,10 @@ test.serial('`meshbox measure --json` on the leaking plugin with --baseline and 
 	t.regex(await readFile(path.join(out, 'measure-report.html'), 'utf8'), /<html/i);
 });
 
-test.serial('measure(): a steady plugin is not flagged, the table shows it beside the baseline, assertBudget shows measured vs budget', async t => {
-	const result = await measure({ plugins: [headersWasm], requests: 3000 });
+test.serial('measure() with 2 Envoy workers: a steady plugin is not flagged, the table shows it beside the baseline, assertBudget shows measured vs budget', async t => {
+	const result = await measure({ plugins: [headersWasm], requests: 3000, envoyWorkers: 2, concurrency: 4 });
+	t.is(result.envoyWorkers, 2);
+	t.is(result.concurrency, 4);
 	t.false(result.memory.leakSuspected, `rust-headers keeps nothing: ${result.memory.growthBytesPerRequest} ± ${result.memory.growthUncertaintyBytesPerRequest}`);
 	t.true(Math.abs(result.memory.growthBytesPerRequest) < 512);
 	t.is(result.chains.length, 2);
@@ -83,7 +85,7 @@ test.serial('measure(): a steady plugin is not flagged, the table shows it besid
 	t.regex(table[1]!, /^baseline\s+3000\s+0\s/);
 	t.regex(table[2]!, /^plugins\s+3000\s+0\s/);
 	t.regex(table[3]!, /^\s+vs baseline\s+[+-]\d/);
-	t.true(table.some(line => /\b\d+ cores, load average /.test(line)), 'the machine is stated');
+	t.true(table.some(line => /, 2 worker threads; .*, 4 connections; machine: \d+ cores, load average /.test(line)), 'workers, connections and the machine are stated');
 
 	t.notThrows(() => {
 		assertBudget(result, { growthBytesPerRequest: 512, leakSuspected: false });
