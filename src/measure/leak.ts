@@ -22,10 +22,13 @@ export type Growth = {
 	readonly leakSuspected: boolean;
 };
 
-/** Fits `y = a + slope·x` through `samples` and applies the rule above. Fewer than 3 samples: no verdict. */
+/**
+ * Fits `y = a + slope·x` through `samples` and applies the rule above. Fewer than 3 samples: the slope (0 for
+ * fewer than 2), an infinite uncertainty (JSON: null) and no verdict.
+ */
 export function fitGrowth(samples: ReadonlyArray<readonly [number, number]>, floor = defaultLeakFloorBytesPerRequest): Growth {
 	const n = samples.length;
-	if (n < 3) {
+	if (n < 2) {
 		return { slope: 0, uncertainty: Number.POSITIVE_INFINITY, leakSuspected: false };
 	}
 
@@ -43,6 +46,10 @@ export function fitGrowth(samples: ReadonlyArray<readonly [number, number]>, flo
 	}
 
 	const slope = sxy / sxx;
+	if (n < 3) {
+		return { slope, uncertainty: Number.POSITIVE_INFINITY, leakSuspected: false };
+	}
+
 	const intercept = meanY - slope * meanX;
 	const residuals = samples.reduce((sum, [x, y]) => sum + (y - intercept - slope * x) ** 2, 0);
 	const standardError = Math.sqrt(residuals / (n - 2) / sxx);
