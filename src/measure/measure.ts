@@ -89,7 +89,8 @@ export async function measure(options: MeasureOptions): Promise<MeasureResult> {
 
 	const progress = onProgress ?? (() => undefined);
 	// Taken before Envoy starts: the load the machine already carries, not ours.
-	const machine = { cores: os.availableParallelism(), loadAverage: os.loadavg() as unknown as readonly [number, number, number] };
+	const [oneMinute = 0, fiveMinutes = 0, fifteenMinutes = 0] = os.loadavg();
+	const machine = { cores: os.availableParallelism(), loadAverage: [oneMinute, fiveMinutes, fifteenMinutes] as const };
 	const box = await startSandbox({
 		...sandbox,
 		plugins: [],
