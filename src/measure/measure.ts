@@ -19,7 +19,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
 import { MeshboxError } from '../errors.ts';
 import type { PluginSpec } from '../config/spec.ts';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../scenario/sandbox.ts';
@@ -206,6 +205,9 @@ type LoadResult = { readonly errors: number; readonly timeouts: number; readonly
 
 async function load(url: string, amount: number, connections: number, headers: Record<string, string>, signal: AbortSignal | undefined, onResponse?: (milliseconds: number) => void): Promise<LoadResult> {
 	signal?.throwIfAborted();
+	// Loaded when a measurement runs: autocannon compiles hdr-histogram's WebAssembly as it loads, which every
+	// `import 'meshbox'` would pay for otherwise.
+	const { default: autocannon } = await import('autocannon');
 	const instance = autocannon({ url, amount, connections: Math.min(connections, amount), headers, timeout: 10 });
 	const stop = () => {
 		instance.stop();
