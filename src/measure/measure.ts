@@ -296,7 +296,19 @@ function checkCount(name: string, value: number, minimum: number): void {
 	}
 }
 
+/**
+ * meshbox's own package.json, found upwards from this module: it runs from src/measure/ (a checkout),
+ * dist/measure/ (the library) or dist/cli/bundle/ (the CLI's bundle), at different depths.
+ */
 async function meshboxVersion(): Promise<string> {
-	const manifest = JSON.parse(await readFile(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version?: string };
-	return manifest.version ?? '0.0.0';
+	for (let directory = path.dirname(fileURLToPath(import.meta.url)); ; directory = path.dirname(directory)) {
+		const manifest = await readFile(path.join(directory, 'package.json'), 'utf8').then(text => JSON.parse(text) as { name?: string; version?: string }, () => undefined);
+		if (manifest?.name === 'meshbox') {
+			return manifest.version ?? '0.0.0';
+		}
+
+		if (path.dirname(directory) === directory) {
+			return '0.0.0';
+		}
+	}
 }

@@ -14,7 +14,7 @@ import test from 'ava';
 import { assertBudget, formatMeasureTable, isMeshboxError, measure, startSandbox, type MeasureResult } from '../../src/index.ts';
 import { runCli, RunningCli } from '../helpers/cli.ts';
 import { isRunning } from '../helpers/leftovers.ts';
-import { fixturePlugin } from '../helpers/paths.ts';
+import { fixturePlugin, repoRoot } from '../helpers/paths.ts';
 
 const scratch = await mkdtemp(path.join(os.tmpdir(), 'meshbox-test-measure-'));
 test.after.always(async () => rm(scratch, { recursive: true, force: true }));
@@ -52,6 +52,7 @@ test.serial('`meshbox measure --json` on the leaking plugin with --baseline and 
 	t.is(result.throughput.baselineRequestsPerSecond, result.chains[0]!.throughput.requestsPerSecond);
 	t.is(result.cpu.addedUsPerRequest, result.cpu.usPerRequest - result.cpu.baselineUsPerRequest);
 	t.is(result.runtime, 'local');
+	t.is(result.meshboxVersion, (JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version);
 	t.is(result.envoyWorkers, 1);
 	t.true(result.machine.cores >= 1);
 
