@@ -52,7 +52,11 @@ export type MeasureOptions = Omit<SandboxOptions, 'plugins' | 'fresh' | 'port' |
 	headers?: Record<string, string>;
 	/** Growth per request above which (at the 95% interval's low end) a leak is suspected. Default 512 B. */
 	leakFloorBytesPerRequest?: number;
-	/** Growth per live update above which a leak is suspected. Default 256 KiB (a VM kept per update is megabytes). */
+	/**
+	 * Growth per live update above which a leak is suspected. Default 512 KiB: a VM kept per update is at least
+	 * its linear memory (a Rust plugin's: 1.1 MiB), while Envoy's own growth per update (a new vm_id's stats and
+	 * caches) measured 1–158 KiB (scripts/measure-leaks.ts --updates 10, headers plugins of the three SDKs).
+	 */
 	leakFloorBytesPerUpdate?: number;
 	onProgress?: (line: string) => void;
 	/** Stops the run (the CLI's Ctrl+C): the load stops, Envoy is stopped, and measure() rejects. */
@@ -72,7 +76,7 @@ export const loadGeneratorName = 'autocannon';
 
 export async function measure(options: MeasureOptions): Promise<MeasureResult> {
 	const { plugins, baselineBuild, requests = defaultRequests, concurrency = defaultConcurrency, updates = 0, onProgress, signal,
-		leakFloorBytesPerRequest = defaultLeakFloorBytesPerRequest, leakFloorBytesPerUpdate = 256 * 1024, headers = {},
+		leakFloorBytesPerRequest = defaultLeakFloorBytesPerRequest, leakFloorBytesPerUpdate = 512 * 1024, headers = {},
 		// The rest is the sandbox's spec and start options: none of measure()'s own may reach startSandbox().
 		warmupRequests, sampleEvery: sampleEveryOption, envoyWorkers: envoyWorkersOption, path: requestPath, ...sandbox } = options;
 	const warmup = warmupRequests ?? Math.max(500, Math.min(2000, Math.floor(requests / 2)));
