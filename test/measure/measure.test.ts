@@ -114,6 +114,9 @@ test('`meshbox measure` with a bad count or no plugin: a usage error naming the 
 	const bad = await runCli(['measure', '--plugin', headersWasm, '--requests', 'lots']);
 	t.is(bad.exitCode, 2);
 	t.regex(bad.stderr, /--requests lots: expected a whole number of at least 100/);
+	const header = await runCli(['measure', '--plugin', headersWasm, '--header', 'no separator']);
+	t.is(header.exitCode, 2);
+	t.regex(header.stderr, /--header no separator: expected "NAME: VALUE"/);
 	const none = await runCli(['measure'], { cwd: scratch });
 	t.is(none.exitCode, 2);
 	t.regex(none.stderr, /no --plugin given/);

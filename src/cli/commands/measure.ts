@@ -17,7 +17,7 @@ import { defaultMeasureDir, writeMeasureReport } from '../../measure/report.ts';
 import type { Command } from '../command.ts';
 import { configFileOf, parseCommandArgs } from '../options.ts';
 
-const usage = 'meshbox measure --plugin [NAME=]FILE.wasm ... [--config meshbox.yaml] [--requests N] [--concurrency C] [--envoy-workers W] [--baseline OLD.wasm] [--updates N] [--path P] [--runtime local|docker] [--out DIR] [--json]';
+const usage = 'meshbox measure --plugin [NAME=]FILE.wasm ... [--config meshbox.yaml] [--requests N] [--concurrency C] [--envoy-workers W] [--baseline OLD.wasm] [--updates N] [--path P] [--header "NAME: VALUE" ...] [--runtime local|docker] [--out DIR] [--json]';
 
 const options = {
 	config: { type: 'string', short: 'c' },
@@ -28,6 +28,7 @@ const options = {
 	baseline: { type: 'string' },
 	updates: { type: 'string' },
 	path: { type: 'string' },
+	header: { type: 'string', short: 'H', multiple: true },
 	runtime: { type: 'string' },
 	'envoy-bin': { type: 'string' },
 	'envoy-image': { type: 'string' },
@@ -52,6 +53,7 @@ export const measureCommand: Command = {
 		'      --baseline FILE    an older build of the (first) plugin, measured side by side as chain baseline-build',
 		'      --updates N        also measure memory over N live updates of the same module(s)',
 		'      --path P           request path (default /)',
+		'  -H, --header "N: V"    a request header, e.g. -H "host: my-app.example.com" for a route by host; repeatable',
 		'      --runtime NAME     local (default) or docker (memory and CPU from the container\'s statistics)',
 		'      --envoy-bin FILE, --envoy-image IMG, --envoy-version V   as for meshbox up',
 		`      --out DIR          where measure-report.html and measure-result.json go (default ${defaultMeasureDir})`,
@@ -100,6 +102,7 @@ export const measureCommand: Command = {
 				...countFlag('envoyWorkers', values['envoy-workers'], 1, '--envoy-workers'),
 				...countFlag('updates', values.updates, 0),
 				...(values.path ? { path: values.path } : {}),
+				...(values.header ? { headers: parseHeaders(values.header) } : {}),
 				runtime: values.runtime as 'local' | 'docker' | undefined,
 				envoyBin: values['envoy-bin'],
 				envoyImage: values['envoy-image'],
@@ -155,4 +158,20 @@ function countFlag(name: string, value: string | undefined, minimum: number, fla
 	}
 
 	return { [name]: count };
+}
+
+/** `--header "NAME: VALUE"` (as curl's -H). */
+function parseHeaders(values: readonly string[]): Record<string, string> {
+	const headers: Record<string, string> = {};
+	for (const value of values) {
+		const separator = value.indexOf(':');
+		const name = value.slice(0, separator).trim().toLowerCase();
+		if (separator <= 0 || !/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name)) {
+			throw new MeshboxError('USAGE', `--header ${value}: expected "NAME: VALUE"`, 'e.g. --header "host: my-app.example.com"');
+		}
+
+		headers[name] = value.slice(separator + 1).trim();
+	}
+
+	return headers;
 }
