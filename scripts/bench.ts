@@ -14,6 +14,7 @@
  *   - the xDS gRPC server reassembling a 4 MiB request message (its limit) sent in 1 KiB writes;
  *   - meshbox against its bare counterparts (./bench-ratios.ts): `meshbox up` vs bare Envoy, the exit after
  *     stop(), docker start vs a bare `docker run`, throughput with a logging plugin, the log pipeline at 1M lines.
+ *   - `meshbox measure`'s load generator against Debian's wrk on the same no-plugin sandbox (./bench-measure.ts).
  * Bounded: a fixed number of requests per case, all on loopback.
  */
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
@@ -26,6 +27,7 @@ import { startSandbox, type Sandbox, type SandboxOptions } from '../src/index.ts
 import type { RuntimeName } from '../src/runtime/types.ts';
 import { bidiMethod, GrpcServer, maxRequestBytes } from '../src/xds/grpc-server.ts';
 import { bareEnvoy, ratioRows } from './bench-ratios.ts';
+import { loadGeneratorRows } from './bench-measure.ts';
 
 const { values } = parseArgs({ options: {
 	requests: { type: 'string', default: '500' },
@@ -220,6 +222,7 @@ reassembly.sort((a, b) => a - b);
 rows.push({ what: 'xDS gRPC server: a 4 MiB request in 1 KiB writes → decoded (median of 5)', value: `${percentile(reassembly, 50).toFixed(0)} ms` });
 
 rows.push(...await ratioRows(runtimes, starts));
+rows.push(...await loadGeneratorRows());
 
 const width = Math.max(...rows.map(row => row.what.length));
 process.stdout.write(`meshbox bench (${new Date().toISOString()}, node ${process.version}, ${os.availableParallelism()} CPUs, load average at start ${loadAtStart})\n`);

@@ -31,7 +31,9 @@ export type MeshboxErrorCode =
 	| 'DOCKER_IMAGE_UNAVAILABLE'
 	| 'DOCKER_FAILED'
 	| 'TCP_FAILED'
-	| 'USAGE';
+	| 'USAGE'
+	| 'MEASURE_UNSUPPORTED'
+	| 'BUDGET_EXCEEDED';
 
 export class MeshboxError extends Error {
 	override readonly name = 'MeshboxError';

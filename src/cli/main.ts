@@ -21,6 +21,7 @@ const commands: Readonly<Record<string, () => Promise<Command>>> = {
 	compose: async () => (await import('./commands/compose.ts')).composeCommand,
 	check: async () => (await import('./commands/check.ts')).checkCommand,
 	init: async () => (await import('./commands/init.ts')).initCommand,
+	measure: async () => (await import('./commands/measure.ts')).measureCommand,
 };
 
 /** Write errors that mean "nobody reads this output any more". */

@@ -9,6 +9,7 @@ import type { PushRejection, PushResult } from '../xds/control-plane.ts';
 import type { LogBuffer } from './log-buffer.ts';
 import type { TcpEndpoints } from './tcp-apps.ts';
 import type { HeadStart, PreloadKind } from './local/head-start.ts';
+import type { EnvoyUsage } from './envoy-usage.ts';
 
 export type RuntimeName = 'local' | 'docker';
 export const runtimeNames: readonly RuntimeName[] = ['local', 'docker'];
@@ -75,6 +76,12 @@ export type RunningSandbox = {
 	 * runtime takes note too: a warm Envoy that timed out a request is retired when the sandbox stops.
 	 */
 	explainTimeout?(timeout: MeshboxError): Promise<MeshboxError>;
+
+	/**
+	 * The Envoy's memory and CPU time so far (./envoy-usage.ts): present when the Envoy is the sandbox's own
+	 * (a dedicated local Envoy, a container), absent on a warm Envoy shared with other sandboxes.
+	 */
+	envoyUsage?(): Promise<EnvoyUsage>;
 	/** Stops Envoy and the upstream and removes every temporary file. Safe to call twice. */
 	stop(): Promise<void>;
 };

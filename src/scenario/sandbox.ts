@@ -18,6 +18,7 @@ import { wasmCustomNamespace, type EnvoyStats } from '../envoy/admin.ts';
 import { atLeast, type EnvoyLogEntry, type PluginLogEntry, type PluginLogLevel } from '../envoy/logs.ts';
 import { checkMessageMatch, matchesMessage, type MessageMatch } from './log-filter.ts';
 import type { RunningSandbox, RuntimeName } from '../runtime/types.ts';
+import type { EnvoyUsage } from '../runtime/envoy-usage.ts';
 import type { UpstreamRecordings } from '../upstream/recordings.ts';
 import { sendRequest, type HttpResponse } from './http-client.ts';
 import { MockService, startMock, type StartedMock } from './mock-service.ts';
@@ -358,6 +359,19 @@ export class Sandbox<MockName extends string = string, AppName extends string = 
 		old.on('free', (socket: import('node:net').Socket) => {
 			socket.destroy();
 		});
+	}
+
+	/**
+	 * Envoy's resident memory and CPU time so far (src/runtime/envoy-usage.ts), for `measure()`. Only a sandbox
+	 * with an Envoy of its own has them (`fresh: true`, or the docker runtime): a warm Envoy's are shared.
+	 */
+	async envoyUsage(): Promise<EnvoyUsage> {
+		if (!this.running.envoyUsage) {
+			throw new MeshboxError('MEASURE_UNSUPPORTED', 'this sandbox runs on a warm Envoy shared with other sandboxes: its memory and CPU are not its own',
+				'start it with fresh: true (an Envoy of its own)');
+		}
+
+		return this.running.envoyUsage();
 	}
 
 	/** @internal Set by startSandbox. */

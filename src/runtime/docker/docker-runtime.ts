@@ -41,6 +41,7 @@ import { startLiveConfig } from './live-config.ts';
 import { createNetwork, gatewayOf, networkMembers, relayLoopbackClusters } from './network.ts';
 import { removeSandboxes } from './reaper.ts';
 import { SandboxContainer } from './sandbox-container.ts';
+import { containerUsage } from '../envoy-usage.ts';
 import { adoptSpare, discardSpare, prepareSpare, spareFits, spareSettingsFor, takeSpare, type Spare } from './spares.ts';
 import { startUpstream, waitForUpstream } from './upstream-container.ts';
 import { containerAppRecordings, containerAppServers } from '../apps.ts';
@@ -256,6 +257,7 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 			} : {}),
 			exited: exited.then(async info => (stopping ? new Promise<never>(() => undefined) : info)),
 			explainTimeout: async timeout => explainRequestTimeout(admin, wasmModulesOf(model), timeout),
+			envoyUsage: async () => containerUsage(docker, envoy.getId()),
 			stop: async () => {
 				stopping = true;
 				stopped ??= (async () => {

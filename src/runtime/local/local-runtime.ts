@@ -35,6 +35,7 @@ import type { EnvoyStartPlan, LaunchedEnvoy, PreloadKind } from './head-start.ts
 import { preloadFilters, recordHeadStart } from './head-start-record.ts';
 import { pinPrefix } from '../../envoy/pins.ts';
 import { EnvoyProcess } from './envoy-process.ts';
+import { processUsage } from '../envoy-usage.ts';
 import type { SandboxModel } from '../../config/model.ts';
 
 const loopback = '127.0.0.1';
@@ -235,6 +236,7 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 				stuck ||= explained.code === 'PLUGIN_STUCK';
 				return explained;
 			},
+			...(child.pid === undefined ? {} : { envoyUsage: async () => processUsage(child.pid as number) }),
 			stop,
 		};
 	} catch (error) {
