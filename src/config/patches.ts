@@ -473,7 +473,7 @@ function portField(value: unknown, path: FieldPath, error: Report): number | und
 }
 
 /** The Envoy message a patch value is, per applyTo (pkg/config/xds BuildXDSObjectFromStruct). */
-const valueMessages: Readonly<Record<PatchApplyTo, string | undefined>> = {
+export const patchValueMessages: Readonly<Record<PatchApplyTo, string | undefined>> = {
 	LISTENER: 'envoy.config.listener.v3.Listener',
 	LISTENER_FILTER: 'envoy.config.listener.v3.ListenerFilter',
 	FILTER_CHAIN: 'envoy.config.listener.v3.FilterChain',
@@ -492,7 +492,7 @@ const valueMessages: Readonly<Record<PatchApplyTo, string | undefined>> = {
  * value and refuses what does not fit). Throws the checker's MeshboxError (its message starts with `where`).
  */
 export function checkPatchValue(patch: Pick<PatchModel, 'applyTo' | 'value'>, where: string, check: TypedConfigCheck): void {
-	const message = valueMessages[patch.applyTo];
+	const message = patchValueMessages[patch.applyTo];
 	if (message && patch.value) {
 		check({ '@type': `type.googleapis.com/${message}`, ...patch.value }, where);
 	}

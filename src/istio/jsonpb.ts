@@ -11,25 +11,11 @@
  *   is refused with envoyfilter.go's hint to use the v3 API.
  * Unknown fields are left to the existing check (the webhook's strict pass only warns about them).
  */
+import { patchValueMessages } from '../config/patches.ts';
 import { messageNameOf } from '../envoy/type-urls.ts';
 import { isMeshboxError } from '../errors.ts';
 import { envoySchemas } from '../xds/protobuf.ts';
 import { EnumSchema, MessageSchema } from '../xds/schema-view.ts';
-
-/** xds.go BuildXDSObjectFromStruct: the message each applyTo's value is read as. */
-const valueMessages: Readonly<Record<string, string>> = {
-	LISTENER: 'envoy.config.listener.v3.Listener',
-	LISTENER_FILTER: 'envoy.config.listener.v3.ListenerFilter',
-	FILTER_CHAIN: 'envoy.config.listener.v3.FilterChain',
-	NETWORK_FILTER: 'envoy.config.listener.v3.Filter',
-	HTTP_FILTER: 'envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter',
-	ROUTE_CONFIGURATION: 'envoy.config.route.v3.RouteConfiguration',
-	VIRTUAL_HOST: 'envoy.config.route.v3.VirtualHost',
-	HTTP_ROUTE: 'envoy.config.route.v3.Route',
-	CLUSTER: 'envoy.config.cluster.v3.Cluster',
-	EXTENSION_CONFIG: 'envoy.config.core.v3.TypedExtensionConfig',
-	BOOTSTRAP: 'envoy.config.bootstrap.v3.Bootstrap',
-};
 
 export type JsonpbReading = { readonly value: unknown; readonly error?: undefined } | { readonly value?: undefined; readonly error: { readonly path: string; readonly message: string } };
 
@@ -44,7 +30,7 @@ class JsonpbError extends Error {
  * webhook's error, in its words (envoyfilter.go prefixes), and the field it is about (`name`, `typed_config.x`).
  */
 export function readPatchValueAsIstio(applyTo: string, value: unknown): JsonpbReading {
-	const messageName = valueMessages[applyTo];
+	const messageName = (patchValueMessages as Readonly<Record<string, string | undefined>>)[applyTo];
 	if (!messageName || !isObject(value)) {
 		return { value };
 	}
