@@ -1,6 +1,6 @@
 export type { LiveSpec } from '../compose/live.ts';
 export { startSandbox, Sandbox, requestIdHeader, type SandboxOptions, type RequestOptions, type SandboxResponse, type PluginLogFilter, type EnvoyLogFilter } from './sandbox.ts';
-export { mockService, startMockService, MockService, type MockHandler, type MockRequest, type MockResponse, type StandaloneMock } from './mock-service.ts';
+export { mockService, startMockService, MockService, type MockHandler, type MockOptions, type MockRequest, type MockResponse, type StandaloneMock } from './mock-service.ts';
 export { assertShortCircuit, assertReachedUpstream, assertLogged } from './assertions.ts';
 export { scenarioRuntimes, forEachRuntime, forEachEnvoyVersion, scenarioEnvoyVersions, type RuntimeScenario } from './runtimes.ts';
 export type { PrometheusSeries } from './prometheus.ts';

@@ -5,33 +5,44 @@
  */
 import { RecordingUpstream, recordingsOf, type RecordedRequest, type RequestHandler, type ServerResponse } from '../upstream/recording-server.ts';
 import type { UpstreamRecordings } from '../upstream/recordings.ts';
+import type { AppProtocol } from '../config/responses.ts';
 
 export type MockRequest = RecordedRequest;
 export type MockResponse = ServerResponse;
 export type MockHandler = RequestHandler;
 
+/** How a mock service speaks: `protocol: 'http2'` is HTTP/2 without TLS (h2c), as a gRPC service does. */
+export type MockOptions = {
+	readonly protocol?: AppProtocol;
+};
+
 /** A mock service declaration; meshbox starts it with the sandbox. */
 export class MockService {
-	constructor(readonly handler: MockHandler) {}
+	constructor(readonly handler: MockHandler, readonly protocol: AppProtocol = 'http1') {}
 }
 
-/** Declares a mock service answering with `handler` (default: 200 `ok`). */
-export function mockService(handler: MockHandler | MockResponse = { status: 200, body: 'ok' }): MockService {
-	return new MockService(typeof handler === 'function' ? handler : () => handler);
+/**
+ * Declares a mock service answering with `handler` (default: 200 `ok`). With `{ protocol: 'http2' }` it speaks
+ * h2c and its Envoy cluster HTTP/2, so a plugin's `grpc_call` reaches it and its trailers (`grpc-status`) arrive.
+ */
+export function mockService(handler: MockHandler | MockResponse = { status: 200, body: 'ok' }, options: MockOptions = {}): MockService {
+	return new MockService(typeof handler === 'function' ? handler : () => handler, options.protocol);
 }
 
 export type StartedMock = {
 	readonly name: string;
 	readonly address: string;
+	readonly protocol: AppProtocol;
 	readonly recordings: UpstreamRecordings;
 	stop(): Promise<void>;
 };
 
 export async function startMock(name: string, mock: MockService): Promise<StartedMock> {
-	const server = await RecordingUpstream.start({ host: '127.0.0.1', respond: mock.handler });
+	const server = await RecordingUpstream.start({ host: '127.0.0.1', respond: mock.handler, protocol: mock.protocol });
 	return {
 		name,
 		address: `127.0.0.1:${server.address.port}`,
+		protocol: mock.protocol,
 		recordings: recordingsOf(server),
 		stop: async () => server.stop(),
 	};
@@ -53,8 +64,8 @@ export type StandaloneMock = UpstreamRecordings & {
  *   const authz = await startMockService(request => ({ status: 200 }));
  *   t.teardown(() => authz.stop());
  */
-export async function startMockService(handler: MockHandler | MockResponse = { status: 200, body: 'ok' }): Promise<StandaloneMock> {
-	const started = await startMock('standalone', mockService(handler));
+export async function startMockService(handler: MockHandler | MockResponse = { status: 200, body: 'ok' }, options: MockOptions = {}): Promise<StandaloneMock> {
+	const started = await startMock('standalone', mockService(handler, options));
 	return {
 		url: `http://${started.address}`,
 		address: started.address,

@@ -11,7 +11,7 @@ import http from 'node:http';
 import { modelFromSpec, SandboxSession } from '../compose/model.ts';
 import { startComposed } from '../compose/start.ts';
 import { isMeshboxError, MeshboxError } from '../errors.ts';
-import type { LogLevel, PluginSpec } from '../config/spec.ts';
+import type { ClusterSpec, LogLevel, PluginSpec } from '../config/spec.ts';
 import type { SandboxSpec } from '../compose/spec.ts';
 import { LiveSandbox, sandboxStoppedError, type LiveSpec } from '../compose/live.ts';
 import { wasmCustomNamespace, type EnvoyStats } from '../envoy/admin.ts';
@@ -36,8 +36,8 @@ import type { TcpAppRecordings } from '../upstream/tcp-app.ts';
 export const requestIdHeader = 'x-meshbox-request-id';
 
 export type SandboxOptions = Omit<SandboxSpec, 'clusters'> & {
-	/** Services plugins call with http_call, by cluster name: a `mockService()` or a `host:port`. */
-	clusters?: Record<string, MockService | string>;
+	/** Services plugins call with http_call, by cluster name: a `mockService()`, a `host:port` or `{ address, protocol: 'http2' }`. */
+	clusters?: Record<string, MockService | ClusterSpec>;
 	/** How Envoy runs. Default: `MESHBOX_RUNTIME` or `local`. */
 	runtime?: RuntimeName;
 	/** An Envoy binary to use (otherwise: ENVOY_BIN, PATH, meshbox's cache, or install). */
@@ -486,12 +486,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 	const { runtime, envoyBin, envoyImage, baseDir, readyTimeoutMs, verbose, clusters, fresh, ...spec } = options;
 	const mocks: StartedMock[] = [];
 	try {
-		const clusterAddresses: Record<string, string> = {};
+		const clusterAddresses: Record<string, ClusterSpec> = {};
 		for (const [name, target] of Object.entries(clusters ?? {})) {
 			if (target instanceof MockService) {
 				const mock = await startMock(name, target);
 				mocks.push(mock);
-				clusterAddresses[name] = mock.address;
+				clusterAddresses[name] = mock.protocol === 'http2' ? { address: mock.address, protocol: 'http2' } : mock.address;
 			} else {
 				clusterAddresses[name] = target;
 			}

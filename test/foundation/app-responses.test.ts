@@ -13,6 +13,7 @@ import { execa } from 'execa';
 import { modelFromFile, modelFromSpec } from '../../src/compose/model.ts';
 import { buildBootstrap, type JsonObject } from '../../src/envoy/bootstrap.ts';
 import { MeshboxError } from '../../src/errors.ts';
+import { mockService, type MockResponse } from '../../src/scenario/mock-service.ts';
 import { loggedDuring, sandboxFor } from '../conformance/helpers.ts';
 import { fixturePlugin, repoRoot } from '../helpers/paths.ts';
 import { testPlacement } from '../helpers/placement.ts';
@@ -130,6 +131,31 @@ test('an HTTP/2 app answers a plugin\'s http_call and grpc_call gRPC-style: grpc
 		['POST', '/meshbox.Echo/Say', 'application/grpc'],
 	]);
 	t.is(calls[0]?.body, '\0\0\0\0\x05hello', 'the app recorded the framed request message');
+});
+
+test('a mock service with protocol http2 answers a plugin\'s grpc_call from its handler, with grpc-status trailers', async t => {
+	const grpcHeaders = { 'content-type': 'application/grpc' };
+	const box = await sandboxFor(t, {
+		plugins: [bodyChunks],
+		// A handler deciding per call, as a gRPC service does: the request message names the answer.
+		clusters: {
+			authz: mockService((request): MockResponse => (request.body.includes('hello')
+				? { status: 200, headers: grpcHeaders, body: '\0\0\0\0\x02ok', trailers: { 'grpc-status': '0' } }
+				: { status: 200, headers: grpcHeaders, body: '', trailers: { 'grpc-status': '7', 'grpc-message': 'no' } }), { protocol: 'http2' }),
+		},
+	});
+
+	const viaGrpcCall = await box.request('/', { headers: { 'x-call-cluster': 'authz', 'x-call-kind': 'grpc' } });
+	t.is(viaGrpcCall.headers['x-call-status'], '0', viaGrpcCall.body);
+	t.is(viaGrpcCall.body, 'ok', 'Envoy\'s gRPC client unframed the handler\'s message');
+	const viaHttpCall = await box.request('/', { headers: { 'x-call-cluster': 'authz' } });
+	t.is(viaHttpCall.headers['x-call-grpc-status'], '0', 'the trailer reached the plugin\'s http_call');
+
+	const calls = await box.mocks.authz!.requests();
+	t.deepEqual(calls.map(call => [call.method, call.path, call.headers['content-type']]), [
+		['POST', '/meshbox.Echo/Say', 'application/grpc'],
+		['POST', '/meshbox.Echo/Say', 'application/grpc'],
+	]);
 });
 
 test('an HTTP/2 app or clusters: entry gets an h2 Envoy cluster; HTTP/1.1 ones keep enable_trailers', async t => {
