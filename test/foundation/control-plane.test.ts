@@ -7,8 +7,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { modelFromSpec } from '../../src/compose/model.ts';
+import type { SandboxModel } from '../../src/config/model.ts';
 import { EnvoyAdmin } from '../../src/envoy/admin.ts';
 import { buildAdsBootstrap, buildResources, type Placement } from '../../src/envoy/bootstrap.ts';
 import { envoyArguments } from '../../src/envoy/command-line.ts';
@@ -19,8 +20,8 @@ import { EnvoyProcess } from '../../src/runtime/local/envoy-process.ts';
 import { ControlPlane, snapshotOf, type PushResult } from '../../src/xds/control-plane.ts';
 import { fixturePlugin, repoRoot } from '../helpers/paths.ts';
 
-test('an Envoy that connects before the first push waits for it: it is not answered with empty clusters and listeners', async t => {
-	const model = await modelFromSpec({}, { baseDir: repoRoot });
+/** A real Envoy of `model`'s settings whose only config source is a new control plane (ADS), stopped at teardown. */
+async function envoyOnPlane(t: ExecutionContext, model: SandboxModel): Promise<{ plane: ControlPlane; placement: Placement; dir: string }> {
 	const envoy = await provisionEnvoy({ version: model.envoy.version, versionOrigin: model.envoy.versionOrigin });
 	const dir = await mkdtemp(path.join(os.tmpdir(), 'meshbox-test-control-plane-'));
 	const plane = await ControlPlane.start();
@@ -34,6 +35,12 @@ test('an Envoy that connects before the first push waits for it: it is not answe
 		await plane.stop();
 		await rm(dir, { recursive: true, force: true });
 	});
+	return { plane, placement, dir };
+}
+
+test('an Envoy that connects before the first push waits for it: it is not answered with empty clusters and listeners', async t => {
+	const model = await modelFromSpec({}, { baseDir: repoRoot });
+	const { plane, placement, dir } = await envoyOnPlane(t, model);
 
 	await plane.connected();
 	const admin = EnvoyAdmin.fromAddressFile(path.join(dir, 'admin-address'));
@@ -64,19 +71,7 @@ test('a late NACK of one push is never taken for the next: the next push, sent w
 	// a NACK of the earlier version used to take the server back to the last accepted resources, dropping the
 	// newer push, whose promise then never settled (a start that hung until the test timed out).
 	const model = await modelFromSpec({ plugins: [{ name: 'refused', wasm: fixturePlugin('go-config'), configuration: '{not json' }] }, { baseDir: repoRoot });
-	const envoy = await provisionEnvoy({ version: model.envoy.version, versionOrigin: model.envoy.versionOrigin });
-	const dir = await mkdtemp(path.join(os.tmpdir(), 'meshbox-test-control-plane-'));
-	const plane = await ControlPlane.start();
-	const placement: Placement = { listener: { address: '127.0.0.1', port: 0 }, admin: { address: '127.0.0.1', port: 0 }, upstream: { address: '127.0.0.1', port: 9 }, wasmPath: () => '' };
-	await writeFile(path.join(dir, 'envoy.yaml'), renderBootstrapYaml(buildAdsBootstrap(model, placement, { address: '127.0.0.1', port: plane.port }), []));
-	const child = EnvoyProcess.spawn(envoy.path, [...envoyArguments(model.envoy, path.join(dir, 'envoy.yaml')), '--admin-address-path', path.join(dir, 'admin-address')]);
-	child.stderr.resume();
-	child.stdout.resume();
-	t.teardown(async () => {
-		await child.stop();
-		await plane.stop();
-		await rm(dir, { recursive: true, force: true });
-	});
+	const { plane, dir } = await envoyOnPlane(t, model);
 
 	// Only the shell first (no plugin anywhere), until Envoy runs it: from then on each push is sent at once.
 	const served = { listeners: [], clusters: [], extensionConfigs: [] };
