@@ -69,19 +69,9 @@ export async function startHttpsFront(registry: Registry, files: Readonly<Record
 				return;
 			}
 
-			const [hostname, port] = registry.host.split(':');
-			const upstream = http.request({ hostname, port: Number(port), method: request.method, path: request.url, headers: { ...request.headers, host: registry.host } }, answer => {
-				response.writeHead(answer.statusCode ?? 502, answer.headers);
-				answer.pipe(response);
-			});
-			upstream.on('error', () => response.writeHead(502).end());
-			request.pipe(upstream);
+			forwardTo(registry, request, response, request.headers);
 		});
-		await new Promise<void>((resolve, reject) => {
-			server.once('error', reject);
-			server.listen(0, '127.0.0.1', resolve);
-		});
-		const { port } = server.address() as AddressInfo;
+		const port = await listenOnLoopback(server);
 		return {
 			host: `127.0.0.1:${port}`,
 			async stop() {
@@ -112,11 +102,7 @@ export async function startFileServer(files: Readonly<Record<string, Uint8Array>
 			response.writeHead(404).end();
 		}
 	});
-	await new Promise<void>((resolve, reject) => {
-		server.once('error', reject);
-		server.listen(0, '127.0.0.1', resolve);
-	});
-	const { port } = server.address() as AddressInfo;
+	const port = await listenOnLoopback(server);
 	return {
 		url: `http://127.0.0.1:${port}`,
 		async stop() {
@@ -160,20 +146,10 @@ export async function startTokenFront(registry: Registry): Promise<TokenFront> {
 			return;
 		}
 
-		const [hostname, port] = registry.host.split(':');
 		const { authorization: _token, ...headers } = request.headers;
-		const upstream = http.request({ hostname, port: Number(port), method: request.method, path: request.url, headers: { ...headers, host: registry.host } }, answer => {
-			response.writeHead(answer.statusCode ?? 502, answer.headers);
-			answer.pipe(response);
-		});
-		upstream.on('error', () => response.writeHead(502).end());
-		request.pipe(upstream);
+		forwardTo(registry, request, response, headers);
 	});
-	await new Promise<void>((resolve, reject) => {
-		server.once('error', reject);
-		server.listen(0, '127.0.0.1', resolve);
-	});
-	const { port } = server.address() as AddressInfo;
+	const port = await listenOnLoopback(server);
 	realm = `http://127.0.0.1:${port}/token`;
 	return {
 		host: `127.0.0.1:${port}`,
@@ -183,4 +159,24 @@ export async function startTokenFront(registry: Registry): Promise<TokenFront> {
 			await new Promise(resolve => server.close(resolve));
 		},
 	};
+}
+
+/** Forwards `request` to the plain-HTTP `registry` with `headers` (its Host the registry's), and its answer back. */
+function forwardTo(registry: Registry, request: http.IncomingMessage, response: http.ServerResponse, headers: http.IncomingHttpHeaders): void {
+	const [hostname, port] = registry.host.split(':');
+	const upstream = http.request({ hostname, port: Number(port), method: request.method, path: request.url, headers: { ...headers, host: registry.host } }, answer => {
+		response.writeHead(answer.statusCode ?? 502, answer.headers);
+		answer.pipe(response);
+	});
+	upstream.on('error', () => response.writeHead(502).end());
+	request.pipe(upstream);
+}
+
+/** Listens on a free port on 127.0.0.1: resolves with the port. */
+async function listenOnLoopback(server: http.Server | https.Server): Promise<number> {
+	await new Promise<void>((resolve, reject) => {
+		server.once('error', reject);
+		server.listen(0, '127.0.0.1', resolve);
+	});
+	return (server.address() as AddressInfo).port;
 }
