@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import type Dockerode from 'dockerode';
 import { MeshboxError } from '../errors.ts';
+import { procStatFields } from '../util/proc-stat.ts';
 
 export type EnvoyUsage = {
 	/** Resident memory in bytes (docker: the container's memory usage, page cache excluded). */
@@ -30,8 +31,7 @@ export async function processUsage(pid: number): Promise<EnvoyUsage> {
 	}
 
 	const rss = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
-	// The command name (field 2) may hold spaces and parentheses: the fields after it start past the last ')'.
-	const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+	const fields = procStatFields(stat);
 	// utime and stime are fields 14 and 15 of the stat line: 11 and 12 here (the first field here is the 3rd).
 	const ticks = Number(fields[11]) + Number(fields[12]);
 	if (!rss || !Number.isFinite(ticks)) {

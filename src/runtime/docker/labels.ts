@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { isAlive } from '../../util/lock.ts';
+import { procStatFields } from '../../util/proc-stat.ts';
 
 export const labelKeys = {
 	/** Present on everything meshbox creates; the value is the session id. */
@@ -58,9 +59,7 @@ export function ownerIsGone(labels: Readonly<Record<string, string | undefined>>
 function processStart(pid: number): string | undefined {
 	try {
 		const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-		// The command name (field 2) may contain spaces and parentheses: count fields after its last ')'.
-		const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-		return fields[19];
+		return procStatFields(stat)[19];
 	} catch {
 		return undefined;
 	}

@@ -19,6 +19,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
+import { procStatFields } from '../../util/proc-stat.ts';
 
 export type ProcessExit = {
 	readonly exitCode: number | undefined;
@@ -232,8 +233,7 @@ function processGone(pid: number): boolean {
 		}
 	}
 
-	// `pid (comm) S ...`: the state follows the last ')' (the command may contain one).
-	const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+	const state = procStatFields(stat)[0];
 	return state === 'Z' || state === 'X';
 }
 

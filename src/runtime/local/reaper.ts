@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { isAlive } from '../../util/lock.ts';
 import { workDirName, workDirPrefix, type Owner } from './work-dir.ts';
+import { procStatFields } from '../../util/proc-stat.ts';
 
 /** How old a work dir without an owner.json must be before it counts as left behind. */
 const ownerlessGraceMs = 60_000;
@@ -66,8 +67,7 @@ async function exitOf(pid: number): Promise<void> {
 	while (Date.now() < deadline) {
 		const threads = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
 		const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
-		// The state is the field after the command name, which is in parentheses and may hold any character.
-		if (stat === undefined || (threads.length <= 1 && stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z'))) {
+		if (stat === undefined || (threads.length <= 1 && procStatFields(stat)[0] === 'Z')) {
 			return;
 		}
 
