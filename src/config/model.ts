@@ -94,6 +94,8 @@ export type SandboxModel = {
 	readonly envoy: EnvoyModel;
 	/** Istio sidecar emulation (src/istio). Absent: the plain sandbox, rendered exactly as before. */
 	readonly sidecar?: SidecarModel;
+	/** One proxy of a mesh (src/istio/mesh): its listeners, routes, clusters and secrets as istiod gives them. Excludes `sidecar`. */
+	readonly proxy?: ProxyModel;
 	// --- The Envoy around the plugins (issue #10); absent: one listener → plugins → one route → the app. ---
 	/** Apps, routes, other HTTP filters, stats_config (./routing.ts). */
 	readonly routing?: RoutingModel;
@@ -156,4 +158,93 @@ export type TcpListenerModel = {
 export type ListenersModel = {
 	readonly tcp: readonly TcpListenerModel[];
 	readonly services: readonly PluginModel[];
+};
+
+// --- One proxy of a mesh (src/istio/mesh → src/envoy/proxy.ts) ------------------------------------------
+
+/**
+ * Where a cluster's endpoint is, named by what it is: the runtime knows the address (a port Envoy bound, a
+ * container's name on the sandbox network), src/istio knows only the name.
+ */
+export type MeshEndpointRef =
+	/** This proxy's own app (the workload's container: `inbound|<port>||`). */
+	| { readonly kind: 'app' }
+	/** Another proxy's listener (a sidecar's inbound, a gateway's port), by proxy and listener name. */
+	| { readonly kind: 'proxy'; readonly proxy: string; readonly listener: string }
+	/** A host outside the mesh (ServiceEntry) served by an app or mock service of the mesh spec, by host. */
+	| { readonly kind: 'external'; readonly host: string; readonly port: number };
+
+/** One cluster of a mesh proxy (istiod's `outbound|9080|v1|reviews.default.svc.cluster.local`, `inbound|8080||`). */
+export type ProxyClusterModel = {
+	readonly name: string;
+	readonly endpoints: readonly MeshEndpointRef[];
+	/**
+	 * Envoy Cluster fields besides name, type and load_assignment, as istiod sets them (connect_timeout,
+	 * transport_socket / transport_socket_matches for (auto) mTLS, lb_policy, circuit_breakers, metadata, …).
+	 */
+	readonly fields: JsonObject;
+	/** Present when Envoy speaks HTTP/2 (h2c or h2 over TLS) to it; absent: HTTP/1.1 (protocol options are src/envoy's). */
+	readonly protocol?: 'http2';
+	/** Why it exists (the Service, subset, ServiceEntry), for `meshbox render`. */
+	readonly comment?: string;
+};
+
+/** One filter chain of a mesh proxy's listener: an HTTP connection manager behind optional TLS. */
+export type ProxyFilterChainModel = {
+	readonly name: string;
+	/** Envoy `filter_chain_match` (transport_protocol tls / raw_buffer, application_protocols, server_names). */
+	readonly match?: JsonObject;
+	/** Envoy `transport_socket` (a DownstreamTlsContext whose certificates come over SDS). */
+	readonly transportSocket?: JsonObject;
+	/** Network filters before the HTTP connection manager (network WasmPlugins, placeholders). */
+	readonly networkFilters: readonly SidecarFilter[];
+	readonly http: {
+		readonly statPrefix: string;
+		/** An Envoy RouteConfiguration, inline in the connection manager. */
+		readonly routeConfig: JsonObject;
+		/** The HTTP filters before the router, in order (Istio's, the security filters, the WasmPlugins). */
+		readonly httpFilters: readonly SidecarFilter[];
+		/** More HttpConnectionManager fields istiod sets (forward_client_cert_details, use_remote_address, …). */
+		readonly fields?: JsonObject;
+	};
+};
+
+export type ProxyListenerModel = {
+	readonly name: string;
+	/**
+	 * What it is for, so a runtime knows where to bind it and how a client reaches it: a sidecar's `inbound`
+	 * (other proxies and outside clients send to it), its `outbound` for one service port (its app sends to it),
+	 * a gateway's `gateway` port (clients from outside send to it).
+	 */
+	readonly role: 'inbound' | 'outbound' | 'gateway';
+	/** The port istiod names it after (the workload port, the service port, the gateway's container port). */
+	readonly port: number;
+	readonly trafficDirection: 'INBOUND' | 'OUTBOUND';
+	/** Envoy `listener_filters` (tls_inspector, http_inspector) as istiod adds them. */
+	readonly listenerFilters: readonly JsonObject[];
+	readonly filterChains: readonly ProxyFilterChainModel[];
+};
+
+/** A secret the proxy's agent serves over SDS (`default`, `ROOTCA`, a gateway's `kubernetes://<credentialName>`). PEM text. */
+export type ProxySecretModel = {
+	readonly name: string;
+	readonly certificateChain?: string;
+	readonly privateKey?: string;
+	readonly trustedCa?: string;
+};
+
+export type ProxyModel = {
+	/** Istio's proxy type: a workload's `sidecar`, or a gateway's `router`. */
+	readonly role: 'sidecar' | 'router';
+	/** Unique in the mesh: the workload's or the gateway's name. */
+	readonly name: string;
+	readonly namespace: string;
+	readonly node: NodeModel;
+	readonly listeners: readonly ProxyListenerModel[];
+	readonly clusters: readonly ProxyClusterModel[];
+	readonly secrets: readonly ProxySecretModel[];
+	/** What meshbox did as istiod / istio-agent would, one plain line each (as SidecarModel.notes). */
+	readonly notes: readonly string[];
+	/** Header lines for `meshbox render`. */
+	readonly summary: readonly string[];
 };

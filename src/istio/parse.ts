@@ -15,6 +15,8 @@ import { dedupeEnvoyFilters, validateEnvoyFilter, type EnvoyFilterResource } fro
 import { displayName, type Extension } from './resources.ts';
 import { effectivePriority, equalOrderGroups } from './select.ts';
 import { validateExtension } from './validate.ts';
+import { configKey, type IstioConfigResource } from './config-resources.ts';
+import { configKinds } from './config-kinds.ts';
 import type { IstioVersion, VersionTraits } from './version.ts';
 
 export type ParseOptions = {
@@ -37,6 +39,8 @@ export type ParsedIstio = {
 	readonly extensions: readonly Extension[];
 	/** networking.istio.io/v1alpha3 EnvoyFilters (./envoy-filter.ts). */
 	readonly envoyFilters: readonly EnvoyFilterResource[];
+	/** Networking and security resources (./config-resources.ts): what a mesh applies. */
+	readonly config: readonly IstioConfigResource[];
 	readonly findings: readonly Finding[];
 };
 
@@ -47,7 +51,7 @@ export function parseIstioText(text: string, fileLabel: string, options: ParseOp
 	// Checked first: the composer overflows the stack on such a file (src/config/yaml-values.ts).
 	const tooDeep = nestingError(text, fileLabel);
 	if (tooDeep) {
-		return { extensions: [], envoyFilters: [], findings: [{ severity: 'error', checker: 'schema', where: tooDeep.where, subject: 'the file', field: '', message: tooDeep.message, hint: tooDeep.hint }] };
+		return { extensions: [], envoyFilters: [], config: [], findings: [{ severity: 'error', checker: 'schema', where: tooDeep.where, subject: 'the file', field: '', message: tooDeep.message, hint: tooDeep.hint }] };
 	}
 
 	const lineCounter = new LineCounter();
@@ -55,6 +59,7 @@ export function parseIstioText(text: string, fileLabel: string, options: ParseOp
 	const documents = parseAllDocuments(text, { ...kubernetesYaml, lineCounter, prettyErrors: false, uniqueKeys: true });
 	const extensions: Extension[] = [];
 	const envoyFilters: EnvoyFilterResource[] = [];
+	const config: IstioConfigResource[] = [];
 	const findings: Finding[] = [];
 	const list = Array.isArray(documents) ? documents : [];
 	for (const [index, document] of list.entries()) {
@@ -96,9 +101,10 @@ export function parseIstioText(text: string, fileLabel: string, options: ParseOp
 		findings.push(...result.findings);
 		extensions.push(...result.extensions);
 		envoyFilters.push(...result.envoyFilters);
+		config.push(...result.config);
 	}
 
-	return { extensions, envoyFilters, findings };
+	return { extensions, envoyFilters, config, findings };
 }
 
 /** Validates one document given as a value (a scenario's inline resource, or one parsed from a file). */
@@ -107,14 +113,14 @@ export function checkDocument(value: unknown, locate: Locator, fileLabel: string
 	const collector = new FindingCollector(locate, fileLabel, fallbackSubject);
 	if (!isRecord(value)) {
 		collector.error('schema', [], 'expected a Kubernetes object (apiVersion, kind, metadata, spec)');
-		return { extensions: [], envoyFilters: [], findings: collector.findings };
+		return { extensions: [], envoyFilters: [], config: [], findings: collector.findings };
 	}
 
 	const apiVersion = typeof value.apiVersion === 'string' ? value.apiVersion : '';
 	const kind = typeof value.kind === 'string' ? value.kind : '';
 	if (!apiVersion || !kind) {
 		collector.error('schema', [], `Object 'Kind' is missing or 'apiVersion' is not set`, 'every document needs apiVersion and kind, e.g. apiVersion: extensions.istio.io/v1alpha1, kind: WasmPlugin');
-		return { extensions: [], envoyFilters: [], findings: collector.findings };
+		return { extensions: [], envoyFilters: [], config: [], findings: collector.findings };
 	}
 
 	const [group, version] = apiVersion.includes('/') ? apiVersion.split('/', 2) as [string, string] : ['', apiVersion];
@@ -128,30 +134,45 @@ export function checkDocument(value: unknown, locate: Locator, fileLabel: string
 				? `TrafficExtension is served from Istio 1.30; Istio ${options.traits.version} is emulated here (${options.howToSetVersion('1.30')})`
 				: (kind === 'WasmPlugin' || kind === 'TrafficExtension' ? `${kind} exists only as extensions.istio.io/v1alpha1` : `${extensionsGroup} has the kinds WasmPlugin${options.traits.hasTrafficExtension ? ' and TrafficExtension' : ''}`);
 			collector.error('schema', ['apiVersion'], `no matches for kind ${JSON.stringify(kind)} in version ${JSON.stringify(apiVersion)}`, why);
-			return { extensions: [], envoyFilters: [], findings: collector.findings };
+			return { extensions: [], envoyFilters: [], config: [], findings: collector.findings };
 		}
 
 		const extension = validateExtension(value, kind, {
 			collector, origin, traits: options.traits, defaultNamespace: options.defaultNamespace,
 		});
-		return { extensions: extension ? [extension] : [], envoyFilters: [], findings: collector.findings };
+		return { extensions: extension ? [extension] : [], envoyFilters: [], config: [], findings: collector.findings };
 	}
 
 	if (group === 'networking.istio.io' && kind === 'EnvoyFilter') {
 		if (version !== 'v1alpha3') {
 			collector.error('schema', ['apiVersion'], `no matches for kind "EnvoyFilter" in version ${JSON.stringify(apiVersion)}`, 'EnvoyFilter exists only as networking.istio.io/v1alpha3');
-			return { extensions: [], envoyFilters: [], findings: collector.findings };
+			return { extensions: [], envoyFilters: [], config: [], findings: collector.findings };
 		}
 
 		const filter = validateEnvoyFilter(value, { collector, origin, traits: options.traits, defaultNamespace: options.defaultNamespace }, locate);
-		return { extensions: [], envoyFilters: filter ? [filter] : [], findings: collector.findings };
+		return { extensions: [], envoyFilters: filter ? [filter] : [], config: [], findings: collector.findings };
+	}
+
+	const configKind = configKinds[group]?.[kind];
+	if (configKind) {
+		if (!configKind.versions.includes(version)) {
+			collector.error('schema', ['apiVersion'], `no matches for kind ${JSON.stringify(kind)} in version ${JSON.stringify(apiVersion)}`,
+				`${kind} is served as ${configKind.versions.map(served => `${group}/${served}`).join(', ')}`);
+			return { extensions: [], envoyFilters: [], config: [], findings: collector.findings };
+		}
+
+		// A VirtualService's constructs that are not Istio API (the seed article's `wasm:`) are explained first.
+		if (group === 'networking.istio.io' && kind === 'VirtualService') {
+			checkVirtualService(value, collector, options.suggestion);
+		}
+
+		const resource = configKind.validate(value, { collector, origin, traits: options.traits, defaultNamespace: options.defaultNamespace, version });
+		return { extensions: [], envoyFilters: [], config: resource && !collector.hasErrors ? [resource] : [], findings: collector.findings };
 	}
 
 	const before = collector.findings.length;
 	if (group === 'install.istio.io' && kind === 'IstioOperator') {
 		checkIstioOperator(value, collector, options.suggestion);
-	} else if (group === 'networking.istio.io' && kind === 'VirtualService') {
-		checkVirtualService(value, collector, options.suggestion);
 	} else if (group === 'networking.istio.io' && kind === 'ProxyConfig') {
 		checkProxyConfig(value, collector, options.suggestion);
 	} else if (group === '' && kind === 'ConfigMap' && isRecord(value.data) && typeof value.data.mesh === 'string') {
@@ -170,7 +191,7 @@ export function checkDocument(value: unknown, locate: Locator, fileLabel: string
 		collector.add('note', 'meshbox', [], `${apiVersion} ${kind} is not applied by the sandbox (it applies WasmPlugin${options.traits.hasTrafficExtension ? ', TrafficExtension' : ''} and EnvoyFilter resources)`);
 	}
 
-	return { extensions: [], envoyFilters: [], findings: collector.findings };
+	return { extensions: [], envoyFilters: [], config: [], findings: collector.findings };
 }
 
 /**
@@ -181,13 +202,14 @@ export async function loadIstioFiles(files: readonly string[], baseDir: string, 
 	const read = await readIstioFiles(files, baseDir, options);
 	const extensions = dedupe(read.extensions, read.findings);
 	const envoyFilters = dedupeEnvoyFilters(read.envoyFilters, read.findings);
-	return { extensions, envoyFilters, findings: [...read.findings, ...orderFindings(extensions)] };
+	return { extensions, envoyFilters, config: dedupeConfig(read.config), findings: [...read.findings, ...orderFindings(extensions)] };
 }
 
 /** Reads and validates files, in file order, without dropping redefinitions (see `dedupe`). */
-export async function readIstioFiles(files: readonly string[], baseDir: string, options: ParseOptions): Promise<{ extensions: Extension[]; envoyFilters: EnvoyFilterResource[]; findings: Finding[] }> {
+export async function readIstioFiles(files: readonly string[], baseDir: string, options: ParseOptions): Promise<{ extensions: Extension[]; envoyFilters: EnvoyFilterResource[]; config: IstioConfigResource[]; findings: Finding[] }> {
 	const extensions: Extension[] = [];
 	const envoyFilters: EnvoyFilterResource[] = [];
+	const config: IstioConfigResource[] = [];
 	const findings: Finding[] = [];
 	for (const file of files) {
 		const absolute = path.resolve(baseDir, file);
@@ -207,10 +229,11 @@ export async function readIstioFiles(files: readonly string[], baseDir: string, 
 		const parsed = parseIstioText(text, label, options);
 		extensions.push(...parsed.extensions);
 		envoyFilters.push(...parsed.envoyFilters);
+		config.push(...parsed.config);
 		findings.push(...parsed.findings);
 	}
 
-	return { extensions, envoyFilters, findings };
+	return { extensions, envoyFilters, config, findings };
 }
 
 /**
@@ -258,4 +281,17 @@ function tieReason(extension: Extension): string {
 	const priority = extension.priority === undefined ? 'unset' : String(effectivePriority(extension));
 	return `same phase (${extension.phase}) and priority (${priority}), no metadata.creationTimestamp; `
 		+ 'a cluster runs them in creation order (by name when created within the same second), meshbox in file order';
+}
+
+/**
+ * Configuration resources with the same kind/namespace/name: the later one replaces the earlier one in its place
+ * (kubectl apply updates the object the first created), as `dedupe` does for extensions.
+ */
+export function dedupeConfig(resources: readonly IstioConfigResource[]): IstioConfigResource[] {
+	const byKey = new Map<string, IstioConfigResource>();
+	for (const resource of resources) {
+		byKey.set(configKey(resource), resource);
+	}
+
+	return [...byKey.values()];
 }

@@ -1,7 +1,8 @@
 /**
  * The contract between the sandbox and whatever runs Envoy and the upstream (a local process, a container).
  */
-import type { SandboxModel } from '../config/model.ts';
+import type { MeshEndpointRef, ProxyListenerModel, SandboxModel } from '../config/model.ts';
+import type { SocketAddress } from '../envoy/placement.ts';
 import type { MeshboxError } from '../errors.ts';
 import type { EnvoyAdmin } from '../envoy/admin.ts';
 import type { UpstreamRecordings } from '../upstream/recordings.ts';
@@ -39,7 +40,24 @@ export type RuntimeStartOptions = {
 	readonly headStartPreload?: PreloadKind;
 	/** docker runtime: `--envoy-image`, the image to run Envoy from (default: MESHBOX_ENVOY_IMAGE, the official image, or meshbox/envoy). */
 	readonly envoyImage?: string;
+	/** When the model is one proxy of a mesh (`model.proxy`): how it reaches the others (src/compose/mesh.ts). */
+	readonly mesh?: MeshPlacement;
 };
+
+/**
+ * What a proxy of a mesh needs from the mesh around it, through whichever runtime runs it: where the other
+ * proxies' listeners and the external hosts are, as this proxy's Envoy reaches them. Filled as the proxies come
+ * up (a local Envoy binds port 0, so an address is known only after it started): unknown → undefined, and
+ * src/compose/mesh.ts pushes again once every proxy is up.
+ */
+export type MeshPlacement = {
+	/** The runtime's handle for the mesh as a whole (docker: the one network every proxy joins). */
+	readonly id: string;
+	endpoint(ref: Exclude<MeshEndpointRef, { kind: 'app' }>): SocketAddress | undefined;
+};
+
+/** Where a client on this machine reaches one listener of a mesh proxy. */
+export type ListenerAddress = { readonly listener: ProxyListenerModel; readonly url: string; readonly address: SocketAddress };
 
 export type RunningSandbox = {
 	/** `http://127.0.0.1:<port>`: where clients send requests. */
@@ -82,6 +100,11 @@ export type RunningSandbox = {
 	 * (a dedicated local Envoy, a container), absent on a warm Envoy shared with other sandboxes.
 	 */
 	envoyUsage?(): Promise<EnvoyUsage>;
+	/**
+	 * A mesh proxy's listeners (`model.proxy`): where this machine reaches each, and where other proxies of the
+	 * mesh reach it (as `MeshPlacement.endpoint` answers for them). Absent for other sandboxes.
+	 */
+	proxyListeners?(): Promise<{ readonly fromHost: readonly ListenerAddress[]; readonly fromMesh: Readonly<Record<string, SocketAddress>> }>;
 	/** Stops Envoy and the upstream and removes every temporary file. Safe to call twice. */
 	stop(): Promise<void>;
 };

@@ -1,0 +1,82 @@
+/**
+ * security.istio.io (v1) specs as meshbox reads them: field names as in the YAML (istio/api
+ * security/v1beta1/*.proto, type/v1beta1/selector.proto), after validation.
+ */
+import type { TargetRef } from '../resources.ts';
+
+export type WorkloadSelector = { readonly matchLabels?: Readonly<Record<string, string>> };
+
+export type MtlsMode = 'UNSET' | 'DISABLE' | 'PERMISSIVE' | 'STRICT';
+
+export type PeerAuthenticationSpec = {
+	readonly selector?: WorkloadSelector;
+	readonly mtls?: { readonly mode?: MtlsMode };
+	readonly portLevelMtls?: Readonly<Record<string, { readonly mode?: MtlsMode }>>;
+};
+
+export type JwtHeader = { readonly name: string; readonly prefix?: string };
+
+export type JwtRule = {
+	readonly issuer: string;
+	readonly audiences?: readonly string[];
+	readonly jwksUri?: string;
+	readonly jwks?: string;
+	readonly fromHeaders?: readonly JwtHeader[];
+	readonly fromParams?: readonly string[];
+	readonly fromCookies?: readonly string[];
+	readonly outputPayloadToHeader?: string;
+	readonly forwardOriginalToken?: boolean;
+	readonly outputClaimToHeaders?: ReadonlyArray<{ readonly header: string; readonly claim: string }>;
+	readonly timeout?: string;
+};
+
+export type RequestAuthenticationSpec = {
+	readonly selector?: WorkloadSelector;
+	readonly targetRefs?: readonly TargetRef[];
+	readonly jwtRules?: readonly JwtRule[];
+};
+
+export type AuthorizationSource = {
+	readonly principals?: readonly string[];
+	readonly notPrincipals?: readonly string[];
+	readonly requestPrincipals?: readonly string[];
+	readonly notRequestPrincipals?: readonly string[];
+	readonly namespaces?: readonly string[];
+	readonly notNamespaces?: readonly string[];
+	readonly ipBlocks?: readonly string[];
+	readonly notIpBlocks?: readonly string[];
+	readonly remoteIpBlocks?: readonly string[];
+	readonly notRemoteIpBlocks?: readonly string[];
+	readonly serviceAccounts?: readonly string[];
+	readonly notServiceAccounts?: readonly string[];
+};
+
+export type AuthorizationOperation = {
+	readonly hosts?: readonly string[];
+	readonly notHosts?: readonly string[];
+	readonly ports?: readonly string[];
+	readonly notPorts?: readonly string[];
+	readonly methods?: readonly string[];
+	readonly notMethods?: readonly string[];
+	readonly paths?: readonly string[];
+	readonly notPaths?: readonly string[];
+};
+
+export type AuthorizationCondition = { readonly key: string; readonly values?: readonly string[]; readonly notValues?: readonly string[] };
+
+export type AuthorizationRule = {
+	readonly from?: ReadonlyArray<{ readonly source: AuthorizationSource }>;
+	readonly to?: ReadonlyArray<{ readonly operation: AuthorizationOperation }>;
+	readonly when?: readonly AuthorizationCondition[];
+};
+
+export type AuthorizationAction = 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
+
+export type AuthorizationPolicySpec = {
+	readonly selector?: WorkloadSelector;
+	readonly targetRefs?: readonly TargetRef[];
+	/** Absent: `[]`; a policy without rules: ALLOW matches nothing, DENY nothing. */
+	readonly rules?: readonly AuthorizationRule[];
+	readonly action: AuthorizationAction;
+	readonly provider?: { readonly name: string };
+};
