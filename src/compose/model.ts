@@ -2,7 +2,7 @@
  * Spec → model, the one way both front ends (the CLI and the scenario API) and live updates take: src/config
  * resolves the plain sandbox, then src/istio turns it into a sidecar when the spec has `workload:` / `istio:`.
  */
-import { configError } from '../config/fields.ts';
+import { configError, noLocation, type Locator } from '../config/fields.ts';
 import { loadConfigFile } from '../config/load-file.ts';
 import type { SandboxModel } from '../config/model.ts';
 import { resolveSpec, type ResolvedSpec, type ResolveOptions } from '../config/resolve.ts';
@@ -10,6 +10,7 @@ import type { TypedConfigCheck } from '../config/routing.ts';
 import { checkPatches } from '../envoy/patch-check.ts';
 import { MeshboxError } from '../errors.ts';
 import { IstioPod } from '../istio/pod.ts';
+import type { MeshModel } from '../istio/mesh/model.ts';
 import { envoySchemas } from '../xds/protobuf.ts';
 import { istioFields } from './spec.ts';
 
@@ -79,4 +80,54 @@ async function withIstio(resolved: ResolvedSpec, options: Pick<ModelOptions, 'ov
 		envoy: istio.envoyLogLevels && !resolved.logLevelsGiven ? { ...model.envoy, ...istio.envoyLogLevels } : model.envoy,
 		...(patches.length > 0 ? { patches } : {}),
 	}), extensions.istio);
+}
+
+// --- A mesh (issue #21): `mesh:` + `istio:` → MeshModel, by src/istio/mesh/resolve.ts ----------------------------
+
+/** src/istio/mesh/resolve.ts's entry (the lead's, issue #21): the spec's Services, and every proxy's SandboxModel. */
+export type ResolveMesh = (input: { mesh: unknown; istio: unknown; baseDir: string; locate: Locator }) => Promise<MeshModel>;
+
+/**
+ * The resolver, loaded only for mesh specs. Its specifier is computed so that this module type-checks before
+ * src/istio/mesh/resolve.ts lands (it is written in parallel, mesh-design.md): once it is in, this becomes
+ * `await import('../istio/mesh/resolve.ts')` (the CLI bundle needs a literal specifier).
+ */
+async function loadResolveMesh(): Promise<ResolveMesh> {
+	const specifier = ['..', 'istio', 'mesh', 'resolve.ts'].join('/');
+	const loaded = await (import(specifier) as Promise<{ resolveMesh?: ResolveMesh }>).catch(() => undefined);
+	if (!loaded?.resolveMesh) {
+		throw new MeshboxError('USAGE', 'this build of meshbox cannot read a mesh spec yet (src/istio/mesh/resolve.ts is missing)', 'start the mesh from a MeshModel (startMeshFromModel), or update meshbox');
+	}
+
+	return loaded.resolveMesh;
+}
+
+/** A mesh spec object (`startMesh({ mesh, istio })`, `mesh.applyIstio()`) → the model of every proxy. */
+export async function meshModelFromSpec(spec: { mesh: unknown; istio?: unknown }, options: { baseDir: string; locate?: Locator }): Promise<MeshModel> {
+	const resolveMesh = await loadResolveMesh();
+	return resolveMesh({ mesh: spec.mesh, istio: spec.istio, baseDir: options.baseDir, locate: options.locate ?? noLocation });
+}
+
+/** Whether a meshbox.yaml is a mesh (`mesh:` at the top): read without resolving the rest. */
+export async function isMeshFile(file: string): Promise<boolean> {
+	const { readFile } = await import('node:fs/promises');
+	const { parse } = await import('yaml');
+	try {
+		const value: unknown = parse(await readFile(file, 'utf8'));
+		return typeof value === 'object' && value !== null && 'mesh' in value;
+	} catch {
+		// Unreadable or not YAML: the sandbox's own reading says so, at file:line.
+		return false;
+	}
+}
+
+/** meshbox.yaml with `mesh:` → the model of every proxy, with every error at file:line:col. */
+export async function meshModelFromFile(file: string): Promise<MeshModel> {
+	const resolved = await loadConfigFile(file, { extensionFields: [...istioFields, 'mesh'], checkTypedConfig });
+	const { extensions, locate, baseDir } = resolved;
+	if (extensions.workload !== undefined) {
+		throw configError(locate, ['workload'], '`workload:` is one sidecar; a mesh lists its workloads under `mesh.workloads`', 'move it into `mesh.workloads`');
+	}
+
+	return meshModelFromSpec({ mesh: extensions.mesh, istio: extensions.istio }, { baseDir, locate });
 }
