@@ -157,27 +157,3 @@ function uniqueByName(configs: readonly JsonObject[]): JsonObject[] {
 		return true;
 	});
 }
-
-/**
- * Each filter's origin (its `comment`: the resource and file:line it came from), per listener and chain, for
- * `meshbox render`: Envoy's config has no room for it.
- */
-export function proxyFilterOrigins(proxy: ProxyModel): string[] {
-	const lines: string[] = [];
-	for (const listener of proxy.listeners) {
-		for (const filterChain of listener.filterChains) {
-			for (const filter of [...filterChain.networkFilters, ...filterChain.http.httpFilters]) {
-				const name = filter.kind === 'wasm' ? filter.plugin.filterName ?? filter.plugin.name : filter.name;
-				lines.push(`${listener.name} / ${filterChain.name}: ${name}${filter.kind === 'placeholder' ? ' (not configured: not in upstream Envoy)' : ''} ← ${filter.comment}`);
-			}
-		}
-	}
-
-	for (const cluster of proxy.clusters) {
-		if (cluster.comment) {
-			lines.push(`cluster ${cluster.name} ← ${cluster.comment}`);
-		}
-	}
-
-	return lines;
-}
