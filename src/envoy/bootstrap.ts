@@ -28,7 +28,10 @@ export function buildResources(model: SandboxModel, placement: Placement, option
 	// A mesh proxy (src/istio/mesh): istiod's listeners, clusters and secrets (./proxy.ts).
 	const resources = model.proxy ? proxyResources(model.proxy, placement, options, sidecarFilters) : model.sidecar ? sidecarResources(model, model.sidecar, placement, options) : plainResources(model, placement, options);
 	// The Envoy around the plugins (issue #10): more listeners, then the patches, which see everything.
-	return applyPatches(withListeners(resources, model, placement, options), model.patches ?? [], { istiodEcds: istiodEcdsFilters(model) });
+	const patched = applyPatches(withListeners(resources, model, placement, options), model.patches ?? [], { istiodEcds: istiodEcdsFilters(model) });
+	// A mesh proxy's SDS secrets: no patch applies to them (EnvoyFilter has no secret context), and they must survive it.
+	// (Object.assign until SandboxResources has `secrets`, which the mesh CA's SDS serving adds.)
+	return 'secrets' in resources ? Object.assign({}, patched, { secrets: resources.secrets }) : patched;
 }
 
 /**
