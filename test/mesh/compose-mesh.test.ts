@@ -68,3 +68,40 @@ test.serial('a proxy that fails to start stops the others and is named in the er
 	t.deepEqual(await childEnvoys(), [], 'the proxies that started were stopped');
 	t.deepEqual(await ownWorkDirs(), []);
 });
+
+test.serial('reconfigure pushes to the proxies that changed; a new outbound port gets the others\' endpoints', async t => {
+	const model = await bookinfoMesh();
+	const mesh = await startMesh(model, { warm: false });
+	try {
+		const versions = () => Object.fromEntries(mesh.proxies.map(proxy => [proxy.name, proxy.running.configVersion?.()]));
+		const before = versions();
+		// reviews' app answers differently, and productpage's sidecar gets an outbound listener for port 9091 → reviews.
+		const productpage = model.proxies[1]!.sandbox.proxy!;
+		const outbound = productpage.listeners[1]!;
+		const port9091 = { ...outbound, name: '0.0.0.0_9091', port: 9091, filterChains: outbound.filterChains.map(chain => ({ ...chain, name: '0.0.0.0_9091', http: { ...chain.http, routeConfig: { ...chain.http.routeConfig, name: '9091' } } })) };
+		const next = {
+			...model,
+			proxies: model.proxies.map(proxy => {
+				if (proxy.name === 'reviews') {
+					return { ...proxy, sandbox: { ...proxy.sandbox, upstream: { ...proxy.sandbox.upstream, body: 'reviews v2\n' } } };
+				}
+
+				return proxy.name === 'productpage' ? { ...proxy, sandbox: { ...proxy.sandbox, proxy: { ...productpage, listeners: [...productpage.listeners, port9091] } } } : proxy;
+			}),
+		};
+		const results = await mesh.reconfigure(next);
+		t.deepEqual([...results.keys()].sort(), ['productpage', 'reviews'], 'the gateway did not change: no push to it');
+		t.true([...results.values()].every(result => result.rejections.length === 0));
+		t.is(versions()['istio-ingressgateway'], before['istio-ingressgateway']);
+
+		const listener = mesh.proxy('productpage').listeners.find(entry => entry.listener.name === '0.0.0.0_9091');
+		t.truthy(listener, 'the new listener\'s address was learned');
+		const response = await get(`${listener!.url}/v2`, { host: 'reviews:9080' });
+		t.is(response.status, 200);
+		t.is(response.body, 'reviews v2\n');
+
+		await t.throwsAsync(mesh.reconfigure({ ...model, proxies: model.proxies.slice(0, 2) }), { message: /cannot add or remove proxies/ });
+	} finally {
+		await mesh.stop();
+	}
+});

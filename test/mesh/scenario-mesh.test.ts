@@ -3,6 +3,9 @@
  * (./mesh-models.ts): requests through the gateway, from a workload's app through its sidecar, straight to an
  * inbound; each proxy's logs, stats and config; a stop that leaves nothing.
  */
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import test from 'ava';
 import { meshFor, startMeshFromModel } from '../../src/scenario/mesh.ts';
 import { isMeshboxError } from '../../src/errors.ts';
@@ -52,6 +55,21 @@ test.serial('a call to a port the caller\'s sidecar has no listener for is a cle
 	t.regex((error as { hint?: string }).hint ?? '', /9080/);
 	t.throws(() => mesh.workload('istio-ingressgateway'), { message: /is a gateway/ });
 	t.throws(() => mesh.proxy('ratings'), { message: /no proxy "ratings"/ });
+});
+
+test.serial('the failure report has every proxy\'s bootstrap, config dump, stats and logs', async t => {
+	const mesh = await meshFor(t, { model: await bookinfoMesh({ reviews: ['rust-headers'] }) });
+	await mesh.workload('productpage').request('http://reviews:9080/r');
+	const dir = await mkdtemp(path.join(os.tmpdir(), 'meshbox-test-mesh-report-'));
+	try {
+		await mesh.writeReport(dir);
+		t.deepEqual((await readdir(dir)).sort(), ['istio-ingressgateway', 'productpage', 'reviews']);
+		t.deepEqual((await readdir(path.join(dir, 'reviews'))).sort(), ['bootstrap.yaml', 'config_dump.json', 'envoy.log', 'plugin-logs.txt', 'stats.txt']);
+		t.regex(await readFile(path.join(dir, 'reviews', 'plugin-logs.txt'), 'utf8'), /chain request reviews\.rust-headers/);
+		t.regex(await readFile(path.join(dir, 'productpage', 'config_dump.json'), 'utf8'), /outbound\|9080\|\|reviews\.default\.svc\.cluster\.local/);
+	} finally {
+		await rm(dir, { recursive: true, force: true });
+	}
 });
 
 test.serial('stop() stops every proxy: no Envoy, no work directory left', async t => {
