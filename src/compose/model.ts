@@ -2,6 +2,8 @@
  * Spec → model, the one way both front ends (the CLI and the scenario API) and live updates take: src/config
  * resolves the plain sandbox, then src/istio turns it into a sidecar when the spec has `workload:` / `istio:`.
  */
+import { readFile } from 'node:fs/promises';
+import { parse } from 'yaml';
 import { configError, noLocation, type Locator } from '../config/fields.ts';
 import { loadConfigFile } from '../config/load-file.ts';
 import type { SandboxModel } from '../config/model.ts';
@@ -110,8 +112,6 @@ export async function meshModelFromSpec(spec: { mesh: unknown; istio?: unknown }
 
 /** Whether a meshbox.yaml is a mesh (`mesh:` at the top): read without resolving the rest. */
 export async function isMeshFile(file: string): Promise<boolean> {
-	const { readFile } = await import('node:fs/promises');
-	const { parse } = await import('yaml');
 	try {
 		const value: unknown = parse(await readFile(file, 'utf8'));
 		return typeof value === 'object' && value !== null && 'mesh' in value;

@@ -2,14 +2,18 @@
  * `meshbox up` / `meshbox render` of a mesh (src/cli/commands/mesh-cli.ts), fed a hand-made MeshModel
  * (./mesh-models.ts) where the CLI reads meshbox.yaml through src/istio/mesh/resolve.ts.
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import test from 'ava';
 import { parseAllDocuments } from 'yaml';
 import { meshUp, renderMesh } from '../../src/cli/commands/mesh-cli.ts';
 import { sendRequest } from '../../src/scenario/http-client.ts';
 import { childEnvoys } from '../helpers/leftovers.ts';
+import { runCli } from '../helpers/cli.ts';
 import { bookinfoMesh } from './mesh-models.ts';
 
-test('render prints every proxy, gateways first, each filter\'s origin above it, endpoints by proxy name and port', async t => {
+test.serial('render prints every proxy, gateways first, each filter\'s origin above it, endpoints by proxy name and port', async t => {
 	const lines: string[] = [];
 	const code = renderMesh(await bookinfoMesh({ gateway: ['rust-headers'] }), line => lines.push(line), () => undefined, file => file);
 	t.is(code, 0);
@@ -25,7 +29,7 @@ test('render prints every proxy, gateways first, each filter\'s origin above it,
 	});
 });
 
-test('up prints the gateway\'s URL first, then each proxy\'s admin, serves until a signal, then stops every Envoy', async t => {
+test.serial('up prints the gateway\'s URL first, then each proxy\'s admin, serves until a signal, then stops every Envoy', async t => {
 	const envoysBefore = await childEnvoys();
 	const out: string[] = [];
 	let listening: (url: string) => void = () => undefined;
@@ -51,4 +55,17 @@ test('up prints the gateway\'s URL first, then each proxy\'s admin, serves until
 	process.emit('SIGTERM', 'SIGTERM');
 	t.is(await done, 0);
 	t.deepEqual(await childEnvoys(), envoysBefore);
+});
+
+test.serial('the CLI tells a mesh config by its `mesh:` and refuses --plugin for it, naming the file', async t => {
+	const dir = await mkdtemp(path.join(os.tmpdir(), 'meshbox-test-mesh-cli-'));
+	try {
+		await writeFile(path.join(dir, 'meshbox.yaml'), 'mesh:\n  workloads:\n    - name: reviews\n');
+		const result = await runCli(['up', '--plugin', 'x.wasm'], { cwd: dir });
+		t.is(result.exitCode, 2);
+		t.regex(result.stderr, /--plugin: meshbox\.yaml is a mesh, whose plugins come from its WasmPlugin resources/);
+		t.deepEqual(await childEnvoys(), [], 'nothing started');
+	} finally {
+		await rm(dir, { recursive: true, force: true });
+	}
 });
