@@ -1,0 +1,136 @@
+/**
+ * The translations a mesh proxy is assembled from, each owned by its own module (networking, Gateway API,
+ * security, TLS): this adapter is the one place ./resolve.ts reaches them through.
+ * INTERIM: minimal fallbacks until the owners' modules land (default routes, plaintext, no policies).
+ */
+import type { ProxyClusterModel, SidecarFilter } from '../../config/model.ts';
+import type { JsonObject } from '../../util/json.ts';
+import type { DestinationRuleResource, GatewayResource, HttpRouteResource, IstioConfigResource, KubeGatewayResource, VirtualServiceResource } from '../config-resources.ts';
+import type { GatewayServer } from '../networking/types.ts';
+import type { VersionTraits } from '../version.ts';
+import type { MeshService } from './model.ts';
+import type { ResolvedGatewayDeployment } from './spec.ts';
+
+export type RouteInput = {
+	readonly port: number;
+	readonly services: readonly MeshService[];
+	readonly virtualServices: readonly VirtualServiceResource[];
+	readonly destinationRules: readonly DestinationRuleResource[];
+	readonly proxyNamespace: string;
+	readonly traits: VersionTraits;
+};
+
+export function outboundRouteConfig(input: RouteInput): { routeConfig: JsonObject; notes: string[] } {
+	const virtualHosts = input.services.filter(service => service.ports.some(port => port.port === input.port)).map(service => ({
+		name: `${service.hostname}:${input.port}`,
+		domains: hostDomains(service, input.port, input.proxyNamespace),
+		routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster: `outbound|${input.port}||${service.hostname}`, timeout: '0s' } }],
+	}));
+	return { routeConfig: { name: String(input.port), virtual_hosts: virtualHosts, validate_clusters: false }, notes: [] };
+}
+
+/** A gateway port's servers (./networking/gateway-servers.ts). */
+export type GatewayPort = {
+	/** The container port the listener binds (`0.0.0.0_<port>`). */
+	readonly port: number;
+	readonly routeConfigName: string;
+	readonly servers: readonly GatewayServer[];
+	/** `<ns>/<name>` of the Gateways with servers here. */
+	readonly gatewayNames: readonly string[];
+	readonly tls?: GatewayServer['tls'];
+};
+
+export function gatewayServers(input: { readonly proxy: ResolvedGatewayDeployment; readonly gateways: readonly GatewayResource[]; readonly traits: VersionTraits }): { ports: GatewayPort[]; notes: string[] } {
+	const byPort = new Map<number, { servers: GatewayServer[]; names: Set<string> }>();
+	for (const gateway of input.gateways) {
+		const selected = Object.entries(gateway.spec.selector ?? {}).every(([key, value]) => input.proxy.labels[key] === value);
+		if (!selected) {
+			continue;
+		}
+
+		for (const server of gateway.spec.servers ?? []) {
+			const target = input.proxy.ports.find(port => port.port === server.port.number)?.targetPort ?? server.port.number;
+			const entry = byPort.get(target) ?? { servers: [], names: new Set() };
+			entry.servers.push(server);
+			entry.names.add(`${gateway.namespace}/${gateway.name}`);
+			byPort.set(target, entry);
+		}
+	}
+
+	return { ports: [...byPort].map(([port, entry]) => ({ port, routeConfigName: `http.${port}`, servers: entry.servers, gatewayNames: [...entry.names] })), notes: [] };
+}
+
+export function gatewayRouteConfig(input: { readonly gatewayPort: GatewayPort; readonly virtualServices: readonly VirtualServiceResource[]; readonly services: readonly MeshService[];
+	readonly destinationRules: readonly DestinationRuleResource[]; readonly gatewayNamespace: string; readonly traits: VersionTraits }): { routeConfig: JsonObject; notes: string[] } {
+	const { gatewayPort } = input;
+	const bound = input.virtualServices.filter(vs => (vs.spec.gateways ?? []).some(name => gatewayPort.gatewayNames.includes(name.includes('/') ? name : `${vs.namespace}/${name}`)));
+	const virtualHosts = bound.flatMap(vs => vs.spec.hosts.map(host => ({
+		name: `${host}:${gatewayPort.servers[0]?.port.number ?? gatewayPort.port}`,
+		domains: [host, `${host}:*`],
+		routes: (vs.spec.http ?? []).map((route, index) => {
+			const destination = route.route?.[0]?.destination;
+			const service = destination ? findService(input.services, destination.host, vs.namespace) : undefined;
+			const port = destination?.port?.number ?? service?.ports[0]?.port ?? 80;
+			return { name: route.name ?? `${vs.namespace}.${vs.name}.${index}`, match: { prefix: '/' }, route: { cluster: `outbound|${port}||${service?.hostname ?? destination?.host ?? 'unknown'}`, timeout: '0s' } };
+		}),
+	})));
+	return { routeConfig: { name: gatewayPort.routeConfigName, virtual_hosts: virtualHosts, validate_clusters: false }, notes: [] };
+}
+
+export function outboundClusters(input: { readonly services: readonly MeshService[]; readonly destinationRules: readonly DestinationRuleResource[]; readonly proxyNamespace: string; readonly traits: VersionTraits }): { clusters: ProxyClusterModel[]; notes: string[] } {
+	const clusters = input.services.flatMap(service => service.ports.map(port => ({
+		name: `outbound|${port.port}||${service.hostname}`,
+		endpoints: service.external
+			? [{ kind: 'external' as const, host: service.hostname, port: port.port }]
+			: service.endpoints.map(endpoint => ({ kind: 'proxy' as const, proxy: endpoint.proxy, listener: 'virtualInbound' })),
+		fields: { connect_timeout: '10s', lb_policy: 'LEAST_REQUEST' },
+		comment: `Service ${service.namespace}/${service.name} port ${port.port}`,
+	})));
+	return { clusters, notes: [] };
+}
+
+export function convertGatewayApi(input: { readonly kubeGateways: readonly KubeGatewayResource[]; readonly httpRoutes: readonly HttpRouteResource[]; readonly traits: VersionTraits }): {
+	gateways: GatewayResource[]; virtualServices: VirtualServiceResource[]; deployments: ResolvedGatewayDeployment[]; notes: string[];
+} {
+	const notes = input.kubeGateways.length + input.httpRoutes.length > 0 ? ['meshbox: Gateway API resources are not converted yet'] : [];
+	return { gateways: [], virtualServices: [], deployments: [], notes };
+}
+
+/** The inbound TLS mode of a workload port (PeerAuthentication). */
+export type MtlsMode = 'STRICT' | 'PERMISSIVE' | 'DISABLE';
+
+export function peerAuthenticationMode(_input: { readonly namespace: string; readonly labels: Readonly<Record<string, string>>; readonly port: number; readonly resources: readonly IstioConfigResource[]; readonly rootNamespace: string }): MtlsMode {
+	return 'DISABLE';
+}
+
+/** The security filters of one HTTP chain (./security). */
+export type SecurityFilters = { readonly extAuthz: SidecarFilter[]; readonly jwtAuthn?: SidecarFilter; readonly rbac: SidecarFilter[]; readonly clusters: ProxyClusterModel[]; readonly notes: string[] };
+
+export function securityFilters(_input: { readonly proxy: { readonly namespace: string; readonly labels: Readonly<Record<string, string>>; readonly kind: 'sidecar' | 'gateway'; readonly name: string }; readonly port: number;
+	readonly resources: readonly IstioConfigResource[]; readonly traits: VersionTraits; readonly rootNamespace: string; readonly trustDomain: string }): SecurityFilters {
+	return { extAuthz: [], rbac: [], clusters: [], notes: [] };
+}
+
+/** An inbound listener's filter chains for a TLS mode (./tls.ts): the chain's match and transport socket. */
+export type InboundChain = { readonly suffix: string; readonly match?: JsonObject; readonly transportSocket?: JsonObject };
+
+export function inboundChains(mode: MtlsMode): { chains: InboundChain[]; listenerFilters: JsonObject[] } {
+	void mode;
+	return { chains: [{ suffix: '' }], listenerFilters: [] };
+}
+
+function hostDomains(service: MeshService, port: number, proxyNamespace: string): string[] {
+	const domains = [service.hostname, `${service.hostname}:${port}`];
+	if (!service.external) {
+		domains.push(`${service.name}.${service.namespace}`, `${service.name}.${service.namespace}:${port}`);
+		if (service.namespace === proxyNamespace) {
+			domains.push(service.name, `${service.name}:${port}`);
+		}
+	}
+
+	return domains;
+}
+
+function findService(services: readonly MeshService[], host: string, namespace: string): MeshService | undefined {
+	return services.find(service => service.hostname === host || (service.name === host && service.namespace === namespace) || `${service.name}.${service.namespace}` === host);
+}

@@ -1,0 +1,48 @@
+/**
+ * The mesh's service registry as istiod's Kubernetes and ServiceEntry registries would hold it: each Service
+ * with the workloads its selector picks (pilot/pkg/serviceregistry/kube/controller/endpointslice.go: pods in the
+ * Service's namespace whose labels contain the selector), and each ServiceEntry host
+ * (pilot/pkg/serviceregistry/serviceentry/conversion.go).
+ */
+import type { ServiceEntryResource } from '../config-resources.ts';
+import type { MeshService, MeshServiceEndpoint } from './model.ts';
+import { protocolOf, type ResolvedMeshSpec } from './spec.ts';
+
+export function buildRegistry(spec: ResolvedMeshSpec, serviceEntries: readonly ServiceEntryResource[], notes: string[]): MeshService[] {
+	const services: MeshService[] = spec.services.map(service => ({
+		name: service.name,
+		namespace: service.namespace,
+		hostname: `${service.name}.${service.namespace}.svc.cluster.local`,
+		ports: service.ports,
+		endpoints: spec.workloads
+			.filter(workload => workload.namespace === service.namespace && Object.entries(service.selector).every(([key, value]) => workload.labels[key] === value))
+			.map((workload): MeshServiceEndpoint => ({ proxy: workload.name, labels: workload.labels, namespace: workload.namespace, serviceAccount: workload.serviceAccount, sidecar: true })),
+		external: false,
+		selector: service.selector,
+	}));
+	for (const service of services.filter(entry => entry.endpoints.length === 0)) {
+		notes.push(`meshbox: Service ${service.namespace}/${service.name} selects no workload of the mesh (selector ${Object.entries(service.selector).map(([key, value]) => `${key}=${value}`).join(', ')}): requests to it get 503`);
+	}
+
+	for (const entry of serviceEntries) {
+		for (const host of entry.spec.hosts) {
+			const served = spec.external.filter(external => external.host === host);
+			const ports = (entry.spec.ports ?? []).map(port => ({ name: port.name, port: port.number, targetPort: port.targetPort ?? port.number, protocol: protocolOf(port.name, port.protocol?.toLowerCase()) }));
+			if (served.length === 0) {
+				notes.push(`meshbox: ServiceEntry ${entry.namespace}/${entry.name} host ${host} has no app in the mesh spec (mesh.external): requests to it get 503; add { host: ${host}, app: {…} }`);
+			}
+
+			services.push({
+				name: host,
+				namespace: entry.namespace,
+				hostname: host,
+				ports,
+				endpoints: [],
+				external: entry.spec.location !== 'MESH_INTERNAL',
+				selector: {},
+			});
+		}
+	}
+
+	return services;
+}

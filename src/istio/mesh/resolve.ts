@@ -1,0 +1,136 @@
+/**
+ * `mesh:` + `istio:` → the mesh model: the Istio resources read and validated as for a sidecar, the Gateway API
+ * converted as istiod converts it, the service registry, then every proxy (gateways first, then the workloads'
+ * sidecars) built as istiod builds its config, with the WasmPlugins that select it fetched as its istio-agent
+ * fetches them.
+ */
+import path from 'node:path';
+import { noLocation, type Locator } from '../../config/fields.ts';
+import type { SandboxModel, SidecarFilter } from '../../config/model.ts';
+import { cacheDir } from '../../util/cache-dir.ts';
+import type { DestinationRuleResource, GatewayResource, HttpRouteResource, IstioConfigResource, KubeGatewayResource, ServiceEntryResource, VirtualServiceResource } from '../config-resources.ts';
+import { WasmCache } from '../fetch/cache.ts';
+import { findingsError, type Finding } from '../findings.ts';
+import { checkDocument, dedupe, dedupeConfig, parseIstioText, readIstioFiles, setIstioVersionField, type ParseOptions } from '../parse.ts';
+import { placeExtension, type PlaceContext } from '../place.ts';
+import { IstioPod } from '../pod.ts';
+import type { Extension } from '../resources.ts';
+import { readIstio, type ResolvedIstioSpec } from '../spec.ts';
+import { versionTraits } from '../version.ts';
+import type { MeshModel } from './model.ts';
+import { convertGatewayApi } from './parts.ts';
+import { gatewayProxy, sidecarProxy, type MeshContext } from './proxies.ts';
+import { buildRegistry } from './registry.ts';
+import { readMeshSpec } from './spec.ts';
+
+export type MeshResolveInput = {
+	readonly mesh: unknown;
+	readonly istio: unknown;
+	/** Relative paths in the spec are relative to it (meshbox.yaml's directory). */
+	readonly baseDir: string;
+	readonly locate?: Locator;
+	/** istio-agent's state (module cache, resourceVersions), kept across live updates of one mesh. */
+	readonly pod?: IstioPod;
+	/** The plain model every proxy starts from (Envoy version, log levels); default: meshbox's defaults. */
+	readonly base: SandboxModel;
+};
+
+export async function resolveMesh(input: MeshResolveInput): Promise<MeshModel> {
+	const locate = input.locate ?? noLocation;
+	const spec = readMeshSpec(input.mesh, locate);
+	const istio = readIstio(input.istio, locate, { name: 'mesh', namespace: 'default', labels: {}, port: 8080, podName: 'mesh', ip: '127.0.0.1', serviceAccount: 'default' });
+	const traits = versionTraits(istio.version, istio.patch);
+	const loaded = await loadResources(istio, input.baseDir, {
+		traits,
+		defaultNamespace: 'default',
+		suggestion: { namespace: spec.workloads[0]?.namespace ?? 'default', labels: spec.workloads[0]?.labels ?? { app: 'my-app' } },
+		howToSetVersion: setIstioVersionField,
+	});
+	if (loaded.findings.some(finding => finding.severity === 'error')) {
+		throw findingsError(loaded.findings);
+	}
+
+	const pod = input.pod ?? new IstioPod();
+	const extensions = pod.withResourceVersions(loaded.extensions);
+	const notes: string[] = loaded.findings.filter(finding => finding.severity === 'warning')
+		.map(finding => `${finding.where}: warning: ${finding.subject}: ${finding.field ? `${finding.field}: ` : ''}${finding.message}`);
+	const ofKind = <T extends IstioConfigResource>(kind: T['kind']) => loaded.config.filter((resource): resource is T => resource.kind === kind);
+
+	// Gateway API → what istiod makes of it: Istio Gateways and VirtualServices, and a gateway deployment each.
+	const converted = convertGatewayApi({ kubeGateways: ofKind<KubeGatewayResource>('KubeGateway'), httpRoutes: ofKind<HttpRouteResource>('HTTPRoute'), traits });
+	notes.push(...converted.notes);
+	const services = buildRegistry(spec, ofKind<ServiceEntryResource>('ServiceEntry'), notes);
+	const sources = new Set(istio.files.map(file => path.resolve(input.baseDir, file)));
+	const place = placer(istio, input.baseDir, pod, notes, sources, traits);
+	const context: MeshContext = {
+		traits,
+		istio,
+		trustDomain: istio.meshId,
+		extensions,
+		config: loaded.config,
+		gateways: [...ofKind<GatewayResource>('Gateway'), ...converted.gateways],
+		virtualServices: [...ofKind<VirtualServiceResource>('VirtualService'), ...converted.virtualServices],
+		destinationRules: ofKind<DestinationRuleResource>('DestinationRule'),
+		services,
+		place,
+		base: input.base,
+	};
+	// Proxies start at once; their modules are fetched once per extension (`place` remembers).
+	const gateways = await Promise.all([...spec.gateways, ...converted.deployments].map(async gateway => gatewayProxy(gateway, context)));
+	const sidecars = await Promise.all(spec.workloads.map(async workload => sidecarProxy(workload, context)));
+	return {
+		istioVersion: traits.fullVersion,
+		trustDomain: istio.meshId,
+		proxies: [...gateways, ...sidecars],
+		services,
+		externals: spec.external.map(external => ({ host: external.host, port: external.port, upstream: external.app })),
+		notes,
+		sources: [...sources],
+	};
+}
+
+type Loaded = { extensions: Extension[]; config: IstioConfigResource[]; findings: Finding[] };
+
+/** The `istio:` files and inline resources, validated (src/istio/parse.ts); later definitions replace earlier ones. */
+async function loadResources(istio: ResolvedIstioSpec, baseDir: string, options: ParseOptions): Promise<Loaded> {
+	const fromFiles = await readIstioFiles(istio.files, baseDir, options);
+	const extensions = [...fromFiles.extensions];
+	const config = [...fromFiles.config];
+	const findings = [...fromFiles.findings];
+	for (const [index, resource] of istio.resources.entries()) {
+		const label = `istio.resources[${index}]`;
+		const result = typeof resource === 'string' ? parseIstioText(resource, label, options) : checkDocument(resource, fieldPath => `${label}${fieldPath.length > 0 ? ` ${fieldPath.join('.')}` : ''}`, label, label,
+			{ file: label, line: 1, col: 1 }, options);
+		extensions.push(...result.extensions);
+		config.push(...result.config);
+		findings.push(...result.findings);
+		if (result.envoyFilters.length > 0) {
+			findings.push({ severity: 'warning', checker: 'meshbox', where: label, subject: 'EnvoyFilter', field: '', message: 'EnvoyFilters are not applied to a mesh yet (only to a single sidecar)' });
+		}
+	}
+
+	if (fromFiles.envoyFilters.length > 0) {
+		findings.push({ severity: 'warning', checker: 'meshbox', where: fromFiles.envoyFilters[0]!.origin.file, subject: 'EnvoyFilter', field: '', message: 'EnvoyFilters are not applied to a mesh yet (only to a single sidecar)' });
+	}
+
+	return { extensions: dedupe(extensions, findings), config: dedupeConfig(config), findings };
+}
+
+/** Places each extension once per chain kind: every proxy of the mesh gets the same filter (and module). */
+function placer(istio: ResolvedIstioSpec, baseDir: string, pod: IstioPod, notes: string[], sources: Set<string>, traits: ReturnType<typeof versionTraits>) {
+	const wasmDir = istio.cacheDir ? path.resolve(baseDir, istio.cacheDir) : path.join(cacheDir(), 'istio-wasm');
+	const cache = pod.wasmCache(wasmDir, () => new WasmCache(wasmDir));
+	cache.log = line => notes.push(`istio-agent: ${line}`);
+	const context: PlaceContext = { traits, istio, baseDir, cache, hostEnv: { ...process.env, ...istio.env }, notes, sources };
+	const placed = new Map<string, Promise<SidecarFilter | undefined>>();
+	return async (extension: Extension, network: boolean) => {
+		const key = `${extension.kind}/${extension.namespace}/${extension.name}/${network}`;
+		let filter = placed.get(key);
+		if (!filter) {
+			filter = placeExtension(extension, network, context);
+			placed.set(key, filter);
+		}
+
+		return filter;
+	};
+}
