@@ -7,7 +7,7 @@
  * up: the first push has clusters without those endpoints, and once every proxy is up their listeners are read
  * from admin (`RunningSandbox.proxyListeners()`) and every proxy gets a second push with the endpoints.
  */
-import type { MeshEndpointRef } from '../config/model.ts';
+import type { MeshEndpointRef, SandboxModel } from '../config/model.ts';
 import type { SocketAddress } from '../envoy/placement.ts';
 import { isMeshboxError, MeshboxError } from '../errors.ts';
 import type { MeshExternalModel, MeshModel, MeshProxyModel } from '../istio/mesh/model.ts';
@@ -111,7 +111,10 @@ export async function startMesh(model: MeshModel, options: MeshStartOptions = {}
 
 		// Every proxy is up: where their listeners are, then the second push (istiod's EDS) to every proxy.
 		await learnListeners(proxies, directory);
-		assertAccepted(await pushAll(proxies, [...proxies.keys()]));
+		const peers = new PeerGenerations();
+		const pushed = new Map<string, string>();
+		const push = async (names: readonly string[]) => pushAll(proxies, names, peers, pushed);
+		assertAccepted(await push([...proxies.keys()]));
 		let stopped: Promise<void> | undefined;
 		const running: RunningMesh = {
 			get url() {
@@ -134,16 +137,22 @@ export async function startMesh(model: MeshModel, options: MeshStartOptions = {}
 			},
 			async reconfigure(next) {
 				assertSameProxies(currentModel, next);
-				const changed = next.proxies.filter(proxy => JSON.stringify(proxy.sandbox) !== JSON.stringify(proxies.get(proxy.name)!.model.sandbox)).map(proxy => proxy.name);
-				currentModel = next;
 				for (const proxy of next.proxies) {
+					const before = proxies.get(proxy.name)!.model.sandbox.proxy?.listeners;
+					if (JSON.stringify(before) !== JSON.stringify(proxy.sandbox.proxy?.listeners)) {
+						peers.bump(proxy.name);
+					}
+
 					proxies.set(proxy.name, { ...proxies.get(proxy.name)!, model: proxy });
 				}
 
-				const results = await pushAll(proxies, changed);
+				currentModel = next;
+				// Every proxy whose config changed: by the model, or by a new generation of a proxy it sends to.
+				const changed = [...proxies.entries()].filter(([name, proxy]) => pushed.get(name) !== JSON.stringify(peers.apply(proxy.model.sandbox))).map(([name]) => name);
+				const results = await push(changed);
 				// A new listener (an outbound port) has an address only now: every proxy gets its endpoints.
 				if (await learnListeners(proxies, directory)) {
-					await pushAll(proxies, [...proxies.keys()]);
+					await push([...proxies.keys()]);
 				}
 
 				return results;
@@ -219,16 +228,58 @@ async function learnListeners(proxies: Map<string, { model: MeshProxyModel; runn
 }
 
 /** Pushes each named proxy's current model; a refused push is an error naming the proxy and what Envoy said. */
-async function pushAll(proxies: ReadonlyMap<string, { model: MeshProxyModel; running: RunningSandbox }>, names: readonly string[]): Promise<ReadonlyMap<string, PushResult>> {
+/** Pushes each named proxy's current model (with its peers' generations); `pushed` keeps what each accepted. */
+async function pushAll(proxies: ReadonlyMap<string, { model: MeshProxyModel; running: RunningSandbox }>, names: readonly string[], peers: PeerGenerations, pushed: Map<string, string>): Promise<ReadonlyMap<string, PushResult>> {
 	const results = await Promise.all(names.map(async name => {
 		const proxy = proxies.get(name)!;
 		if (!proxy.running.reconfigure) {
 			throw new MeshboxError('USAGE', `proxy ${name}: this runtime cannot update a running proxy`, 'use the local runtime (MESHBOX_RUNTIME=local)');
 		}
 
-		return [name, await proxy.running.reconfigure(proxy.model.sandbox)] as const;
+		const sandbox = peers.apply(proxy.model.sandbox);
+		const result = await proxy.running.reconfigure(sandbox);
+		if (result.rejections.length === 0) {
+			pushed.set(name, JSON.stringify(sandbox));
+		}
+
+		return [name, result] as const;
 	}));
 	return new Map(results);
+}
+
+/**
+ * "After the change" means the new config, between proxies too. A proxy whose listeners changed (a WasmPlugin
+ * added, a route, TLS) serves the connections opened before on the old filter chain until Envoy drains them
+ * (source/common/listener_manager: a filter-chain update drains the old chains' connections), and the other
+ * proxies' Envoys keep such connections to it in their pools: the next request from one of them would still
+ * see the old chain. So each such change is a new generation of that proxy, and every cluster leading to it
+ * carries the generation in its metadata (`meshbox.peer_generation`): a changed cluster is a new cluster to
+ * Envoy (CDS), whose old connection pools are drained, and the next request opens a new connection.
+ */
+class PeerGenerations {
+	private readonly generations = new Map<string, number>();
+
+	bump(proxy: string): void {
+		this.generations.set(proxy, (this.generations.get(proxy) ?? 0) + 1);
+	}
+
+	apply(sandbox: SandboxModel): SandboxModel {
+		const { proxy } = sandbox;
+		if (!proxy || this.generations.size === 0) {
+			return sandbox;
+		}
+
+		const clusters = proxy.clusters.map(cluster => {
+			const peers = Object.fromEntries(cluster.endpoints.flatMap(ref => (ref.kind === 'proxy' && this.generations.has(ref.proxy) ? [[ref.proxy, this.generations.get(ref.proxy)!]] : [])));
+			if (Object.keys(peers).length === 0) {
+				return cluster;
+			}
+
+			const metadata = (cluster.fields.metadata ?? {}) as { filter_metadata?: Record<string, unknown> };
+			return { ...cluster, fields: { ...cluster.fields, metadata: { ...metadata, filter_metadata: { ...metadata.filter_metadata, meshbox: { peer_generation: peers } } } } };
+		});
+		return { ...sandbox, proxy: { ...proxy, clusters } };
+	}
 }
 
 /** The push with the endpoints is part of the start: a refusal fails it (a second push refused only by a later change is `reconfigure`'s result). */

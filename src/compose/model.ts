@@ -86,28 +86,20 @@ async function withIstio(resolved: ResolvedSpec, options: Pick<ModelOptions, 'ov
 
 // --- A mesh (issue #21): `mesh:` + `istio:` → MeshModel, by src/istio/mesh/resolve.ts ----------------------------
 
-/** src/istio/mesh/resolve.ts's entry (the lead's, issue #21): the spec's Services, and every proxy's SandboxModel. */
-export type ResolveMesh = (input: { mesh: unknown; istio: unknown; baseDir: string; locate: Locator }) => Promise<MeshModel>;
-
-/**
- * The resolver, loaded only for mesh specs. Its specifier is computed so that this module type-checks before
- * src/istio/mesh/resolve.ts lands (it is written in parallel, mesh-design.md): once it is in, this becomes
- * `await import('../istio/mesh/resolve.ts')` (the CLI bundle needs a literal specifier).
- */
-async function loadResolveMesh(): Promise<ResolveMesh> {
-	const specifier = ['..', 'istio', 'mesh', 'resolve.ts'].join('/');
-	const loaded = await (import(specifier) as Promise<{ resolveMesh?: ResolveMesh }>).catch(() => undefined);
-	if (!loaded?.resolveMesh) {
-		throw new MeshboxError('USAGE', 'this build of meshbox cannot read a mesh spec yet (src/istio/mesh/resolve.ts is missing)', 'start the mesh from a MeshModel (startMeshFromModel), or update meshbox');
-	}
-
-	return loaded.resolveMesh;
+/** What one mesh keeps while its spec is resolved again (live updates, `up --watch`): istio-agent's state (module cache). */
+export class MeshSession {
+	readonly istioPod = new IstioPod();
 }
 
-/** A mesh spec object (`startMesh({ mesh, istio })`, `mesh.applyIstio()`) → the model of every proxy. */
-export async function meshModelFromSpec(spec: { mesh: unknown; istio?: unknown }, options: { baseDir: string; locate?: Locator }): Promise<MeshModel> {
-	const resolveMesh = await loadResolveMesh();
-	return resolveMesh({ mesh: spec.mesh, istio: spec.istio, baseDir: options.baseDir, locate: options.locate ?? noLocation });
+/**
+ * A mesh spec object (`startMesh({ mesh, istio })`, `mesh.applyIstio()`) → the model of every proxy, by
+ * src/istio/mesh/resolve.ts (loaded only for meshes). `base`: the plain model every proxy starts from (Envoy
+ * version, log levels); default meshbox's defaults.
+ */
+export async function meshModelFromSpec(spec: { mesh: unknown; istio?: unknown }, options: { baseDir: string; session?: MeshSession; locate?: Locator; base?: SandboxModel }): Promise<MeshModel> {
+	const { resolveMesh } = await import('../istio/mesh/resolve.ts');
+	const base = options.base ?? await modelFromSpec({}, { baseDir: options.baseDir });
+	return resolveMesh({ mesh: spec.mesh, istio: spec.istio, baseDir: options.baseDir, locate: options.locate ?? noLocation, base, ...(options.session ? { pod: options.session.istioPod } : {}) });
 }
 
 /** Whether a meshbox.yaml is a mesh (`mesh:` at the top): read without resolving the rest. */
@@ -122,12 +114,13 @@ export async function isMeshFile(file: string): Promise<boolean> {
 }
 
 /** meshbox.yaml with `mesh:` → the model of every proxy, with every error at file:line:col. */
-export async function meshModelFromFile(file: string): Promise<MeshModel> {
+export async function meshModelFromFile(file: string, options: { session?: MeshSession } = {}): Promise<MeshModel> {
 	const resolved = await loadConfigFile(file, { extensionFields: [...istioFields, 'mesh'], checkTypedConfig });
-	const { extensions, locate, baseDir } = resolved;
+	const { extensions, locate, baseDir, model } = resolved;
 	if (extensions.workload !== undefined) {
 		throw configError(locate, ['workload'], '`workload:` is one sidecar; a mesh lists its workloads under `mesh.workloads`', 'move it into `mesh.workloads`');
 	}
 
-	return meshModelFromSpec({ mesh: extensions.mesh, istio: extensions.istio }, { baseDir, locate });
+	// The file's plain fields (envoy: version, log levels) are every proxy's base.
+	return meshModelFromSpec({ mesh: extensions.mesh, istio: extensions.istio }, { baseDir, locate, base: model, session: options.session });
 }

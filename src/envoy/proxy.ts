@@ -94,7 +94,6 @@ function proxyCluster(cluster: ProxyClusterModel, placement: Placement): JsonObj
 	});
 	const allIps = endpoints.every(endpoint => isIp(endpoint.address));
 	return {
-		type: allIps ? 'STATIC' : 'STRICT_DNS',
 		connect_timeout: '10s',
 		typed_extension_protocol_options: {
 			'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
@@ -102,13 +101,26 @@ function proxyCluster(cluster: ProxyClusterModel, placement: Placement): JsonObj
 				explicit_http_config: cluster.protocol === 'http2' ? { http2_protocol_options: {} } : { http_protocol_options: {} },
 			},
 		},
-		...cluster.fields,
+		...clusterFields(cluster.fields),
 		name: cluster.name,
+		// The type is where the runtime put the endpoints (an IP, or a container's name), never the model's.
+		type: allIps ? 'STATIC' : 'STRICT_DNS',
 		load_assignment: {
 			cluster_name: cluster.name,
 			endpoints: endpoints.length > 0 ? [{ lb_endpoints: endpoints.map(endpoint => endpoint.json) }] : [],
 		},
 	};
+}
+
+/**
+ * The model's cluster fields Envoy can take for the cluster type meshbox gives it. istiod's inbound cluster is
+ * ORIGINAL_DST with `lb_policy: CLUSTER_PROVIDED` (pilot/pkg/networking/core/cluster.go: the destination the
+ * iptables redirect kept); without iptables the app's address is known, and Envoy refuses CLUSTER_PROVIDED for a
+ * STATIC cluster ("cluster provided LB specified but cluster ... did not provide one"): Envoy's default policy then.
+ */
+function clusterFields(fields: JsonObject): JsonObject {
+	const { type: _type, lb_policy: lbPolicy, ...rest } = fields;
+	return lbPolicy === undefined || lbPolicy === 'CLUSTER_PROVIDED' ? rest : { ...rest, lb_policy: lbPolicy };
 }
 
 function lbEndpoint(ref: MeshEndpointRef, address: SocketAddress): { address: string; json: JsonObject } {

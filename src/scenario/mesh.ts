@@ -12,7 +12,7 @@
  */
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
-import { meshModelFromSpec } from '../compose/model.ts';
+import { meshModelFromSpec, MeshSession } from '../compose/model.ts';
 import { startMesh as startMeshModel, type RunningMesh, type RunningMeshProxy } from '../compose/mesh.ts';
 import type { EnvoyStats } from '../envoy/admin.ts';
 import type { EnvoyLogEntry, PluginLogEntry } from '../envoy/logs.ts';
@@ -230,8 +230,14 @@ export class Mesh {
 		const added = typeof resources === 'string' ? [resources] : [...resources];
 		const istio = (this.spec.istio ?? {}) as { files?: unknown[]; resources?: unknown[] };
 		const nextIstio = options.replace ? { ...istio, files: [], resources: added } : { ...istio, resources: [...(istio.resources ?? []), ...added] };
-		const next = await meshModelFromSpec({ mesh: this.spec.mesh, istio: nextIstio }, { baseDir: this.spec.baseDir });
+		const next = await meshModelFromSpec({ mesh: this.spec.mesh, istio: nextIstio }, { baseDir: this.spec.baseDir, session: this.spec.session });
 		const results = await this.running.reconfigure(next);
+		// Requests after the change go on new connections (as a sandbox's after update()); between proxies, see
+		// PeerGenerations in src/compose/mesh.ts.
+		for (const proxy of this.proxies.values()) {
+			proxy.box.freshConnections();
+		}
+
 		for (const [name, result] of results) {
 			if (result.rejections.length > 0) {
 				throw new MeshboxError('ENVOY_REJECTED_CONFIG', `proxy ${name} refused the change: ${result.rejections.map(rejection => rejection.message).join('; ')}`,
@@ -257,7 +263,7 @@ export class Mesh {
 }
 
 /** What `applyIstio` resolves again. */
-type MeshSpecState = { readonly mesh: object; istio: object | undefined; readonly baseDir: string };
+type MeshSpecState = { readonly mesh: object; istio: object | undefined; readonly baseDir: string; readonly session: MeshSession };
 
 function startOptions(options: Omit<MeshOptions, 'mesh' | 'istio' | 'baseDir'>) {
 	return {
@@ -272,8 +278,10 @@ function startOptions(options: Omit<MeshOptions, 'mesh' | 'istio' | 'baseDir'>) 
 /** Starts a mesh from its spec: every proxy a real Envoy, at once (src/compose/mesh.ts). */
 export async function startMesh(options: MeshOptions): Promise<Mesh> {
 	const { mesh, istio, baseDir, ...rest } = options;
-	const model = await meshModelFromSpec({ mesh, istio }, { baseDir: baseDir ?? process.cwd() });
-	return new Mesh(await startMeshModel(model, startOptions(rest)), { mesh, istio, baseDir: baseDir ?? process.cwd() });
+	// One pod's worth of istio-agent state for the life of the mesh (applyIstio resolves the spec again).
+	const session = new MeshSession();
+	const model = await meshModelFromSpec({ mesh, istio }, { baseDir: baseDir ?? process.cwd(), session });
+	return new Mesh(await startMeshModel(model, startOptions(rest)), { mesh, istio, baseDir: baseDir ?? process.cwd(), session });
 }
 
 /** Starts a mesh from a model made by hand or by src/istio/mesh (tests of the mesh machinery); no `applyIstio`. */

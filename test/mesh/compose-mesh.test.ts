@@ -75,30 +75,31 @@ test.serial('reconfigure pushes to the proxies that changed; a new outbound port
 	try {
 		const versions = () => Object.fromEntries(mesh.proxies.map(proxy => [proxy.name, proxy.running.configVersion?.()]));
 		const before = versions();
-		// reviews' app answers differently, and productpage's sidecar gets an outbound listener for port 9091 → reviews.
+		// reviews' app answers differently: only reviews is pushed.
+		const reviewsV2 = model.proxies.map(proxy => (proxy.name === 'reviews' ? { ...proxy, sandbox: { ...proxy.sandbox, upstream: { ...proxy.sandbox.upstream, body: 'reviews v2\n' } } } : proxy));
+		const first = await mesh.reconfigure({ ...model, proxies: reviewsV2 });
+		t.deepEqual([...first.keys()], ['reviews']);
+		t.is(versions()['istio-ingressgateway'], before['istio-ingressgateway']);
+		t.is(versions().productpage, before.productpage);
+
+		// productpage's sidecar gets an outbound listener for port 9091 → reviews: productpage is pushed, and the
+		// gateway, which sends to productpage, gets new connections to it (its cluster's peer generation).
 		const productpage = model.proxies[1]!.sandbox.proxy!;
 		const outbound = productpage.listeners[1]!;
 		const port9091 = { ...outbound, name: '0.0.0.0_9091', port: 9091, filterChains: outbound.filterChains.map(chain => ({ ...chain, name: '0.0.0.0_9091', http: { ...chain.http, routeConfig: { ...chain.http.routeConfig, name: '9091' } } })) };
-		const next = {
-			...model,
-			proxies: model.proxies.map(proxy => {
-				if (proxy.name === 'reviews') {
-					return { ...proxy, sandbox: { ...proxy.sandbox, upstream: { ...proxy.sandbox.upstream, body: 'reviews v2\n' } } };
-				}
-
-				return proxy.name === 'productpage' ? { ...proxy, sandbox: { ...proxy.sandbox, proxy: { ...productpage, listeners: [...productpage.listeners, port9091] } } } : proxy;
-			}),
-		};
-		const results = await mesh.reconfigure(next);
-		t.deepEqual([...results.keys()].sort(), ['productpage', 'reviews'], 'the gateway did not change: no push to it');
-		t.true([...results.values()].every(result => result.rejections.length === 0));
-		t.is(versions()['istio-ingressgateway'], before['istio-ingressgateway']);
+		const withPort = reviewsV2.map(proxy => (proxy.name === 'productpage' ? { ...proxy, sandbox: { ...proxy.sandbox, proxy: { ...productpage, listeners: [...productpage.listeners, port9091] } } } : proxy));
+		const second = await mesh.reconfigure({ ...model, proxies: withPort });
+		t.deepEqual([...second.keys()].sort(), ['istio-ingressgateway', 'productpage']);
+		t.true([...second.values()].every(result => result.rejections.length === 0));
+		const gatewayDump = JSON.stringify(await mesh.proxy('istio-ingressgateway').running.admin.get('config_dump'));
+		t.true(gatewayDump.includes('peer_generation'));
 
 		const listener = mesh.proxy('productpage').listeners.find(entry => entry.listener.name === '0.0.0.0_9091');
 		t.truthy(listener, 'the new listener\'s address was learned');
 		const response = await get(`${listener!.url}/v2`, { host: 'reviews:9080' });
 		t.is(response.status, 200);
 		t.is(response.body, 'reviews v2\n');
+		t.is((await get(`${mesh.url!}/p`, { host: 'bookinfo.example.com' })).body, 'productpage says hi\n');
 
 		await t.throwsAsync(mesh.reconfigure({ ...model, proxies: model.proxies.slice(0, 2) }), { message: /cannot add or remove proxies/ });
 	} finally {

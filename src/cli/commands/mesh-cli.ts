@@ -5,7 +5,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { startMesh, type RunningMesh } from '../../compose/mesh.ts';
-import { meshModelFromFile } from '../../compose/model.ts';
+import { meshModelFromFile, MeshSession } from '../../compose/model.ts';
 import type { MeshEndpointRef, ProxyModel, SidecarFilter } from '../../config/model.ts';
 import { wasmModulesOf } from '../../config/listeners.ts';
 import { buildBootstrap } from '../../envoy/bootstrap.ts';
@@ -63,7 +63,9 @@ export async function meshUp(options: MeshUpOptions, out: Out, err: Out): Promis
 	}
 
 	const port = options.port === undefined ? undefined : gatewayPortFlag(options.port);
-	const read = options.load ?? (async () => meshModelFromFile(options.configFile));
+	// istio-agent's state (module cache) across --watch's re-resolutions.
+	const session = new MeshSession();
+	const read = options.load ?? (async () => meshModelFromFile(options.configFile, { session }));
 	const load = async () => withGatewayPort(await read(), port);
 	const model = await load();
 	let stopRequested: string | undefined;
