@@ -7,7 +7,7 @@
  * up: the first push has clusters without those endpoints, and once every proxy is up their listeners are read
  * from admin (`RunningSandbox.proxyListeners()`) and every proxy gets a second push with the endpoints.
  */
-import type { MeshEndpointRef, SandboxModel } from '../config/model.ts';
+import type { MeshEndpointRef, ProxyModel, SandboxModel } from '../config/model.ts';
 import type { SocketAddress } from '../envoy/placement.ts';
 import { isMeshboxError, MeshboxError } from '../errors.ts';
 import type { MeshExternalModel, MeshModel, MeshProxyModel } from '../istio/mesh/model.ts';
@@ -57,15 +57,16 @@ export type RunningMesh = {
 	stop(): Promise<void>;
 };
 
-/** Where each proxy's listeners are as the other proxies reach them, and the external apps: what MeshPlacement answers. */
-class MeshDirectory {
+/**
+ * Where each proxy's listeners are as the other proxies reach them, and the external apps: the mesh's
+ * `MeshPlacement`, handed to every proxy's runtime. It also names the proxies and the Services each backs, for a
+ * runtime that places listeners at fixed ports and gives containers DNS names (docker: `proxy` / `aliases`).
+ */
+class MeshDirectory implements MeshPlacement {
 	private readonly listeners = new Map<string, Readonly<Record<string, SocketAddress>>>();
 	private readonly externals = new Map<string, SocketAddress>();
-	readonly placement: MeshPlacement;
 
-	constructor(id: string) {
-		this.placement = { id, endpoint: ref => this.endpoint(ref) };
-	}
+	constructor(readonly id: string, private readonly current: () => MeshModel) {}
 
 	setProxy(name: string, fromMesh: Readonly<Record<string, SocketAddress>>): boolean {
 		const before = JSON.stringify(this.listeners.get(name) ?? {});
@@ -77,8 +78,24 @@ class MeshDirectory {
 		this.externals.set(`${host}:${port}`, address);
 	}
 
-	private endpoint(ref: Exclude<MeshEndpointRef, { kind: 'app' }>): SocketAddress | undefined {
+	endpoint(ref: Exclude<MeshEndpointRef, { kind: 'app' }>): SocketAddress | undefined {
 		return ref.kind === 'proxy' ? this.listeners.get(ref.proxy)?.[ref.listener] : this.externals.get(`${ref.host}:${ref.port}`);
+	}
+
+	/** A proxy of the mesh as it runs now (a live update's new listeners included). */
+	proxy(name: string): ProxyModel | undefined {
+		return this.current().proxies.find(entry => entry.name === name)?.sandbox.proxy;
+	}
+
+	/**
+	 * The names a cluster's DNS gives `proxy` besides its own: every Service it backs, in the three forms a pod
+	 * uses (`reviews`, `reviews.default`, `reviews.default.svc.cluster.local`).
+	 */
+	aliases(proxy: string): readonly string[] {
+		const names = this.current().services
+			.filter(service => !service.external && service.endpoints.some(endpoint => endpoint.proxy === proxy))
+			.flatMap(service => [service.name, `${service.name}.${service.namespace}`, service.hostname]);
+		return [...new Set(names)];
 	}
 }
 
@@ -87,7 +104,8 @@ let meshCounter = 0;
 export async function startMesh(model: MeshModel, options: MeshStartOptions = {}): Promise<RunningMesh> {
 	assertUniqueNames(model);
 	meshCounter += 1;
-	const directory = new MeshDirectory(`meshbox-mesh-${process.pid}-${meshCounter}`);
+	let currentModel = model;
+	const directory = new MeshDirectory(`meshbox-mesh-${process.pid}-${meshCounter}`, () => currentModel);
 	const undo: Array<() => Promise<void>> = [];
 	const undoAll = async () => {
 		for (const step of undo.splice(0).reverse()) {
@@ -97,13 +115,12 @@ export async function startMesh(model: MeshModel, options: MeshStartOptions = {}
 
 	try {
 		// The external hosts first: they take no time, and the proxies' first push then has their endpoints.
-		let currentModel = model;
 		const externals = await startExternals(model.externals, () => currentModel, undo);
 		for (const external of externals) {
 			directory.setExternal(external.host, external.port, external.address);
 		}
 
-		const started = await startProxies(model.proxies, { ...options, mesh: directory.placement }, undo);
+		const started = await startProxies(model.proxies, { ...options, mesh: directory }, undo);
 		const proxies = new Map<string, { model: MeshProxyModel; running: RunningSandbox; listeners: readonly ListenerAddress[] }>();
 		for (const [index, running] of started.entries()) {
 			proxies.set(model.proxies[index]!.name, { model: model.proxies[index]!, running, listeners: [] });

@@ -250,6 +250,8 @@ export function renderMesh(model: MeshModel, out: Out, err: Out, displayPath: (f
 			// The workload's app, as in a pod: the container port on localhost.
 			upstream: { address: '127.0.0.1', port: proxy.sandbox.proxy?.listeners.find(listener => listener.role === 'inbound')?.port ?? 8080 },
 			wasmPath: plugin => displayPath(plugin.wasmPath),
+			// As in a pod: the inbound listener where iptables redirects to (15006), the others on istiod's port.
+			proxyListener: listener => ({ address: '0.0.0.0', port: listener.role === 'inbound' ? 15_006 : listener.port }),
 			meshEndpoint: (ref): SocketAddress | undefined => ref.kind === 'proxy' ? { address: ref.proxy, port: listenerPort(ref) ?? 0 } : { address: ref.host, port: ref.port },
 		};
 		const bootstrap: JsonObject = buildBootstrap(proxy.sandbox, placement);
