@@ -69,3 +69,49 @@ test.serial('the CLI tells a mesh config by its `mesh:` and refuses --plugin for
 		await rm(dir, { recursive: true, force: true });
 	}
 });
+
+test.serial('up --watch: a change of the config resolves the mesh again and pushes to the proxies it changes', async t => {
+	const dir = await mkdtemp(path.join(os.tmpdir(), 'meshbox-test-mesh-watch-'));
+	const configFile = path.join(dir, 'meshbox.yaml');
+	await writeFile(configFile, 'mesh: {}\n');
+	const model = await bookinfoMesh();
+	let body = 'reviews says hi\n';
+	// The "resolver": reviews' app answers what the test set last.
+	const load = async () => ({ ...model, proxies: model.proxies.map(proxy => (proxy.name === 'reviews' ? { ...proxy, sandbox: { ...proxy.sandbox, upstream: { ...proxy.sandbox.upstream, body } } } : proxy)) });
+	const out: string[] = [];
+	let wake = () => undefined as void;
+	const next = async (pattern: RegExp) => {
+		for (const deadline = Date.now() + 20_000; Date.now() < deadline;) {
+			const found = out.find(line => pattern.test(line));
+			if (found) {
+				return found;
+			}
+
+			await new Promise<void>(resolve => {
+				wake = resolve;
+				setTimeout(resolve, 200);
+			});
+		}
+
+		return undefined;
+	};
+
+	const done = meshUp({ configFile, watch: true, verbose: false, load }, line => {
+		out.push(line);
+		wake();
+	}, () => undefined);
+	try {
+		t.truthy(await next(/^listening on /));
+		const outbound = /0\.0\.0\.0_9080 \(outbound\) (http:\/\/127\.0\.0\.1:\d+)/.exec((await next(/^proxy productpage /))!)![1]!;
+		body = 'reviews v2\n';
+		await writeFile(configFile, 'mesh: { }\n');
+		t.regex(await next(/proxy reviews reloaded/) ?? 'no reload line', /meshbox\.yaml changed: proxy reviews reloaded \(config version \d+\)/);
+		t.falsy(out.find(line => /proxy (productpage|istio-ingressgateway) reloaded/.test(line)), 'only reviews changed');
+		const response = await sendRequest({ url: new URL('/r', outbound), method: 'GET', headers: { host: 'reviews:9080' }, http2: false, timeoutMs: 10_000 });
+		t.is(response.body, 'reviews v2\n');
+	} finally {
+		process.emit('SIGTERM', 'SIGTERM');
+		t.is(await done, 0);
+		await rm(dir, { recursive: true, force: true });
+	}
+});
