@@ -10,6 +10,7 @@
  * api/envoy/extensions/transport_sockets/tls/v3/secret.proto.
  */
 import type { MeshEndpointRef, ProxyClusterModel, ProxyFilterChainModel, ProxyListenerModel, ProxyModel, ProxySecretModel, SidecarFilter } from '../config/model.ts';
+import { MeshboxError } from '../errors.ts';
 import type { JsonObject } from '../util/json.ts';
 import { listenerAddress } from './listeners.ts';
 import type { Placement, SandboxResources, SocketAddress } from './placement.ts';
@@ -139,22 +140,22 @@ function isIp(address: string): boolean {
 }
 
 /**
- * A Secret as istio-agent's SDS server serves it (security/pkg/nodeagent/sds/sdsservice.go): the workload
- * certificate and key as `tls_certificate`, the trust bundle (`ROOTCA`) as `validation_context`, PEM inline.
+ * A Secret as istio-agent's SDS server serves it (security/pkg/nodeagent/sds/sdsservice.go toEnvoySecret): the
+ * workload certificate and key as `tls_certificate`, the trust bundle (`ROOTCA`) as `validation_context`, PEM
+ * inline (`inline_bytes`: base64 in proto3 JSON). The same rule as the mesh CA's `envoySecret` (h-ca,
+ * src/istio/mesh/tls.ts), which src/envoy cannot import (src/istio builds on src/envoy).
  */
 export function proxySecret(secret: ProxySecretModel): JsonObject {
 	const inline = (pem: string): JsonObject => ({ inline_bytes: Buffer.from(pem, 'utf8').toString('base64') });
-	if (secret.certificateChain !== undefined || secret.privateKey !== undefined) {
-		return {
-			name: secret.name,
-			tls_certificate: {
-				...(secret.certificateChain === undefined ? {} : { certificate_chain: inline(secret.certificateChain) }),
-				...(secret.privateKey === undefined ? {} : { private_key: inline(secret.privateKey) }),
-			},
-		};
+	if (secret.certificateChain !== undefined && secret.privateKey !== undefined) {
+		return { name: secret.name, tls_certificate: { certificate_chain: inline(secret.certificateChain), private_key: inline(secret.privateKey) } };
 	}
 
-	return { name: secret.name, validation_context: secret.trustedCa === undefined ? {} : { trusted_ca: inline(secret.trustedCa) } };
+	if (secret.trustedCa !== undefined) {
+		return { name: secret.name, validation_context: { trusted_ca: inline(secret.trustedCa) } };
+	}
+
+	throw new MeshboxError('CONFIG_INVALID', `secret "${secret.name}" has neither a certificate chain with its private key nor a trusted CA`, 'give certificateChain and privateKey, or trustedCa (PEM)');
 }
 
 function uniqueByName(configs: readonly JsonObject[]): JsonObject[] {

@@ -65,3 +65,10 @@ test('the same WasmPlugin on two chains is one ECDS resource; secrets are SDS Se
 		{ name: 'ROOTCA', validation_context: { trusted_ca: { inline_bytes: base64('-----BEGIN CERTIFICATE-----\nroot\n') } } },
 	]);
 });
+
+test('a secret with neither a certificate and key nor a CA is an error naming it', async t => {
+	const mesh = await bookinfoMesh();
+	const reviews = mesh.proxies[2]!.sandbox;
+	const broken = { ...reviews, proxy: { ...reviews.proxy!, secrets: [{ name: 'default', certificateChain: '-----BEGIN CERTIFICATE-----\n' }] } };
+	t.throws(() => buildResources(broken, basePlacement, { ecds: true }), { message: 'secret "default" has neither a certificate chain with its private key nor a trusted CA' });
+});
