@@ -47,7 +47,7 @@ test('webhook messages in Istio\'s words, each at its line and column', t => {
 		[vs('hosts: [a]\nhttp: [{route: [{destination: {host: a, subset: V_1}}]}]'), 'subset name is invalid: V_1', /^test\.yaml:8:/],
 		[vs('hosts: [a]\nhttp: [{route: [{destination: {host: a}}], headers: {response: {set: {host: x}}}}]'), 'invalid header "host": cannot set Host header', /^test\.yaml:8:/],
 		[vs('hosts: [a]\nhttp: [{directResponse: {status: 503}, redirect: {uri: /}}]'), 'HTTP route rule cannot contain both direct_response and redirect', /^test\.yaml:8:/],
-		[vs('hosts: [a]\nhttp: [{route: [{destination: {host: a}}], timeout: 1m}]\ngateways: [istio-system.gw]'), 'domain name "istio-system.gw" invalid', /^test\.yaml:/],
+		[vs('hosts: [a]\nhttp: [{route: [{destination: {host: a}}], timeout: 1m}]\ngateways: [istio-system/My_GW]'), 'invalid value for gateway name: "My_GW"', /^test\.yaml:9:14 /],
 		[dr('host: reviews\nsubsets: [{name: v1}, {name: v1}]'), 'duplicate subset names: v1', /^test\.yaml:8:/],
 		[dr('host: reviews\ntrafficPolicy: {}'), 'traffic policy must have at least one field', /^test\.yaml:8:/],
 		[dr('host: reviews\ntrafficPolicy: {tls: {mode: MUTUAL}}'), 'client certificate required for mutual tls', /^test\.yaml:8:/],
