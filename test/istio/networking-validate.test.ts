@@ -56,7 +56,7 @@ test('webhook messages in Istio\'s words, each at its line and column', t => {
 		[se('hosts: [api.example.com]\nresolution: NONE\nendpoints: [{address: 1.2.3.4}]'), 'NONE mode cannot set endpoints', /^test\.yaml:9:/],
 		[gw('selector: {istio: ingressgateway}\nservers: [{port: {number: 443, name: https, protocol: HTTPS}, hosts: ["*"]}]'), 'server must have TLS settings for HTTPS/TLS protocols', /^test\.yaml:8:/],
 		[gw('selector: {istio: ingressgateway}\nservers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: [bookinfo]}]'), 'short names (non FQDN) are not allowed', /^test\.yaml:8:/],
-		[gw('servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]', 'my.gw'), 'invalid gateway name: "my.gw"', /^test\.yaml:4:9 /],
+		[gw('servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]', 'my.gw'), 'invalid gateway name: "my.gw"', /^test\.yaml:4:3 /],
 	];
 	for (const [yaml, message, where] of cases) {
 		const found = errors(parse(yaml));
