@@ -31,7 +31,7 @@ const rules = destinationRules(doc('DestinationRule', 'reviews', [
 	'- {name: v9, labels: {version: v9}}',
 ].join('\n')));
 
-const byName = (clusters: readonly { name: string }[], name: string) => clusters.find(cluster => cluster.name === name);
+const byName = <T extends { readonly name: string }>(clusters: readonly T[], name: string): T | undefined => clusters.find(cluster => cluster.name === name);
 
 test('a cluster per Service port and per subset, endpoints by subset labels, istiod\'s defaults', t => {
 	const { clusters, notes } = outboundClusters({ services: bookinfo, destinationRules: rules, proxyNamespace: 'default', traits, mtls });
