@@ -6,9 +6,11 @@
  */
 import test from 'ava';
 import type { JsonObject } from '../../src/util/json.ts';
+import type { ServiceEntryResource } from '../../src/istio/config-resources.ts';
 import { outboundClusters, type MtlsSocket } from '../../src/istio/networking/clusters.ts';
+import { serviceEntryServices } from '../../src/istio/networking/service-entries.ts';
 import { versionTraits } from '../../src/istio/version.ts';
-import { bookinfo, destinationRules, doc } from './networking-helpers.ts';
+import { bookinfo, destinationRules, doc, resources } from './networking-helpers.ts';
 
 const traits = versionTraits('1.29');
 const calls: Array<Parameters<MtlsSocket>> = [];
@@ -106,4 +108,23 @@ test('which DestinationRule applies: the proxy\'s namespace first, then the Serv
 	t.is(lb('default', 'outbound|9080||reviews.default.svc.cluster.local'), 'ROUND_ROBIN');
 	t.is(lb('shop', 'outbound|9080||reviews.default.svc.cluster.local'), 'LEAST_REQUEST');
 	t.is(lb('default', 'outbound|9080||ratings.default.svc.cluster.local'), 'RANDOM');
+});
+
+test('ServiceEntries become Services: MESH_EXTERNAL by default (external endpoints), MESH_INTERNAL selects mesh workloads (serviceentry/conversion.go)', t => {
+	const entries = resources([
+		doc('ServiceEntry', 'api', 'hosts: [api.example.com, www.example.com]\nports: [{number: 443, name: https, protocol: HTTPS}, {number: 80, name: http, protocol: HTTP}]\nresolution: DNS'),
+		doc('ServiceEntry', 'legacy', 'hosts: [legacy.internal]\nlocation: MESH_INTERNAL\nports: [{number: 8080, name: http-legacy}]\nworkloadSelector: {labels: {app: reviews}}\nresolution: STATIC'),
+	].join('')).filter((resource): resource is ServiceEntryResource => resource.kind === 'ServiceEntry');
+	const workloads = bookinfo.flatMap(service => service.endpoints);
+	const { services, notes } = serviceEntryServices(entries, workloads);
+	t.deepEqual(services.map(service => [service.hostname, service.external, service.ports.map(port => `${port.port}/${port.protocol}`), service.endpoints.map(endpoint => endpoint.proxy)]), [
+		['api.example.com', true, ['443/HTTPS', '80/HTTP'], []],
+		['www.example.com', true, ['443/HTTPS', '80/HTTP'], []],
+		['legacy.internal', false, ['8080/HTTP'], ['reviews-v1', 'reviews-v2', 'reviews-v3']],
+	]);
+	t.true(notes.some(note => note.includes('port 8080 has no protocol')));
+	const { clusters } = outboundClusters({ services, destinationRules: [], proxyNamespace: 'default', traits, mtls });
+	t.deepEqual(byName(clusters, 'outbound|443||api.example.com')?.endpoints, [{ kind: 'external', host: 'api.example.com', port: 443 }]);
+	t.is(byName(clusters, 'outbound|8080||legacy.internal')?.endpoints.length, 3);
+	t.truthy(byName(clusters, 'outbound|8080||legacy.internal')?.fields.transport_socket_matches);
 });

@@ -259,3 +259,14 @@ test('gateway route config: virtual hosts per VirtualService host ∩ server hos
 	t.deepEqual(empty.routeConfig.virtual_hosts, [{ name: 'blackhole:80', domains: ['*'], routes: [] }]);
 	t.true(empty.notes.some(note => note.includes('404')));
 });
+
+test('what is not modelled is said: tcp routes, delegates', t => {
+	const resources = virtualServices([
+		doc('VirtualService', 'tcp', 'hosts: [ratings]\ntcp: [{route: [{destination: {host: ratings}}]}]'),
+		doc('VirtualService', 'root', 'hosts: [reviews]\nhttp: [{name: to-team, delegate: {name: reviews-team}}, {route: [{destination: {host: reviews, subset: v1}}]}]'),
+	].join(''));
+	const { routeConfig, notes } = outboundRouteConfig({ port: 9080, services: bookinfo, virtualServices: resources, destinationRules: [], proxyNamespace: 'default', traits });
+	t.true(notes.some(note => note.includes('VirtualService default/tcp') && note.includes('tcp and tls routes are not modelled')));
+	t.true(notes.some(note => note.includes('delegate routes are not modelled; route to-team is left out')));
+	t.deepEqual(vhost(routeConfig, 'reviews.default.svc.cluster.local:9080')?.routes.map(route => (route.route as JsonObject).cluster), ['outbound|9080|v1|reviews.default.svc.cluster.local']);
+});

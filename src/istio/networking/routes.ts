@@ -311,7 +311,18 @@ function intersectHosts(serverHosts: readonly string[], virtualServiceHosts: rea
 /** BuildHTTPRoutesForVirtualService: one route per match (or one without match), stopping after a catch-all. */
 function httpRoutesForVirtualService(context: RouteContext): JsonObject[] {
 	const out: JsonObject[] = [];
-	for (const http of context.resource.spec.http ?? []) {
+	const spec = context.resource.spec as VirtualServiceResource['spec'] & { readonly tcp?: readonly unknown[]; readonly tls?: readonly unknown[] };
+	if ((spec.tcp ?? []).length > 0 || (spec.tls ?? []).length > 0) {
+		context.notes.push(`meshbox: ${describe(context.resource)}: tcp and tls routes are not modelled (only http routes become Envoy routes)`);
+	}
+
+	for (const http of spec.http ?? []) {
+		if ((http as { readonly delegate?: unknown }).delegate !== undefined) {
+			// A root VirtualService's delegate: its routes come from another VirtualService (pilot/pkg/model/virtualservice.go mergeVirtualServicesIfNeeded).
+			context.notes.push(`meshbox: ${describe(context.resource)}: delegate routes are not modelled; route ${http.name ?? '(unnamed)'} is left out`);
+			continue;
+		}
+
 		const matches: ReadonlyArray<HttpMatchRequest | undefined> = http.match && http.match.length > 0 ? http.match : [undefined];
 		let catchAll = false;
 		for (const match of matches) {
