@@ -9,25 +9,10 @@ import type { DestinationRuleResource, GatewayResource, HttpRouteResource, Istio
 import type { GatewayServer } from '../networking/types.ts';
 import type { VersionTraits } from '../version.ts';
 import type { MeshService } from './model.ts';
+import { outboundClusters as networkingClusters } from '../networking/clusters.ts';
 import type { ResolvedGatewayDeployment } from './spec.ts';
 
-export type RouteInput = {
-	readonly port: number;
-	readonly services: readonly MeshService[];
-	readonly virtualServices: readonly VirtualServiceResource[];
-	readonly destinationRules: readonly DestinationRuleResource[];
-	readonly proxyNamespace: string;
-	readonly traits: VersionTraits;
-};
-
-export function outboundRouteConfig(input: RouteInput): { routeConfig: JsonObject; notes: string[] } {
-	const virtualHosts = input.services.filter(service => service.ports.some(port => port.port === input.port)).map(service => ({
-		name: `${service.hostname}:${input.port}`,
-		domains: hostDomains(service, input.port, input.proxyNamespace),
-		routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster: `outbound|${input.port}||${service.hostname}`, timeout: '0s' } }],
-	}));
-	return { routeConfig: { name: String(input.port), virtual_hosts: virtualHosts, validate_clusters: false }, notes: [] };
-}
+export { outboundRouteConfig } from '../networking/routes.ts';
 
 /** A gateway port's servers (./networking/gateway-servers.ts). */
 export type GatewayPort = {
@@ -77,16 +62,9 @@ export function gatewayRouteConfig(input: { readonly gatewayPort: GatewayPort; r
 	return { routeConfig: { name: gatewayPort.routeConfigName, virtual_hosts: virtualHosts, validate_clusters: false }, notes: [] };
 }
 
-export function outboundClusters(input: { readonly services: readonly MeshService[]; readonly destinationRules: readonly DestinationRuleResource[]; readonly proxyNamespace: string; readonly traits: VersionTraits }): { clusters: ProxyClusterModel[]; notes: string[] } {
-	const clusters = input.services.flatMap(service => service.ports.map(port => ({
-		name: `outbound|${port.port}||${service.hostname}`,
-		endpoints: service.external
-			? [{ kind: 'external' as const, host: service.hostname, port: port.port }]
-			: service.endpoints.map(endpoint => ({ kind: 'proxy' as const, proxy: endpoint.proxy, listener: 'virtualInbound' })),
-		fields: { connect_timeout: '10s', lb_policy: 'LEAST_REQUEST' },
-		comment: `Service ${service.namespace}/${service.name} port ${port.port}`,
-	})));
-	return { clusters, notes: [] };
+/** istiod's outbound clusters (../networking/clusters.ts), with the mesh's TLS sockets. */
+export function outboundClusters(input: { readonly services: readonly MeshService[]; readonly destinationRules: readonly DestinationRuleResource[]; readonly proxyNamespace: string; readonly traits: VersionTraits; readonly trustDomain: string }): { clusters: readonly ProxyClusterModel[]; notes: readonly string[] } {
+	return networkingClusters({ ...input, mtls: () => undefined });
 }
 
 export function convertGatewayApi(input: { readonly kubeGateways: readonly KubeGatewayResource[]; readonly httpRoutes: readonly HttpRouteResource[]; readonly traits: VersionTraits }): {
@@ -117,18 +95,6 @@ export type InboundChain = { readonly suffix: string; readonly match?: JsonObjec
 export function inboundChains(mode: MtlsMode): { chains: InboundChain[]; listenerFilters: JsonObject[] } {
 	void mode;
 	return { chains: [{ suffix: '' }], listenerFilters: [] };
-}
-
-function hostDomains(service: MeshService, port: number, proxyNamespace: string): string[] {
-	const domains = [service.hostname, `${service.hostname}:${port}`];
-	if (!service.external) {
-		domains.push(`${service.name}.${service.namespace}`, `${service.name}.${service.namespace}:${port}`);
-		if (service.namespace === proxyNamespace) {
-			domains.push(service.name, `${service.name}:${port}`);
-		}
-	}
-
-	return domains;
 }
 
 function findService(services: readonly MeshService[], host: string, namespace: string): MeshService | undefined {

@@ -110,7 +110,7 @@ export async function gatewayProxy(gateway: ResolvedGatewayDeployment, context: 
 	}
 
 	const listeners: ProxyListenerModel[] = [];
-	const clusters = outboundClusters({ services: context.services, destinationRules: context.destinationRules, proxyNamespace: gateway.namespace, traits: context.traits });
+	const clusters = outboundClusters({ services: context.services, destinationRules: context.destinationRules, proxyNamespace: gateway.namespace, traits: context.traits, trustDomain: context.trustDomain });
 	notes.push(...clusters.notes);
 	const securityClusters: ProxyClusterModel[] = [];
 	for (const gatewayPort of servers.ports) {
@@ -153,13 +153,13 @@ export async function gatewayProxy(gateway: ResolvedGatewayDeployment, context: 
 }
 
 /** A sidecar's outbound side: one listener per HTTP service port of the mesh (there is no iptables capture). */
-async function outboundListeners(view: ProxyView, context: MeshContext, selections: Selection[], plugins: Map<string, PluginModel>, notes: string[]): Promise<{ listeners: ProxyListenerModel[]; clusters: ProxyClusterModel[] }> {
+async function outboundListeners(view: ProxyView, context: MeshContext, selections: Selection[], plugins: Map<string, PluginModel>, notes: string[]): Promise<{ listeners: ProxyListenerModel[]; clusters: readonly ProxyClusterModel[] }> {
 	const ports = [...new Set(context.services.flatMap(service => service.ports.filter(port => port.protocol !== 'TCP' && port.protocol !== 'TLS' && port.protocol !== 'HTTPS').map(port => port.port)))].sort((a, b) => a - b);
 	const listeners: ProxyListenerModel[] = [];
 	for (const port of ports) {
 		const name = `0.0.0.0_${port}`;
 		const selected = await pluginsFor(view, 'CLIENT', port, context, selections, name, plugins);
-		const route = outboundRouteConfig({ port, services: context.services, virtualServices: context.virtualServices, destinationRules: context.destinationRules, proxyNamespace: view.namespace, traits: context.traits });
+		const route = outboundRouteConfig({ port, services: context.services, virtualServices: context.virtualServices, destinationRules: context.destinationRules, proxyNamespace: view.namespace, proxyLabels: view.labels, traits: context.traits });
 		notes.push(...route.notes);
 		listeners.push({
 			name,
@@ -171,7 +171,7 @@ async function outboundListeners(view: ProxyView, context: MeshContext, selectio
 		});
 	}
 
-	const clusters = outboundClusters({ services: context.services, destinationRules: context.destinationRules, proxyNamespace: view.namespace, traits: context.traits });
+	const clusters = outboundClusters({ services: context.services, destinationRules: context.destinationRules, proxyNamespace: view.namespace, traits: context.traits, trustDomain: context.trustDomain });
 	notes.push(...clusters.notes);
 	return { listeners, clusters: clusters.clusters };
 }
