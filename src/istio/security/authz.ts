@@ -182,14 +182,20 @@ function timeout(text: string | undefined): string {
 	return ms === undefined ? '600s' : `${ms / 1000}s`;
 }
 
-function statusOnError(text: string | undefined): { code: number } | string | undefined {
+/** envoy.type.v3.StatusCode names of the codes a provider usually answers with on error (Envoy JSON takes names or numbers). */
+const statusNames: Readonly<Record<number, string>> = {
+	200: 'OK', 400: 'BadRequest', 401: 'Unauthorized', 403: 'Forbidden', 404: 'NotFound', 429: 'TooManyRequests',
+	500: 'InternalServerError', 502: 'BadGateway', 503: 'ServiceUnavailable', 504: 'GatewayTimeout',
+};
+
+function statusOnError(text: string | undefined): JsonObject | string | undefined {
 	if (text === undefined || text === '') {
 		return undefined;
 	}
 
 	const code = Number(text);
 	// envoy.type.v3.StatusCode: 100..511 named codes (the proto enum; unknown numbers are refused).
-	return Number.isInteger(code) && code >= 100 && code <= 511 ? { code } : `unsupported statusOnError ${text}`;
+	return Number.isInteger(code) && code >= 100 && code <= 511 ? { code: statusNames[code] ?? code } : `unsupported statusOnError ${text}`;
 }
 
 /** extauthz.go generateHeaders. */
@@ -207,7 +213,12 @@ function withRequestBody(body: ExtAuthzHttpProvider['includeRequestBodyInCheck']
 		return undefined;
 	}
 
-	return { max_request_bytes: body.maxRequestBytes ?? 0, allow_partial_message: body.allowPartialMessage ?? false, pack_as_bytes: body.packAsBytes ?? false };
+	// Defaults (0, false) are left out, as protojson prints the message istiod sends.
+	return {
+		...(body.maxRequestBytes ? { max_request_bytes: body.maxRequestBytes } : {}),
+		...(body.allowPartialMessage ? { allow_partial_message: true } : {}),
+		...(body.packAsBytes ? { pack_as_bytes: true } : {}),
+	};
 }
 
 function buildHttp(config: ExtAuthzHttpProvider, options: AuthzOptions): BuiltProvider {
