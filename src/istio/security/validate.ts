@@ -10,6 +10,7 @@ import { describeValue, isRecord, type FieldPath } from '../../config/fields.ts'
 import type { AuthorizationPolicyResource, ConfigValidationContext, PeerAuthenticationResource, RequestAuthenticationResource } from '../config-resources.ts';
 import { configResource, readEnvelope } from '../config-envelope.ts';
 import type { TargetRef } from '../resources.ts';
+import { parseGoDuration } from '../jsonpb.ts';
 import { readSelector, readTargetRef, readTargetRefs } from '../validate.ts';
 import type {
 	AuthorizationAction, AuthorizationCondition, AuthorizationOperation, AuthorizationPolicySpec, AuthorizationRule, AuthorizationSource, JwtHeader, JwtRule,
@@ -481,7 +482,7 @@ function readJwtRule(value: unknown, path: FieldPath, context: ConfigValidationC
 	if (timeout !== undefined) {
 		const ms = durationMs(timeout);
 		if (ms === undefined) {
-			collector.error('schema', [...path, 'timeout'], `Invalid value: ${JSON.stringify(timeout)}: must be a duration such as 5s or 500ms`);
+			collector.error('schema', [...path, 'timeout'], `Invalid value: ${JSON.stringify(timeout)}: ${String(parseGoDuration(timeout))}`);
 		} else if (ms < 1) {
 			collector.error('webhook', [...path, 'timeout'], 'duration must be greater than 1ms');
 		}
@@ -531,15 +532,10 @@ function jwksError(text: string): string | undefined {
 	return bad >= 0 ? `key ${bad}: missing or invalid "kty"` : undefined;
 }
 
-/** A protobuf Duration as the CRD reads it (`5s`, `1.5s`, `300ms`, `1m`). */
+/** A Duration as istiod reads it (jsonpb: Go's time.ParseDuration, `5s`, `500ms`, `1m30s`), in ms; undefined when malformed. */
 export function durationMs(text: string): number | undefined {
-	const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
-	if (!match) {
-		return undefined;
-	}
-
-	const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h'];
-	return Number(match[1]) * factor;
+	const nanoseconds = parseGoDuration(text);
+	return typeof nanoseconds === 'bigint' ? Number(nanoseconds) / 1e6 : undefined;
 }
 
 // --- PeerAuthentication --------------------------------------------------------------------------------------
