@@ -125,3 +125,18 @@ story('CUSTOM: ext_authz decides before every wasm phase; a denied request reach
 	t.is((await box.mocks['ext-authz'].requests()).length, 1);
 	t.true((await logged(box, 'shop.authn')).includes('authn: request GET /public'));
 });
+
+story('a DENY policy applied to a running sidecar refuses the next request; removing it lets requests through again', async (t, { sandbox }) => {
+	const box = await sandbox({ workload, istio: { resources: [probe('authz', 'AUTHZ')] } });
+	t.is((await box.request('/admin/users')).status, 200);
+
+	const deny = { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'deny-admin', namespace: 'shop' },
+		spec: { action: 'DENY', rules: [{ to: [{ operation: { paths: ['/admin/*'] } }] }] } };
+	await box.applyIstio([deny]);
+	const denied = await box.request('/admin/users');
+	t.is(denied.status, 403);
+	t.is(denied.body, 'RBAC: access denied');
+
+	await box.applyIstio([probe('authz', 'AUTHZ')], { replace: true });
+	t.is((await box.request('/admin/users')).status, 200);
+});

@@ -10,7 +10,7 @@ import type { SidecarFilter } from '../../src/config/model.ts';
 import type { IstioConfigResource } from '../../src/istio/config-resources.ts';
 import { gatewayHttpChain } from '../../src/istio/chain.ts';
 import { parseIstioText, setIstioVersionField } from '../../src/istio/parse.ts';
-import { peerAuthenticationModeFor, securityFilters, defaultMeshConfig } from '../../src/istio/security/filters.ts';
+import { peerAuthenticationMode, securityFilters, defaultMeshConfig } from '../../src/istio/security/filters.ts';
 import { resolveIstioSidecar } from '../../src/istio/sidecar.ts';
 import { istioVersions, versionTraits, type IstioVersion } from '../../src/istio/version.ts';
 import { repoRoot } from '../helpers/paths.ts';
@@ -155,7 +155,7 @@ test('gateway chain: outbound metadata exchange and ALPN around the same securit
 
 test('PeerAuthentication mode: mesh, then namespace, then workload, then its port; UNSET inherits', t => {
 	const peer = (name: string, namespace: string, spec: Record<string, unknown>) => ({ apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name, namespace }, spec });
-	const mode = (documents: unknown[], port = 8080) => peerAuthenticationModeFor({ namespace: 'shop', labels: { app: 'shop' }, port, resources: resources(documents), rootNamespace: 'istio-system' });
+	const mode = (documents: unknown[], port = 8080) => peerAuthenticationMode({ namespace: 'shop', labels: { app: 'shop' }, port, resources: resources(documents), rootNamespace: 'istio-system' });
 	t.is(mode([]), 'PERMISSIVE');
 	t.is(mode([peer('mesh', 'istio-system', { mtls: { mode: 'STRICT' } })]), 'STRICT');
 	t.is(mode([peer('mesh', 'istio-system', { mtls: { mode: 'STRICT' } }), peer('ns', 'shop', { mtls: { mode: 'DISABLE' } })]), 'DISABLE');

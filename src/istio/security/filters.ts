@@ -10,7 +10,7 @@ import type { VersionTraits } from '../version.ts';
 import { attachPolicies, type SecurityProxy } from './attach.ts';
 import { fetchJwksOverHttp, jwtAuthnFilter, type JwksFetcher } from './authn.ts';
 import { authorizationFilters, type ServiceLookup } from './authz.ts';
-import { peerAuthenticationMode, type EffectiveMtlsMode } from './peer-authentication.ts';
+import { composePeerAuthentication, type EffectiveMtlsMode } from './peer-authentication.ts';
 import type { MeshConfigSpec } from './types.ts';
 
 export type { SecurityProxy } from './attach.ts';
@@ -73,14 +73,14 @@ export async function securityFilters(input: SecurityFiltersInput): Promise<Secu
 }
 
 /** The PeerAuthentication mode of a workload port (mesh → namespace → workload → port level). */
-export function peerAuthenticationModeFor(input: {
+export function peerAuthenticationMode(input: {
 	readonly namespace: string;
 	readonly labels: Readonly<Record<string, string>>;
 	readonly port: number;
 	readonly resources: readonly IstioConfigResource[];
 	readonly rootNamespace: string;
 }): EffectiveMtlsMode {
-	return peerAuthenticationMode({ ...input, resources: input.resources.filter(isKind('PeerAuthentication')) as PeerAuthenticationResource[] });
+	return composePeerAuthentication({ ...input, resources: input.resources.filter(isKind('PeerAuthentication')) as PeerAuthenticationResource[] });
 }
 
 /** meshConfig defaults: no extension providers, trust domain cluster.local. */

@@ -33,7 +33,7 @@ function oldest(resources: readonly PeerAuthenticationResource[]): PeerAuthentic
 	return chosen;
 }
 
-export function peerAuthenticationMode(input: PeerAuthenticationInput): EffectiveMtlsMode {
+export function composePeerAuthentication(input: PeerAuthenticationInput): EffectiveMtlsMode {
 	const candidates = input.resources.filter(resource => (resource.namespace === input.namespace || resource.namespace === input.rootNamespace)
 		&& Object.entries(resource.spec.selector?.matchLabels ?? {}).every(([key, value]) => input.labels[key] === value));
 	const unselected = (resource: PeerAuthenticationResource) => Object.keys(resource.spec.selector?.matchLabels ?? {}).length === 0;
