@@ -165,3 +165,14 @@ test('PeerAuthentication mode: mesh, then namespace, then workload, then its por
 	t.is(mode([peer('mesh', 'istio-system', { mtls: { mode: 'STRICT' } }), workloadPolicy], 9090), 'DISABLE');
 	t.is(mode([peer('other', 'shop', { selector: { matchLabels: { app: 'cart' } }, mtls: { mode: 'DISABLE' } })]), 'PERMISSIVE', 'another workload\'s policy');
 });
+
+test('principals of the default trust domain follow meshConfig.trustDomain (trustdomain/bundle.go); others stay', async t => {
+	const config = resources([policy('allow', { rules: [{ from: [{ source: { principals: ['cluster.local/ns/a/sa/b', 'other.td/ns/a/sa/b', '*/ns/a/sa/b'] } }] }] })]);
+	const built = await securityFilters({ port: 8080, resources: config, meshConfig: { ...defaultMeshConfig, trustDomain: 'example.org' }, rootNamespace: 'istio-system',
+		lookupService: noServices, traits: versionTraits('1.29'), proxy: { ...workload, kind: 'sidecar', name: 'shop' } });
+	const text = JSON.stringify(built.rbac[0]?.kind === 'typed' ? built.rbac[0].typedConfig : {});
+	t.true(text.includes('"exact":"spiffe://example.org/ns/a/sa/b"'), text);
+	t.true(text.includes('"exact":"spiffe://other.td/ns/a/sa/b"'));
+	t.true(text.includes('"safe_regex":{"regex":"spiffe://.*/ns/a/sa/b"}'));
+	t.false(text.includes('spiffe://cluster.local/'));
+});

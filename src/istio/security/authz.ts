@@ -74,10 +74,10 @@ function policyName(policy: AuthorizationPolicyResource, rule: number, custom: {
 
 type RuleSet = { readonly action: RbacAction; readonly policies: Record<string, JsonObject>; readonly origins: string[] };
 
-function addPolicy(set: RuleSet, policy: AuthorizationPolicyResource, custom: { provider: string; traits: VersionTraits } | undefined): void {
+function addPolicy(set: RuleSet, policy: AuthorizationPolicyResource, custom: { provider: string; traits: VersionTraits } | undefined, trustDomain: string): void {
 	const rules = policy.spec.rules ?? [];
 	rules.forEach((rule, index) => {
-		set.policies[policyName(policy, index, custom)] = rulePolicy(rule, policy.namespace);
+		set.policies[policyName(policy, index, custom)] = rulePolicy(rule, policy.namespace, trustDomain);
 	});
 	if (rules.length === 0) {
 		// builder.go: a policy without rules gets an explicit policy that never matches.
@@ -103,7 +103,7 @@ function rbacFilter(config: JsonObject, comment: string): SidecarFilter {
 }
 
 /** The AUDIT, DENY and ALLOW filters (builder.go build / buildHTTP for non-CUSTOM actions). */
-function localFilters(policies: readonly AuthorizationPolicyResource[], notes: string[]): SidecarFilter[] {
+function localFilters(policies: readonly AuthorizationPolicyResource[], trustDomain: string, notes: string[]): SidecarFilter[] {
 	const filters: SidecarFilter[] = [];
 	for (const action of ['AUDIT', 'DENY', 'ALLOW'] as const) {
 		const ofAction = policies.filter(policy => policy.spec.action === action);
@@ -114,7 +114,7 @@ function localFilters(policies: readonly AuthorizationPolicyResource[], notes: s
 		const enforce: RuleSet = { action: rbacAction(action), policies: {}, origins: [] };
 		const shadow: RuleSet = { action: rbacAction(action), policies: {}, origins: [] };
 		for (const policy of ofAction) {
-			addPolicy(isDryRun(policy, notes) ? shadow : enforce, policy, undefined);
+			addPolicy(isDryRun(policy, notes) ? shadow : enforce, policy, undefined, trustDomain);
 		}
 
 		const rules = enforce.origins.length > 0 ? enforce : undefined;
@@ -355,7 +355,7 @@ function customFilters(policies: readonly AuthorizationPolicyResource[], options
 				continue;
 			}
 
-			addPolicy(enforce, policy, { provider: policy.spec.provider?.name ?? '', traits: options.traits });
+			addPolicy(enforce, policy, { provider: policy.spec.provider?.name ?? '', traits: options.traits }, options.meshConfig.trustDomain);
 		}
 
 		const distinct = [...new Set(providerNames)];
@@ -376,7 +376,7 @@ function customFilters(policies: readonly AuthorizationPolicyResource[], options
 		const provider = policy.spec.provider?.name ?? '';
 		const sets = byProvider.get(provider) ?? { enforce: { action: 'DENY', policies: {}, origins: [] }, shadow: { action: 'DENY', policies: {}, origins: [] } };
 		byProvider.set(provider, sets);
-		addPolicy(isDryRun(policy, notes) ? sets.shadow : sets.enforce, policy, { provider, traits: options.traits });
+		addPolicy(isDryRun(policy, notes) ? sets.shadow : sets.enforce, policy, { provider, traits: options.traits }, options.meshConfig.trustDomain);
 	}
 
 	const providers = [...byProvider.keys()].sort();
@@ -409,6 +409,6 @@ function customFilters(policies: readonly AuthorizationPolicyResource[], options
 export function authorizationFilters(policies: readonly AuthorizationPolicyResource[], options: AuthzOptions): AuthzBuild {
 	const notes: string[] = [];
 	const custom = customFilters(policies, options, notes);
-	return { custom: custom.filters, local: localFilters(policies, notes), clusters: custom.clusters, notes };
+	return { custom: custom.filters, local: localFilters(policies, options.meshConfig.trustDomain, notes), clusters: custom.clusters, notes };
 }
 

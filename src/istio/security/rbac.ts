@@ -260,7 +260,8 @@ function generate(rule: Rule): JsonObject[] {
  * conditions in the order principals, requestPrincipals, serviceAccounts, namespaces, remoteIpBlocks, ipBlocks, and
  * operation fields as hosts, methods, paths, ports.
  */
-export function rulePolicy(rule: AuthorizationRule, policyNamespace: string): JsonObject {
+export function rulePolicy(rule: AuthorizationRule, policyNamespace: string, trustDomain = 'cluster.local'): JsonObject {
+	const principals = (values: readonly string[] | undefined) => values?.map(value => migrateTrustDomain(value, trustDomain));
 	const basePermission: Rule[] = [];
 	const basePrincipal: Rule[] = [];
 	for (const condition of rule.when ?? []) {
@@ -269,7 +270,8 @@ export function rulePolicy(rule: AuthorizationRule, policyNamespace: string): Js
 			continue;
 		}
 
-		const entry: Rule = { key: condition.key, values: condition.values ?? [], notValues: condition.notValues ?? [], generator };
+		const migrate = condition.key === 'source.principal' ? principals : (values: readonly string[] | undefined) => values;
+		const entry: Rule = { key: condition.key, values: migrate(condition.values) ?? [], notValues: migrate(condition.notValues) ?? [], generator };
 		if (entry.values.length === 0 && entry.notValues.length === 0) {
 			continue;
 		}
@@ -283,18 +285,18 @@ export function rulePolicy(rule: AuthorizationRule, policyNamespace: string): Js
 		}
 	};
 
-	const principals: Rule[][] = (rule.from ?? []).map(({ source }) => {
+	const sources: Rule[][] = (rule.from ?? []).map(({ source }) => {
 		const merged = [...basePrincipal];
 		front(merged, 'source.ip', generators.sourceIp, source.ipBlocks, source.notIpBlocks);
 		front(merged, 'remote.ip', generators.remoteIp, source.remoteIpBlocks, source.notRemoteIpBlocks);
 		front(merged, 'source.namespace', generators.sourceNamespace, source.namespaces, source.notNamespaces);
 		front(merged, 'source.serviceAccount', serviceAccountGenerator(policyNamespace), source.serviceAccounts, source.notServiceAccounts);
 		front(merged, 'request.auth.principal', generators.requestPrincipal, source.requestPrincipals, source.notRequestPrincipals);
-		front(merged, 'source.principal', generators.sourcePrincipal, source.principals, source.notPrincipals);
+		front(merged, 'source.principal', generators.sourcePrincipal, principals(source.principals), principals(source.notPrincipals));
 		return merged;
 	});
-	if (principals.length === 0) {
-		principals.push(basePrincipal);
+	if (sources.length === 0) {
+		sources.push(basePrincipal);
 	}
 
 	const permissions: Rule[][] = (rule.to ?? []).map(({ operation }) => {
@@ -314,7 +316,33 @@ export function rulePolicy(rule: AuthorizationRule, policyNamespace: string): Js
 		const parts = list.flatMap(generate);
 		return wrap(parts.length > 0 ? parts : [{ any: true }]);
 	};
-	return { permissions: permissions.map(list => build(list, and)), principals: principals.map(list => build(list, andIds)) };
+	return { permissions: permissions.map(list => build(list, and)), principals: sources.map(list => build(list, andIds)) };
+}
+
+/** pilot/pkg/security/trustdomain/util.go stringMatch with prefixMatch / suffixMatch (`*` at either end). */
+function trustDomainMatches(a: string, pattern: string): boolean {
+	const prefix = (value: string, of: string) => of.endsWith('*') && value.startsWith(of.slice(0, -1));
+	const suffix = (value: string, of: string) => of.startsWith('*') && value.endsWith(of.slice(1));
+	return a === pattern || pattern === '*' || prefix(a, pattern) || prefix(pattern, a) || suffix(a, pattern) || suffix(pattern, a);
+}
+
+/**
+ * trustdomain/bundle.go ReplaceTrustDomainAliases with the mesh's trust domain and no aliases (model.go
+ * MigrateTrustDomain): a principal `<td>/ns/<ns>/sa/<sa>` whose trust domain is the mesh's or the default
+ * `cluster.local` is rewritten to the mesh's trust domain; anything else stays.
+ */
+export function migrateTrustDomain(principal: string, trustDomain: string): string {
+	const parts = principal.split('/');
+	if (parts.length !== 5 || parts[0] === '*') {
+		return principal;
+	}
+
+	const from = parts[0]!;
+	if (!trustDomainMatches(from, trustDomain) && from !== 'cluster.local') {
+		return principal;
+	}
+
+	return from.startsWith('*') && trustDomain.endsWith(from.slice(1)) ? principal : [trustDomain, ...parts.slice(1)].join('/');
 }
 
 /** builder.go rbacPolicyMatchNever: a policy without rules (an ALLOW that allows nothing). */
