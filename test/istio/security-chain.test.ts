@@ -51,7 +51,7 @@ for (const version of istioVersions) {
 		]);
 		t.deepEqual(resolved.clusters, [{ name: 'outbound|8000||ext-authz.shop.svc.cluster.local', host: '127.0.0.1', port: 9000 }], 'the provider\'s cluster, at the sandbox cluster');
 		const comments = resolved.sidecar.httpFilters.map(filter => filter.comment).join('\n');
-		t.regex(comments, /AuthorizationPolicy shop\/deny \(istio\.resources\[4\]:1\) rules 0\.\.0/, 'each filter names its origin');
+		t.regex(comments, /AuthorizationPolicy shop\/deny \(istio\.resources\[4\]:1\) rule 0/, 'each filter names its origin');
 		t.regex(comments, /RequestAuthentication shop\/jwt \(istio\.resources\[3\]:1\) jwtRules\[0\]/);
 	});
 }

@@ -84,7 +84,7 @@ function addPolicy(set: RuleSet, policy: AuthorizationPolicyResource, custom: { 
 		set.policies[policyName(policy, 0, custom)] = matchNeverPolicy;
 	}
 
-	set.origins.push(`${origin(policy)}${rules.length === 0 ? ' (no rules: matches nothing)' : ` rules 0..${rules.length - 1}`}`);
+	set.origins.push(`${origin(policy)}${rules.length === 0 ? ' (no rules: matches nothing)' : (rules.length === 1 ? ' rule 0' : ` rules 0-${rules.length - 1}`)}`);
 }
 
 const rbacAction = (action: 'ALLOW' | 'DENY' | 'AUDIT'): RbacAction => (action === 'AUDIT' ? 'LOG' : action);

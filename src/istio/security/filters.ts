@@ -44,6 +44,8 @@ export type SecurityFilters = {
 	readonly clusters: ProxyClusterModel[];
 	/** `istiod: …` lines: which policies apply, which not and why, failures istiod would log. */
 	readonly notes: string[];
+	/** One line per security policy for `meshbox render`'s header: `+` applies, `-` does not (and why). */
+	readonly summary: string[];
 };
 
 const isKind = <K extends IstioConfigResource['kind']>(kind: K) => (resource: IstioConfigResource): resource is Extract<IstioConfigResource, { kind: K }> => resource.kind === kind;
@@ -51,11 +53,16 @@ const isKind = <K extends IstioConfigResource['kind']>(kind: K) => (resource: Is
 /** The security filters for one proxy's HTTP listener. */
 export async function securityFilters(input: SecurityFiltersInput): Promise<SecurityFilters> {
 	const notes: string[] = [];
+	const summary: string[] = [];
 	const authz = attachPolicies(input.resources.filter(isKind('AuthorizationPolicy')) as AuthorizationPolicyResource[], input.proxy, input.rootNamespace, 'root-first');
 	const authn = attachPolicies(input.resources.filter(isKind('RequestAuthentication')) as RequestAuthenticationResource[], input.proxy, input.rootNamespace, 'workload-first');
 	for (const outcome of [...authn, ...authz]) {
 		const { resource } = outcome;
-		notes.push(`istiod: ${resource.kind} ${resource.namespace}/${resource.name} (${resource.origin.file}:${resource.origin.line}) ${outcome.applied ? 'applies' : 'does not apply'} to ${input.proxy.name}: ${outcome.reason}`);
+		const name = `${resource.kind} ${resource.namespace}/${resource.name} (${resource.origin.file}:${resource.origin.line})`;
+		notes.push(`istiod: ${name} ${outcome.applied ? 'applies' : 'does not apply'} to ${input.proxy.name}: ${outcome.reason}`);
+		const what = resource.kind === 'AuthorizationPolicy' ? `${resource.spec.action}${resource.spec.provider ? ` (provider ${resource.spec.provider.name})` : ''}, ${resource.spec.rules?.length ?? 0} rule(s)`
+			: `${resource.kind === 'RequestAuthentication' ? resource.spec.jwtRules?.length ?? 0 : 0} jwtRule(s)`;
+		summary.push(`${outcome.applied ? '+' : '-'} ${name}: ${outcome.applied ? what : outcome.reason}`);
 	}
 
 	const jwt = await jwtAuthnFilter(authn.filter(outcome => outcome.applied).map(outcome => outcome.resource), {
@@ -69,7 +76,7 @@ export async function securityFilters(input: SecurityFiltersInput): Promise<Secu
 		notes.push(`istiod: no AuthorizationPolicy applies to ${input.proxy.name}: every request is allowed`);
 	}
 
-	return { extAuthz: built.custom, ...(jwt.filter ? { jwtAuthn: jwt.filter } : {}), rbac: built.local, clusters: built.clusters, notes };
+	return { extAuthz: built.custom, ...(jwt.filter ? { jwtAuthn: jwt.filter } : {}), rbac: built.local, clusters: built.clusters, notes, summary };
 }
 
 /** The PeerAuthentication mode of a workload port (mesh → namespace → workload → port level). */
