@@ -140,3 +140,32 @@ story('a DENY policy applied to a running sidecar refuses the next request; remo
 	await box.applyIstio([probe('authz', 'AUTHZ')], { replace: true });
 	t.is((await box.request('/admin/users')).status, 200);
 });
+
+story('requestPrincipals on upstream Envoy: an ALLOW for one subject; claims reach the app as headers, the token does not', async (t, { sandbox }) => {
+	const box = await sandbox({
+		workload,
+		istio: {
+			resources: [
+				{ apiVersion: 'security.istio.io/v1', kind: 'RequestAuthentication', metadata: { name: 'jwt', namespace: 'shop' },
+					spec: { jwtRules: [{ issuer, jwks, fromHeaders: [{ name: 'x-jwt', prefix: 'Token ' }], outputClaimToHeaders: [{ header: 'x-user', claim: 'sub' }] }] } },
+				{ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'only-alice', namespace: 'shop' },
+					spec: { rules: [{ from: [{ source: { requestPrincipals: [`${issuer}/alice`] } }], when: [{ key: 'request.auth.claims[role]', values: ['admin'] }] }] } },
+			],
+		},
+	});
+
+	const alice = await box.request('/orders', { headers: { 'x-jwt': `Token ${signJwt({ iss: issuer, sub: 'alice', role: 'admin' })}` } });
+	t.is(alice.status, 200);
+	const [seen] = await box.upstream.requests();
+	t.is(seen?.headers['x-user'], 'alice', 'outputClaimToHeaders');
+	t.false(seen !== undefined && 'x-jwt' in seen.headers, 'without forwardOriginalToken jwt_authn removes the token');
+
+	const notAdmin = await box.request('/orders', { headers: { 'x-jwt': `Token ${signJwt({ iss: issuer, sub: 'alice', role: 'viewer' })}` } });
+	t.is(notAdmin.status, 403, 'request.auth.claims[role] must be admin');
+	const bob = await box.request('/orders', { headers: { 'x-jwt': `Token ${signJwt({ iss: issuer, sub: 'bob', role: 'admin' })}` } });
+	t.is(bob.status, 403);
+	t.is(bob.body, 'RBAC: access denied');
+	const anonymous = await box.request('/orders');
+	t.is(anonymous.status, 403, 'no token: jwt_authn lets it through, the ALLOW policy matches nothing');
+	t.is(await box.upstream.hits(), 1);
+});
