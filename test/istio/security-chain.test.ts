@@ -176,3 +176,14 @@ test('principals of the default trust domain follow meshConfig.trustDomain (trus
 	t.true(text.includes('"safe_regex":{"regex":"spiffe://.*/ns/a/sa/b"}'));
 	t.false(text.includes('spiffe://cluster.local/'));
 });
+
+test('1.30 refuses provider names that cannot go into metadata keys: the CUSTOM rules become a deny; 1.29 takes them', async t => {
+	const config = resources([policy('ext', { action: 'CUSTOM', provider: { name: 'Ext_Authz' }, rules: [{ to: [{ operation: { paths: ['/private'] } }] }] })]);
+	const meshConfig = { ...defaultMeshConfig, extensionProviders: [{ name: 'Ext_Authz', envoyExtAuthzHttp: { service: 'ext-authz.shop.svc.cluster.local', port: 8000 } }] };
+	const lookupService = () => ({ hostname: 'ext-authz.shop.svc.cluster.local', cluster: 'outbound|8000||ext-authz.shop.svc.cluster.local', endpoints: [] });
+	const build = async (version: IstioVersion) => securityFilters({ port: 8080, resources: config, meshConfig, rootNamespace: 'istio-system', lookupService, traits: versionTraits(version), proxy: { ...workload, kind: 'sidecar', name: 'shop' } });
+	const newer = await build('1.30');
+	t.deepEqual(names(newer.extAuthz), ['envoy.filters.http.rbac']);
+	t.true(newer.notes.some(note => note.includes('invalid provider name "Ext_Authz": uppercase letters not allowed')), newer.notes.join('\n'));
+	t.deepEqual(names((await build('1.29')).extAuthz), ['envoy.filters.http.rbac', 'envoy.filters.http.ext_authz']);
+});

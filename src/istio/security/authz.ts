@@ -144,6 +144,12 @@ function resolveProviders(meshConfig: MeshConfigSpec, options: AuthzOptions): Ma
 			errors.push(`extension provider name must be unique, found duplicate: ${provider.name}`);
 		}
 
+		// 1.30 (extauthz.go validateProviderName): the name goes into metadata keys and policy names.
+		const nameProblem = customNamesProvider(options.traits) && provider.name !== '' ? providerNameError(provider.name) : undefined;
+		if (nameProblem) {
+			errors.push(`invalid provider name ${JSON.stringify(provider.name)}: ${nameProblem}`);
+		}
+
 		if ('other' in provider) {
 			return;
 		}
@@ -156,6 +162,24 @@ function resolveProviders(meshConfig: MeshConfigSpec, options: AuthzOptions): Ma
 		resolved.set(provider.name, errors.length > 0 ? { error: errors.join('; ') } : built);
 	});
 	return resolved;
+}
+
+function providerNameError(name: string): string | undefined {
+	if (name.length > 63) {
+		return `provider name too long (max 63 characters): ${name.length}`;
+	}
+
+	for (const [index, character] of [...name].entries()) {
+		if (/[A-Z]/.test(character)) {
+			return `uppercase letters not allowed (use lowercase): character '${character}' at position ${index}`;
+		}
+
+		if (!/[a-z0-9-]/.test(character)) {
+			return `invalid character '${character}' at position ${index} (only lowercase letters, digits, and hyphens allowed)`;
+		}
+	}
+
+	return name.startsWith('-') || name.endsWith('-') ? 'provider name cannot start or end with hyphen' : undefined;
 }
 
 function lookup(service: string, port: number, options: AuthzOptions, grpc: boolean): { hostname: string; cluster: ProxyClusterModel } | string {
