@@ -350,9 +350,3 @@ export const matchNeverPolicy: JsonObject = {
 	permissions: [{ not_rule: { any: true } }],
 	principals: [{ not_id: { any: true } }],
 };
-
-/** Which keys a `when` condition may use (security.go ValidateAttribute); undefined when istiod generates it. */
-export function unsupportedConditionKey(key: string): boolean {
-	return conditionGenerator(key, '') === undefined;
-}
-
