@@ -9,6 +9,8 @@ export const typeUrls = {
 	cluster: `${prefix}envoy.config.cluster.v3.Cluster`,
 	routeConfiguration: `${prefix}envoy.config.route.v3.RouteConfiguration`,
 	extensionConfig: `${prefix}envoy.config.core.v3.TypedExtensionConfig`,
+	/** SDS (src/xds/secret-streams.ts), and gateway credentials over ADS. */
+	secret: `${prefix}envoy.extensions.transport_sockets.tls.v3.Secret`,
 	hcm: `${prefix}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`,
 	httpWasm: `${prefix}envoy.extensions.filters.http.wasm.v3.Wasm`,
 	networkWasm: `${prefix}envoy.extensions.filters.network.wasm.v3.Wasm`,

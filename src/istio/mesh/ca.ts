@@ -24,15 +24,13 @@ import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import type { ProxySecretModel } from '../../config/model.ts';
 import { MeshboxError } from '../../errors.ts';
+import { rootSecretName, workloadSecretName } from './tls.ts';
 
 x509.cryptoProvider.set(webcrypto);
 
 /** istiod's default trust domain (meshConfig.trustDomain). */
 export const defaultTrustDomain = 'cluster.local';
 
-/** SDS resource names istio-agent serves (pkg/model/authentication.go SDSDefaultResourceName, SDSRootResourceName). */
-export const workloadSecretName = 'default';
-export const rootSecretName = 'ROOTCA';
 
 const keyAlgorithm: webcrypto.EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };
 const signingAlgorithm: webcrypto.EcdsaParams = { name: 'ECDSA', hash: 'SHA-256' };

@@ -6,20 +6,27 @@
 import type { ProxySecretModel } from '../../config/model.ts';
 import { MeshboxError } from '../../errors.ts';
 import type { JsonObject } from '../../util/json.ts';
-import { rootSecretName, workloadSecretName } from './ca.ts';
+import { typeUrls } from '../../envoy/type-urls.ts';
 
 const prefix = 'type.googleapis.com/';
 /** Envoy's type URLs of the TLS transport socket and its secrets (api/envoy/extensions/transport_sockets/tls/v3). */
 export const tlsTypeUrls = {
 	downstreamTlsContext: `${prefix}envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext`,
 	upstreamTlsContext: `${prefix}envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext`,
-	secret: `${prefix}envoy.extensions.transport_sockets.tls.v3.Secret`,
+	secret: typeUrls.secret,
 	rawBuffer: `${prefix}envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer`,
 	tlsInspector: `${prefix}envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector`,
 } as const;
 
 /** pkg/model/authentication.go SDSClusterName: the bootstrap's static cluster to istio-agent's SDS server. */
 export const sdsClusterName = 'sds-grpc';
+
+/**
+ * SDS resource names istio-agent serves (pkg/model/authentication.go SDSDefaultResourceName, SDSRootResourceName).
+ * Here rather than in ./ca.ts so that rendering a proxy does not load the certificate library.
+ */
+export const workloadSecretName = 'default';
+export const rootSecretName = 'ROOTCA';
 
 /** pilot/pkg/networking/util/util.go: what a sidecar's upstream mTLS offers (metadata exchange on: ALPNInMeshWithMxc). */
 export const alpnInMeshWithMxc = ['istio-peer-exchange', 'istio'] as const;
