@@ -28,6 +28,7 @@ import { MeshCa, spiffeId, workloadSecrets } from '../../src/istio/mesh/ca.ts';
 import {
 	autoMtlsTransportSocketMatches,
 	envoySecret,
+	gatewayTransportSocket,
 	inboundFilterChainMatches,
 	inboundListenerFilters,
 	istioMutualSni,
@@ -84,7 +85,12 @@ async function envoyOnPlane(t: ExecutionContext, model: SandboxModel): Promise<{
 
 /** An inbound listener as istiod builds one HTTP port's chains for `mode`, answering with the caller's URI SAN. */
 function inboundListener(name: string, port: number, mode: PeerAuthenticationMode): JsonObject {
-	const chains = inboundFilterChainMatches(mode).map((chain, index) => ({
+	return answeringListener(name, port, inboundFilterChainMatches(mode));
+}
+
+/** A listener whose chains answer 200 with the caller's URI SAN and whether the chain terminated TLS. */
+function answeringListener(name: string, port: number, matches: ReadonlyArray<{ readonly match: JsonObject; readonly transportSocket?: JsonObject }>): JsonObject {
+	const chains = matches.map((chain, index) => ({
 		name: `${name}-${index}`,
 		filter_chain_match: chain.match,
 		...(chain.transportSocket ? { transport_socket: chain.transportSocket } : {}),
@@ -175,7 +181,7 @@ function snapshot(ports: Ports, secrets: readonly ProxySecretModel[], ownId: str
 type Answer = { status: number; headers: http.IncomingHttpHeaders; peerCertificate?: X509Certificate };
 
 /** One request straight to a TLS listener, with a client certificate or without; the server's certificate comes back. */
-function tlsRequest(port: number, client: { cert?: string; key?: string; ca: string }): Promise<Answer> {
+function tlsRequest(port: number, client: { cert?: string; key?: string; ca: string; servername?: string }): Promise<Answer> {
 	return new Promise((resolve, reject) => {
 		const request = https.request({
 			host: '127.0.0.1',
@@ -184,7 +190,8 @@ function tlsRequest(port: number, client: { cert?: string; key?: string; ca: str
 			...client,
 			agent: false,
 			// A SPIFFE certificate names no host: the test checks its URI SAN itself, as Envoy does (match_subject_alt_names).
-			checkServerIdentity: () => undefined,
+			// With a server name (a gateway's host), Node checks the certificate's DNS names as any HTTPS client does.
+			...(client.servername ? {} : { checkServerIdentity: () => undefined }),
 			timeout: 5000,
 		}, response => {
 			const raw = (response.socket as TLSSocket).getPeerX509Certificate();
@@ -287,4 +294,35 @@ test('mesh mTLS over SDS on a real Envoy: CA-issued clients get in, others are r
 	t.not(afterRotation.peerCertificate?.serialNumber, servedSerial, 'the rotated certificate serves');
 	t.true(afterRotation.peerCertificate?.verify(new X509Certificate(rotatedCa.rootCertificate).publicKey), 'signed by the new root');
 	t.is((await plainRequest(ports.outbound)).headers['x-peer-uri-san'], ownId, 'sidecar to sidecar works after the rotation');
+});
+
+test('an Istio Gateway HTTPS server: its credentialName comes over ADS as istiod serves it (kubernetes://), SIMPLE and MUTUAL', async t => {
+	const model = await proxyModel();
+	const { plane } = await envoyOnPlane(t, { ...model, proxy: { ...model.proxy!, role: 'router', name: 'istio-ingressgateway', namespace: 'istio-system' } });
+	const ca = await MeshCa.create();
+	const server = await ca.issueServer({ dnsNames: ['my-app.example.com'] });
+	const [simplePort, mutualPort] = [await freePort(), await freePort()];
+	const result = await plane.push(snapshotOf({
+		listeners: [
+			answeringListener('0.0.0.0_8443', simplePort, [{ match: {}, transportSocket: gatewayTransportSocket('my-app-cert', 'SIMPLE') }]),
+			answeringListener('0.0.0.0_9443', mutualPort, [{ match: {}, transportSocket: gatewayTransportSocket('my-app-cert', 'MUTUAL') }]),
+		],
+		clusters: [],
+		extensionConfigs: [],
+		secrets: [
+			envoySecret({ name: 'kubernetes://my-app-cert', certificateChain: server.certificateChain, privateKey: server.privateKey }),
+			envoySecret({ name: 'kubernetes://my-app-cert-cacert', trustedCa: ca.rootCertificate }),
+		],
+	}));
+	t.deepEqual(result.rejections, []);
+
+	const simple = await eventually(() => tlsRequest(simplePort, { ca: ca.rootCertificate, servername: 'my-app.example.com' }), answer => answer.status === 200);
+	t.is(simple.status, 200, 'an HTTPS client that trusts the mesh root and checks the host gets through');
+	t.is(simple.peerCertificate?.subjectAltName, 'DNS:my-app.example.com');
+
+	const client = await ca.issueWorkload({ namespace: 'default', serviceAccount: 'outside' });
+	const mutual = await eventually(() => tlsRequest(mutualPort, { ca: ca.rootCertificate, servername: 'my-app.example.com', cert: client.certificateChain, key: client.privateKey }), answer => answer.status === 200);
+	t.is(mutual.headers['x-peer-uri-san'], 'spiffe://cluster.local/ns/default/sa/outside', 'MUTUAL validates the client against kubernetes://my-app-cert-cacert');
+	await t.throwsAsync(tlsRequest(mutualPort, { ca: ca.rootCertificate, servername: 'my-app.example.com' }), undefined, 'MUTUAL refuses a client without a certificate');
+	t.deepEqual([...(plane.accepted().get(typeUrls.secret)?.keys() ?? [])].sort(), ['kubernetes://my-app-cert', 'kubernetes://my-app-cert-cacert'], 'Envoy asked for (and accepted) the credentials over ADS');
 });
