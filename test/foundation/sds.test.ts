@@ -144,6 +144,7 @@ function outboundListener(port: number): JsonObject {
 							domains: ['*'],
 							routes: [
 								{ match: { prefix: '/wrong-san' }, route: { cluster: 'outbound|8080||wrong-san' } },
+								{ match: { prefix: '/permissive' }, route: { cluster: 'outbound|8080||permissive' } },
 								{ match: { prefix: '/' }, route: { cluster: `outbound|8080||${serverHost}` } },
 							],
 						}],
@@ -172,7 +173,11 @@ function meshCluster(name: string, port: number, subjectAltNames: readonly strin
 function snapshot(ports: Ports, secrets: readonly ProxySecretModel[], ownId: string) {
 	return snapshotOf({
 		listeners: [inboundListener('virtualInbound', ports.inbound, 'STRICT'), inboundListener('permissive', ports.permissive, 'PERMISSIVE'), outboundListener(ports.outbound)],
-		clusters: [meshCluster(`outbound|8080||${serverHost}`, ports.inbound, [ownId]), meshCluster('outbound|8080||wrong-san', ports.inbound, ['spiffe://cluster.local/ns/default/sa/someone-else'])],
+		clusters: [
+			meshCluster(`outbound|8080||${serverHost}`, ports.inbound, [ownId]),
+			meshCluster('outbound|8080||wrong-san', ports.inbound, ['spiffe://cluster.local/ns/default/sa/someone-else']),
+			meshCluster('outbound|8080||permissive', ports.permissive, [ownId]),
+		],
 		extensionConfigs: [],
 		secrets: secrets.map(envoySecret),
 	});
@@ -274,6 +279,8 @@ test('mesh mTLS over SDS on a real Envoy: CA-issued clients get in, others are r
 	const viaMesh = await eventually(() => plainRequest(ports.outbound), answer => answer.status === 200);
 	t.is(viaMesh.headers['x-peer-uri-san'], ownId, 'the inbound side sees the calling proxy\'s SPIFFE id');
 	t.is(viaMesh.headers['x-tls'], 'mtls');
+	const permissiveMtls = await plainRequest(ports.outbound, '/permissive');
+	t.deepEqual([permissiveMtls.headers['x-tls'], permissiveMtls.headers['x-peer-uri-san']], ['mtls', ownId], 'a sidecar\'s mTLS (ALPN istio) takes PERMISSIVE\'s TLS chain');
 	const wrongSan = await plainRequest(ports.outbound, '/wrong-san');
 	t.is(wrongSan.status, 503, 'an upstream whose SPIFFE id is not the expected one is refused (match_subject_alt_names)');
 
