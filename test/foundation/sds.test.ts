@@ -244,6 +244,17 @@ async function eventually<T>(attempt: () => Promise<T>, check: (value: T) => boo
 	return last;
 }
 
+test('only a mesh proxy\'s bootstrap has istio-agent\'s sds-grpc cluster, pointing at the control plane over HTTP/2', async t => {
+	const placement: Placement = { listener: { address: '127.0.0.1', port: 0 }, admin: { address: '127.0.0.1', port: 0 }, upstream: { address: '127.0.0.1', port: 9 }, wasmPath: () => '' };
+	const staticClusters = (model: SandboxModel) => ((buildAdsBootstrap(model, placement, { address: '127.0.0.1', port: 18000 }).static_resources as JsonObject).clusters as JsonObject[]);
+	const proxy = staticClusters(await proxyModel());
+	const sds = proxy.find(cluster => cluster.name === 'sds-grpc');
+	t.truthy(sds);
+	t.true(JSON.stringify(sds?.load_assignment).includes('"port_value":18000'));
+	t.truthy(JSON.stringify(sds?.typed_extension_protocol_options).includes('http2_protocol_options'));
+	t.false(staticClusters(await modelFromSpec({}, { baseDir: repoRoot })).some(cluster => cluster.name === 'sds-grpc'), 'a plain sandbox has none');
+});
+
 test('mesh mTLS over SDS on a real Envoy: CA-issued clients get in, others are refused, the caller is its SPIFFE id, a refused secret keeps the last good one', async t => {
 	const model = await proxyModel();
 	const { plane, admin, events } = await envoyOnPlane(t, model);
