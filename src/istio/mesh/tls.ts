@@ -178,8 +178,11 @@ export function inboundFilterChainMatches(mode: PeerAuthenticationMode, destinat
 /**
  * The listener filters istiod derives from the chains (listener_inbound.go populateListenerFilters): the TLS
  * inspector once any chain matches `transport_protocol: tls` (it is what sets the transport protocol and the
- * ALPN the matches read). The HTTP inspector is only for chains matching plain-text ALPNs (`http/1.1`, `h2c`),
- * which istiod's HTTP port chains do not; nor do these.
+ * ALPN the matches read). istiod's virtualInbound also carries passthrough chains, so with mTLS on the inspector
+ * runs for every port, and ports whose chains need none are listed in its `filter_disabled`
+ * (buildTLSInspector); meshbox runs it on every port: on a plain-text connection it only finds `raw_buffer`.
+ * The HTTP inspector is only for chains matching plain-text ALPNs (`http/1.1`, `h2c`), which istiod's chains
+ * of a declared HTTP port do not; nor do these.
  */
 export function inboundListenerFilters(chains: readonly { readonly match?: JsonObject }[]): JsonObject[] {
 	return chains.some(chain => chain.match?.transport_protocol === 'tls') ? [tlsInspectorFilter] : [];
