@@ -11,6 +11,11 @@ export const typeUrls = {
 	extensionConfig: `${prefix}envoy.config.core.v3.TypedExtensionConfig`,
 	/** SDS (src/xds/secret-streams.ts), and gateway credentials over ADS. */
 	secret: `${prefix}envoy.extensions.transport_sockets.tls.v3.Secret`,
+	/** A mesh proxy's TLS (src/istio/mesh/tls.ts). */
+	downstreamTlsContext: `${prefix}envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext`,
+	upstreamTlsContext: `${prefix}envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext`,
+	rawBuffer: `${prefix}envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer`,
+	tlsInspector: `${prefix}envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector`,
 	hcm: `${prefix}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`,
 	httpWasm: `${prefix}envoy.extensions.filters.http.wasm.v3.Wasm`,
 	networkWasm: `${prefix}envoy.extensions.filters.network.wasm.v3.Wasm`,

@@ -16,10 +16,10 @@ import {
 	istioMutualSni,
 	outboundMtlsTransportSocket,
 	sdsSecretConfig,
-	tlsTypeUrls,
 } from '../../src/istio/mesh/tls.ts';
 import { MeshboxError } from '../../src/errors.ts';
 import { envoySchemas } from '../../src/xds/protobuf.ts';
+import { typeUrls } from '../../src/envoy/type-urls.ts';
 import type { JsonObject } from '../../src/util/json.ts';
 
 test('a workload certificate is what istiod signs for istio-agent: the SPIFFE id as the only (critical) SAN, empty subject, 24 h, signed by the root', async t => {
@@ -124,7 +124,7 @@ test('every TLS context and secret is a message of Envoy\'s API (encoded by its 
 		.map((chain, index) => ({ name: `c${index}`, filter_chain_match: chain.match, ...(chain.transportSocket ? { transport_socket: chain.transportSocket } : {}) }));
 	t.notThrows(() => schemas.encodeAny({ '@type': 'type.googleapis.com/envoy.config.listener.v3.Listener', name: 'l', listener_filters: inboundListenerFilters(chains.map(chain => ({ match: chain.filter_chain_match }))), filter_chains: chains }));
 	for (const secret of await workloadSecrets(ca, 'default', 'a')) {
-		t.notThrows(() => schemas.encodeAny({ '@type': tlsTypeUrls.secret, ...envoySecret(secret) }));
+		t.notThrows(() => schemas.encodeAny({ '@type': typeUrls.secret, ...envoySecret(secret) }));
 	}
 });
 

@@ -8,16 +8,6 @@ import { MeshboxError } from '../../errors.ts';
 import type { JsonObject } from '../../util/json.ts';
 import { typeUrls } from '../../envoy/type-urls.ts';
 
-const prefix = 'type.googleapis.com/';
-/** Envoy's type URLs of the TLS transport socket and its secrets (api/envoy/extensions/transport_sockets/tls/v3). */
-export const tlsTypeUrls = {
-	downstreamTlsContext: `${prefix}envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext`,
-	upstreamTlsContext: `${prefix}envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext`,
-	secret: typeUrls.secret,
-	rawBuffer: `${prefix}envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer`,
-	tlsInspector: `${prefix}envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector`,
-} as const;
-
 /** pkg/model/authentication.go SDSClusterName: the bootstrap's static cluster to istio-agent's SDS server. */
 export const sdsClusterName = 'sds-grpc';
 
@@ -51,12 +41,12 @@ const supportedCiphers = [
 ] as const;
 
 /** pilot/pkg/xds/filters/filters.go RawBufferTransportSocket. */
-export const rawBufferTransportSocket: JsonObject = { name: 'envoy.transport_sockets.raw_buffer', typed_config: { '@type': tlsTypeUrls.rawBuffer } };
+export const rawBufferTransportSocket: JsonObject = { name: 'envoy.transport_sockets.raw_buffer', typed_config: { '@type': typeUrls.rawBuffer } };
 
 /** pilot/pkg/xds/filters/filters.go TLSInspector (512-byte first read: istiod's, Envoy's default is 64 KiB). */
 export const tlsInspectorFilter: JsonObject = {
 	name: 'envoy.filters.listener.tls_inspector',
-	typed_config: { '@type': tlsTypeUrls.tlsInspector, initial_read_buffer_size: 512 },
+	typed_config: { '@type': typeUrls.tlsInspector, initial_read_buffer_size: 512 },
 };
 
 /**
@@ -130,7 +120,7 @@ function tlsTransportSocket(typeUrl: string, context: JsonObject): JsonObject {
  * interfere with HTTP/2 negotiation), TLS 1.2–1.3 with istiod's cipher suites.
  */
 export function inboundMtlsTransportSocket(): JsonObject {
-	return tlsTransportSocket(tlsTypeUrls.downstreamTlsContext, {
+	return tlsTransportSocket(typeUrls.downstreamTlsContext, {
 		common_tls_context: meshCommonTlsContext(alpnHttp, {
 			cipher_suites: [...supportedCiphers],
 			tls_minimum_protocol_version: 'TLSv1_2',
@@ -196,7 +186,7 @@ export function inboundListenerFilters(chains: readonly { readonly match?: JsonO
  * (+ `h2` for an HTTP/2 cluster), TLS 1.2–1.3 (defaultUpstreamCommonTLSContext).
  */
 export function outboundMtlsTransportSocket({ sni, subjectAltNames, http2 = false }: { sni: string; subjectAltNames: readonly string[]; http2?: boolean }): JsonObject {
-	return tlsTransportSocket(tlsTypeUrls.upstreamTlsContext, {
+	return tlsTransportSocket(typeUrls.upstreamTlsContext, {
 		common_tls_context: meshCommonTlsContext(http2 ? alpnInMeshH2WithMxc : alpnInMeshWithMxc, {
 			tls_minimum_protocol_version: 'TLSv1_2',
 			tls_maximum_protocol_version: 'TLSv1_3',
@@ -242,7 +232,7 @@ export function gatewayTransportSocket(credentialName: string, mode: 'SIMPLE' | 
 			},
 		} : {}),
 	};
-	return tlsTransportSocket(tlsTypeUrls.downstreamTlsContext, { common_tls_context: common, require_client_certificate: mode === 'MUTUAL' });
+	return tlsTransportSocket(typeUrls.downstreamTlsContext, { common_tls_context: common, require_client_certificate: mode === 'MUTUAL' });
 }
 
 /**
