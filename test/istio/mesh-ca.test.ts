@@ -55,6 +55,23 @@ test('workloadSecrets: `default` (certificate and key) and `ROOTCA` (trust bundl
 	t.is(spiffeId(ca.trustDomain, { namespace: 'default', serviceAccount: 'server' }), 'spiffe://cluster.local/ns/default/sa/server');
 });
 
+test('a cached certificate is issued again once half its lifetime passed, as istio-agent rotates it', async t => {
+	const ca = await MeshCa.create();
+	const first = await ca.issueWorkload({ namespace: 'default', serviceAccount: 'long-lived' });
+	const realNow = Date.now;
+	try {
+		// 11 h later: still the same; 13 h later (past 12 h, SECRET_GRACE_PERIOD_RATIO 0.5 of 24 h): a new one.
+		Date.now = () => realNow() + 11 * 3_600_000;
+		t.is((await ca.issueWorkload({ namespace: 'default', serviceAccount: 'long-lived' })).certificateChain, first.certificateChain);
+		Date.now = () => realNow() + 13 * 3_600_000;
+		const renewed = await ca.issueWorkload({ namespace: 'default', serviceAccount: 'long-lived' });
+		t.not(renewed.certificateChain, first.certificateChain);
+		t.true(Date.parse(new X509Certificate(renewed.certificateChain).validTo) > Date.parse(new X509Certificate(first.certificateChain).validTo), 'valid for longer');
+	} finally {
+		Date.now = realNow;
+	}
+});
+
 test('issueServer: a server certificate for a gateway\'s hosts, signed by the mesh root', async t => {
 	const ca = await MeshCa.create();
 	const issued = await ca.issueServer({ dnsNames: ['my-app.example.com', '*.example.com'] });

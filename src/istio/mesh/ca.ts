@@ -66,8 +66,8 @@ const kubeName = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 export class MeshCa {
 	/** Issued leaves by identity: a mesh resolved again (applyIstio, `up --watch`) serves the same secrets, so SDS sends nothing new. */
-	private readonly workloads = new Map<string, Promise<IssuedCertificate>>();
-	private readonly servers = new Map<string, Promise<IssuedCertificate>>();
+	private readonly workloads = new Map<string, CachedCertificate>();
+	private readonly servers = new Map<string, CachedCertificate>();
 
 	private constructor(
 		readonly trustDomain: string,
@@ -189,15 +189,31 @@ export async function workloadSecrets(ca: MeshCa, namespace: string, serviceAcco
 	];
 }
 
-function memo<T>(cache: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
-	let value = cache.get(key);
-	if (!value) {
-		value = make();
-		value.catch(() => cache.delete(key));
-		cache.set(key, value);
+/** An issued certificate, and when to issue it again. */
+type CachedCertificate = { readonly issued: Promise<IssuedCertificate>; readonly renewAt: number };
+
+/**
+ * istio-agent asks for a new certificate once half its lifetime passed (SECRET_GRACE_PERIOD_RATIO 0.5,
+ * security/pkg/nodeagent/cache/secretcache.go rotateTime): so does a cached one, so a process that lives longer
+ * than a day (`meshbox up`) never serves an expired certificate when it resolves its mesh again.
+ */
+const renewAfterMs = workloadTtlMs / 2;
+
+function memo(cache: Map<string, CachedCertificate>, key: string, make: () => Promise<IssuedCertificate>): Promise<IssuedCertificate> {
+	const cached = cache.get(key);
+	if (cached && Date.now() < cached.renewAt) {
+		return cached.issued;
 	}
 
-	return value;
+	const issued = make();
+	// A failure is not cached: the next call tries again.
+	issued.catch(() => {
+		if (cache.get(key)?.issued === issued) {
+			cache.delete(key);
+		}
+	});
+	cache.set(key, { issued, renewAt: Date.now() + renewAfterMs });
+	return issued;
 }
 
 /** A positive 128-bit serial number, as istiod's genSerialNum (hex; the top bit clear so DER needs no sign byte). */
