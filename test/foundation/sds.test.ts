@@ -11,6 +11,7 @@
 import { X509Certificate } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,7 +24,7 @@ import { buildAdsBootstrap, type Placement } from '../../src/envoy/bootstrap.ts'
 import { envoyArguments } from '../../src/envoy/command-line.ts';
 import { provisionEnvoy } from '../../src/envoy/provision.ts';
 import { renderBootstrapYaml } from '../../src/envoy/render.ts';
-import { typeUrls } from '../../src/envoy/type-urls.ts';
+import { messageNameOf, typeUrls } from '../../src/envoy/type-urls.ts';
 import { MeshCa, spiffeId, workloadSecrets } from '../../src/istio/mesh/ca.ts';
 import {
 	autoMtlsTransportSocketMatches,
@@ -39,6 +40,8 @@ import {
 import type { JsonObject } from '../../src/util/json.ts';
 import { EnvoyProcess } from '../../src/runtime/local/envoy-process.ts';
 import { ControlPlane, snapshotOf } from '../../src/xds/control-plane.ts';
+import { envoySchemas } from '../../src/xds/protobuf.ts';
+import { sdsMethodPath } from '../../src/xds/secret-streams.ts';
 import { repoRoot } from '../helpers/paths.ts';
 import { freePort } from '../helpers/ports.ts';
 
@@ -343,4 +346,107 @@ test('an Istio Gateway HTTPS server: its credentialName comes over ADS as istiod
 	t.is(mutual.headers['x-peer-uri-san'], 'spiffe://cluster.local/ns/default/sa/outside', 'MUTUAL validates the client against kubernetes://my-app-cert-cacert');
 	await t.throwsAsync(tlsRequest(mutualPort, { ca: ca.rootCertificate, servername: 'my-app.example.com' }), undefined, 'MUTUAL refuses a client without a certificate');
 	t.deepEqual([...(plane.accepted().get(typeUrls.secret)?.keys() ?? [])].sort(), ['kubernetes://my-app-cert', 'kubernetes://my-app-cert-cacert'], 'Envoy asked for (and accepted) the credentials over ADS');
+});
+
+/** Envoy's side of one SDS stream, by hand (gRPC framing on node:http2): requests out, responses in order. */
+async function sdsClient(t: ExecutionContext, port: number) {
+	const schemas = envoySchemas();
+	const session = http2.connect(`http://127.0.0.1:${port}`);
+	session.on('error', () => undefined);
+	t.teardown(() => {
+		session.destroy();
+	});
+	const stream = session.request({ ':method': 'POST', ':path': sdsMethodPath, 'content-type': 'application/grpc', te: 'trailers' });
+	stream.on('error', () => undefined);
+	type Response = { version: string; nonce: string; secrets: JsonObject[] };
+	const received: Response[] = [];
+	const waiting: Array<(response: Response) => void> = [];
+	let buffered = Buffer.alloc(0);
+	stream.on('data', (chunk: Buffer) => {
+		buffered = Buffer.concat([buffered, chunk]);
+		while (buffered.length >= 5 && buffered.length >= 5 + buffered.readUInt32BE(1)) {
+			const message = schemas.decode('envoy.service.discovery.v3.DiscoveryResponse', buffered.subarray(5, 5 + buffered.readUInt32BE(1))) as { version_info: string; nonce: string; resources?: Array<{ value: Uint8Array }> };
+			buffered = buffered.subarray(5 + buffered.readUInt32BE(1));
+			const response = { version: message.version_info, nonce: message.nonce, secrets: (message.resources ?? []).map(any => schemas.decode(messageNameOf(typeUrls.secret), any.value) as JsonObject) };
+			const next = waiting.shift();
+			if (next) {
+				next(response);
+			} else {
+				received.push(response);
+			}
+		}
+	});
+	return {
+		send(request: { names: string[]; nonce?: string; error?: string }): void {
+			const body = schemas.encodeObject('envoy.service.discovery.v3.DiscoveryRequest', {
+				type_url: typeUrls.secret,
+				resource_names: request.names,
+				...(request.nonce ? { response_nonce: request.nonce } : {}),
+				...(request.error ? { error_detail: { code: 3, message: request.error } } : {}),
+			});
+			const frame = Buffer.alloc(5 + body.length);
+			frame.writeUInt32BE(body.length, 1);
+			frame.set(body, 5);
+			stream.write(frame);
+		},
+		next(): Promise<Response> {
+			const ready = received.shift();
+			return ready ? Promise.resolve(ready) : new Promise(resolve => waiting.push(resolve));
+		},
+		end(): void {
+			stream.close();
+		},
+	};
+}
+
+test('the SDS server: each stream gets the secrets it names, a NACKed secret is not sent again, a push waits for the subscribed streams only while they last', async t => {
+	const plane = await ControlPlane.start();
+	t.teardown(() => plane.stop());
+	const ca = await MeshCa.create();
+	const generation = async (serviceAccount: string) => workloadSecrets(ca, 'default', serviceAccount);
+	const push = async (secrets: readonly ProxySecretModel[]) => plane.push(snapshotOf({ listeners: [], clusters: [], extensionConfigs: [], secrets: secrets.map(envoySecret) }));
+	// Decoded protobuf: `inline_bytes` is the PEM's bytes.
+	const certificateOf = (secret: JsonObject | undefined): string | undefined => {
+		const bytes = ((secret?.tls_certificate as JsonObject | undefined)?.certificate_chain as { inline_bytes?: Uint8Array } | undefined)?.inline_bytes;
+		return bytes ? Buffer.from(bytes).toString() : undefined;
+	};
+
+	const v1 = await generation('one');
+	t.deepEqual((await push(v1)).rejections, [], 'no stream yet: nothing to wait for');
+	const workload = await sdsClient(t, plane.port);
+	const roots = await sdsClient(t, plane.port);
+	workload.send({ names: ['default'] });
+	roots.send({ names: ['ROOTCA'] });
+	const first = await workload.next();
+	t.deepEqual(first.secrets.map(secret => secret.name), ['default'], 'a stream gets only the secret it names');
+	t.is(certificateOf(first.secrets[0]), v1[0]!.certificateChain);
+	const root = await roots.next();
+	t.deepEqual(root.secrets.map(secret => secret.name), ['ROOTCA']);
+	workload.send({ names: ['default'], nonce: first.nonce });
+	roots.send({ names: ['ROOTCA'], nonce: root.nonce });
+
+	// A new certificate: only the `default` stream is sent it, and the push waits for its answer, a NACK here.
+	const v2 = [(await generation('two'))[0]!, v1[1]!];
+	const refusedPush = push(v2);
+	const second = await workload.next();
+	t.is(certificateOf(second.secrets[0]), v2[0]!.certificateChain);
+	workload.send({ names: ['default'], nonce: second.nonce, error: 'Failed to load certificate chain' });
+	const refused = await refusedPush;
+	t.deepEqual(refused.rejections.map(rejection => rejection.typeUrl), [typeUrls.secret]);
+	t.regex(refused.rejections[0]!.message, /default: Failed to load certificate chain/);
+
+	// The next message on that stream is the next change, not the refused certificate again.
+	const v3 = [(await generation('three'))[0]!, v1[1]!];
+	const acceptedPush = push(v3);
+	const third = await workload.next();
+	t.is(certificateOf(third.secrets[0]), v3[0]!.certificateChain, 'the NACKed certificate was not resent');
+	workload.send({ names: ['default'], nonce: third.nonce });
+	t.deepEqual((await acceptedPush).rejections, []);
+
+	// A stream that ends without answering does not hold a push.
+	const v4 = [(await generation('four'))[0]!, v1[1]!];
+	const unanswered = push(v4);
+	await workload.next();
+	workload.end();
+	t.deepEqual((await unanswered).rejections, [], 'settles once the stream is gone');
 });
