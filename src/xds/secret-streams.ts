@@ -113,6 +113,12 @@ export class SecretStreams {
 		state.subscribed = names;
 		if (request.response_nonce && state.sentNonce !== undefined && request.response_nonce === state.sentNonce) {
 			this.settle(state, request);
+		} else if (subscriptionChanged && state.sentNonce !== undefined && !(state.sentNames ?? []).some(name => names.has(name))) {
+			// Envoy no longer wants what it was sent (the listener using it went away): no answer will come for it.
+			state.sentNonce = undefined;
+			for (const settle of state.answered.splice(0)) {
+				settle(undefined);
+			}
 		} else if (request.response_nonce && state.sentNonce !== undefined && !subscriptionChanged) {
 			// Stale: Envoy answers an older response; the newer one is on its way.
 			return;

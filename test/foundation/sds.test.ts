@@ -449,4 +449,11 @@ test('the SDS server: each stream gets the secrets it names, a NACKed secret is 
 	await workload.next();
 	workload.end();
 	t.deepEqual((await unanswered).rejections, [], 'settles once the stream is gone');
+
+	// Nor does a stream that stops asking for the secret it was sent (its listener went away).
+	const newRoot = [v4[0]!, { name: 'ROOTCA', trustedCa: (await MeshCa.create()).rootCertificate }];
+	const unsubscribed = push(newRoot);
+	await roots.next();
+	roots.send({ names: [], nonce: 'an older nonce' });
+	t.deepEqual((await unsubscribed).rejections, [], 'settles once nothing subscribes to it');
 });
