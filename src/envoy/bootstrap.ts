@@ -13,6 +13,7 @@ import type { JsonObject } from '../util/json.ts';
 import { listenerAddress, serviceBootstrap, withListeners } from './listeners.ts';
 import { applyPatches } from './patches.ts';
 import { appClusters, httpFilterChain, statsBootstrap, virtualHosts } from './routing.ts';
+import { sdsClusterName } from '../istio/mesh/tls.ts';
 import { typeUrls } from './type-urls.ts';
 import { socketAddress, wasmFilter } from './wasm-config.ts';
 
@@ -108,7 +109,7 @@ export function buildAdsBootstrap(model: SandboxModel, placement: Placement, ads
 			lds_config: adsSource,
 		},
 		static_resources: {
-			clusters: [{
+			clusters: [...(model.proxy ? [sdsCluster(ads)] : []), {
 				name: xdsClusterName,
 				type: 'STATIC',
 				connect_timeout: '1s',
@@ -121,6 +122,28 @@ export function buildAdsBootstrap(model: SandboxModel, placement: Placement, ads
 				},
 			}],
 		},
+	};
+}
+
+/**
+ * A mesh proxy's cluster to its SDS server, as istio-agent's bootstrap writes it (istio/istio
+ * tools/packaging/common/envoy_bootstrap.json, `sds-grpc`): static, HTTP/2. There it is istio-agent's Unix socket
+ * (./var/run/secrets/workload-spiffe-uds/socket); here the control plane, which serves SDS beside ADS (src/xds).
+ */
+function sdsCluster(server: SocketAddress): JsonObject {
+	return {
+		name: sdsClusterName,
+		alt_stat_name: `${sdsClusterName};`,
+		type: 'STATIC',
+		typed_extension_protocol_options: {
+			'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+				'@type': typeUrls.httpProtocolOptions,
+				explicit_http_config: { http2_protocol_options: {} },
+			},
+		},
+		connect_timeout: '1s',
+		lb_policy: 'ROUND_ROBIN',
+		load_assignment: { cluster_name: sdsClusterName, endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(server) } }] }] },
 	};
 }
 
