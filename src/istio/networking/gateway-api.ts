@@ -21,7 +21,8 @@ import type { MeshService } from '../mesh/model.ts';
 import type { VersionTraits } from '../version.ts';
 import { checkSchema } from './gateway-api-schema.ts';
 import { httpRouteSpecSchema, kubeGatewaySpecSchema } from './gateway-api-schema.generated.ts';
-import { hostMatches, hostSubsetOf } from './gateway-servers.ts';
+// istiod orders configuration by creation time (model.sortConfigByCreationTime); without one, file order stands in.
+import { byCreation, hostMatches, hostSubsetOf } from './gateway-servers.ts';
 import type {
 	GatewayServer, Headers, HeaderOperations, HttpBackendRef, HttpMatchRequest, HttpRedirect, HttpRewrite, HttpRoute, HttpRouteDestination,
 	HttpRouteFilter, HttpRouteMatch, HttpRouteRule, HttpRouteSpec, KubeGatewayListener, KubeGatewaySpec, ServerTls, StringMatch,
@@ -478,13 +479,6 @@ export function convertGatewayApi(input: GatewayApiInput): GatewayApiConversion 
 	notes.push('meshbox: Gateway API status (conditions, attachedRoutes, addresses) is not modelled; what would set a condition to False is a note here');
 	// A rule split per match (or bound to several listeners) repeats its notes: each is said once.
 	return { gateways, virtualServices: mergeRoutes(keyed, input.traits), deployments, notes: [...new Set(notes)] };
-}
-
-/** istiod orders configuration by creation time (model.sortConfigByCreationTime); without one, file order stands in. */
-function byCreation<T extends { readonly creationTimestamp: number | undefined }>(items: readonly T[]): T[] {
-	return items.map((item, index) => ({ item, index }))
-		.sort((a, b) => (a.item.creationTimestamp ?? 0) - (b.item.creationTimestamp ?? 0) || a.index - b.index)
-		.map(entry => entry.item);
 }
 
 function describe(resource: { readonly kind: string; readonly namespace: string; readonly name: string; readonly origin: { readonly file: string; readonly line: number } }): string {

@@ -193,9 +193,21 @@ function selectGateways(input: GatewayServersInput, targets: readonly ServiceTar
 	return selected;
 }
 
-function byCreation<T extends { readonly creationTimestamp: number | undefined }>(items: readonly T[]): T[] {
+/**
+ * Creation order as src/istio/README.md "Ordering ties" has it: resources without a creationTimestamp count as
+ * created after those with one, in the order read.
+ */
+export function compareCreation(a: number | undefined, b: number | undefined): number {
+	if (a === undefined || b === undefined) {
+		return a === b ? 0 : (a === undefined ? 1 : -1);
+	}
+
+	return a - b;
+}
+
+export function byCreation<T extends { readonly creationTimestamp: number | undefined }>(items: readonly T[]): T[] {
 	return items.map((item, index) => ({ item, index }))
-		.sort((a, b) => (a.item.creationTimestamp ?? 0) - (b.item.creationTimestamp ?? 0) || a.index - b.index)
+		.sort((a, b) => compareCreation(a.item.creationTimestamp, b.item.creationTimestamp) || a.index - b.index)
 		.map(entry => entry.item);
 }
 
