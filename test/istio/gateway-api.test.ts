@@ -89,6 +89,29 @@ test('the API server refuses: schema and CEL rules of the CRDs, each at its line
 	}
 });
 
+test('the CRDs are those of the gateway-api release the emulated Istio release vendors (go.mod)', t => {
+	const named = route('rules:\n- name: main\n  backendRefs: [{name: a, port: 80}]');
+	const cors = route('rules:\n- filters: [{type: CORS, cors: {allowOrigins: ["https://a.example.com"]}}]\n  backendRefs: [{name: a, port: 80}]');
+	const corsStar = route('rules:\n- filters: [{type: CORS, cors: {allowOrigins: ["*", "https://a.example.com"]}}]\n  backendRefs: [{name: a, port: 80}]');
+	const mirror = route('rules:\n- filters: [{type: RequestMirror, requestMirror: {percent: 10, backendRef: {name: b, port: 80}}}]\n  backendRefs: [{name: a, port: 80}]');
+	const cases: Array<[IstioVersion, string, string | undefined]> = [
+		['1.27', named, 'unknown field "spec.rules[0].name"'], // v1.3.0
+		['1.28', named, undefined], // v1.4.0
+		['1.25', mirror, 'unknown field "spec.rules[0].filters[0].requestMirror.percent"'], // v1.2.1
+		['1.26', mirror, undefined], // v1.3.0
+		['1.29', cors, 'Unsupported value: "CORS"'], // v1.4.1
+		['1.30', cors, undefined], // v1.5.1
+		['1.30', corsStar, "AllowOrigins cannot contain '*' alongside other origins"],
+	];
+	for (const [version, text, message] of cases) {
+		const found = errors(parse(text, version));
+		t.true(message === undefined ? found.length === 0 : found.some(line => line.includes(message)), `${version}: ${text}\n→ ${message ?? 'no error'}; got ${JSON.stringify(found)}`);
+	}
+
+	const attached = `${gateway(httpListener)}---\n${route('parentRefs: [{name: gw, namespace: istio-system}]\nrules:\n- filters: [{type: CORS, cors: {allowOrigins: ["https://a.example.com"]}}]\n  backendRefs: [{name: a, port: 80}]')}`;
+	t.true(convert(attached, '1.30').notes.some(note => note.includes('the CORS filter is not modelled')));
+});
+
 test('a gatewayClassName other than istio is accepted by the API server and noted as not Istio\'s', t => {
 	const parsed = parse(gateway('gatewayClassName: envoy-gateway\nlisteners:\n- {name: http, port: 80, protocol: HTTP}'));
 	t.deepEqual(errors(parsed), []);

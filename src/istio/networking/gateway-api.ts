@@ -1,9 +1,9 @@
 /**
  * gateway.networking.k8s.io/v1 Gateway and HTTPRoute, as a cluster with Istio applies them.
  *
- * Validation is the API server's: the structural schema of the standard-channel CRDs (sigs.k8s.io/gateway-api
- * v1.4.1, what istio 1.28–1.30 vendor; ./gateway-api-schema.generated.ts) with its defaults, and each CEL rule of
- * those CRDs written out below with its message. Istio's webhook does not validate Gateway API resources; what
+ * Validation is the API server's: the structural schema of the standard-channel CRDs of the gateway-api release
+ * the emulated Istio release vendors (`gatewayApiRelease`; ./gateway-api-schema.generated.ts) with its defaults,
+ * and each CEL rule of those CRDs written out below with its message. Istio's webhook does not validate Gateway API resources; what
  * istiod refuses or ignores when it translates them is a note (checker `istiod`).
  *
  * Conversion is istiod's (pilot/pkg/config/kube/gateway: gateway_collection.go GatewayCollection, conversion.go
@@ -20,7 +20,7 @@ import type { FindingCollector } from '../findings.ts';
 import type { MeshService } from '../mesh/model.ts';
 import type { VersionTraits } from '../version.ts';
 import { checkSchema } from './gateway-api-schema.ts';
-import { httpRouteSpecSchema, kubeGatewaySpecSchema } from './gateway-api-schema.generated.ts';
+import { gatewayApiSchemas } from './gateway-api-schema.generated.ts';
 // istiod orders configuration by creation time (model.sortConfigByCreationTime); without one, file order stands in.
 import { byCreation, hostMatches, hostSubsetOf } from './gateway-servers.ts';
 import type {
@@ -29,6 +29,33 @@ import type {
 } from './types.ts';
 
 const group = 'gateway.networking.k8s.io';
+
+/**
+ * The sigs.k8s.io/gateway-api release each Istio release vendors (its go.mod): the CRDs its docs install. 1.28
+ * vendors v1.4.0, whose standard CRD schemas and rules equal v1.4.1's.
+ */
+export function gatewayApiRelease(traits: VersionTraits): 'v1.2.1' | 'v1.3.0' | 'v1.4.1' | 'v1.5.1' {
+	const minor = Number(traits.version.split('.')[1]);
+	return minor <= 25 ? 'v1.2.1' : (minor <= 27 ? 'v1.3.0' : (minor <= 29 ? 'v1.4.1' : 'v1.5.1'));
+}
+
+function schemas(traits: VersionTraits): (typeof gatewayApiSchemas)[string] {
+	const release = gatewayApiRelease(traits);
+	const found = gatewayApiSchemas[release];
+	if (!found) {
+		throw new Error(`no Gateway API schema for ${release}: regenerate src/istio/networking/gateway-api-schema.generated.ts`);
+	}
+
+	return found;
+}
+
+/** The CEL rules that differ between the releases (gateway-api's CRDs at each tag). */
+type Rules = { readonly release: ReturnType<typeof gatewayApiRelease> };
+
+function atLeast(rules: Rules, release: Rules['release']): boolean {
+	const order = ['v1.2.1', 'v1.3.0', 'v1.4.1', 'v1.5.1'];
+	return order.indexOf(rules.release) >= order.indexOf(release);
+}
 
 // --- validation -------------------------------------------------------------------------------------------
 
@@ -39,9 +66,10 @@ export function validateKubeGateway(document: Readonly<Record<string, unknown>>,
 		collector.error('schema', [], 'spec: Required value');
 	}
 
-	const spec = checkSchema(envelope.spec, kubeGatewaySpecSchema, ['spec'], collector);
+	const spec = checkSchema(envelope.spec, schemas(context.traits).kubeGateway, ['spec'], collector);
 	if (isRecord(spec)) {
-		checkGatewayRules(spec, collector);
+		checkGatewayRules(spec, { release: gatewayApiRelease(context.traits) }, collector);
+		checkFrontendTls(spec, collector);
 		noteGatewayForIstiod(spec, collector);
 	}
 
@@ -55,9 +83,9 @@ export function validateHttpRoute(document: Readonly<Record<string, unknown>>, c
 		collector.error('schema', [], 'spec: Required value');
 	}
 
-	const spec = checkSchema(envelope.spec, httpRouteSpecSchema, ['spec'], collector);
+	const spec = checkSchema(envelope.spec, schemas(context.traits).httpRoute, ['spec'], collector);
 	if (isRecord(spec)) {
-		checkHttpRouteRules(spec, collector);
+		checkHttpRouteRules(spec, { release: gatewayApiRelease(context.traits) }, collector);
 	}
 
 	return collector.hasErrors ? undefined : configResource('HTTPRoute', group, envelope, spec as HttpRouteSpec, context);
@@ -79,7 +107,7 @@ function unset(value: Loose, key: string): boolean {
 }
 
 /** The CEL rules (`x-kubernetes-validations`) of gateway.networking.k8s.io_gateways.yaml v1, in its order. */
-function checkGatewayRules(spec: Loose, collector: FindingCollector): void {
+function checkGatewayRules(spec: Loose, rules: Rules, collector: FindingCollector): void {
 	const addresses = records(spec.addresses);
 	for (const [index, address] of addresses.entries()) {
 		const path: FieldPath = ['spec', 'addresses', index];
@@ -91,8 +119,12 @@ function checkGatewayRules(spec: Loose, collector: FindingCollector): void {
 				'an address of type Hostname names the Service of a gateway you deploy yourself: `type: Hostname`');
 		}
 
-		if (type === 'Hostname' && value !== undefined && !/^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(value)) {
-			collector.error('schema', [...path, 'value'], 'Hostname value must be empty or contain only valid characters (matching ^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$)');
+		if (type === 'Hostname' && value !== undefined && !(value === '' && atLeast(rules, 'v1.4.1')) && !/^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(value)) {
+			// v1.4 allowed an empty value (and said so).
+			const pattern = '^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+			collector.error('schema', [...path, 'value'], atLeast(rules, 'v1.4.1')
+				? `Hostname value must be empty or contain only valid characters (matching ${pattern})`
+				: `Hostname value must only contain valid characters (matching ${pattern})`);
 		}
 
 		for (const kind of ['IPAddress', 'Hostname'] as const) {
@@ -141,9 +173,25 @@ function checkGatewayRules(spec: Loose, collector: FindingCollector): void {
 			collector.error('schema', path, 'Combination of port, protocol and hostname must be unique for each listener', `listener ${same} has the same`);
 		}
 
+		if (atLeast(rules, 'v1.5.1') && protocol === 'TLS' && (!tls || unset(tls, 'mode'))) {
+			collector.error('schema', path, 'tls mode must be set for protocol TLS');
+		}
+
 		if (tls && tls.mode === 'Terminate' && records(tls.certificateRefs).length === 0 && (!isRecord(tls.options) || Object.keys(tls.options).length === 0)) {
 			collector.error('schema', [...path, 'tls'], 'certificateRefs or options must be specified when mode is Terminate',
 				'name the Secret with the certificate: certificateRefs: [{name: my-cert}]');
+		}
+	}
+}
+
+/** v1.5: Gateway-level TLS (`spec.tls.frontend.perPort`). */
+function checkFrontendTls(spec: Loose, collector: FindingCollector): void {
+	const tls = isRecord(spec.tls) ? spec.tls : undefined;
+	const frontend = tls && isRecord(tls.frontend) ? tls.frontend : undefined;
+	const perPort = records(frontend?.perPort);
+	for (const [index, entry] of perPort.entries()) {
+		if (perPort.findIndex(other => other.port === entry.port) !== index) {
+			collector.error('schema', ['spec', 'tls', 'frontend', 'perPort', index], 'Port for TLS configuration must be unique within the Gateway');
 		}
 	}
 }
@@ -181,7 +229,7 @@ function listenerProtocolProblem(protocol: string): string | undefined {
 }
 
 /** The CEL rules of gateway.networking.k8s.io_httproutes.yaml v1. */
-function checkHttpRouteRules(spec: Loose, collector: FindingCollector): void {
+function checkHttpRouteRules(spec: Loose, rules: Rules, collector: FindingCollector): void {
 	const parentRefs = records(spec.parentRefs);
 	const sameParent = (p1: Loose, p2: Loose): boolean => p1.group === p2.group && p1.kind === p2.kind && p1.name === p2.name
 		&& ((unset(p1, 'namespace') && unset(p2, 'namespace')) || (has(p1, 'namespace') && has(p2, 'namespace') && p1.namespace === p2.namespace));
@@ -198,18 +246,18 @@ function checkHttpRouteRules(spec: Loose, collector: FindingCollector): void {
 		}
 	}
 
-	const rules = records(spec.rules);
-	const totalMatches = rules.slice(0, 16).reduce((sum, rule) => sum + records(rule.matches).length, 0);
+	const routeRules = records(spec.rules);
+	const totalMatches = routeRules.slice(0, 16).reduce((sum, rule) => sum + records(rule.matches).length, 0);
 	if (totalMatches > 128) {
 		collector.error('schema', ['spec', 'rules'], 'While 16 rules and 64 matches per rule are allowed, the total number of matches across all rules in a route must be less than 128');
 	}
 
-	for (const [index, rule] of rules.entries()) {
-		checkRuleRules(rule, ['spec', 'rules', index], collector);
+	for (const [index, rule] of routeRules.entries()) {
+		checkRuleRules(rule, ['spec', 'rules', index], rules, collector);
 	}
 }
 
-function checkRuleRules(rule: Loose, path: FieldPath, collector: FindingCollector): void {
+function checkRuleRules(rule: Loose, path: FieldPath, rules: Rules, collector: FindingCollector): void {
 	const filters = records(rule.filters);
 	const backendRefs = records(rule.backendRefs);
 	const matches = records(rule.matches);
@@ -240,10 +288,10 @@ function checkRuleRules(rule: Loose, path: FieldPath, collector: FindingCollecto
 
 	for (const [index, backend] of backendRefs.entries()) {
 		checkBackendRef(backend, [...path, 'backendRefs', index], collector);
-		checkFilters(records(backend.filters), [...path, 'backendRefs', index, 'filters'], collector);
+		checkFilters(records(backend.filters), [...path, 'backendRefs', index, 'filters'], rules, collector);
 	}
 
-	checkFilters(filters, [...path, 'filters'], collector);
+	checkFilters(filters, [...path, 'filters'], rules, collector);
 	for (const [index, match] of matches.entries()) {
 		if (isRecord(match.path)) {
 			checkPathMatch(match.path, [...path, 'matches', index, 'path'], collector);
@@ -266,34 +314,45 @@ function checkBackendRef(backend: Loose, path: FieldPath, collector: FindingColl
 	}
 }
 
-const filterFields = {
-	RequestHeaderModifier: 'requestHeaderModifier',
-	ResponseHeaderModifier: 'responseHeaderModifier',
-	RequestMirror: 'requestMirror',
-	RequestRedirect: 'requestRedirect',
-	URLRewrite: 'urlRewrite',
-	ExtensionRef: 'extensionRef',
-} as const;
+const filterFields: ReadonlyArray<readonly [string, string]> = [
+	['RequestHeaderModifier', 'requestHeaderModifier'],
+	['ResponseHeaderModifier', 'responseHeaderModifier'],
+	['RequestMirror', 'requestMirror'],
+	['RequestRedirect', 'requestRedirect'],
+	['URLRewrite', 'urlRewrite'],
+	['ExtensionRef', 'extensionRef'],
+];
 
-function checkFilters(filters: readonly Loose[], path: FieldPath, collector: FindingCollector): void {
+function checkFilters(filters: readonly Loose[], path: FieldPath, rules: Rules, collector: FindingCollector): void {
+	// v1.5 made the CORS filter standard, with its rules.
+	const cors = atLeast(rules, 'v1.5.1');
 	if (filters.some(filter => filter.type === 'RequestRedirect') && filters.some(filter => filter.type === 'URLRewrite')) {
 		collector.error('schema', path, 'May specify either httpRouteFilterRequestRedirect or httpRouteFilterRequestRewrite, but not both');
 	}
 
-	for (const type of ['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite'] as const) {
+	for (const type of ['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite', ...(cors ? ['CORS'] : [])]) {
 		if (filters.filter(filter => filter.type === type).length > 1) {
 			collector.error('schema', path, `${type} filter cannot be repeated`);
 		}
 	}
 
 	for (const [index, filter] of filters.entries()) {
-		for (const [type, field] of Object.entries(filterFields)) {
+		for (const [type, field] of cors ? [...filterFields, ['CORS', 'cors'] as const] : filterFields) {
 			if (has(filter, field) && filter.type !== type) {
 				collector.error('schema', [...path, index, field], `filter.${field} must be nil if the filter.type is not ${type}`);
 			}
 
 			if (!has(filter, field) && filter.type === type) {
 				collector.error('schema', [...path, index], `filter.${field} must be specified for ${type} filter.type`);
+			}
+		}
+
+		const corsFilter = cors && isRecord(filter.cors) ? filter.cors : undefined;
+		for (const [field, noun, what] of [['allowOrigins', 'AllowOrigins', 'origins'], ['allowMethods', 'AllowMethods', 'methods'], ['allowHeaders', 'AllowHeaders', 'methods']] as const) {
+			const list = corsFilter && Array.isArray(corsFilter[field]) ? corsFilter[field] as unknown[] : [];
+			if (list.includes('*') && list.length > 1) {
+				// The CRD says "methods" for allowHeaders too.
+				collector.error('schema', [...path, index, 'cors', field], `${noun} cannot contain '*' alongside other ${what}`);
 			}
 		}
 
@@ -500,6 +559,19 @@ function convertGateway(gateway: KubeGatewayResource, traits: VersionTraits, dom
 	const services = managed ? [`${deploymentName}.${gateway.namespace}.svc.${domain}`] : gatewayServiceHostnames(gateway, domain, notes);
 	if (!managed) {
 		notes.push(`istiod: ${describe(gateway)}: addresses name the Service of a gateway deployed by hand (${services.join(', ') || 'none usable'}): no deployment is generated; a gateway proxy of the mesh serves it when one of these Services selects it`);
+	}
+
+	const extra = spec as { readonly infrastructure?: { readonly parametersRef?: unknown }; readonly tls?: unknown; readonly allowedListeners?: unknown };
+	if (extra.infrastructure?.parametersRef !== undefined) {
+		notes.push(`meshbox: ${describe(gateway)}: infrastructure.parametersRef (deployment customization) is not modelled`);
+	}
+
+	if (extra.tls !== undefined) {
+		notes.push(`meshbox: ${describe(gateway)}: spec.tls (frontend client certificate validation) is not modelled`);
+	}
+
+	if (extra.allowedListeners !== undefined) {
+		notes.push(`meshbox: ${describe(gateway)}: allowedListeners (ListenerSets) is not modelled`);
 	}
 
 	const naming = names(traits);
@@ -841,6 +913,12 @@ function convertRule(route: HttpRouteResource, rule: HttpRouteRule, match: HttpR
 
 			case 'URLRewrite': {
 				rewrite = rewriteFilter(filter);
+				break;
+			}
+
+			case 'CORS': {
+				// gateway-api v1.5 (Istio 1.30): istiod turns it into a corsPolicy (conversion.go createCorsFilter).
+				notes.push(`meshbox: ${describe(route)}: rule ${position}: the CORS filter is not modelled (istiod sets the route's corsPolicy; meshbox does not)`);
 				break;
 			}
 
