@@ -179,6 +179,13 @@ test('generated names follow the release: `~` from 1.28, `-` before; 1.25 names 
 		t.deepEqual([gateways.map(entry => entry.name), virtualServices.map(entry => entry.name), virtualServices[0]?.spec.gateways],
 			[[gatewayName], [virtualServiceName], [`istio-system/${gatewayName}`]], version);
 	}
+
+	// The service-account annotation came with a security fix: 1.28.0, 1.27.2, 1.26.5 (golden files at those tags).
+	const annotated = (version: IstioVersion, patch: number) => convertGatewayApi({
+		kubeGateways: kubeGateways(parse(text, version)), httpRoutes: [], services: [], traits: versionTraits(version, patch),
+	}).gateways.map(entry => entry.annotations['internal.istio.io/service-account-name']);
+	t.deepEqual([annotated('1.26', 4), annotated('1.26', 5), annotated('1.27', 1), annotated('1.27', 2), annotated('1.25', 5), annotated('1.28', 0)],
+		[[undefined], ['gw-istio'], [undefined], ['gw-istio'], [undefined], ['gw-istio']]);
 });
 
 test('a managed Gateway gets the deployment istiod creates: <gw>-istio, its labels, service account and listener ports', t => {
