@@ -233,6 +233,8 @@ test('what istiod does not translate is a note, never silence', t => {
 	}
 
 	t.deepEqual(virtualServices.map(entry => entry.annotations['internal.istio.io/parents']), ['HTTPRoute/missing.istio-system']);
+	// Nothing to convert, nothing to say.
+	t.deepEqual(convertGatewayApi({ kubeGateways: [], httpRoutes: [], services: [], traits: versionTraits('1.29') }), { gateways: [], virtualServices: [], deployments: [], notes: [] });
 });
 
 // --- gateway servers --------------------------------------------------------------------------------------

@@ -537,7 +537,10 @@ export function convertGatewayApi(input: GatewayApiInput): GatewayApiConversion 
 		keyed.push(...convertRoute(route, parents, input.services, domain, notes));
 	}
 
-	notes.push('meshbox: Gateway API status (conditions, attachedRoutes, addresses) is not modelled; what would set a condition to False is a note here');
+	if (input.kubeGateways.length > 0 || input.httpRoutes.length > 0) {
+		notes.push('meshbox: Gateway API status (conditions, attachedRoutes, addresses) is not modelled; what would set a condition to False is a note here');
+	}
+
 	// A rule split per match (or bound to several listeners) repeats its notes: each is said once.
 	return { gateways, virtualServices: mergeRoutes(keyed, input.traits), deployments, notes: [...new Set(notes)] };
 }
