@@ -315,8 +315,8 @@ function mergeServers(selected: readonly Selected[], notes: string[]): MutablePo
 				}
 
 				if (existing.plainText) {
-					// canMergeProtocols: HTTP servers share one listener and one route config.
-					if (!(isHttpProtocol(existing.protocol) || existing.protocol.toUpperCase() === server.port.protocol.toUpperCase()) || !isHttpProtocol(server.port.protocol)) {
+					// canMergeProtocols(new, existing): HTTP servers share one listener and one route config.
+					if (!((isHttpProtocol(server.port.protocol) || server.port.protocol.toUpperCase() === existing.protocol.toUpperCase()) && isHttpProtocol(existing.protocol))) {
 						notes.push(`istiod: Gateway ${gatewayName}: skipping server on port ${server.port.name}.${resolved}.${server.port.protocol}: conflict with existing server ${existing.port}.${existing.protocol}`);
 						continue;
 					}
@@ -411,9 +411,32 @@ function virtualServicesForGateway(virtualServices: readonly VirtualServiceResou
 	return [...privateOnes, ...exported, ...publicOnes.filter(gatewaySemantics), ...publicOnes.filter(virtualService => !gatewaySemantics(virtualService))];
 }
 
-/** core/gateway.go buildGatewayHTTPRouteConfig: server hosts ∩ VirtualService hosts → virtual hosts, deduplicated. */
+type VirtualHostDraft = {
+	name: string;
+	domains: string[];
+	port: number;
+	virtualServices: VirtualServiceResource[];
+	/** Each (gateway, VirtualService) whose routes the host carries, in order: istiod caches routes per pair. */
+	sources: string[];
+	requireTls: boolean;
+};
+
+/** host.MoreSpecific: wildcards last; longer first; then alphabetical. */
+function moreSpecificFirst(a: string, b: string): number {
+	if (wildcard(a) !== wildcard(b)) {
+		return wildcard(a) ? 1 : -1;
+	}
+
+	return a.length === b.length ? (a < b ? -1 : (a > b ? 1 : 0)) : b.length - a.length;
+}
+
+/**
+ * core/gateway.go buildGatewayHTTPRouteConfig: server hosts ∩ VirtualService hosts → one virtual host per host;
+ * hosts with the very same routes collapsed into one (collapseDuplicateRoutes, PILOT_ENABLE_ROUTE_COLLAPSE_OPTIMIZATION
+ * on by default); sorted by name; none: the `blackhole:<port>` host that answers 404.
+ */
 function routeConfig(name: string, servers: readonly BoundServer[], virtualServices: readonly VirtualServiceResource[], proxyNamespace: string): GatewayRouteConfig {
-	const virtualHosts = new Map<string, { name: string; domains: string[]; port: number; virtualServices: VirtualServiceResource[]; requireTls: boolean }>();
+	const virtualHosts = new Map<string, VirtualHostDraft>();
 	for (const bound of servers) {
 		const port = bound.server.port.number;
 		const redirect = bound.server.tls?.httpsRedirect === true;
@@ -427,6 +450,7 @@ function routeConfig(name: string, servers: readonly BoundServer[], virtualServi
 				const [namespace, hostname] = host.split('/', 2) as [string, string];
 				return namespace === virtualService.namespace || namespace === '*' ? [hostname] : [];
 			});
+			const source = `${bound.gatewayName}|${virtualService.namespace}/${virtualService.name}`;
 			for (const host of hostIntersection(serverHosts, virtualService.spec.hosts)) {
 				const hostname = host.toLowerCase();
 				const existing = virtualHosts.get(hostname);
@@ -435,9 +459,10 @@ function routeConfig(name: string, servers: readonly BoundServer[], virtualServi
 						existing.virtualServices.push(virtualService);
 					}
 
+					existing.sources.push(source);
 					existing.requireTls ||= redirect;
 				} else {
-					virtualHosts.set(hostname, { name: `${hostname}:${port}`, domains: [hostname], port, virtualServices: [virtualService], requireTls: redirect });
+					virtualHosts.set(hostname, { name: `${hostname}:${port}`, domains: [hostname], port, virtualServices: [virtualService], sources: [source], requireTls: redirect });
 				}
 			}
 		}
@@ -450,11 +475,31 @@ function routeConfig(name: string, servers: readonly BoundServer[], virtualServi
 				if (existing) {
 					existing.requireTls = true;
 				} else {
-					virtualHosts.set(hostname, { name: `${hostname}:${port}`, domains: [hostname], port, virtualServices: [], requireTls: true });
+					virtualHosts.set(hostname, { name: `${hostname}:${port}`, domains: [hostname], port, virtualServices: [], sources: [], requireTls: true });
 				}
 			}
 		}
 	}
 
-	return { name, virtualHosts: [...virtualHosts.values()] };
+	if (virtualHosts.size === 0) {
+		const port = servers[0]?.server.port.number ?? 0;
+		return { name, virtualHosts: [{ name: `blackhole:${port}`, domains: ['*'], port, virtualServices: [], requireTls: false }] };
+	}
+
+	const collapsed: VirtualHostDraft[] = [];
+	for (const hostname of [...virtualHosts.keys()].sort(moreSpecificFirst)) {
+		const draft = virtualHosts.get(hostname)!;
+		const same = collapsed.find(other => other.requireTls === draft.requireTls && other.sources.join('\n') === draft.sources.join('\n'));
+		if (same) {
+			same.domains.push(...draft.domains);
+		} else {
+			collapsed.push(draft);
+		}
+	}
+
+	return {
+		name,
+		virtualHosts: collapsed.sort((a, b) => (a.name < b.name ? -1 : (a.name > b.name ? 1 : 0)))
+			.map(({ name: hostName, domains, port, virtualServices: bound, requireTls }) => ({ name: hostName, domains, port, virtualServices: bound, requireTls })),
+	};
 }
