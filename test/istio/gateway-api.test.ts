@@ -389,3 +389,18 @@ spec:
 	]);
 	t.deepEqual(notes, ['istiod: Gateway istio-system/second: skipping server on port raw.8080.TCP: conflict with existing server 8080.HTTP']);
 });
+
+test('allowedRoutes from Selector: namespaces by name (kubernetes.io/metadata.name), every one, or none with a note', t => {
+	const listener = (selector: string) => gateway(`gatewayClassName: istio\nlisteners:\n- {name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: Selector, selector: ${selector}}}}`);
+	const cases: Array<[string, string[], boolean]> = [
+		['{matchLabels: {kubernetes.io/metadata.name: apps}}', ['apps/*'], false],
+		['{matchExpressions: [{key: kubernetes.io/metadata.name, operator: In, values: [b, a]}]}', ['a/*', 'b/*'], false],
+		['{}', ['*/*'], false],
+		['{matchLabels: {team: web}}', ['~/*'], true],
+	];
+	for (const [selector, hosts, noted] of cases) {
+		const { gateways, notes } = convert(listener(selector));
+		t.deepEqual(gateways.map(entry => entry.spec.servers[0]?.hosts), [hosts], selector);
+		t.is(notes.some(note => note.includes('allowedRoutes.namespaces.selector on labels other than kubernetes.io/metadata.name is not modelled')), noted, selector);
+	}
+});

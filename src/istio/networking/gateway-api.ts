@@ -655,13 +655,49 @@ function hostnameMatch(gateway: KubeGatewayResource, listener: KubeGatewayListen
 	}
 
 	if (from === 'Selector') {
-		// meshbox has no Namespace objects with labels to run the selector against: none match, as for a selector
-		// that selects no namespace (istiod then writes `~/<host>`, which matches no route).
-		notes.push(`meshbox: ${describe(gateway)}: listener ${listener.name}: allowedRoutes.namespaces.from Selector is not modelled (no Namespace labels): no namespace is allowed`);
-		return [`~/${hostname}`];
+		const namespaces = selectedNamespaces(listener.allowedRoutes?.namespaces?.selector);
+		if (namespaces === '*') {
+			return [`*/${hostname}`];
+		}
+
+		if (namespaces === undefined) {
+			// meshbox has no Namespace objects with labels to run the selector against: none match, as for a selector
+			// that selects no namespace (istiod then writes `~/<host>`, which matches no route).
+			notes.push(`meshbox: ${describe(gateway)}: listener ${listener.name}: allowedRoutes.namespaces.selector on labels other than kubernetes.io/metadata.name is not modelled (meshbox namespaces have no labels): no namespace is allowed`);
+			return [`~/${hostname}`];
+		}
+
+		return namespaces.length === 0 ? [`~/${hostname}`] : [...namespaces].sort().map(namespace => `${namespace}/${hostname}`);
 	}
 
 	return [`${gateway.namespace}/${hostname}`];
+}
+
+/**
+ * namespacesFromSelector, for what meshbox can know of a Namespace: its name, which every namespace carries as the
+ * label `kubernetes.io/metadata.name` (toNamespaceSet). An empty selector selects every namespace (`*`); a
+ * selector on other labels: undefined.
+ */
+function selectedNamespaces(selector: unknown): string[] | '*' | undefined {
+	const nameLabel = 'kubernetes.io/metadata.name';
+	const { matchLabels = {}, matchExpressions = [] } = (isRecord(selector) ? selector : {}) as {
+		readonly matchLabels?: Readonly<Record<string, string>>;
+		readonly matchExpressions?: ReadonlyArray<{ readonly key: string; readonly operator: string; readonly values?: readonly string[] }>;
+	};
+	if (Object.keys(matchLabels).length === 0 && matchExpressions.length === 0) {
+		return '*';
+	}
+
+	if (Object.keys(matchLabels).some(key => key !== nameLabel) || matchExpressions.some(expression => expression.key !== nameLabel || expression.operator !== 'In')) {
+		return undefined;
+	}
+
+	// Every requirement must hold: the names all of them allow.
+	const sets = [
+		...(matchLabels[nameLabel] === undefined ? [] : [[matchLabels[nameLabel]]]),
+		...matchExpressions.map(expression => [...(expression.values ?? [])]),
+	];
+	return sets.reduce((allowed, names) => allowed.filter(name => names.includes(name)));
 }
 
 /** conversion.go buildTLS for a listener (no Gateway-level frontend TLS: experimental channel). */
