@@ -404,3 +404,16 @@ test('allowedRoutes from Selector: namespaces by name (kubernetes.io/metadata.na
 		t.is(notes.some(note => note.includes('allowedRoutes.namespaces.selector on labels other than kubernetes.io/metadata.name is not modelled')), noted, selector);
 	}
 });
+
+test('routes created in the same second merge by namespace, then name, as istiod sorts them', t => {
+	const at = 'creationTimestamp: "2026-01-01T00:00:00Z"';
+	const text = [
+		gateway(httpListener),
+		route('parentRefs: [{name: gw, namespace: istio-system}]\nrules:\n- matches: [{path: {type: PathPrefix, value: /b}}]\n  backendRefs: [{name: b, port: 80}]', `name: zz\n  namespace: beta\n  ${at}`),
+		route('parentRefs: [{name: gw, namespace: istio-system}]\nrules:\n- matches: [{path: {type: PathPrefix, value: /a}}]\n  backendRefs: [{name: a, port: 80}]', `name: yy\n  namespace: alpha\n  ${at}`),
+		route('parentRefs: [{name: gw, namespace: istio-system}]\nrules:\n- matches: [{path: {type: PathPrefix, value: /c}}]\n  backendRefs: [{name: c, port: 80}]', `name: aa\n  namespace: beta\n  ${at}`),
+	].join('---\n');
+	const [virtualService] = convert(text).virtualServices;
+	t.is(virtualService?.namespace, 'alpha');
+	t.is(virtualService?.annotations['internal.istio.io/parents'], 'HTTPRoute/yy.alpha,HTTPRoute/aa.beta,HTTPRoute/zz.beta');
+});

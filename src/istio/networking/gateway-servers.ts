@@ -194,21 +194,21 @@ function selectGateways(input: GatewayServersInput, targets: readonly ServiceTar
 }
 
 /**
- * Creation order as src/istio/README.md "Ordering ties" has it: resources without a creationTimestamp count as
- * created after those with one, in the order read.
+ * istiod's creation order (model.sortConfigByCreationTime: creationTimestamp, then namespace, then name) with
+ * src/istio/README.md "Ordering ties": resources without a creationTimestamp count as created after those with
+ * one, in the order read.
  */
-export function compareCreation(a: number | undefined, b: number | undefined): number {
-	if (a === undefined || b === undefined) {
-		return a === b ? 0 : (a === undefined ? 1 : -1);
-	}
+export function byCreation<T extends { readonly creationTimestamp: number | undefined; readonly namespace: string; readonly name: string }>(items: readonly T[]): T[] {
+	const text = (a: string, b: string): number => (a < b ? -1 : (a > b ? 1 : 0));
+	return items.map((item, index) => ({ item, index })).sort((x, y) => {
+		const a = x.item.creationTimestamp;
+		const b = y.item.creationTimestamp;
+		if (a !== undefined && b !== undefined) {
+			return a - b || text(x.item.namespace, y.item.namespace) || text(x.item.name, y.item.name) || x.index - y.index;
+		}
 
-	return a - b;
-}
-
-export function byCreation<T extends { readonly creationTimestamp: number | undefined }>(items: readonly T[]): T[] {
-	return items.map((item, index) => ({ item, index }))
-		.sort((a, b) => compareCreation(a.item.creationTimestamp, b.item.creationTimestamp) || a.index - b.index)
-		.map(entry => entry.item);
+		return a === b ? x.index - y.index : (a === undefined ? 1 : -1);
+	}).map(entry => entry.item);
 }
 
 /**
