@@ -124,20 +124,34 @@ test('a gatewayClassName other than istio is accepted by the API server and note
 
 type Golden = { kind: string; metadata: { name: string; namespace: string; annotations: Record<string, string> }; spec: Record<string, unknown> };
 
-test('Gateway + HTTPRoutes → the Istio Gateway and VirtualServices of istio 1.29.6\'s golden files (http, weighted)', t => {
-	const input = readFileSync(new URL('http.yaml', testdata), 'utf8');
-	const golden = parseAllDocuments(readFileSync(new URL('http.golden.yaml', testdata), 'utf8'))
-		.map(document => document.toJS() as Golden & { apiVersion?: string }).map(({ apiVersion: _, ...rest }) => rest);
+/** A testdata input converted by meshbox, and istio's golden output for it, in the same shape. */
+function againstGolden(name: string) {
+	const input = readFileSync(new URL(`${name}.yaml`, testdata), 'utf8');
+	const golden = parseAllDocuments(readFileSync(new URL(`${name}.golden.yaml`, testdata), 'utf8'))
+		.map(document => document.toJS() as Golden | null)
+		.filter((document): document is Golden => document !== null && (document.kind === 'Gateway' || document.kind === 'VirtualService'))
+		.map(({ kind, metadata, spec }) => ({ kind, metadata: { name: metadata.name, namespace: metadata.namespace, annotations: metadata.annotations }, spec }));
 	const { parsed, gateways, virtualServices, notes } = convert(input, '1.29', [], 'domain.suffix');
-	t.deepEqual(errors(parsed), []);
 	const shape = (resource: GatewayResource | VirtualServiceResource) => ({
 		kind: resource.kind, metadata: { name: resource.name, namespace: resource.namespace, annotations: resource.annotations },
 		// Generated Gateways have no selector (they select by the gateway-service annotation).
 		spec: resource.kind === 'Gateway' ? { servers: resource.spec.servers } : resource.spec,
 	});
 	const byName = (a: Golden, b: Golden) => a.metadata.name.localeCompare(b.metadata.name);
-	t.deepEqual([...gateways, ...virtualServices].map(shape).sort(byName), [...golden].sort(byName));
+	return { parsed, notes, actual: [...gateways, ...virtualServices].map(shape).sort(byName), expected: golden.sort(byName) };
+}
+
+test('Gateway + HTTPRoutes → the Istio Gateway and VirtualServices of istio 1.29.6\'s golden files (http, weighted)', t => {
+	const { parsed, notes, actual, expected } = againstGolden('http');
+	t.deepEqual(errors(parsed), []);
+	t.deepEqual(actual, expected);
 	t.true(notes.some(note => note.includes('HTTPRoute default/http-not-selected') && note.includes('no hostnames matched parent hostname "*.domain.example"')), notes.join('\n'));
+});
+
+test('listener hostname isolation as in istio 1.29.6\'s golden file (the Gateway API conformance case)', t => {
+	const { parsed, actual, expected } = againstGolden('isolation');
+	t.deepEqual(errors(parsed), []);
+	t.deepEqual(actual, expected);
 });
 
 test('HTTPRoutes for the same listener and host merge into one VirtualService, ordered as Gateway API requires', t => {
