@@ -89,6 +89,12 @@ test('the API server refuses: schema and CEL rules of the CRDs, each at its line
 	}
 });
 
+test('a missing or malformed spec is one error, not one per field', t => {
+	const head = 'apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: g}\n';
+	t.deepEqual(errors(parse(head)), ['test.yaml:1:1 : spec: Required value']);
+	t.is(errors(parse(`${head}spec: [a]\n`)).length, 1);
+});
+
 test('the CRDs are those of the gateway-api release the emulated Istio release vendors (go.mod)', t => {
 	const named = route('rules:\n- name: main\n  backendRefs: [{name: a, port: 80}]');
 	const cors = route('rules:\n- filters: [{type: CORS, cors: {allowOrigins: ["https://a.example.com"]}}]\n  backendRefs: [{name: a, port: 80}]');

@@ -66,7 +66,8 @@ export function validateKubeGateway(document: Readonly<Record<string, unknown>>,
 		collector.error('schema', [], 'spec: Required value');
 	}
 
-	const spec = checkSchema(envelope.spec, schemas(context.traits).kubeGateway, ['spec'], collector);
+	// readEnvelope reported a spec that is not an object; its fields are not checked then.
+	const spec = isRecord(document.spec) ? checkSchema(envelope.spec, schemas(context.traits).kubeGateway, ['spec'], collector) : undefined;
 	if (isRecord(spec)) {
 		checkGatewayRules(spec, { release: gatewayApiRelease(context.traits) }, collector);
 		checkFrontendTls(spec, collector);
@@ -83,7 +84,7 @@ export function validateHttpRoute(document: Readonly<Record<string, unknown>>, c
 		collector.error('schema', [], 'spec: Required value');
 	}
 
-	const spec = checkSchema(envelope.spec, schemas(context.traits).httpRoute, ['spec'], collector);
+	const spec = isRecord(document.spec) ? checkSchema(envelope.spec, schemas(context.traits).httpRoute, ['spec'], collector) : undefined;
 	if (isRecord(spec)) {
 		checkHttpRouteRules(spec, { release: gatewayApiRelease(context.traits) }, collector);
 	}
