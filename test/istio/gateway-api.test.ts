@@ -114,8 +114,28 @@ test('the CRDs are those of the gateway-api release the emulated Istio release v
 		t.true(message === undefined ? found.length === 0 : found.some(line => line.includes(message)), `${version}: ${text}\n→ ${message ?? 'no error'}; got ${JSON.stringify(found)}`);
 	}
 
-	const attached = `${gateway(httpListener)}---\n${route('parentRefs: [{name: gw, namespace: istio-system}]\nrules:\n- filters: [{type: CORS, cors: {allowOrigins: ["https://a.example.com"]}}]\n  backendRefs: [{name: a, port: 80}]')}`;
-	t.true(convert(attached, '1.30').notes.some(note => note.includes('the CORS filter is not modelled')));
+	// The `http-route-cors` HTTPRoute of istio 1.30.3 testdata/http.yaml and its corsPolicy in http.yaml.golden.
+	const attached = `${gateway(httpListener)}---\n${route(`parentRefs: [{name: gw, namespace: istio-system}]
+rules:
+- backendRefs: [{kind: Service, name: httpbin, port: 80}]
+  filters:
+  - type: CORS
+    cors:
+      allowCredentials: true
+      allowOrigins: ['https://*.xpto.com', "https://example.com"]
+      allowMethods: [GET, HEAD, POST]
+      allowHeaders: [Accept, Accept-Language, Content-Language, Content-Type, Range]
+      exposeHeaders: ["x-header-3", "x-header-4"]
+      maxAge: 50`)}`;
+	t.deepEqual(convert(attached, '1.30').virtualServices[0]?.spec.http?.[0]?.corsPolicy, {
+		allowCredentials: true,
+		allowHeaders: ['Accept', 'Accept-Language', 'Content-Language', 'Content-Type', 'Range'],
+		allowMethods: ['GET', 'HEAD', 'POST'],
+		allowOrigins: [{ regex: '^https://.*\\.xpto\\.com$' }, { exact: 'https://example.com' }],
+		exposeHeaders: ['x-header-3', 'x-header-4'],
+		maxAge: '50s',
+		unmatchedPreflights: 'IGNORE',
+	});
 });
 
 test('a gatewayClassName other than istio is accepted by the API server and noted as not Istio\'s', t => {

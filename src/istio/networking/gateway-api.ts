@@ -944,6 +944,7 @@ function convertRule(route: HttpRouteResource, rule: HttpRouteRule, match: HttpR
 	let headers: { request?: HeaderOperations; response?: HeaderOperations } | undefined;
 	let redirect: HttpRedirect | undefined;
 	let rewrite: HttpRewrite | undefined;
+	let corsPolicy: Record<string, unknown> | undefined;
 	for (const filter of rule.filters ?? []) {
 		switch (filter.type) {
 			case 'RequestHeaderModifier':
@@ -968,8 +969,8 @@ function convertRule(route: HttpRouteResource, rule: HttpRouteRule, match: HttpR
 			}
 
 			case 'CORS': {
-				// gateway-api v1.5 (Istio 1.30): istiod turns it into a corsPolicy (conversion.go createCorsFilter).
-				notes.push(`meshbox: ${describe(route)}: rule ${position}: the CORS filter is not modelled (istiod sets the route's corsPolicy; meshbox does not)`);
+				// gateway-api v1.5, standard from Istio 1.30.
+				corsPolicy = corsFilter(filter);
 				break;
 			}
 
@@ -999,6 +1000,10 @@ function convertRule(route: HttpRouteResource, rule: HttpRouteRule, match: HttpR
 
 	if (rewrite) {
 		converted.rewrite = rewrite;
+	}
+
+	if (corsPolicy) {
+		converted.corsPolicy = corsPolicy;
 	}
 
 	const timeout = routeTimeout(rule);
@@ -1132,6 +1137,48 @@ function rewriteFilter(filter: HttpRouteFilter): HttpRewrite | undefined {
 	}
 
 	return Object.keys(rewrite).length > 0 ? rewrite : undefined;
+}
+
+/** Go's regexp.QuoteMeta. */
+function quoteMeta(text: string): string {
+	return text.replace(/[\\.+*?()|[\]{}^$]/g, '\\$&');
+}
+
+/**
+ * conversion.go createCorsFilter (1.30): origins `*` → a strict origin regex, no wildcard → exact, one trailing
+ * wildcard → prefix, other wildcards → an anchored regex; unmatched preflights are ignored.
+ */
+function corsFilter(filter: HttpRouteFilter): Record<string, unknown> {
+	const spec = (isRecord(filter.cors) ? filter.cors : {}) as {
+		readonly allowOrigins?: readonly string[]; readonly allowCredentials?: boolean; readonly allowMethods?: readonly string[];
+		readonly allowHeaders?: readonly string[]; readonly exposeHeaders?: readonly string[]; readonly maxAge?: number;
+	};
+	const allowOrigins: StringMatch[] = [];
+	for (const origin of spec.allowOrigins ?? []) {
+		if (origin === '') {
+			continue;
+		}
+
+		if (origin === '*') {
+			allowOrigins.push({ regex: '^[a-zA-Z][a-zA-Z0-9+.-]*://[^/\\s?#]+$' });
+		} else if (!origin.includes('*')) {
+			allowOrigins.push({ exact: origin });
+		} else if (origin.indexOf('*') === origin.length - 1) {
+			allowOrigins.push({ prefix: origin.slice(0, -1) });
+		} else {
+			allowOrigins.push({ regex: `^${quoteMeta(origin).replaceAll('\\*', '.*')}$` });
+		}
+	}
+
+	return {
+		...(allowOrigins.length > 0 ? { allowOrigins } : {}),
+		...(spec.allowCredentials ? { allowCredentials: true } : {}),
+		...(spec.allowMethods && spec.allowMethods.length > 0 ? { allowMethods: spec.allowMethods } : {}),
+		...(spec.allowHeaders && spec.allowHeaders.length > 0 ? { allowHeaders: spec.allowHeaders } : {}),
+		...(spec.exposeHeaders && spec.exposeHeaders.length > 0 ? { exposeHeaders: spec.exposeHeaders } : {}),
+		...(spec.maxAge !== undefined && spec.maxAge > 0 ? { maxAge: protoDuration(spec.maxAge * 1000) } : {}),
+		unmatchedPreflights: 'IGNORE',
+	};
 }
 
 /** convertHTTPRoute's timeouts: backendRequest is the timeout unless retries are set (standard channel: no retries). */
