@@ -78,6 +78,8 @@ test('the API server refuses: schema and CEL rules of the CRDs, each at its line
 		[route('rules:\n- timeouts: {request: 1s, backendRequest: 2s}'), 'spec.rules[0].timeouts', 'backendRequest timeout cannot be longer than request timeout'],
 		[route('parentRefs: [{name: gw}, {name: gw, sectionName: http}]'), 'spec.parentRefs[0]', 'sectionName must be specified when parentRefs includes 2 or more references to the same parent'],
 		[route('rules:\n- retry: {attempts: 3}'), 'spec.rules[0].retry', 'unknown field "spec.rules[0].retry"'],
+		// YAML 1.1, as kubectl reads it: `y` is a boolean.
+		[route('rules:\n- matches: [{headers: [{name: x-canary, value: y}]}]'), 'spec.rules[0].matches[0].headers[0].value', 'Invalid value: boolean true: spec.rules[0].matches[0].headers[0].value in body must be of type string'],
 	];
 	for (const [text, field, message] of cases) {
 		const parsed = parse(text);
@@ -87,6 +89,9 @@ test('the API server refuses: schema and CEL rules of the CRDs, each at its line
 		t.true(found.every(finding => /^test\.yaml:\d+:\d+$/.test(finding.where)), `located: ${found.map(finding => finding.where).join(' ')}`);
 		t.deepEqual(parsed.config, [], 'a resource with errors is not applied');
 	}
+
+	const [yaml11] = parse(route('rules:\n- matches: [{headers: [{name: x-canary, value: y}]}]')).findings;
+	t.regex(yaml11?.hint ?? '', /YAML 1\.1, where unquoted y, n, yes, no, on and off are booleans/);
 });
 
 test('a missing or malformed spec is one error, not one per field', t => {

@@ -60,9 +60,11 @@ export function checkSchema(value: unknown, schema: OpenApiSchema, path: FieldPa
 
 		case 'string': {
 			if (typeof value !== 'string') {
-				// Kubernetes reads YAML 1.1 (../kube-yaml.ts): `on`, `yes` are booleans, `0755` a number.
+				// Kubernetes reads YAML 1.1 (../kube-yaml.ts): unquoted y, n, yes, no, on, off are booleans, 0755 a number.
 				collector.error('schema', path, `Invalid value: ${describeValue(value)}: ${where} in body must be of type string`,
-					typeof value === 'number' || typeof value === 'boolean' ? `quote it: "${String(value)}"` : undefined);
+					typeof value === 'number' || typeof value === 'boolean'
+						? 'Kubernetes reads YAML 1.1, where unquoted y, n, yes, no, on and off are booleans and 0755 or 1_000 numbers: quote the value'
+						: undefined);
 				return value;
 			}
 
