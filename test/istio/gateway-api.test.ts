@@ -320,6 +320,7 @@ test('the seed\'s my-app-gateway on istio: ingressgateway: container port 8080, 
 	const { gateways, virtualServices } = istioConfig(seed);
 	const { ports, notes } = gatewayServers({ proxyLabels: ingress.labels, proxyNamespace: ingress.namespace, gateways, virtualServices, services: [ingressService], traits: versionTraits('1.29') });
 	t.deepEqual(notes, []);
+	t.deepEqual(ports[0]?.routeConfigs[0]?.virtualHosts[0]?.bindings.map(binding => [binding.gatewayName, binding.virtualService.name]), [['default/my-app-gateway', 'my-app']]);
 	t.deepEqual(ports.map(port => ({
 		port: port.port, protocol: port.protocol,
 		servers: port.servers.map(bound => [bound.gatewayName, bound.routeName, bound.server.hosts, bound.tls]),
@@ -335,7 +336,7 @@ test('the seed\'s my-app-gateway on istio: ingressgateway: container port 8080, 
 	t.deepEqual(gatewayServers({ proxyLabels: ingress.labels, proxyNamespace: ingress.namespace, gateways, virtualServices, traits: versionTraits('1.29') }).ports.map(port => port.port), [80]);
 	// No VirtualService bound: istiod's `blackhole` virtual host, which answers 404.
 	t.deepEqual(gatewayServers({ proxyLabels: ingress.labels, proxyNamespace: ingress.namespace, gateways, virtualServices: [], services: [ingressService], traits: versionTraits('1.29') })
-		.ports.flatMap(port => port.routeConfigs), [{ name: 'http.8080', virtualHosts: [{ name: 'blackhole:80', domains: ['*'], port: 80, virtualServices: [], requireTls: false }] }]);
+		.ports.flatMap(port => port.routeConfigs), [{ name: 'http.8080', virtualHosts: [{ name: 'blackhole:80', domains: ['*'], port: 80, virtualServices: [], bindings: [], requireTls: false }] }]);
 });
 
 test('HTTPS servers get their own route config name and SDS credential; exportTo and gateway names decide what binds', t => {

@@ -124,6 +124,11 @@ export type GatewayVirtualHost = {
 	/** The server port (what the VirtualServices' `match.port` compares with). */
 	readonly port: number;
 	readonly virtualServices: readonly VirtualServiceResource[];
+	/**
+	 * Whose routes the host carries, in istiod's order (a VirtualService reached through two Gateways twice): build
+	 * each one's routes for `port` and `gatewayName` (its `match[].gateways` and `match[].port` are checked there).
+	 */
+	readonly bindings: ReadonlyArray<{ readonly virtualService: VirtualServiceResource; readonly gatewayName: string }>;
 	/** `tls.httpsRedirect` on the server: Envoy answers plain HTTP with a redirect to https. */
 	readonly requireTls: boolean;
 };
@@ -417,7 +422,7 @@ type VirtualHostDraft = {
 	port: number;
 	virtualServices: VirtualServiceResource[];
 	/** Each (gateway, VirtualService) whose routes the host carries, in order: istiod caches routes per pair. */
-	sources: string[];
+	bindings: Array<{ virtualService: VirtualServiceResource; gatewayName: string }>;
 	requireTls: boolean;
 };
 
@@ -450,7 +455,7 @@ function routeConfig(name: string, servers: readonly BoundServer[], virtualServi
 				const [namespace, hostname] = host.split('/', 2) as [string, string];
 				return namespace === virtualService.namespace || namespace === '*' ? [hostname] : [];
 			});
-			const source = `${bound.gatewayName}|${virtualService.namespace}/${virtualService.name}`;
+			const binding = { virtualService, gatewayName: bound.gatewayName };
 			for (const host of hostIntersection(serverHosts, virtualService.spec.hosts)) {
 				const hostname = host.toLowerCase();
 				const existing = virtualHosts.get(hostname);
@@ -459,10 +464,10 @@ function routeConfig(name: string, servers: readonly BoundServer[], virtualServi
 						existing.virtualServices.push(virtualService);
 					}
 
-					existing.sources.push(source);
+					existing.bindings.push(binding);
 					existing.requireTls ||= redirect;
 				} else {
-					virtualHosts.set(hostname, { name: `${hostname}:${port}`, domains: [hostname], port, virtualServices: [virtualService], sources: [source], requireTls: redirect });
+					virtualHosts.set(hostname, { name: `${hostname}:${port}`, domains: [hostname], port, virtualServices: [virtualService], bindings: [binding], requireTls: redirect });
 				}
 			}
 		}
@@ -475,7 +480,7 @@ function routeConfig(name: string, servers: readonly BoundServer[], virtualServi
 				if (existing) {
 					existing.requireTls = true;
 				} else {
-					virtualHosts.set(hostname, { name: `${hostname}:${port}`, domains: [hostname], port, virtualServices: [], sources: [], requireTls: true });
+					virtualHosts.set(hostname, { name: `${hostname}:${port}`, domains: [hostname], port, virtualServices: [], bindings: [], requireTls: true });
 				}
 			}
 		}
@@ -483,13 +488,14 @@ function routeConfig(name: string, servers: readonly BoundServer[], virtualServi
 
 	if (virtualHosts.size === 0) {
 		const port = servers[0]?.server.port.number ?? 0;
-		return { name, virtualHosts: [{ name: `blackhole:${port}`, domains: ['*'], port, virtualServices: [], requireTls: false }] };
+		return { name, virtualHosts: [{ name: `blackhole:${port}`, domains: ['*'], port, virtualServices: [], bindings: [], requireTls: false }] };
 	}
 
 	const collapsed: VirtualHostDraft[] = [];
 	for (const hostname of [...virtualHosts.keys()].sort(moreSpecificFirst)) {
 		const draft = virtualHosts.get(hostname)!;
-		const same = collapsed.find(other => other.requireTls === draft.requireTls && other.sources.join('\n') === draft.sources.join('\n'));
+		const same = collapsed.find(other => other.requireTls === draft.requireTls && other.bindings.length === draft.bindings.length
+			&& other.bindings.every((binding, index) => binding.virtualService === draft.bindings[index]?.virtualService && binding.gatewayName === draft.bindings[index]?.gatewayName));
 		if (same) {
 			same.domains.push(...draft.domains);
 		} else {
@@ -500,6 +506,6 @@ function routeConfig(name: string, servers: readonly BoundServer[], virtualServi
 	return {
 		name,
 		virtualHosts: collapsed.sort((a, b) => (a.name < b.name ? -1 : (a.name > b.name ? 1 : 0)))
-			.map(({ name: hostName, domains, port, virtualServices: bound, requireTls }) => ({ name: hostName, domains, port, virtualServices: bound, requireTls })),
+			.map(({ name: hostName, domains, port, virtualServices: bound, bindings, requireTls }) => ({ name: hostName, domains, port, virtualServices: bound, bindings, requireTls })),
 	};
 }
