@@ -68,7 +68,9 @@ const text = `/**
  */
 import type { OpenApiSchema } from './gateway-api-schema.ts';
 
-export const gatewayApiSchemas: Readonly<Record<string, { readonly kubeGateway: OpenApiSchema; readonly httpRoute: OpenApiSchema }>> = {
+export type GatewayApiRelease = ${releases.map(release => JSON.stringify(release)).join(' | ')};
+
+export const gatewayApiSchemas: Readonly<Record<GatewayApiRelease, { readonly kubeGateway: OpenApiSchema; readonly httpRoute: OpenApiSchema }>> = {
 ${entries.join('\n')}
 };
 `;

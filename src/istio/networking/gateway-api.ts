@@ -3,8 +3,8 @@
  *
  * Validation is the API server's: the structural schema of the standard-channel CRDs of the gateway-api release
  * the emulated Istio release vendors (`gatewayApiRelease`; ./gateway-api-schema.generated.ts) with its defaults,
- * and each CEL rule of those CRDs written out below with its message. Istio's webhook does not validate Gateway API resources; what
- * istiod refuses or ignores when it translates them is a note (checker `istiod`).
+ * and each CEL rule of those CRDs written out below with its message. Istio's webhook does not validate Gateway API
+ * resources; what istiod refuses or ignores when it translates them is a note (checker `istiod`).
  *
  * Conversion is istiod's (pilot/pkg/config/kube/gateway: gateway_collection.go GatewayCollection, conversion.go
  * buildListener / convertHTTPRoute / referenceAllowed, route_collections.go HTTPRouteCollection + mergeHTTPRoutes,
@@ -20,7 +20,7 @@ import type { FindingCollector } from '../findings.ts';
 import type { MeshService } from '../mesh/model.ts';
 import type { VersionTraits } from '../version.ts';
 import { checkSchema } from './gateway-api-schema.ts';
-import { gatewayApiSchemas } from './gateway-api-schema.generated.ts';
+import { gatewayApiSchemas, type GatewayApiRelease } from './gateway-api-schema.generated.ts';
 // istiod orders configuration by creation time (model.sortConfigByCreationTime); without one, file order stands in.
 import { byCreation, hostMatches, hostSubsetOf } from './gateway-servers.ts';
 import type {
@@ -34,26 +34,20 @@ const group = 'gateway.networking.k8s.io';
  * The sigs.k8s.io/gateway-api release each Istio release vendors (its go.mod): the CRDs its docs install. 1.28
  * vendors v1.4.0, whose standard CRD schemas and rules equal v1.4.1's.
  */
-export function gatewayApiRelease(traits: VersionTraits): 'v1.2.1' | 'v1.3.0' | 'v1.4.1' | 'v1.5.1' {
+export function gatewayApiRelease(traits: VersionTraits): GatewayApiRelease {
 	const minor = Number(traits.version.split('.')[1]);
 	return minor <= 25 ? 'v1.2.1' : (minor <= 27 ? 'v1.3.0' : (minor <= 29 ? 'v1.4.1' : 'v1.5.1'));
 }
 
-function schemas(traits: VersionTraits): (typeof gatewayApiSchemas)[string] {
-	const release = gatewayApiRelease(traits);
-	const found = gatewayApiSchemas[release];
-	if (!found) {
-		throw new Error(`no Gateway API schema for ${release}: regenerate src/istio/networking/gateway-api-schema.generated.ts`);
-	}
-
-	return found;
+function schemas(traits: VersionTraits): (typeof gatewayApiSchemas)[GatewayApiRelease] {
+	return gatewayApiSchemas[gatewayApiRelease(traits)];
 }
 
 /** The CEL rules that differ between the releases (gateway-api's CRDs at each tag). */
-type Rules = { readonly release: ReturnType<typeof gatewayApiRelease> };
+type Rules = { readonly release: GatewayApiRelease };
 
-function atLeast(rules: Rules, release: Rules['release']): boolean {
-	const order = ['v1.2.1', 'v1.3.0', 'v1.4.1', 'v1.5.1'];
+function atLeast(rules: Rules, release: GatewayApiRelease): boolean {
+	const order: readonly GatewayApiRelease[] = ['v1.2.1', 'v1.3.0', 'v1.4.1', 'v1.5.1'];
 	return order.indexOf(rules.release) >= order.indexOf(release);
 }
 
