@@ -9,7 +9,7 @@ import test from 'ava';
 import { parseAllDocuments } from 'yaml';
 import type { GatewayResource, HttpRouteResource, KubeGatewayResource, VirtualServiceResource } from '../../src/istio/config-resources.ts';
 import type { MeshService } from '../../src/istio/mesh/model.ts';
-import { convertGatewayApi } from '../../src/istio/networking/gateway-api.ts';
+import { convertGatewayApi, gatewayDeploymentService } from '../../src/istio/networking/gateway-api.ts';
 import { gatewayServers } from '../../src/istio/networking/gateway-servers.ts';
 import type { ParsedIstio } from '../../src/istio/parse.ts';
 import { versionTraits, type IstioVersion } from '../../src/istio/version.ts';
@@ -244,7 +244,7 @@ test('a managed Gateway gets the deployment istiod creates: <gw>-istio, its labe
 			'sidecar.istio.io/inject': 'false', 'service.istio.io/canonical-name': 'my-gw-istio', 'service.istio.io/canonical-revision': 'latest', team: 'web',
 			'gateway.networking.k8s.io/gateway-name': 'my-gw', 'gateway.networking.k8s.io/gateway-class-name': 'istio', 'gateway.istio.io/managed': 'istio.io-gateway-controller',
 		},
-		ports: [{ port: 80, targetPort: 80, name: 'http' }, { port: 8080, targetPort: 8080, name: 'http-alt' }, { port: 443, targetPort: 443, name: 'https' }],
+		ports: [{ port: 80, targetPort: 80, name: 'http', appProtocol: 'http' }, { port: 8080, targetPort: 8080, name: 'http-alt', appProtocol: 'http' }, { port: 443, targetPort: 443, name: 'https', appProtocol: 'https' }],
 		serviceAccount: 'my-gw-istio',
 		gatewayName: 'my-gw',
 	}]);
@@ -392,7 +392,9 @@ test('a Gateway API gateway is served by the proxy behind its Service, on the li
 	const [deployment] = converted.deployments;
 	t.truthy(deployment);
 	// The Service istiod's template creates: selects the gateway-name label, one port per listener port.
-	const gatewayService = service(deployment!.name, deployment!.namespace, { 'gateway.networking.k8s.io/gateway-name': 'my-gw' }, deployment!.ports.map(port => [port.port, port.targetPort]));
+	const gatewayService = gatewayDeploymentService(deployment!);
+	t.like(gatewayService, { name: 'my-gw-istio', hostname: 'my-gw-istio.apps.svc.cluster.local', selector: { 'gateway.networking.k8s.io/gateway-name': 'my-gw' } });
+	t.deepEqual(gatewayService.ports, [{ name: 'http', port: 80, targetPort: 80, protocol: 'HTTP' }]);
 	const serve = (labels: Record<string, string>, namespace: string) => gatewayServers({
 		proxyLabels: labels, proxyNamespace: namespace, gateways: converted.gateways, virtualServices: converted.virtualServices,
 		services: [gatewayService, ingressService], traits: versionTraits('1.29'),

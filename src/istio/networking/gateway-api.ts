@@ -449,7 +449,7 @@ export type GatewayDeployment = {
 	 * One per distinct listener port (extractServicePorts): the Service sets no targetPort, so the container
 	 * listens on the listener port itself. The `status-port` 15021 is left out (meshbox has no istio-agent).
 	 */
-	readonly ports: ReadonlyArray<{ readonly port: number; readonly targetPort: number; readonly name: string }>;
+	readonly ports: ReadonlyArray<{ readonly port: number; readonly targetPort: number; readonly name: string; readonly appProtocol: string }>;
 	readonly serviceAccount: string;
 	/** The Gateway API Gateway it serves. */
 	readonly gatewayName: string;
@@ -763,7 +763,7 @@ function deployment(gateway: KubeGatewayResource, name: string, serviceAccount: 
 	const infrastructureLabels = Object.fromEntries(Object.entries(infrastructure?.labels ?? gateway.labels)
 		.filter(([key]) => !key.startsWith('gateway.networking.k8s.io/')));
 	const seen = new Set<number>();
-	const ports: Array<{ port: number; targetPort: number; name: string }> = [];
+	const ports: Array<{ port: number; targetPort: number; name: string; appProtocol: string }> = [];
 	for (const listener of gateway.spec.listeners) {
 		if (seen.has(listener.port)) {
 			continue;
@@ -771,7 +771,7 @@ function deployment(gateway: KubeGatewayResource, name: string, serviceAccount: 
 
 		seen.add(listener.port);
 		// sanitizeListenerNameForPort: a Service port name has no dots and at most 63 characters.
-		ports.push({ port: listener.port, targetPort: listener.port, name: listener.name.replaceAll('.', '-').slice(0, 63) });
+		ports.push({ port: listener.port, targetPort: listener.port, name: listener.name.replaceAll('.', '-').slice(0, 63), appProtocol: listener.protocol.toLowerCase() });
 	}
 
 	return {
@@ -789,6 +789,24 @@ function deployment(gateway: KubeGatewayResource, name: string, serviceAccount: 
 		ports,
 		serviceAccount,
 		gatewayName: gateway.name,
+	};
+}
+
+/**
+ * The Service istiod's template creates next to the deployment (kube-gateway.yaml): `<gw>-istio`, selecting the
+ * gateway-name label, one port per listener port with its appProtocol (Istio infers HTTP / HTTPS from it,
+ * pilot/pkg/serviceregistry/kube/conversion.go). `endpoints` are the mesh's to fill: the deployment's proxy.
+ */
+export function gatewayDeploymentService(deployment: GatewayDeployment, domainSuffix = 'cluster.local'): MeshService {
+	const protocols: Readonly<Record<string, MeshService['ports'][number]['protocol']>> = { http: 'HTTP', https: 'HTTPS', tls: 'TLS', tcp: 'TCP' };
+	return {
+		name: deployment.name,
+		namespace: deployment.namespace,
+		hostname: `${deployment.name}.${deployment.namespace}.svc.${domainSuffix}`,
+		ports: deployment.ports.map(port => ({ name: port.name, port: port.port, targetPort: port.targetPort, protocol: protocols[port.appProtocol] ?? 'TCP' })),
+		endpoints: [],
+		external: false,
+		selector: { 'gateway.networking.k8s.io/gateway-name': deployment.gatewayName },
 	};
 }
 
