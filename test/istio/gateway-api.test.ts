@@ -465,3 +465,9 @@ test('routes created in the same second merge by namespace, then name, as istiod
 	t.is(virtualService?.namespace, 'alpha');
 	t.is(virtualService?.annotations['internal.istio.io/parents'], 'HTTPRoute/yy.alpha,HTTPRoute/aa.beta,HTTPRoute/zz.beta');
 });
+
+test('a Gateway without selector applies to every gateway proxy', t => {
+	const { gateways } = istioConfig('apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: all, namespace: default}\nspec:\n  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]\n');
+	const { ports } = gatewayServers({ proxyLabels: { app: 'anything' }, proxyNamespace: 'elsewhere', gateways, traits: versionTraits('1.29') });
+	t.deepEqual(ports.map(port => [port.port, port.servers.map(bound => bound.gatewayName)]), [[80, ['default/all']]]);
+});

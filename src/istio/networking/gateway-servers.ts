@@ -190,7 +190,8 @@ function selectGateways(input: GatewayServersInput, targets: readonly ServiceTar
 			if (matching.length > 0) {
 				selected.push({ gateway, legacySelector: false, targets: matching });
 			}
-		} else if (Object.entries(gateway.spec.selector).every(([key, value]) => input.proxyLabels[key] === value)) {
+		} else if (Object.entries((gateway.spec.selector as GatewayResource['spec']['selector'] | undefined) ?? {}).every(([key, value]) => input.proxyLabels[key] === value)) {
+			// No selector (or an empty one) applies to every gateway proxy (`gw.GetSelector() == nil`).
 			selected.push({ gateway, legacySelector: true, targets });
 		}
 	}
