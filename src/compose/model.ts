@@ -69,7 +69,7 @@ async function withIstio(resolved: ResolvedSpec, options: Pick<ModelOptions, 'ov
 
 	// Loaded only for specs that ask for it.
 	const { resolveIstioSidecar } = await import('../istio/sidecar.ts');
-	const istio = await resolveIstioSidecar({ workload: extensions.workload, istio: extensions.istio, baseDir: resolved.baseDir, locate, pod: options.session?.istioPod });
+	const istio = await resolveIstioSidecar({ workload: extensions.workload, istio: extensions.istio, baseDir: resolved.baseDir, locate, pod: options.session?.istioPod, clusters: model.clusters });
 	// The Envoy of an explicit istio.version, unless a version was asked for (issue #12: src/istio/proxy-envoy.ts).
 	const { withIstioEnvoy } = await import('../istio/proxy-envoy.ts');
 	// EnvoyFilter patches (istiod's) first, then meshbox.yaml's envoy.patches; notes name those that match nothing.
@@ -78,6 +78,8 @@ async function withIstio(resolved: ResolvedSpec, options: Pick<ModelOptions, 'ov
 	return withIstioEnvoy(withUnmatchedPatchNotes({
 		...model,
 		plugins: istio.plugins,
+		// ext_authz providers' clusters (istiod's names, at the sandbox cluster standing in for the service).
+		clusters: [...model.clusters, ...istio.clusters.filter(cluster => !model.clusters.some(existing => existing.name === cluster.name))],
 		sidecar: istio.sidecar,
 		envoy: istio.envoyLogLevels && !resolved.logLevelsGiven ? { ...model.envoy, ...istio.envoyLogLevels } : model.envoy,
 		...(patches.length > 0 ? { patches } : {}),

@@ -14,6 +14,7 @@ import { listenerAddress, serviceBootstrap, withListeners } from './listeners.ts
 import { applyPatches } from './patches.ts';
 import { proxyResources } from './proxy.ts';
 import { appClusters, httpFilterChain, statsBootstrap, virtualHosts } from './routing.ts';
+import { sdsClusterName } from '../istio/mesh/tls.ts';
 import { typeUrls } from './type-urls.ts';
 import { socketAddress, wasmFilter } from './wasm-config.ts';
 
@@ -28,10 +29,7 @@ export function buildResources(model: SandboxModel, placement: Placement, option
 	// A mesh proxy (src/istio/mesh): istiod's listeners, clusters and secrets (./proxy.ts).
 	const resources = model.proxy ? proxyResources(model.proxy, placement, options, sidecarFilters) : model.sidecar ? sidecarResources(model, model.sidecar, placement, options) : plainResources(model, placement, options);
 	// The Envoy around the plugins (issue #10): more listeners, then the patches, which see everything.
-	const patched = applyPatches(withListeners(resources, model, placement, options), model.patches ?? [], { istiodEcds: istiodEcdsFilters(model) });
-	// A mesh proxy's SDS secrets: no patch applies to them (EnvoyFilter has no secret context), and they must survive it.
-	// (Object.assign until SandboxResources has `secrets`, which the mesh CA's SDS serving adds.)
-	return 'secrets' in resources ? Object.assign({}, patched, { secrets: resources.secrets }) : patched;
+	return applyPatches(withListeners(resources, model, placement, options), model.patches ?? [], { istiodEcds: istiodEcdsFilters(model) });
 }
 
 /**
@@ -115,7 +113,7 @@ export function buildAdsBootstrap(model: SandboxModel, placement: Placement, ads
 			lds_config: adsSource,
 		},
 		static_resources: {
-			clusters: [{
+			clusters: [...(model.proxy ? [sdsCluster(ads)] : []), {
 				name: xdsClusterName,
 				type: 'STATIC',
 				connect_timeout: '1s',
@@ -128,6 +126,28 @@ export function buildAdsBootstrap(model: SandboxModel, placement: Placement, ads
 				},
 			}],
 		},
+	};
+}
+
+/**
+ * A mesh proxy's cluster to its SDS server, as istio-agent's bootstrap writes it (istio/istio
+ * tools/packaging/common/envoy_bootstrap.json, `sds-grpc`): static, HTTP/2. There it is istio-agent's Unix socket
+ * (./var/run/secrets/workload-spiffe-uds/socket); here the control plane, which serves SDS beside ADS (src/xds).
+ */
+function sdsCluster(server: SocketAddress): JsonObject {
+	return {
+		name: sdsClusterName,
+		alt_stat_name: `${sdsClusterName};`,
+		type: 'STATIC',
+		typed_extension_protocol_options: {
+			'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+				'@type': typeUrls.httpProtocolOptions,
+				explicit_http_config: { http2_protocol_options: {} },
+			},
+		},
+		connect_timeout: '1s',
+		lb_policy: 'ROUND_ROBIN',
+		load_assignment: { cluster_name: sdsClusterName, endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(server) } }] }] },
 	};
 }
 

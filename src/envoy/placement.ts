@@ -44,5 +44,11 @@ export type SandboxResources = {
 	readonly clusters: readonly JsonObject[];
 	/** TypedExtensionConfig resources (ECDS), by the filter name that subscribes to them. */
 	readonly extensionConfigs: readonly JsonObject[];
+	/**
+	 * Secret resources (a mesh proxy's `default`, `ROOTCA`, a gateway's `kubernetes://<credentialName>`), as
+	 * istio-agent serves them (./proxy.ts proxySecret, as src/istio/mesh/tls.ts envoySecret): over SDS and ADS by the control plane; absent
+	 * for a plain sandbox.
+	 */
+	readonly secrets?: readonly JsonObject[];
 };
 

@@ -1,7 +1,7 @@
 /**
  * A mesh from its spec (`startMesh({ mesh, istio })`, src/istio/mesh/resolve.ts → src/compose/mesh.ts) on real
  * Envoys: the default ingress gateway routing by an Istio Gateway + VirtualService, sidecars reaching Services
- * by name, and `applyIstio` pushing a new WasmPlugin to the one proxy it selects.
+ * by name over auto mTLS, and `applyIstio` pushing a new WasmPlugin to the one proxy it selects.
  */
 import test from 'ava';
 import { meshFor } from '../../src/scenario/mesh.ts';
@@ -39,8 +39,8 @@ spec:
 const spec = {
 	mesh: {
 		workloads: [
-			{ name: 'productpage', port: 9080, service: 'productpage', app: { body: 'productpage\n' } },
-			{ name: 'reviews', port: 9080, service: 'reviews', app: { body: 'reviews\n' } },
+			{ name: 'productpage', port: 9080, service: 'productpage', serviceAccount: 'bookinfo-productpage', app: { body: 'productpage\n' } },
+			{ name: 'reviews', port: 9080, service: 'reviews', serviceAccount: 'bookinfo-reviews', app: { body: 'reviews\n' } },
 		],
 	},
 	istio: { resources: [gateway] },
@@ -57,7 +57,10 @@ test.serial('a mesh from its spec: the gateway routes by the VirtualService, a s
 
 	const reviews = await mesh.workload('productpage').request('http://reviews:9080/reviews/0');
 	t.is(reviews.body, 'reviews\n');
-	t.is((await mesh.workload('reviews').recordings.requests())[0]?.path, '/reviews/0');
+	const [received] = await mesh.workload('reviews').recordings.requests();
+	t.is(received?.path, '/reviews/0');
+	// Auto mTLS between the sidecars (the endpoint's `tlsMode: istio`): reviews' inbound saw productpage's SPIFFE id.
+	t.regex(received?.headers['x-forwarded-client-cert'] ?? '', /^By=spiffe:\/\/cluster\.local\/ns\/default\/sa\/bookinfo-reviews;.*URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/bookinfo-productpage$/);
 });
 
 test.serial('applyIstio: a WasmPlugin selecting reviews reaches reviews\' Envoy only', async t => {

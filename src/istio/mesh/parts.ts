@@ -3,31 +3,17 @@
  * security, TLS): this adapter is the one place ./resolve.ts reaches them through.
  * INTERIM: minimal fallbacks until the owners' modules land (default routes, plaintext, no policies).
  */
-import type { ProxyClusterModel, SidecarFilter } from '../../config/model.ts';
+import type { ProxyClusterModel } from '../../config/model.ts';
 import type { JsonObject } from '../../util/json.ts';
-import type { DestinationRuleResource, GatewayResource, HttpRouteResource, IstioConfigResource, KubeGatewayResource, VirtualServiceResource } from '../config-resources.ts';
+import type { DestinationRuleResource, GatewayResource, HttpRouteResource, KubeGatewayResource, VirtualServiceResource } from '../config-resources.ts';
 import type { GatewayServer } from '../networking/types.ts';
 import type { VersionTraits } from '../version.ts';
 import type { MeshService } from './model.ts';
+import { inboundFilterChainMatches, inboundListenerFilters, outboundMtlsTransportSocket, type InboundChainMatch, type PeerAuthenticationMode } from './tls.ts';
+import { outboundClusters as networkingClusters } from '../networking/clusters.ts';
 import type { ResolvedGatewayDeployment } from './spec.ts';
 
-export type RouteInput = {
-	readonly port: number;
-	readonly services: readonly MeshService[];
-	readonly virtualServices: readonly VirtualServiceResource[];
-	readonly destinationRules: readonly DestinationRuleResource[];
-	readonly proxyNamespace: string;
-	readonly traits: VersionTraits;
-};
-
-export function outboundRouteConfig(input: RouteInput): { routeConfig: JsonObject; notes: string[] } {
-	const virtualHosts = input.services.filter(service => service.ports.some(port => port.port === input.port)).map(service => ({
-		name: `${service.hostname}:${input.port}`,
-		domains: hostDomains(service, input.port, input.proxyNamespace),
-		routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster: `outbound|${input.port}||${service.hostname}`, timeout: '0s' } }],
-	}));
-	return { routeConfig: { name: String(input.port), virtual_hosts: virtualHosts, validate_clusters: false }, notes: [] };
-}
+export { outboundRouteConfig } from '../networking/routes.ts';
 
 /** A gateway port's servers (./networking/gateway-servers.ts). */
 export type GatewayPort = {
@@ -77,16 +63,9 @@ export function gatewayRouteConfig(input: { readonly gatewayPort: GatewayPort; r
 	return { routeConfig: { name: gatewayPort.routeConfigName, virtual_hosts: virtualHosts, validate_clusters: false }, notes: [] };
 }
 
-export function outboundClusters(input: { readonly services: readonly MeshService[]; readonly destinationRules: readonly DestinationRuleResource[]; readonly proxyNamespace: string; readonly traits: VersionTraits }): { clusters: ProxyClusterModel[]; notes: string[] } {
-	const clusters = input.services.flatMap(service => service.ports.map(port => ({
-		name: `outbound|${port.port}||${service.hostname}`,
-		endpoints: service.external
-			? [{ kind: 'external' as const, host: service.hostname, port: port.port }]
-			: service.endpoints.map(endpoint => ({ kind: 'proxy' as const, proxy: endpoint.proxy, listener: 'virtualInbound' })),
-		fields: { connect_timeout: '10s', lb_policy: 'LEAST_REQUEST' },
-		comment: `Service ${service.namespace}/${service.name} port ${port.port}`,
-	})));
-	return { clusters, notes: [] };
+/** istiod's outbound clusters (../networking/clusters.ts), with the mesh's TLS sockets. */
+export function outboundClusters(input: { readonly services: readonly MeshService[]; readonly destinationRules: readonly DestinationRuleResource[]; readonly proxyNamespace: string; readonly traits: VersionTraits; readonly trustDomain: string }): { clusters: readonly ProxyClusterModel[]; notes: readonly string[] } {
+	return networkingClusters({ ...input, mtls: (_service, port, _subset, tls) => outboundMtlsTransportSocket({ ...tls, http2: port.protocol === 'HTTP2' || port.protocol === 'GRPC' }) });
 }
 
 export function convertGatewayApi(input: { readonly kubeGateways: readonly KubeGatewayResource[]; readonly httpRoutes: readonly HttpRouteResource[]; readonly traits: VersionTraits }): {
@@ -96,39 +75,13 @@ export function convertGatewayApi(input: { readonly kubeGateways: readonly KubeG
 	return { gateways: [], virtualServices: [], deployments: [], notes };
 }
 
-/** The inbound TLS mode of a workload port (PeerAuthentication). */
-export type MtlsMode = 'STRICT' | 'PERMISSIVE' | 'DISABLE';
+export { peerAuthenticationMode, securityFilters, type SecurityFilters } from '../security/filters.ts';
+export type { ServiceLookup } from '../security/filters.ts';
 
-export function peerAuthenticationMode(_input: { readonly namespace: string; readonly labels: Readonly<Record<string, string>>; readonly port: number; readonly resources: readonly IstioConfigResource[]; readonly rootNamespace: string }): MtlsMode {
-	return 'DISABLE';
-}
-
-/** The security filters of one HTTP chain (./security). */
-export type SecurityFilters = { readonly extAuthz: SidecarFilter[]; readonly jwtAuthn?: SidecarFilter; readonly rbac: SidecarFilter[]; readonly clusters: ProxyClusterModel[]; readonly notes: string[] };
-
-export function securityFilters(_input: { readonly proxy: { readonly namespace: string; readonly labels: Readonly<Record<string, string>>; readonly kind: 'sidecar' | 'gateway'; readonly name: string }; readonly port: number;
-	readonly resources: readonly IstioConfigResource[]; readonly traits: VersionTraits; readonly rootNamespace: string; readonly trustDomain: string }): SecurityFilters {
-	return { extAuthz: [], rbac: [], clusters: [], notes: [] };
-}
-
-/** An inbound listener's filter chains for a TLS mode (./tls.ts): the chain's match and transport socket. */
-export type InboundChain = { readonly suffix: string; readonly match?: JsonObject; readonly transportSocket?: JsonObject };
-
-export function inboundChains(mode: MtlsMode): { chains: InboundChain[]; listenerFilters: JsonObject[] } {
-	void mode;
-	return { chains: [{ suffix: '' }], listenerFilters: [] };
-}
-
-function hostDomains(service: MeshService, port: number, proxyNamespace: string): string[] {
-	const domains = [service.hostname, `${service.hostname}:${port}`];
-	if (!service.external) {
-		domains.push(`${service.name}.${service.namespace}`, `${service.name}.${service.namespace}:${port}`);
-		if (service.namespace === proxyNamespace) {
-			domains.push(service.name, `${service.name}:${port}`);
-		}
-	}
-
-	return domains;
+/** An inbound listener's filter chains for a TLS mode (../mesh/tls.ts): each chain's match and transport socket. */
+export function inboundChains(mode: PeerAuthenticationMode): { chains: InboundChainMatch[]; listenerFilters: JsonObject[] } {
+	const chains = inboundFilterChainMatches(mode);
+	return { chains, listenerFilters: inboundListenerFilters(chains) };
 }
 
 function findService(services: readonly MeshService[], host: string, namespace: string): MeshService | undefined {

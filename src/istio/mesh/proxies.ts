@@ -4,9 +4,9 @@
  * chains, routes, clusters and the WasmPlugins that select it, per listener as istiod selects them
  * (pilot/pkg/networking/core/listener_builder.go, gateway.go; pilot/pkg/model/extensions.go matchListener).
  */
-import type { PluginModel, ProxyClusterModel, ProxyListenerModel, SandboxModel, SidecarFilter } from '../../config/model.ts';
+import type { PluginModel, ProxyClusterModel, ProxyListenerModel, ProxySecretModel, SandboxModel, SidecarFilter } from '../../config/model.ts';
 import type { JsonObject } from '../../util/json.ts';
-import { inboundHttpChain, outboundHttpChain } from '../chain.ts';
+import { gatewayHttpChain, inboundHttpChain, outboundHttpChain } from '../chain.ts';
 import type { DestinationRuleResource, GatewayResource, IstioConfigResource, VirtualServiceResource } from '../config-resources.ts';
 import { sidecarIdentity } from '../identity.ts';
 import { redactText } from '../redact.ts';
@@ -15,7 +15,7 @@ import { selectExtensions, type ListenerClass, type SelectionOutcome } from '../
 import type { ResolvedIstioSpec, ResolvedWorkload } from '../spec.ts';
 import type { VersionTraits } from '../version.ts';
 import type { MeshProxyModel, MeshService } from './model.ts';
-import { gatewayRouteConfig, gatewayServers, inboundChains, outboundClusters, outboundRouteConfig, peerAuthenticationMode, securityFilters, type SecurityFilters } from './parts.ts';
+import { gatewayRouteConfig, gatewayServers, inboundChains, outboundClusters, outboundRouteConfig, peerAuthenticationMode, securityFilters, type SecurityFilters, type ServiceLookup } from './parts.ts';
 import type { ResolvedGatewayDeployment, ResolvedWorkloadDeployment } from './spec.ts';
 
 /** What every proxy of one mesh is built from. */
@@ -33,6 +33,10 @@ export type MeshContext = {
 	readonly place: (extension: Extension, network: boolean) => Promise<SidecarFilter | undefined>;
 	/** The plain model every proxy starts from (Envoy version, log levels). */
 	readonly base: SandboxModel;
+	/** model.LookupCluster for ext_authz providers. */
+	readonly lookupService: ServiceLookup;
+	/** A proxy's SDS secrets (`default`, `ROOTCA`) from the mesh CA. */
+	readonly secretsFor: (namespace: string, serviceAccount: string) => Promise<readonly ProxySecretModel[]>;
 };
 
 /** What one proxy's listeners picked, for its notes and render header. */
@@ -48,7 +52,7 @@ export async function sidecarProxy(workload: ResolvedWorkloadDeployment, context
 
 	// Inbound: virtualInbound, the workload's port (listener_inbound.go), in the TLS mode PeerAuthentication sets.
 	const inboundPlugins = await pluginsFor(view, 'SERVER', workload.port, context, selections, 'virtualInbound', plugins);
-	const security = securityFilters({ proxy: { ...view, kind: 'sidecar' }, port: workload.port, resources: context.config, traits: context.traits, rootNamespace: context.istio.rootNamespace, trustDomain: context.trustDomain });
+	const security = await securityFor(view, 'sidecar', workload.port, context);
 	notes.push(...security.notes);
 	const mode = peerAuthenticationMode({ namespace: workload.namespace, labels: workload.labels, port: workload.port, resources: context.config, rootNamespace: context.istio.rootNamespace });
 	const { chains, listenerFilters } = inboundChains(mode);
@@ -65,11 +69,12 @@ export async function sidecarProxy(workload: ResolvedWorkloadDeployment, context
 		trafficDirection: 'INBOUND',
 		listenerFilters,
 		filterChains: chains.map(chain => ({
-			name: `0.0.0.0_${workload.port}${chain.suffix}`,
-			...(chain.match ? { match: chain.match } : {}),
+			// listener_inbound.go: every chain of a port has the port's name (the TLS and the plain-text one alike).
+			name: `0.0.0.0_${workload.port}`,
+			match: chain.match,
 			...(chain.transportSocket ? { transportSocket: chain.transportSocket } : {}),
 			networkFilters: inboundPlugins.network,
-			http: { statPrefix: `inbound_0.0.0.0_${workload.port}`, routeConfig: inboundRoute, httpFilters: withSecurity(inboundHttpChain(inboundPlugins.inPhase), security),
+			http: { statPrefix: `inbound_0.0.0.0_${workload.port}`, routeConfig: inboundRoute, httpFilters: inboundHttpChain(inboundPlugins.inPhase, security),
 				fields: { forward_client_cert_details: 'APPEND_FORWARD', set_current_client_cert_details: { subject: true, dns: true, uri: true }, use_remote_address: false } },
 		})),
 	};
@@ -91,7 +96,7 @@ export async function sidecarProxy(workload: ResolvedWorkloadDeployment, context
 		clusters,
 		plugins: [...plugins.values()],
 		notes,
-		summary: [`Istio ${context.traits.fullVersion} sidecar of ${workload.namespace}/${workload.name} (sa ${workload.serviceAccount}); inbound mTLS ${mode}.`, ...describeSelections(selections)],
+		summary: [`Istio ${context.traits.fullVersion} sidecar of ${workload.namespace}/${workload.name} (sa ${workload.serviceAccount}); inbound mTLS ${mode}.`, ...describeSelections(selections), ...security.summary],
 		upstream: workload.app,
 	}, context);
 }
@@ -110,13 +115,13 @@ export async function gatewayProxy(gateway: ResolvedGatewayDeployment, context: 
 	}
 
 	const listeners: ProxyListenerModel[] = [];
-	const clusters = outboundClusters({ services: context.services, destinationRules: context.destinationRules, proxyNamespace: gateway.namespace, traits: context.traits });
+	const clusters = outboundClusters({ services: context.services, destinationRules: context.destinationRules, proxyNamespace: gateway.namespace, traits: context.traits, trustDomain: context.trustDomain });
 	notes.push(...clusters.notes);
 	const securityClusters: ProxyClusterModel[] = [];
 	for (const gatewayPort of servers.ports) {
 		const name = `0.0.0.0_${gatewayPort.port}`;
 		const selected = await pluginsFor(view, 'CLIENT', gatewayPort.port, context, selections, name, plugins);
-		const security = securityFilters({ proxy: { ...view, kind: 'gateway' }, port: gatewayPort.port, resources: context.config, traits: context.traits, rootNamespace: context.istio.rootNamespace, trustDomain: context.trustDomain });
+		const security = await securityFor(view, 'gateway', gatewayPort.port, context);
 		notes.push(...security.notes);
 		securityClusters.push(...security.clusters);
 		const route = gatewayRouteConfig({ gatewayPort, virtualServices: context.virtualServices, services: context.services, destinationRules: context.destinationRules, gatewayNamespace: gateway.namespace, traits: context.traits });
@@ -130,7 +135,7 @@ export async function gatewayProxy(gateway: ResolvedGatewayDeployment, context: 
 			filterChains: [{
 				name: '',
 				networkFilters: selected.network,
-				http: { statPrefix: `outbound_0.0.0.0_${gatewayPort.port}`, routeConfig: route.routeConfig, httpFilters: withSecurity(inboundHttpChain(selected.inPhase).filter(filter => filter.kind !== 'placeholder' || filter.name !== 'istio.metadata_exchange'), security),
+				http: { statPrefix: `outbound_0.0.0.0_${gatewayPort.port}`, routeConfig: route.routeConfig, httpFilters: gatewayHttpChain(selected.inPhase, security),
 					fields: { use_remote_address: true, forward_client_cert_details: 'SANITIZE_SET', normalize_path: true, merge_slashes: true, path_with_escaped_slashes_action: 'KEEP_UNCHANGED' } },
 			}],
 		});
@@ -153,13 +158,13 @@ export async function gatewayProxy(gateway: ResolvedGatewayDeployment, context: 
 }
 
 /** A sidecar's outbound side: one listener per HTTP service port of the mesh (there is no iptables capture). */
-async function outboundListeners(view: ProxyView, context: MeshContext, selections: Selection[], plugins: Map<string, PluginModel>, notes: string[]): Promise<{ listeners: ProxyListenerModel[]; clusters: ProxyClusterModel[] }> {
+async function outboundListeners(view: ProxyView, context: MeshContext, selections: Selection[], plugins: Map<string, PluginModel>, notes: string[]): Promise<{ listeners: ProxyListenerModel[]; clusters: readonly ProxyClusterModel[] }> {
 	const ports = [...new Set(context.services.flatMap(service => service.ports.filter(port => port.protocol !== 'TCP' && port.protocol !== 'TLS' && port.protocol !== 'HTTPS').map(port => port.port)))].sort((a, b) => a - b);
 	const listeners: ProxyListenerModel[] = [];
 	for (const port of ports) {
 		const name = `0.0.0.0_${port}`;
 		const selected = await pluginsFor(view, 'CLIENT', port, context, selections, name, plugins);
-		const route = outboundRouteConfig({ port, services: context.services, virtualServices: context.virtualServices, destinationRules: context.destinationRules, proxyNamespace: view.namespace, traits: context.traits });
+		const route = outboundRouteConfig({ port, services: context.services, virtualServices: context.virtualServices, destinationRules: context.destinationRules, proxyNamespace: view.namespace, proxyLabels: view.labels, traits: context.traits });
 		notes.push(...route.notes);
 		listeners.push({
 			name,
@@ -171,7 +176,7 @@ async function outboundListeners(view: ProxyView, context: MeshContext, selectio
 		});
 	}
 
-	const clusters = outboundClusters({ services: context.services, destinationRules: context.destinationRules, proxyNamespace: view.namespace, traits: context.traits });
+	const clusters = outboundClusters({ services: context.services, destinationRules: context.destinationRules, proxyNamespace: view.namespace, traits: context.traits, trustDomain: context.trustDomain });
 	notes.push(...clusters.notes);
 	return { listeners, clusters: clusters.clusters };
 }
@@ -198,19 +203,10 @@ async function pluginsFor(view: ProxyView, listenerClass: ListenerClass, port: n
 	return { inPhase, network };
 }
 
-/** Istio's own security filters at their places (ext_authz first, jwt_authn after AUTHN, RBAC after AUTHZ). */
-function withSecurity(chain: SidecarFilter[], security: SecurityFilters): SidecarFilter[] {
-	const replace = (name: string, filters: readonly SidecarFilter[]) => {
-		const index = chain.findIndex(filter => filter.kind === 'placeholder' && filter.name === name);
-		if (index >= 0 && filters.length > 0) {
-			chain.splice(index, 1, ...filters);
-		}
-	};
-
-	replace('envoy.filters.http.ext_authz', security.extAuthz);
-	replace('envoy.filters.http.jwt_authn', security.jwtAuthn ? [security.jwtAuthn] : []);
-	replace('envoy.filters.http.rbac', security.rbac);
-	return chain;
+/** The security filters of one listener (../security/filters.ts), with the mesh's services for ext_authz providers. */
+async function securityFor(view: ProxyView, kind: 'sidecar' | 'gateway', port: number, context: MeshContext): Promise<SecurityFilters> {
+	return securityFilters({ proxy: { ...view, kind }, port, resources: context.config, meshConfig: context.istio.meshConfig, traits: context.traits,
+		rootNamespace: context.istio.rootNamespace, lookupService: context.lookupService });
 }
 
 function describeSelections(selections: readonly Selection[]): string[] {
@@ -244,7 +240,8 @@ type ProxyParts = {
 	readonly upstream: SandboxModel['upstream'];
 };
 
-function proxyModel(parts: ProxyParts, context: MeshContext): MeshProxyModel {
+async function proxyModel(parts: ProxyParts, context: MeshContext): Promise<MeshProxyModel> {
+	const secrets = await context.secretsFor(parts.namespace, parts.serviceAccount);
 	const principal = `spiffe://${context.trustDomain}/ns/${parts.namespace}/sa/${parts.serviceAccount}`;
 	return {
 		name: parts.name,
@@ -267,7 +264,7 @@ function proxyModel(parts: ProxyParts, context: MeshContext): MeshProxyModel {
 				node: parts.node,
 				listeners: parts.listeners,
 				clusters: parts.clusters,
-				secrets: [],
+				secrets,
 				notes: parts.notes.map(note => redactText(note)),
 				summary: parts.summary,
 			},

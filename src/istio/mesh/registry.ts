@@ -6,7 +6,8 @@
  */
 import type { ServiceEntryResource } from '../config-resources.ts';
 import type { MeshService, MeshServiceEndpoint } from './model.ts';
-import { protocolOf, type ResolvedMeshSpec } from './spec.ts';
+import { serviceEntryServices } from '../networking/service-entries.ts';
+import type { ResolvedMeshSpec } from './spec.ts';
 
 export function buildRegistry(spec: ResolvedMeshSpec, serviceEntries: readonly ServiceEntryResource[], notes: string[]): MeshService[] {
 	const services: MeshService[] = spec.services.map(service => ({
@@ -24,25 +25,15 @@ export function buildRegistry(spec: ResolvedMeshSpec, serviceEntries: readonly S
 		notes.push(`meshbox: Service ${service.namespace}/${service.name} selects no workload of the mesh (selector ${Object.entries(service.selector).map(([key, value]) => `${key}=${value}`).join(', ')}): requests to it get 503`);
 	}
 
-	for (const entry of serviceEntries) {
-		for (const host of entry.spec.hosts) {
-			const served = spec.external.filter(external => external.host === host);
-			const ports = (entry.spec.ports ?? []).map(port => ({ name: port.name, port: port.number, targetPort: port.targetPort ?? port.number, protocol: protocolOf(port.name, port.protocol?.toLowerCase()) }));
-			if (served.length === 0) {
-				notes.push(`meshbox: ServiceEntry ${entry.namespace}/${entry.name} host ${host} has no app in the mesh spec (mesh.external): requests to it get 503; add { host: ${host}, app: {…} }`);
-			}
-
-			services.push({
-				name: host,
-				namespace: entry.namespace,
-				hostname: host,
-				ports,
-				endpoints: [],
-				external: entry.spec.location !== 'MESH_INTERNAL',
-				selector: {},
-			});
+	// ServiceEntry hosts (../networking/service-entries.ts); an external one is answered by the mesh's `external:` app.
+	const fromEntries = serviceEntryServices(serviceEntries, services.flatMap(service => service.endpoints));
+	notes.push(...fromEntries.notes);
+	for (const service of fromEntries.services) {
+		if (service.external && !spec.external.some(external => external.host === service.hostname)) {
+			notes.push(`meshbox: ServiceEntry host ${service.hostname} has no app in the mesh spec: requests to it get 503; add { host: ${service.hostname}, app: {…} } to mesh.external`);
 		}
 	}
 
+	services.push(...fromEntries.services);
 	return services;
 }

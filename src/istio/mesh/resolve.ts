@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { noLocation, type Locator } from '../../config/fields.ts';
-import type { SandboxModel, SidecarFilter } from '../../config/model.ts';
+import type { MeshEndpointRef, ProxySecretModel, SandboxModel, SidecarFilter } from '../../config/model.ts';
 import { cacheDir } from '../../util/cache-dir.ts';
 import type { DestinationRuleResource, GatewayResource, HttpRouteResource, IstioConfigResource, KubeGatewayResource, ServiceEntryResource, VirtualServiceResource } from '../config-resources.ts';
 import { WasmCache } from '../fetch/cache.ts';
@@ -17,8 +17,8 @@ import { IstioPod } from '../pod.ts';
 import type { Extension } from '../resources.ts';
 import { readIstio, type ResolvedIstioSpec } from '../spec.ts';
 import { versionTraits } from '../version.ts';
-import type { MeshModel } from './model.ts';
-import { convertGatewayApi } from './parts.ts';
+import type { MeshModel, MeshService } from './model.ts';
+import { convertGatewayApi, type ServiceLookup } from './parts.ts';
 import { gatewayProxy, sidecarProxy, type MeshContext } from './proxies.ts';
 import { buildRegistry } from './registry.ts';
 import { readMeshSpec } from './spec.ts';
@@ -62,10 +62,11 @@ export async function resolveMesh(input: MeshResolveInput): Promise<MeshModel> {
 	const services = buildRegistry(spec, ofKind<ServiceEntryResource>('ServiceEntry'), notes);
 	const sources = new Set(istio.files.map(file => path.resolve(input.baseDir, file)));
 	const place = placer(istio, input.baseDir, pod, notes, sources, traits);
+	const trustDomain = istio.meshConfig.trustDomain ?? istio.meshId;
 	const context: MeshContext = {
 		traits,
 		istio,
-		trustDomain: istio.meshId,
+		trustDomain,
 		extensions,
 		config: loaded.config,
 		gateways: [...ofKind<GatewayResource>('Gateway'), ...converted.gateways],
@@ -74,13 +75,15 @@ export async function resolveMesh(input: MeshResolveInput): Promise<MeshModel> {
 		services,
 		place,
 		base: input.base,
+		lookupService: serviceLookup(services),
+		secretsFor: await meshSecrets(trustDomain),
 	};
 	// Proxies start at once; their modules are fetched once per extension (`place` remembers).
 	const gateways = await Promise.all([...spec.gateways, ...converted.deployments].map(async gateway => gatewayProxy(gateway, context)));
 	const sidecars = await Promise.all(spec.workloads.map(async workload => sidecarProxy(workload, context)));
 	return {
 		istioVersion: traits.fullVersion,
-		trustDomain: istio.meshId,
+		trustDomain,
 		proxies: [...gateways, ...sidecars],
 		services,
 		externals: spec.external.map(external => ({ host: external.host, port: external.port, upstream: external.app })),
@@ -133,4 +136,29 @@ function placer(istio: ResolvedIstioSpec, baseDir: string, pod: IstioPod, notes:
 
 		return filter;
 	};
+}
+
+/**
+ * model.LookupCluster, for ext_authz providers (`service: ext-authz.foo.svc.cluster.local` or a ServiceEntry host):
+ * the mesh's Service of that host and port, reached through istiod's outbound cluster name.
+ */
+function serviceLookup(services: readonly MeshService[]): ServiceLookup {
+	return (host, port) => {
+		const service = services.find(candidate => candidate.hostname === host && candidate.ports.some(entry => entry.port === port));
+		if (!service) {
+			return undefined;
+		}
+
+		const endpoints: MeshEndpointRef[] = service.external
+			? [{ kind: 'external', host: service.hostname, port }]
+			: service.endpoints.map(endpoint => ({ kind: 'proxy', proxy: endpoint.proxy, listener: 'virtualInbound' }));
+		return { hostname: service.hostname, cluster: `outbound|${port}||${service.hostname}`, endpoints };
+	};
+}
+
+/** Each proxy's `default` and `ROOTCA` from the mesh CA (./ca.ts, loaded only for meshes: @peculiar/x509 takes a while to load). */
+async function meshSecrets(trustDomain: string): Promise<(namespace: string, serviceAccount: string) => Promise<readonly ProxySecretModel[]>> {
+	const { MeshCa, workloadSecrets } = await import('./ca.ts');
+	const ca = await MeshCa.shared(trustDomain);
+	return async (namespace, serviceAccount) => workloadSecrets(ca, namespace, serviceAccount);
 }
