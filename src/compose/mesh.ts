@@ -133,6 +133,7 @@ export async function startMesh(model: MeshModel, options: MeshStartOptions = {}
 		const push = async (names: readonly string[]) => pushAll(proxies, names, peers, pushed);
 		assertAccepted(await push([...proxies.keys()]));
 		let stopped: Promise<void> | undefined;
+		let changes: Promise<unknown> = Promise.resolve();
 		const running: RunningMesh = {
 			get url() {
 				return gatewayUrl(proxies);
@@ -153,31 +154,41 @@ export async function startMesh(model: MeshModel, options: MeshStartOptions = {}
 				return { name, ...proxy };
 			},
 			async reconfigure(next) {
-				assertSameProxies(currentModel, next);
-				for (const proxy of next.proxies) {
-					const before = proxies.get(proxy.name)!.model.sandbox.proxy?.listeners;
-					if (JSON.stringify(before) !== JSON.stringify(proxy.sandbox.proxy?.listeners)) {
-						peers.bump(proxy.name);
-					}
-
-					proxies.set(proxy.name, { ...proxies.get(proxy.name)!, model: proxy });
+				if (stopped) {
+					throw new MeshboxError('SANDBOX_STOPPED', 'a change asked of a mesh after its stop()', 'change the mesh before stopping it');
 				}
 
-				currentModel = next;
-				// Every proxy whose config changed: by the model, or by a new generation of a proxy it sends to.
-				const changed = [...proxies.entries()].filter(([name, proxy]) => pushed.get(name) !== JSON.stringify(peers.apply(proxy.model.sandbox))).map(([name]) => name);
-				const results = await push(changed);
-				// A new listener (an outbound port) has an address only now: every proxy gets its endpoints.
-				if (await learnListeners(proxies, directory)) {
-					await push([...proxies.keys()]);
-				}
-
-				return results;
+				// One change at a time, in call order: each is compared with what the one before left.
+				const change = changes.then(async () => reconfigureNow(next));
+				changes = change.catch(() => undefined);
+				return change;
 			},
 			async stop() {
 				stopped ??= undoAll();
 				return stopped;
 			},
+		};
+		const reconfigureNow = async (next: MeshModel): Promise<ReadonlyMap<string, PushResult>> => {
+			assertSameProxies(currentModel, next);
+			for (const proxy of next.proxies) {
+				const before = proxies.get(proxy.name)!.model.sandbox.proxy?.listeners;
+				if (JSON.stringify(before) !== JSON.stringify(proxy.sandbox.proxy?.listeners)) {
+					peers.bump(proxy.name);
+				}
+
+				proxies.set(proxy.name, { ...proxies.get(proxy.name)!, model: proxy });
+			}
+
+			currentModel = next;
+			// Every proxy whose config changed: by the model, or by a new generation of a proxy it sends to.
+			const changed = [...proxies.entries()].filter(([name, proxy]) => pushed.get(name) !== JSON.stringify(peers.apply(proxy.model.sandbox))).map(([name]) => name);
+			const results = await push(changed);
+			// A new listener (an outbound port) has an address only now: every proxy gets its endpoints.
+			if (await learnListeners(proxies, directory)) {
+				await push([...proxies.keys()]);
+			}
+
+			return results;
 		};
 		return running;
 	} catch (error) {

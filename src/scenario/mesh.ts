@@ -71,9 +71,14 @@ export class MeshProxy {
 		return this.box.adminUrl;
 	}
 
-	/** What meshbox did as istiod / istio-agent would for this proxy, one plain line each. */
+	/**
+	 * What meshbox did as istiod / istio-agent would for this proxy, one plain line each, and what its Envoy
+	 * refused at start (a plugin config it NACKed: that filter then answers 500, as in a pod).
+	 */
 	get notes(): readonly string[] {
-		return this.current().model.sandbox.proxy?.notes ?? [];
+		const { model, running } = this.current();
+		const refused = (running.rejectedAtStart ?? []).map(rejection => `envoy: refused ${rejection.typeUrl.slice(rejection.typeUrl.lastIndexOf('.') + 1)} at start: ${rejection.message}`);
+		return [...model.sandbox.proxy?.notes ?? [], ...refused];
 	}
 
 	/** Its listeners: name, role, and where this machine reaches each. */
@@ -149,6 +154,7 @@ export class MeshWorkload {
 export class Mesh {
 	private readonly proxies = new Map<string, MeshProxy>();
 	private stopped = false;
+	private changes: Promise<unknown> = Promise.resolve();
 
 	constructor(private readonly running: RunningMesh, private readonly spec: MeshSpecState | undefined) {
 		for (const proxy of running.proxies) {
@@ -223,6 +229,13 @@ export class Mesh {
 			throw new MeshboxError('SANDBOX_STOPPED', 'mesh.applyIstio() after mesh.stop()', 'apply the resources before stopping the mesh');
 		}
 
+		// One at a time, in call order: each adds to the resources the one before left.
+		const change = this.changes.then(async () => this.applyIstioNow(resources, options));
+		this.changes = change.catch(() => undefined);
+		return change;
+	}
+
+	private async applyIstioNow(resources: string | readonly unknown[], options: { replace?: boolean }): Promise<void> {
 		if (!this.spec) {
 			throw new MeshboxError('USAGE', 'applyIstio: this mesh was started from a model, not a spec', 'start it with startMesh({ mesh, istio })');
 		}

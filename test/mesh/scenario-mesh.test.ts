@@ -88,3 +88,14 @@ test.serial('stop() stops every proxy: no Envoy, no work directory left', async 
 	t.deepEqual(await childEnvoys(), before);
 	t.deepEqual(await ownWorkDirs(), dirsBefore);
 });
+
+test.serial('a plugin config one proxy\'s Envoy refuses: the mesh starts, that filter answers 500, its notes say why', async t => {
+	// rust-strict-config refuses to configure without its JSON configuration: Envoy NACKs its ECDS config.
+	const mesh = await meshFor(t, { model: await bookinfoMesh({ reviews: ['rust-strict-config'] }) });
+	t.is((await mesh.request('/', { host: 'bookinfo.example.com' })).status, 200, 'the other proxies serve');
+	const response = await mesh.workload('productpage').request('http://reviews:9080/x');
+	t.is(response.status, 500);
+	t.is(await mesh.workload('reviews').recordings.hits(), 0);
+	t.true(mesh.proxy('reviews').notes.some(note => /^envoy: refused TypedExtensionConfig at start: .*reviews\.rust-strict-config/.test(note)), mesh.proxy('reviews').notes.join('\n'));
+	t.deepEqual(mesh.proxy('productpage').notes.filter(note => note.startsWith('envoy:')), []);
+});

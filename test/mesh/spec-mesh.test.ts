@@ -73,3 +73,15 @@ test.serial('applyIstio: a WasmPlugin selecting reviews reaches reviews\' Envoy 
 	t.is(after?.headers['x-chain'], 'default.reviews-headers', 'the WasmPlugin ran on reviews\' inbound (ECDS name <namespace>.<name>)');
 	t.deepEqual(await mesh.proxy('productpage').logs({ message: 'chain request' }), [], 'not on productpage');
 });
+
+test.serial('applyIstio calls made at once apply in call order; after stop() one is refused', async t => {
+	const mesh = await meshFor(t, spec);
+	const second = reviewsPlugin.replace('name: reviews-headers', 'name: reviews-headers-2');
+	await Promise.all([mesh.applyIstio(reviewsPlugin), mesh.applyIstio(second)]);
+	await mesh.workload('productpage').request('http://reviews:9080/both');
+	const [received] = await mesh.workload('reviews').recordings.requests();
+	t.deepEqual(received?.headers['x-chain']?.split(', ').sort(), ['default.reviews-headers', 'default.reviews-headers-2'], 'neither change was lost');
+	const stopped = mesh.stop();
+	await t.throwsAsync(mesh.applyIstio(reviewsPlugin), { code: 'SANDBOX_STOPPED' });
+	await stopped;
+});
