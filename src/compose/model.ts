@@ -116,8 +116,10 @@ export async function isMeshFile(file: string): Promise<boolean> {
 }
 
 /** meshbox.yaml with `mesh:` → the model of every proxy, with every error at file:line:col. */
-export async function meshModelFromFile(file: string, options: { session?: MeshSession } = {}): Promise<MeshModel> {
-	const resolved = await loadConfigFile(file, { extensionFields: [...istioFields, 'mesh'], checkTypedConfig });
+export async function meshModelFromFile(file: string, options: { session?: MeshSession; envoyVersion?: string } = {}): Promise<MeshModel> {
+	// `--envoy-version` wins over the file's, for every proxy.
+	const overrides = options.envoyVersion === undefined ? undefined : { envoyVersion: options.envoyVersion };
+	const resolved = await loadConfigFile(file, { extensionFields: [...istioFields, 'mesh'], checkTypedConfig, overrides });
 	const { extensions, locate, baseDir, model } = resolved;
 	if (extensions.workload !== undefined) {
 		throw configError(locate, ['workload'], '`workload:` is one sidecar; a mesh lists its workloads under `mesh.workloads`', 'move it into `mesh.workloads`');

@@ -57,13 +57,16 @@ test.serial('up prints the gateway\'s URL first, then each proxy\'s admin, serve
 	t.deepEqual(await childEnvoys(), envoysBefore);
 });
 
-test.serial('the CLI tells a mesh config by its `mesh:` and refuses --plugin for it, naming the file', async t => {
+test.serial('the CLI tells a mesh config by its `mesh:` and refuses --plugin and --admin-port for it, naming the file', async t => {
 	const dir = await mkdtemp(path.join(os.tmpdir(), 'meshbox-test-mesh-cli-'));
 	try {
 		await writeFile(path.join(dir, 'meshbox.yaml'), 'mesh:\n  workloads:\n    - name: reviews\n');
 		const result = await runCli(['up', '--plugin', 'x.wasm'], { cwd: dir });
 		t.is(result.exitCode, 2);
 		t.regex(result.stderr, /--plugin: meshbox\.yaml is a mesh, whose plugins come from its WasmPlugin resources/);
+		const adminPort = await runCli(['up', '--admin-port', '9901'], { cwd: dir });
+		t.is(adminPort.exitCode, 2);
+		t.regex(adminPort.stderr, /--admin-port: meshbox\.yaml is a mesh, whose proxies each have an admin of their own/);
 		t.deepEqual(await childEnvoys(), [], 'nothing started');
 	} finally {
 		await rm(dir, { recursive: true, force: true });

@@ -27,10 +27,16 @@ export type MeshUpOptions = {
 	readonly port?: string;
 	/** `--plugin`: refused (a mesh's plugins are its WasmPlugins). */
 	readonly plugins?: readonly string[];
+	/** `--envoy-version`: every proxy's Envoy. */
+	readonly envoyVersion?: string;
+	/** `--admin-port`: refused (every proxy has an admin of its own, on a free port). */
+	readonly adminPort?: string;
 	/** How the mesh is read (again, under --watch); default: meshModelFromFile(configFile). */
 	readonly load?: () => Promise<MeshModel>;
 	readonly runtime?: string;
 	readonly envoyBin?: string;
+	/** docker runtime: `--envoy-image`. */
+	readonly envoyImage?: string;
 	readonly watch: boolean;
 	readonly verbose: boolean;
 };
@@ -62,10 +68,14 @@ export async function meshUp(options: MeshUpOptions, out: Out, err: Out): Promis
 		throw new MeshboxError('USAGE', `--plugin: ${options.configFile} is a mesh, whose plugins come from its WasmPlugin resources`, 'add a WasmPlugin to the `istio.files`, or use a config without `mesh:` for a plain sandbox');
 	}
 
+	if (options.adminPort !== undefined) {
+		throw new MeshboxError('USAGE', `--admin-port: ${options.configFile} is a mesh, whose proxies each have an admin of their own`, 'drop --admin-port: `meshbox up` prints every proxy\'s admin URL');
+	}
+
 	const port = options.port === undefined ? undefined : gatewayPortFlag(options.port);
 	// istio-agent's state (module cache) across --watch's re-resolutions.
 	const session = new MeshSession();
-	const read = options.load ?? (async () => meshModelFromFile(options.configFile, { session }));
+	const read = options.load ?? (async () => meshModelFromFile(options.configFile, { session, envoyVersion: options.envoyVersion }));
 	const load = async () => withGatewayPort(await read(), port);
 	const model = await load();
 	let stopRequested: string | undefined;
@@ -89,7 +99,7 @@ export async function meshUp(options: MeshUpOptions, out: Out, err: Out): Promis
 	}
 
 	try {
-		const mesh = await startMesh(model, { runtime: options.runtime, envoyBin: options.envoyBin, onProgress: err });
+		const mesh = await startMesh(model, { runtime: options.runtime, envoyBin: options.envoyBin, envoyImage: options.envoyImage, onProgress: err });
 		try {
 			printMesh(mesh, out, err);
 			const unsubscribe = streamLogs(mesh, out, options.verbose);

@@ -37,7 +37,7 @@ export const renderCommand: Command = {
 		const [configFile] = await configFileOf(values);
 		if (configFile && await isMeshFile(configFile)) {
 			const { renderMesh } = await import('./mesh-cli.ts');
-			return renderMesh(await meshModelFromFile(configFile), out, err, displayPath);
+			return renderMesh(await meshModelFromFile(configFile, { envoyVersion: values['envoy-version'] }), out, err, displayPath);
 		}
 
 		const model = await loadSandboxModel(values, defaultListenerPort);

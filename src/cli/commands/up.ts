@@ -37,7 +37,10 @@ export const upCommand: Command = {
 			// Its Envoys are not the one started ahead for a single sandbox.
 			await headStart?.discard();
 			const { meshUp } = await import('./mesh-cli.ts');
-			return meshUp({ configFile, port: values.port, plugins: values.plugin, runtime: values.runtime, envoyBin: values['envoy-bin'], watch: values.watch ?? false, verbose: values.verbose ?? false }, out, err);
+			return meshUp({
+				configFile, port: values.port, adminPort: values['admin-port'], plugins: values.plugin, envoyVersion: values['envoy-version'],
+				runtime: values.runtime, envoyBin: values['envoy-bin'], envoyImage: values['envoy-image'], watch: values.watch ?? false, verbose: values.verbose ?? false,
+			}, out, err);
 		}
 
 		// The sandbox's state across reloads (--watch): the Istio pod's module cache.
