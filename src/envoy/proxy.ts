@@ -48,14 +48,14 @@ export function proxyResources(proxy: ProxyModel, placement: Placement, options:
 }
 
 /** Where a proxy's listener binds when the runtime does not say (`meshbox render`): istiod's port. */
-export function defaultProxyListenerAddress(listener: ProxyListenerModel, placement: Placement): SocketAddress {
+function proxyListenerAddress(listener: ProxyListenerModel, placement: Placement): SocketAddress {
 	return placement.proxyListener?.(listener) ?? { address: placement.listener.address, port: listener.port };
 }
 
 function proxyListener(listener: ProxyListenerModel, placement: Placement, chain: (filters: { list: readonly SidecarFilter[]; network: boolean }) => JsonObject[]): JsonObject {
 	return {
 		name: listener.name,
-		...listenerAddress(defaultProxyListenerAddress(listener, placement)),
+		...listenerAddress(proxyListenerAddress(listener, placement)),
 		traffic_direction: listener.trafficDirection,
 		...(listener.listenerFilters.length > 0 ? { listener_filters: [...listener.listenerFilters] } : {}),
 		filter_chains: listener.filterChains.map(filterChain => proxyFilterChain(filterChain, chain)),
