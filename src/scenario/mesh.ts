@@ -192,8 +192,13 @@ export class Mesh {
 		const { host, gateway, ...request } = options;
 		const proxy = gateway === undefined ? this.running.proxies.find(entry => entry.model.kind === 'gateway') : this.running.proxy(gateway);
 		const listener = proxy?.listeners.find(entry => entry.listener.role === 'gateway');
-		if (!proxy || !listener) {
+		if (!proxy || proxy.model.kind !== 'gateway') {
 			throw new MeshboxError('USAGE', gateway === undefined ? 'the mesh has no gateway' : `proxy ${gateway} is not a gateway`, 'send to a gateway of `mesh.gateways`, or use mesh.workload(name).requestInbound()');
+		}
+
+		if (!listener) {
+			throw new MeshboxError('USAGE', `gateway ${proxy.name} has no listeners: no Gateway resource selects it (labels ${Object.entries(proxy.model.labels).map(([key, value]) => `${key}=${value}`).join(', ')})`,
+				'add an Istio Gateway whose selector matches its labels (and a VirtualService bound to it), or a Gateway API Gateway');
 		}
 
 		return this.proxy(proxy.name).box.request(new URL(requestPath, listener.url).href, { ...request, headers: { ...(host === undefined ? {} : { host }), ...request.headers } });

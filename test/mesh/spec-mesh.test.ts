@@ -85,3 +85,10 @@ test.serial('applyIstio calls made at once apply in call order; after stop() one
 	await t.throwsAsync(mesh.applyIstio(reviewsPlugin), { code: 'SANDBOX_STOPPED' });
 	await stopped;
 });
+
+test.serial('a mesh whose gateway no Gateway resource selects starts; requests to that gateway say why they cannot go', async t => {
+	const mesh = await meshFor(t, { mesh: spec.mesh, baseDir: repoRoot });
+	t.deepEqual(mesh.proxy('istio-ingressgateway').listeners, [], 'istiod gives it no listeners');
+	t.is((await mesh.workload('productpage').request('http://reviews:9080/r')).body, 'reviews\n');
+	await t.throwsAsync(mesh.request('/'), { message: /^gateway istio-ingressgateway has no listeners: no Gateway resource selects it \(labels app=istio-ingressgateway, istio=ingressgateway\)$/ });
+});

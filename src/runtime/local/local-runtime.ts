@@ -213,7 +213,7 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 		}
 
 		// listenerNameOf: Istio sidecars (src/istio) name the listener as Istio does.
-		const listener = await activeListener(admin, listenerNameOf(model), listenerPortClaim(model), { rejected: rejectedAtStart, logs });
+		const listener = await mainListener(model, async () => activeListener(admin, listenerNameOf(model), listenerPortClaim(model), { rejected: rejectedAtStart, logs }));
 		const tcp = await tcpEndpoints(model, tcpApps, async tcpListener => activeListener(admin, tcpListener.name, tcpPortClaim(tcpListener), { rejected: rejectedAtStart, logs }));
 
 		await reaped;
@@ -359,6 +359,15 @@ function proxyPlacement(model: SandboxModel, options: RuntimeStartOptions): Pick
 }
 
 /**
+ * The sandbox's listener, once active: where `url` points. A mesh proxy may have none (a gateway no Gateway
+ * resource selects: istiod gives it no listeners); its `url` is then port 0, which nothing answers, and the mesh
+ * reaches it by `proxyListeners()` (empty).
+ */
+async function mainListener(model: SandboxModel, active: () => Promise<{ address: string; port: number }>): Promise<{ address: string; port: number }> {
+	return model.proxy?.listeners.length === 0 ? { address: loopback, port: 0 } : active();
+}
+
+/**
  * A mesh proxy's `proxyListeners()`: each listener's address from admin `/listeners` (once active). On this
  * runtime other proxies reach a listener where this machine does: 127.0.0.1 and the port Envoy bound.
  */
@@ -469,7 +478,7 @@ async function startOnWarmEnvoy(input: WarmInput): Promise<Omit<RunningSandbox, 
 	let listener: { address: string; port: number };
 	let tcp: Awaited<ReturnType<typeof tcpEndpoints>>;
 	try {
-		listener = await activeListener(warm.admin, listenerNameOf(model), listenerPortClaim(model), onWarm);
+		listener = await mainListener(model, async () => activeListener(warm.admin, listenerNameOf(model), listenerPortClaim(model), onWarm));
 		tcp = await tcpEndpoints(model, tcpApps, async tcpListener => activeListener(warm.admin, tcpListener.name, tcpPortClaim(tcpListener), onWarm));
 	} catch (error) {
 		warm.noteTrouble({ retire: false, reason: 'its listener did not become active' });
