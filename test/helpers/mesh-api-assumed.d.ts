@@ -10,11 +10,11 @@
  * checks the scenarios against the real API.
  */
 import type { ExecutionContext } from 'ava';
-import type { PluginLogEntry, PluginLogFilter, RequestOptions, SandboxResponse, UpstreamRecordings } from '../../src/index.ts';
+import type { PluginLogEntry, PluginLogFilter, RequestOptions, RuntimeName, SandboxResponse, UpstreamRecordings } from '../../src/index.ts';
 
 declare module 'meshbox' {
 	/** meshbox.yaml's `mesh:` and `istio:` (istio.files relative to the working directory). */
-	export type MeshOptions = { mesh: Record<string, unknown>; istio?: Record<string, unknown> };
+	export type MeshOptions = { mesh: object; istio?: object; runtime?: RuntimeName };
 	export type MeshRequestOptions = RequestOptions & { host?: string; gateway?: string };
 	export type MeshWorkload = {
 		/** Through the workload's sidecar (outbound), e.g. `http://reviews:9080/x`. */
