@@ -18,8 +18,7 @@ import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { MeshboxError } from '../../errors.ts';
 import { type LinuxArch } from './linux-arch.ts';
-import { untar } from './node-dist.ts';
-import { cachedEntry, listTree, pruneTree, type CacheEntry, type CachedFile } from './verified-cache.ts';
+import { cachedEntry, listTree, pruneTree, untar, type CacheEntry, type CachedFile } from './verified-cache.ts';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -42,7 +41,7 @@ export function debianMirror(env: NodeJS.ProcessEnv = process.env): string {
 export async function debianLibraries(arch: LinuxArch, progress: (line: string) => void): Promise<CacheEntry> {
 	const mirror = debianMirror();
 	// Not keyed by mirror: every mirror serves the same verified files, and a cached build needs none.
-	return cachedEntry(arch, `debian-${debianRelease.suite}`, async work => {
+	return cachedEntry(arch, `debian-${debianRelease.suite}`, progress, async work => {
 		progress(`meshbox: downloading ${runtimePackages.join(', ')} for linux/${arch} from Debian ${debianRelease.suite} (${mirror})`);
 		const index = await packagesIndex(mirror, arch);
 		const origins: string[] = [];

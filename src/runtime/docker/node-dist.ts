@@ -12,7 +12,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { MeshboxError } from '../../errors.ts';
 import { archNames, type LinuxArch } from './linux-arch.ts';
-import { cachedEntry, findCached, sha256File, type CacheEntry } from './verified-cache.ts';
+import { cachedEntry, findCached, sha256File, untar, type CacheEntry } from './verified-cache.ts';
 
 export type NodeBuild = CacheEntry & { readonly version: string };
 
@@ -22,7 +22,7 @@ export async function nodeFromNpm(arch: LinuxArch, progress: (line: string) => v
 	const wanted = nodeVersion.replace(/^v/, '');
 	// The cache answers for the running Node's own release without asking the registry (offline rebuilds).
 	const version = (await findCached(arch, `${name}-${wanted}`)) ? wanted : await publishedVersion(name, wanted);
-	const entry = await cachedEntry(arch, `${name}-${version}`, async work => {
+	const entry = await cachedEntry(arch, `${name}-${version}`, progress, async work => {
 		const integrity = await npmJson<string>(['view', `${name}@${version}`, 'dist.integrity'], `${name}@${version}`);
 		progress(`meshbox: downloading npm ${name}@${version} (Node for linux/${arch})`);
 		const packed = await npm(['pack', `${name}@${version}`, '--pack-destination', work, '--json'], `${name}@${version}`);
@@ -88,15 +88,6 @@ async function checkIntegrity(file: string, integrity: string, what: string): Pr
 	if (hash.digest('base64') !== chosen[2]) {
 		throw new MeshboxError('DOCKER_FAILED', `the tarball of ${what} does not match the registry's integrity ${chosen[1]}`,
 			'try again (a broken download or proxy); if it persists, the registry or a cache in between serves a different file');
-	}
-}
-
-/** Extracts `members` of the (gzip, xz, …) tar `archive` into `dir` with the platform's tar: GNU tar and bsdtar detect the compression. */
-export async function untar(archive: string, dir: string, members: readonly string[] = []): Promise<void> {
-	const result = await execa('tar', ['-xf', archive, '-C', dir, ...members], { reject: false, all: true });
-	if (result.exitCode !== 0) {
-		throw new MeshboxError('DOCKER_FAILED', `tar could not extract ${path.basename(archive)}: ${lastLine(result.all) || result.shortMessage}`,
-			'meshbox needs a tar that reads gzip and xz archives (GNU tar with xz-utils, or bsdtar)');
 	}
 }
 

@@ -12,8 +12,10 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { execa } from 'execa';
+import { MeshboxError } from '../../errors.ts';
 import { cacheDir } from '../../util/cache-dir.ts';
-import { isAlive } from '../../util/lock.ts';
+import { acquireLock, isAlive } from '../../util/lock.ts';
 
 /** A file of a cache entry as an image needs it: a file with its digest, or a symbolic link. */
 export type CachedFile =
@@ -49,9 +51,9 @@ export async function sha256File(file: string): Promise<string> {
 /**
  * The cache entry `key` for `arch`, made by `fill` when missing or when a file no longer matches its digest.
  * `fill` gets an empty work directory, puts the files there and returns the manifest; the directory becomes the
- * entry. Callers serialise concurrent fills (the image build lock).
+ * entry. A lock per entry: a process never replaces an entry another one is reading into an image.
  */
-export async function cachedEntry(arch: string, key: string, fill: (workDir: string) => Promise<Manifest>): Promise<CacheEntry> {
+export async function cachedEntry(arch: string, key: string, progress: (line: string) => void, fill: (workDir: string) => Promise<Manifest>): Promise<CacheEntry> {
 	const root = portableCacheRoot();
 	const dir = path.join(root, arch, key);
 	const reused = await verifiedEntry(dir);
@@ -59,6 +61,17 @@ export async function cachedEntry(arch: string, key: string, fill: (workDir: str
 		return reused;
 	}
 
+	await mkdir(path.dirname(dir), { recursive: true });
+	const release = await acquireLock(`${dir}.lock`, `downloading ${key} for linux/${arch}`, progress);
+	try {
+		// Another process may have made it while this one waited.
+		return await verifiedEntry(dir) ?? await fillEntry(root, dir, fill);
+	} finally {
+		await release();
+	}
+}
+
+async function fillEntry(root: string, dir: string, fill: (workDir: string) => Promise<Manifest>): Promise<CacheEntry> {
 	await removeAbandonedWork(root);
 	const tmpRoot = path.join(root, 'tmp');
 	await mkdir(tmpRoot, { recursive: true });
@@ -67,7 +80,6 @@ export async function cachedEntry(arch: string, key: string, fill: (workDir: str
 		const manifest = await fill(work);
 		await writeFile(path.join(work, manifestName), JSON.stringify(manifest, undefined, '\t'));
 		await rm(dir, { recursive: true, force: true });
-		await mkdir(path.dirname(dir), { recursive: true });
 		await rename(work, dir);
 		return { dir, ...manifest };
 	} finally {
@@ -155,4 +167,14 @@ export async function pruneTree(dir: string, keep: readonly CachedFile[]): Promi
 	}
 
 	await prune('');
+}
+
+/** Extracts `members` of the (gzip, xz, …) tar `archive` into `dir` with the platform's tar: GNU tar and bsdtar detect the compression. */
+export async function untar(archive: string, dir: string, members: readonly string[] = []): Promise<void> {
+	const result = await execa('tar', ['-xf', archive, '-C', dir, ...members], { reject: false, all: true });
+	if (result.exitCode !== 0) {
+		const why = (result.all ?? '').trim().split('\n').filter(Boolean).at(-1) ?? result.shortMessage;
+		throw new MeshboxError('DOCKER_FAILED', `tar could not extract ${path.basename(archive)}: ${why}`,
+			'meshbox needs a tar that reads gzip and xz archives (GNU tar with xz-utils, or bsdtar)');
+	}
 }

