@@ -66,6 +66,8 @@ export async function chooseImageSource(docker: Dockerode, env: NodeJS.ProcessEn
 	if (!pending) {
 		pending = docker.info().then((info: { Architecture?: string }) => info.Architecture ?? 'unknown');
 		daemonArchitectures.set(docker, pending);
+		// A daemon that did not answer is asked again next time.
+		pending.catch(() => daemonArchitectures.delete(docker));
 	}
 
 	const daemon = await pending;
