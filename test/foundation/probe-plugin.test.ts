@@ -102,3 +102,47 @@ test('a configuration with an unknown field or a wrong type: Envoy refuses the p
 	const badPath = await t.throwsAsync(startSandbox({ plugins: [{ name: 'probe', wasm: probeWasm, configuration: { log: [['connection', 7]] } }] }), { instanceOf: MeshboxError });
 	t.regex(badPath?.message ?? '', /invalid plugin configuration: "log\[0\]\[1\]": expected a string/);
 });
+
+// The probe WasmPlugins of fixtures/mesh/ on today's single Istio sidecar: their pluginConfig (YAML → the JSON
+// istiod sends) is one the probe accepts, and their selectors and modes pick the proxies the mesh scenarios expect.
+test('fixtures/mesh/mtls/probes.yaml: probe-server on httpbin\'s inbound, probe-client on sleep\'s outbound', async t => {
+	const server = await sandboxFor(t, {
+		workload: { name: 'httpbin', namespace: 'default', labels: { app: 'httpbin', version: 'v1' }, serviceAccount: 'httpbin', port: 8080 },
+		istio: { files: ['fixtures/mesh/mtls/probes.yaml'] },
+	});
+	const response = await server.request('/headers');
+	await assertReachedUpstream(t, response, server);
+	// on_configure runs once per VM (one per worker thread): `configured` lines are left out.
+	t.deepEqual((await messages(server, 'default.probe-server')).filter(line => line !== 'probe-server: configured'), [
+		'probe-server: request GET /headers',
+		'probe-server: connection.mtls=false',
+		'probe-server: connection.uri_san_peer_certificate=(none)',
+		'probe-server: connection.uri_san_local_certificate=(none)',
+		'probe-server: source.principal=(none)',
+		'probe-server: xds.cluster_name=inbound|8080||',
+		'probe-server: header x-probe-client=(none)',
+		'probe-server: response 200',
+	]);
+	t.is(response.headers['x-probe-server-peer'], undefined, 'plain text: no peer, no header');
+
+	const client = await sandboxFor(t, {
+		workload: { name: 'sleep', namespace: 'default', labels: { app: 'sleep' }, serviceAccount: 'sleep', port: 8080 },
+		istio: { files: ['fixtures/mesh/mtls/probes.yaml'], direction: 'outbound', destination: { host: 'httpbin.default.svc.cluster.local', port: 8000 } },
+	});
+	await client.request('/headers');
+	const [recorded] = await client.upstream.requests();
+	t.is(recorded?.headers['x-probe-client'], 'sleep');
+	const clientLines = await messages(client, 'default.probe-client');
+	t.true(clientLines.includes('probe-client: xds.cluster_name=outbound|8000||httpbin.default.svc.cluster.local'), clientLines.join('\n'));
+});
+
+test('fixtures/mesh/bookinfo/probe.yaml: probe-reviews on a reviews inbound logs the end-user header', async t => {
+	const box = await sandboxFor(t, {
+		workload: { name: 'reviews-v2', namespace: 'default', labels: { app: 'reviews', version: 'v2' }, serviceAccount: 'bookinfo-reviews', port: 9080 },
+		istio: { files: ['fixtures/mesh/bookinfo/probe.yaml'] },
+	});
+	await box.request('/reviews/0', { headers: { 'end-user': 'jason' } });
+	const logged = await messages(box, 'default.probe-reviews');
+	t.true(logged.includes('probe-reviews: header end-user=jason'), logged.join('\n'));
+	t.true(logged.includes('probe-reviews: xds.cluster_name=inbound|9080||'), logged.join('\n'));
+});

@@ -4,7 +4,9 @@
  * chains, routes, clusters and the WasmPlugins that select it, per listener as istiod selects them
  * (pilot/pkg/networking/core/listener_builder.go, gateway.go; pilot/pkg/model/extensions.go matchListener).
  */
-import type { PluginModel, ProxyClusterModel, ProxyListenerModel, ProxySecretModel, SandboxModel, SidecarFilter } from '../../config/model.ts';
+import type { PluginModel, ProxyClusterModel, ProxyFilterChainModel, ProxyListenerModel, ProxySecretModel, SandboxModel, SidecarFilter } from '../../config/model.ts';
+import type { BoundServer } from '../networking/gateway-servers.ts';
+import { gatewayTransportSocket, tlsInspectorFilter } from './tls.ts';
 import type { JsonObject } from '../../util/json.ts';
 import { gatewayHttpChain, inboundHttpChain, outboundHttpChain } from '../chain.ts';
 import type { DestinationRuleResource, GatewayResource, IstioConfigResource, VirtualServiceResource } from '../config-resources.ts';
@@ -37,6 +39,8 @@ export type MeshContext = {
 	readonly lookupService: ServiceLookup;
 	/** A proxy's SDS secrets (`default`, `ROOTCA`) from the mesh CA. */
 	readonly secretsFor: (namespace: string, serviceAccount: string) => Promise<readonly ProxySecretModel[]>;
+	/** A gateway credential's secrets (`kubernetes://<name>`, `-cacert`): the spec's files, else the mesh CA's certificate for `hosts`. */
+	readonly credentialSecrets: (gateway: ResolvedGatewayDeployment, credentialName: string, hosts: readonly string[], notes: string[]) => Promise<readonly ProxySecretModel[]>;
 };
 
 /** What one proxy's listeners picked, for its notes and render header. */
@@ -108,7 +112,8 @@ export async function gatewayProxy(gateway: ResolvedGatewayDeployment, context: 
 	const selections: Selection[] = [];
 	const plugins = new Map<string, PluginModel>();
 	const view = { name: gateway.name, namespace: gateway.namespace, labels: gateway.labels };
-	const servers = gatewayServers({ proxy: gateway, gateways: context.gateways, traits: context.traits });
+	const servers = gatewayServers({ proxyLabels: gateway.labels, proxyNamespace: gateway.namespace, gateways: context.gateways, virtualServices: context.virtualServices,
+		services: context.services, traits: context.traits });
 	notes.push(...servers.notes);
 	if (servers.ports.length === 0) {
 		notes.push(`istiod: no Gateway selects ${gateway.namespace}/${gateway.name} (labels ${Object.entries(gateway.labels).map(([key, value]) => `${key}=${value}`).join(', ')}): it has no listeners`);
@@ -118,27 +123,55 @@ export async function gatewayProxy(gateway: ResolvedGatewayDeployment, context: 
 	const clusters = outboundClusters({ services: context.services, destinationRules: context.destinationRules, proxyNamespace: gateway.namespace, traits: context.traits, trustDomain: context.trustDomain });
 	notes.push(...clusters.notes);
 	const securityClusters: ProxyClusterModel[] = [];
+	/** credentialName → the hosts of the servers using it (a certificate the mesh CA makes covers them). */
+	const credentials = new Map<string, string[]>();
 	for (const gatewayPort of servers.ports) {
 		const name = `0.0.0.0_${gatewayPort.port}`;
 		const selected = await pluginsFor(view, 'CLIENT', gatewayPort.port, context, selections, name, plugins);
 		const security = await securityFor(view, 'gateway', gatewayPort.port, context);
 		notes.push(...security.notes);
 		securityClusters.push(...security.clusters);
-		const route = gatewayRouteConfig({ gatewayPort, virtualServices: context.virtualServices, services: context.services, destinationRules: context.destinationRules, gatewayNamespace: gateway.namespace, traits: context.traits });
-		notes.push(...route.notes);
-		listeners.push({
-			name,
-			role: 'gateway',
-			port: gatewayPort.port,
-			trafficDirection: 'OUTBOUND',
-			listenerFilters: [],
-			filterChains: [{
-				name: '',
+		const chains: ProxyFilterChainModel[] = [];
+		for (const routeConfig of gatewayPort.routeConfigs) {
+			const bound = gatewayPort.servers.filter(server => server.routeName === routeConfig.name);
+			const first = bound[0];
+			if (!first) {
+				continue;
+			}
+
+			const route = gatewayRouteConfig({ routeConfigName: routeConfig.name, port: first.server.port.number, servers: bound.map(server => ({ gateway: server.gatewayName, server: server.server })),
+				virtualServices: context.virtualServices, services: context.services, destinationRules: context.destinationRules, gatewayNamespace: gateway.namespace, proxyLabels: gateway.labels, traits: context.traits });
+			notes.push(...route.notes);
+			const tls = gatewayTls(first, gateway, context, credentials, notes);
+			chains.push({
+				// gateway.go: an HTTPS server's chain is named after its route, a plain HTTP one has no name.
+				name: tls ? routeConfig.name : '',
+				...(tls ? { match: tls.match, transportSocket: tls.transportSocket } : {}),
 				networkFilters: selected.network,
 				http: { statPrefix: `outbound_0.0.0.0_${gatewayPort.port}`, routeConfig: route.routeConfig, httpFilters: gatewayHttpChain(selected.inPhase, security),
 					fields: { use_remote_address: true, forward_client_cert_details: 'SANITIZE_SET', normalize_path: true, merge_slashes: true, path_with_escaped_slashes_action: 'KEEP_UNCHANGED' } },
-			}],
-		});
+			});
+		}
+
+		for (const server of gatewayPort.servers.filter(entry => !entry.routeName)) {
+			notes.push(`meshbox: Gateway ${server.gatewayName} server port ${server.server.port.number} (${server.server.port.protocol}${server.tls?.mode ? `, TLS ${server.tls.mode}` : ''}) is not HTTP: not modelled (no listener chain)`);
+		}
+
+		if (chains.length > 0) {
+			listeners.push({
+				name,
+				role: 'gateway',
+				port: gatewayPort.port,
+				trafficDirection: 'OUTBOUND',
+				listenerFilters: chains.some(chain => chain.transportSocket) ? [tlsInspectorFilter] : [],
+				filterChains: chains,
+			});
+		}
+	}
+
+	const credentialSecrets: ProxySecretModel[] = [];
+	for (const [credentialName, hosts] of credentials) {
+		credentialSecrets.push(...await context.credentialSecrets(gateway, credentialName, hosts, notes));
 	}
 
 	return proxyModel({
@@ -150,6 +183,7 @@ export async function gatewayProxy(gateway: ResolvedGatewayDeployment, context: 
 		node: { id: identity.id.replace(/^sidecar~/, 'router~'), cluster: `${gateway.name}.${gateway.namespace}`, metadata: identity.metadata },
 		listeners,
 		clusters: [...clusters.clusters, ...securityClusters],
+		extraSecrets: credentialSecrets,
 		plugins: [...plugins.values()],
 		notes,
 		summary: [`Istio ${context.traits.fullVersion} gateway ${gateway.namespace}/${gateway.name} (labels ${Object.entries(gateway.labels).map(([key, value]) => `${key}=${value}`).join(', ')}).`, ...describeSelections(selections)],
@@ -203,6 +237,29 @@ async function pluginsFor(view: ProxyView, listenerClass: ListenerClass, port: n
 	return { inPhase, network };
 }
 
+/**
+ * An HTTPS server's TLS (gateway.go buildGatewayListeners, listener.go BuildListenerTLSContext): the chain matches
+ * the server's SNI hosts, and terminates TLS with the credential istiod serves as `kubernetes://<credentialName>`.
+ * Undefined for a plain HTTP server. Only SIMPLE and MUTUAL with a credentialName are modelled (a note otherwise).
+ */
+function gatewayTls(bound: BoundServer, gateway: ResolvedGatewayDeployment, context: MeshContext, credentials: Map<string, string[]>, notes: string[]): { match: JsonObject; transportSocket: JsonObject } | undefined {
+	const tls = bound.tls;
+	if (!tls || tls.httpsRedirect === true && tls.mode === undefined) {
+		return undefined;
+	}
+
+	const mode = tls.mode ?? 'SIMPLE';
+	if ((mode !== 'SIMPLE' && mode !== 'MUTUAL') || !tls.credentialName) {
+		notes.push(`meshbox: Gateway ${bound.gatewayName} on ${gateway.namespace}/${gateway.name}: TLS mode ${mode}${tls.credentialName ? '' : ' without credentialName'} is not modelled; the server is served without TLS`);
+		return undefined;
+	}
+
+	const hosts = bound.sniHosts.filter(host => host !== '*');
+	credentials.set(tls.credentialName, [...new Set([...(credentials.get(tls.credentialName) ?? []), ...hosts])]);
+	void context;
+	return { match: hosts.length > 0 ? { server_names: hosts } : {}, transportSocket: gatewayTransportSocket(tls.credentialName, mode) };
+}
+
 /** The security filters of one listener (../security/filters.ts), with the mesh's services for ext_authz providers. */
 async function securityFor(view: ProxyView, kind: 'sidecar' | 'gateway', port: number, context: MeshContext): Promise<SecurityFilters> {
 	return securityFilters({ proxy: { ...view, kind }, port, resources: context.config, meshConfig: context.istio.meshConfig, traits: context.traits,
@@ -238,10 +295,12 @@ type ProxyParts = {
 	readonly notes: readonly string[];
 	readonly summary: readonly string[];
 	readonly upstream: SandboxModel['upstream'];
+	/** A gateway's TLS credentials (`kubernetes://<credentialName>`), served besides `default` and `ROOTCA`. */
+	readonly extraSecrets?: readonly ProxySecretModel[];
 };
 
 async function proxyModel(parts: ProxyParts, context: MeshContext): Promise<MeshProxyModel> {
-	const secrets = await context.secretsFor(parts.namespace, parts.serviceAccount);
+	const secrets = [...await context.secretsFor(parts.namespace, parts.serviceAccount), ...(parts.extraSecrets ?? [])];
 	const principal = `spiffe://${context.trustDomain}/ns/${parts.namespace}/sa/${parts.serviceAccount}`;
 	return {
 		name: parts.name,

@@ -4,6 +4,7 @@
  * sidecars) built as istiod builds its config, with the WasmPlugins that select it fetched as its istio-agent
  * fetches them.
  */
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { noLocation, type Locator } from '../../config/fields.ts';
 import type { MeshEndpointRef, ProxySecretModel, SandboxModel, SidecarFilter } from '../../config/model.ts';
@@ -18,10 +19,13 @@ import type { Extension } from '../resources.ts';
 import { readIstio, type ResolvedIstioSpec } from '../spec.ts';
 import { versionTraits } from '../version.ts';
 import type { MeshModel, MeshService } from './model.ts';
-import { convertGatewayApi, type ServiceLookup } from './parts.ts';
+import { MeshboxError } from '../../errors.ts';
+import type { GatewayDeployment } from '../networking/gateway-api.ts';
+import { convertGatewayApi, gatewayDeploymentService, type ServiceLookup } from './parts.ts';
+import { credentialCaSuffix, credentialResourceName } from './tls.ts';
 import { gatewayProxy, sidecarProxy, type MeshContext } from './proxies.ts';
 import { buildRegistry } from './registry.ts';
-import { readMeshSpec } from './spec.ts';
+import { protocolOf, readMeshSpec, type ResolvedGatewayDeployment } from './spec.ts';
 
 export type MeshResolveInput = {
 	readonly mesh: unknown;
@@ -56,10 +60,13 @@ export async function resolveMesh(input: MeshResolveInput): Promise<MeshModel> {
 		.map(finding => `${finding.where}: warning: ${finding.subject}: ${finding.field ? `${finding.field}: ` : ''}${finding.message}`);
 	const ofKind = <T extends IstioConfigResource>(kind: T['kind']) => loaded.config.filter((resource): resource is T => resource.kind === kind);
 
-	// Gateway API → what istiod makes of it: Istio Gateways and VirtualServices, and a gateway deployment each.
-	const converted = convertGatewayApi({ kubeGateways: ofKind<KubeGatewayResource>('KubeGateway'), httpRoutes: ofKind<HttpRouteResource>('HTTPRoute'), traits });
+	// The registry: Services and ServiceEntries, then what istiod makes of the Gateway API (Istio Gateways and
+	// VirtualServices, and a gateway deployment with its Service each), then every gateway's Service.
+	const registered = buildRegistry(spec, ofKind<ServiceEntryResource>('ServiceEntry'), notes);
+	const converted = convertGatewayApi({ kubeGateways: ofKind<KubeGatewayResource>('KubeGateway'), httpRoutes: ofKind<HttpRouteResource>('HTTPRoute'), services: registered, traits });
 	notes.push(...converted.notes);
-	const services = buildRegistry(spec, ofKind<ServiceEntryResource>('ServiceEntry'), notes);
+	const gatewayDeployments = [...spec.gateways, ...converted.deployments.map(deployment => fromGatewayApi(deployment))];
+	const services = [...registered, ...gatewayDeployments.map(gateway => gatewayService(gateway, converted.deployments))];
 	const sources = new Set(istio.files.map(file => path.resolve(input.baseDir, file)));
 	const place = placer(istio, input.baseDir, pod, notes, sources, traits);
 	const trustDomain = istio.meshConfig.trustDomain ?? istio.meshId;
@@ -77,9 +84,10 @@ export async function resolveMesh(input: MeshResolveInput): Promise<MeshModel> {
 		base: input.base,
 		lookupService: serviceLookup(services),
 		secretsFor: await meshSecrets(trustDomain),
+		credentialSecrets: credentialSecrets(input.baseDir, trustDomain),
 	};
 	// Proxies start at once; their modules are fetched once per extension (`place` remembers).
-	const gateways = await Promise.all([...spec.gateways, ...converted.deployments].map(async gateway => gatewayProxy(gateway, context)));
+	const gateways = await Promise.all(gatewayDeployments.map(async gateway => gatewayProxy(gateway, context)));
 	const sidecars = await Promise.all(spec.workloads.map(async workload => sidecarProxy(workload, context)));
 	return {
 		istioVersion: traits.fullVersion,
@@ -161,4 +169,62 @@ async function meshSecrets(trustDomain: string): Promise<(namespace: string, ser
 	const { MeshCa, workloadSecrets } = await import('./ca.ts');
 	const ca = await MeshCa.shared(trustDomain);
 	return async (namespace, serviceAccount) => workloadSecrets(ca, namespace, serviceAccount);
+}
+
+/** istiod's deployment for a Gateway API Gateway (../networking/gateway-api.ts) as a gateway of the mesh. */
+function fromGatewayApi(deployment: GatewayDeployment): ResolvedGatewayDeployment {
+	return {
+		name: deployment.name,
+		namespace: deployment.namespace,
+		labels: deployment.labels,
+		ports: deployment.ports.map(port => ({ name: port.name, port: port.port, targetPort: port.targetPort, protocol: protocolOf(port.name, port.appProtocol) })),
+		serviceAccount: deployment.serviceAccount,
+		hostPort: 0,
+		credentials: {},
+		gatewayApiName: deployment.gatewayName,
+	};
+}
+
+/** A gateway's Kubernetes Service (the chart's `istio-ingressgateway`, or istiod's `<gw>-istio`), its pod behind it. */
+function gatewayService(gateway: ResolvedGatewayDeployment, deployments: readonly GatewayDeployment[]): MeshService {
+	const deployment = deployments.find(entry => entry.name === gateway.name && entry.namespace === gateway.namespace);
+	const base: MeshService = deployment ? gatewayDeploymentService(deployment) : {
+		name: gateway.name,
+		namespace: gateway.namespace,
+		hostname: `${gateway.name}.${gateway.namespace}.svc.cluster.local`,
+		ports: gateway.ports,
+		endpoints: [],
+		external: false,
+		selector: gateway.labels,
+	};
+	return { ...base, endpoints: [{ proxy: gateway.name, labels: gateway.labels, namespace: gateway.namespace, serviceAccount: gateway.serviceAccount, sidecar: false }] };
+}
+
+/**
+ * A gateway credential (a kubernetes.io/tls Secret istiod serves as `kubernetes://<name>`): the PEM files the mesh
+ * spec names (`credentials:`), else a certificate of the mesh CA for the servers' hosts, with a note.
+ */
+function credentialSecrets(baseDir: string, trustDomain: string) {
+	return async (gateway: ResolvedGatewayDeployment, credentialName: string, hosts: readonly string[], notes: string[]): Promise<readonly ProxySecretModel[]> => {
+		const name = credentialResourceName(credentialName);
+		const files = gateway.credentials[credentialName];
+		if (files) {
+			const read = async (file: string) => readFile(path.resolve(baseDir, file), 'utf8').catch((error: unknown) => {
+				throw new MeshboxError('CONFIG_INVALID', `gateway ${gateway.namespace}/${gateway.name}: credentials.${credentialName}: cannot read ${file}: ${(error as Error).message}`,
+					'paths in mesh.gateways[].credentials are relative to meshbox.yaml');
+			});
+			const secrets: ProxySecretModel[] = [{ name, certificateChain: await read(files.cert), privateKey: await read(files.key) }];
+			if (files.ca) {
+				secrets.push({ name: `${name}${credentialCaSuffix}`, trustedCa: await read(files.ca) });
+			}
+
+			return secrets;
+		}
+
+		const { MeshCa } = await import('./ca.ts');
+		const ca = await MeshCa.shared(trustDomain);
+		const issued = await ca.issueServer({ dnsNames: hosts.length > 0 ? [...hosts] : [`${gateway.name}.${gateway.namespace}.svc.cluster.local`] });
+		notes.push(`meshbox: Gateway credential ${credentialName} is not in mesh.gateways[].credentials: the mesh CA issued a certificate for ${hosts.join(', ') || 'the gateway'} (clients trust it with the mesh's root: mesh.rootCertificate)`);
+		return [{ name, certificateChain: issued.certificateChain, privateKey: issued.privateKey }, { name: `${name}${credentialCaSuffix}`, trustedCa: ca.rootCertificate }];
+	};
 }

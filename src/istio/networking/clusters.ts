@@ -114,8 +114,8 @@ function endpointRefs(service: MeshService, port: MeshServicePort, endpoints: re
 	}
 
 	// A workload is reached through its sidecar's inbound listener (istiod's EDS sends the pod IP and targetPort,
-	// which iptables redirects to 15006 = virtualInbound).
-	return endpoints.map(endpoint => ({ kind: 'proxy', proxy: endpoint.proxy, listener: 'virtualInbound' }));
+	// which iptables redirects to 15006 = virtualInbound); a gateway (no sidecar) listens on the targetPort itself.
+	return endpoints.map(endpoint => ({ kind: 'proxy', proxy: endpoint.proxy, listener: endpoint.sidecar ? 'virtualInbound' : `0.0.0.0_${port.targetPort}` }));
 }
 
 function spiffeId(endpoint: MeshServiceEndpoint, trustDomain: string): string {
