@@ -351,7 +351,7 @@ function proxyPlacement(model: SandboxModel, options: RuntimeStartOptions): Pick
 		return {};
 	}
 
-	const fixed = model.port === 0 ? undefined : model.proxy.listeners.find(listener => listener.role === 'gateway')?.name;
+	const fixed = fixedProxyListener(model);
 	return {
 		proxyListener: listener => ({ address: loopback, port: listener.name === fixed ? model.port : 0 }),
 		meshEndpoint: ref => options.mesh?.endpoint(ref),
@@ -365,6 +365,11 @@ function proxyPlacement(model: SandboxModel, options: RuntimeStartOptions): Pick
  */
 async function mainListener(model: SandboxModel, active: () => Promise<{ address: string; port: number }>): Promise<{ address: string; port: number }> {
 	return model.proxy?.listeners.length === 0 ? { address: loopback, port: 0 } : active();
+}
+
+/** The listener of a mesh proxy that binds the model's fixed `port:` (a gateway's first port), if any. */
+function fixedProxyListener(model: SandboxModel): string | undefined {
+	return model.port === 0 ? undefined : model.proxy?.listeners.find(listener => listener.role === 'gateway')?.name;
 }
 
 /**
@@ -381,7 +386,9 @@ function proxyListenersOf(currentModel: () => SandboxModel, admin: EnvoyAdmin, c
 			const fromHost: ListenerAddress[] = [];
 			const fromMesh: Record<string, SocketAddress> = {};
 			for (const listener of currentModel().proxy?.listeners ?? []) {
-				const bound = await activeListener(admin, listener.name, { port: 0, what: 'listener', flag: '--port' }, context);
+				// The fixed port's listener fails as a sandbox's listener does (PORT_IN_USE naming --port); the others bind port 0.
+				const claim = listener.name === fixedProxyListener(currentModel()) ? listenerPortClaim(currentModel()) : { port: 0, what: 'listener', flag: '--port' };
+				const bound = await activeListener(admin, listener.name, claim, context);
 				const address = { address: loopback, port: bound.port };
 				fromHost.push({ listener, url: `http://${loopback}:${bound.port}`, address });
 				fromMesh[listener.name] = address;
