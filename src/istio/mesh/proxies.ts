@@ -184,6 +184,7 @@ export async function gatewayProxy(gateway: ResolvedGatewayDeployment, context: 
 		listeners,
 		clusters: [...clusters.clusters, ...securityClusters],
 		extraSecrets: credentialSecrets,
+		hostPort: gateway.hostPort,
 		plugins: [...plugins.values()],
 		notes,
 		summary: [`Istio ${context.traits.fullVersion} gateway ${gateway.namespace}/${gateway.name} (labels ${Object.entries(gateway.labels).map(([key, value]) => `${key}=${value}`).join(', ')}).`, ...describeSelections(selections)],
@@ -295,6 +296,7 @@ type ProxyParts = {
 	readonly notes: readonly string[];
 	readonly summary: readonly string[];
 	readonly upstream: SandboxModel['upstream'];
+	readonly hostPort?: number;
 	/** A gateway's TLS credentials (`kubernetes://<credentialName>`), served besides `default` and `ROOTCA`. */
 	readonly extraSecrets?: readonly ProxySecretModel[];
 };
@@ -314,7 +316,8 @@ async function proxyModel(parts: ProxyParts, context: MeshContext): Promise<Mesh
 			upstream: parts.upstream,
 			node: parts.node,
 			plugins: parts.plugins,
-			port: 0,
+			// `hostPort` of a gateway: where its first listener binds on this machine (`meshbox up --port` overrides it).
+			port: parts.hostPort ?? 0,
 			adminPort: 0,
 			proxy: {
 				role: parts.kind === 'gateway' ? 'router' : 'sidecar',
