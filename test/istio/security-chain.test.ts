@@ -68,7 +68,7 @@ test('an outbound sidecar gets no security filters, with a note saying so', asyn
 });
 
 test('a single sidecar notes networking kinds as mesh resources', async t => {
-	const resolved = await resolveIstioSidecar({ workload, baseDir: repoRoot, istio: { resources: [{ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'vs', namespace: 'shop' }, spec: { hosts: ['shop'] } }] } });
+	const resolved = await resolveIstioSidecar({ workload, baseDir: repoRoot, istio: { resources: [{ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'vs', namespace: 'shop' }, spec: { hosts: ['shop'], http: [{ route: [{ destination: { host: 'shop' } }] }] } }] } });
 	t.true(resolved.sidecar.notes.some(note => /VirtualService shop\/vs apply to a mesh of proxies \(`mesh:`/.test(note)), resolved.sidecar.notes.join('\n'));
 });
 
