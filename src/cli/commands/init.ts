@@ -8,10 +8,11 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { MeshboxError } from '../../errors.ts';
 import type { Command } from '../command.ts';
+import { usageError } from '../usage.ts';
 
 export const sdkNames = ['rust', 'go', 'assemblyscript'] as const;
 export type SdkName = typeof sdkNames[number];
@@ -187,6 +188,13 @@ async function listFiles(dir: string, prefix = ''): Promise<string[]> {
 	return files;
 }
 
+const initOptions = {
+	sdk: { type: 'string' },
+	name: { type: 'string' },
+	meshbox: { type: 'string' },
+	help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
 const usage = 'meshbox init [DIR] [--sdk rust|go|assemblyscript] [--name NAME] [--meshbox SPEC]';
 
 export const initCommand: Command = {
@@ -203,14 +211,9 @@ export const initCommand: Command = {
 	async run({ argv, out }) {
 		let parsed;
 		try {
-			parsed = parseArgs({
-				args: [...argv],
-				options: { sdk: { type: 'string' }, name: { type: 'string' }, meshbox: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-				allowPositionals: true,
-				strict: true,
-			});
+			parsed = parseArgs({ args: [...argv], options: initOptions, allowPositionals: true, strict: true });
 		} catch (error) {
-			throw new MeshboxError('USAGE', (error as Error).message, `usage: ${usage}`);
+			throw usageError(error, initOptions, usage);
 		}
 
 		const { values, positionals } = parsed;
