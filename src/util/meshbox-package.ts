@@ -1,7 +1,7 @@
 /**
- * meshbox's own package.json, found upwards from this module: the code runs from src/util/ (a checkout),
- * dist/util/ (the library) or dist/cli/bundle/ (the CLI's bundle, where every module is one chunk), at
- * different depths, so a fixed relative path would be wrong in one of them.
+ * meshbox's own package.json, found upwards from this module: src/util/ in a checkout, dist/util/ in the
+ * package. Searched rather than fixed, so that a bundler moving this module (the docker runtime bundles the
+ * upstream) cannot make it read another package's manifest.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
