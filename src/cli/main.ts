@@ -38,6 +38,7 @@ const commands: Readonly<Record<string, () => Promise<Command>>> = {
 	check: async () => (await import('./commands/check.ts')).checkCommand,
 	init: async () => (await import('./commands/init.ts')).initCommand,
 	measure: async () => (await import('./commands/measure.ts')).measureCommand,
+	junit: async () => (await import('./commands/junit.ts')).junitCommand,
 };
 
 /** Write errors that mean "nobody reads this output any more". */
