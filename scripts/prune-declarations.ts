@@ -13,7 +13,10 @@ import { fileURLToPath } from 'node:url';
 /** The specifiers a declaration file imports: `from '…'`, `import('…')`, `/// <reference path="…" />`. */
 export function importedSpecifiers(text: string): string[] {
 	const specifiers = [];
-	for (const match of text.matchAll(/\bfrom\s+['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s+['"]([^'"]+)['"]|<reference\s+path=['"]([^'"]+)['"]/gm)) {
+	// Comments first (but `///` directives): a JSDoc example (`import test from 'ava'`) imports nothing. (A `/*`
+	// inside a string is not expected in what tsc emits for meshbox.)
+	const code = text.replaceAll(/\/\*[\s\S]*?\*\//g, '').replaceAll(/^\s*\/\/(?!\/).*$/gm, '');
+	for (const match of code.matchAll(/\bfrom\s+['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s+['"]([^'"]+)['"]|<reference\s+path=['"]([^'"]+)['"]/gm)) {
 		specifiers.push(match[1] ?? match[2] ?? match[3] ?? match[4] ?? '');
 	}
 

@@ -1,6 +1,6 @@
 /**
- * Any test runner (issue #24): a `node --test` suite uses sandboxFor() and the assertions through
- * nodeTestContext(), with real Envoy: a passing test stops its sandbox and leaves no report, a failing one
+ * Any test runner (issue #24): a node:test suite uses sandboxFor() and the assertions through
+ * nodeTestContext(), and stories() with node:test's `test`, with real Envoy: a passing test stops its sandbox and leaves no report, a failing one
  * names its debug report in a diagnostic, and the report is there. (The suite imports meshbox's sources; the
  * packed package exports the same names: test/package/lean.test.ts checks the public types need no ava.)
  */
@@ -13,9 +13,10 @@ import { repoRoot, seedWasm } from '../helpers/paths.ts';
 
 const suite = (entry: string) => `import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertLogged, assertShortCircuit, nodeTestContext, sandboxFor } from ${JSON.stringify(entry)};
+import { assertLogged, assertShortCircuit, nodeTestContext, sandboxFor, stories } from ${JSON.stringify(entry)};
 
 const plugins = [{ name: 'seed', wasm: ${JSON.stringify(seedWasm)} }];
+const story = await stories(test);
 
 test('the seed answers itself', async t => {
 	const context = nodeTestContext(t);
@@ -26,6 +27,12 @@ test('the seed answers itself', async t => {
 	await assertLogged(context, box, { plugin: 'seed', message: 'Received request for: my-app.example.com /hello' });
 });
 
+story('a story on node:test', async (t, { sandbox, runtime }) => {
+	const box = await sandbox({ plugins });
+	assert.equal((await box.request('/')).body, 'Hello from Wasm!\\n');
+	t.diagnostic(\`told on \${runtime}\`);
+});
+
 test('a failing test leaves its report', async t => {
 	const context = nodeTestContext(t);
 	const box = await sandboxFor(context, { plugins });
@@ -33,7 +40,7 @@ test('a failing test leaves its report', async t => {
 });
 `;
 
-test('node:test: sandboxFor and the assertions through nodeTestContext, a report for the failing test only', async t => {
+test('node:test: sandboxFor and the assertions through nodeTestContext, stories(test), a report for the failing test only', async t => {
 	t.timeout(3 * 60_000);
 	const dir = await mkdtemp(path.join(os.tmpdir(), 'meshbox-node-test-'));
 	t.teardown(async () => rm(dir, { recursive: true, force: true }));
@@ -45,8 +52,10 @@ test('node:test: sandboxFor and the assertions through nodeTestContext, a report
 		cwd: repoRoot, reject: false, all: true, env: { MESHBOX_REPORTS_DIR: reports, MESHBOX_RUNTIMES: 'local' },
 	});
 	t.is(run.exitCode, 1, 'one test failed');
-	t.regex(run.stdout, /^ok 1 - the seed answers itself$/m, run.all);
-	t.regex(run.stdout, /^not ok 2 - a failing test leaves its report$/m);
+	t.regex(run.stdout, /^ok \d+ - the seed answers itself$/m, run.all);
+	t.regex(run.stdout, /^ok \d+ - \[local\] a story on node:test$/m, 'stories() takes node:test\'s test');
+	t.regex(run.stdout, /^# told on local$/m);
+	t.regex(run.stdout, /^not ok \d+ - a failing test leaves its report$/m);
 	t.regex(run.stdout, /status of the local reply/, 'the assertion\'s message');
 	const named = /^# meshbox: the sandbox's debug report \(.*\) is in (.+)$/m.exec(run.stdout)?.[1];
 	t.truthy(named, run.stdout);
