@@ -4,11 +4,9 @@
 // when a source file is newer than the build (you edited it), this runs the TypeScript sources through tsx
 // instead, so the code you run is always the code you see.
 //
-// The CLI runs from a bundle (dist/cli/bundle/, `npm run build:cli`: esbuild, ES modules, one chunk per
-// on-demand part such as the docker runtime or Istio): Node then reads a handful of files instead of hundreds,
-// which took most of `meshbox up`'s time before Envoy even started. Its chunks sit three directories below the
-// package root, as the tsc-built modules do, so the paths modules find templates/ and package.json by hold in
-// both. The library (dist/index.js) stays tsc's output.
+// The CLI runs tsc's output (dist/cli/main.js), the same modules the library ships: the package holds each
+// piece of code once (an esbuild bundle of the CLI beside dist/ doubled the package, issue #24). Node then reads
+// more files than from a bundle; `module.enableCompileCache` below keeps their compiled code on Node ≥ 22.1.
 import { readdirSync, statSync } from 'node:fs';
 import module from 'node:module';
 
@@ -16,7 +14,7 @@ import module from 'node:module';
 // bundle is about half of the import's ≈50 ms. Node 20 has no such cache; the call is then skipped.
 module.enableCompileCache?.();
 
-const compiled = new URL('../dist/cli/bundle/main.js', import.meta.url);
+const compiled = new URL('../dist/cli/main.js', import.meta.url);
 const sources = new URL('../src/', import.meta.url);
 
 /** The newest modification time under `directory` (0 when it does not exist). */
@@ -62,8 +60,7 @@ if (sourceTime > 0 && sourceTime > builtAt()) {
 	({ main } = await import(new URL('cli/main.ts', sources).href));
 } else {
 	if (argv[0] === 'up') {
-		// CommonJS: require() of one file takes less than an ES module's import (≈7 vs 9 ms, Node 20).
-		const { HeadStart } = module.createRequire(import.meta.url)('../dist/cli/head-start.cjs');
+		const { HeadStart } = await import(new URL('../dist/cli/head-start.js', import.meta.url).href);
 		headStart = await HeadStart.launch(argv);
 	}
 

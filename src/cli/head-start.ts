@@ -1,6 +1,6 @@
 /**
  * What bin/meshbox.js loads before anything else for `meshbox up`: the head start's launcher
- * (../runtime/local/head-start.ts), built by `npm run build:cli` into a file of its own
- * (CommonJS, dist/cli/head-start.cjs) that needs nothing but node's modules, so that Envoy starts a few ms after Node does.
+ * (../runtime/local/head-start.ts, dist/cli/head-start.js once built), which imports node's modules and a few
+ * pure ones only, so that Envoy starts a few ms after Node does.
  */
 export { HeadStart } from '../runtime/local/head-start.ts';

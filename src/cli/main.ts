@@ -7,6 +7,22 @@
 import { isMeshboxError } from '../errors.ts';
 import type { Command } from './command.ts';
 import type { HeadStart } from '../runtime/local/head-start.ts';
+import { meshboxVersion } from '../util/meshbox-package.ts';
+import { closestMatch } from './suggest.ts';
+
+/**
+ * The process exit codes (README "The command line" and `meshbox --help` list them). 70 is sysexits.h's
+ * EX_SOFTWARE; 130 is the shell's 128 + SIGINT, for the second Ctrl+C that abandons `up`'s start.
+ */
+export const exitCodes = { ok: 0, failed: 1, usage: 2, bug: 70, interrupted: 130 } as const;
+
+const exitCodeHelp: ReadonlyArray<readonly [number, string]> = [
+	[exitCodes.ok, 'success (`up`: stopped by Ctrl+C, SIGTERM or SIGHUP)'],
+	[exitCodes.failed, 'failure: the error says what and what to do (`check`: a finding; `measure`: a leak or a budget exceeded)'],
+	[exitCodes.usage, 'usage error: unknown command or option, a bad flag value, no command'],
+	[exitCodes.bug, 'a bug in meshbox (an unexpected error; its stack trace is printed)'],
+	[exitCodes.interrupted, 'a second Ctrl+C while `up` was still starting'],
+];
 
 /**
  * The commands, each loaded only when run: `meshbox up` does not pay for the Istio, Docker or image-building
@@ -22,6 +38,7 @@ const commands: Readonly<Record<string, () => Promise<Command>>> = {
 	check: async () => (await import('./commands/check.ts')).checkCommand,
 	init: async () => (await import('./commands/init.ts')).initCommand,
 	measure: async () => (await import('./commands/measure.ts')).measureCommand,
+	junit: async () => (await import('./commands/junit.ts')).junitCommand,
 };
 
 /** Write errors that mean "nobody reads this output any more". */
@@ -55,14 +72,20 @@ async function run(argv: readonly string[], headStart: HeadStart | undefined): P
 	const err = (text: string) => process.stderr.write(`${text}\n`);
 	const [name, ...rest] = argv;
 	if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
-		out(await overview());
-		return name === undefined ? 1 : 0;
+		// No command at all is a usage error (exit 2): a script that forgot its command must not pass.
+		(name === undefined ? err : out)(await overview());
+		return name === undefined ? exitCodes.usage : exitCodes.ok;
+	}
+
+	if (name === '--version' || name === '-v' || name === 'version') {
+		out(`meshbox ${await meshboxVersion()}`);
+		return exitCodes.ok;
 	}
 
 	const load = Object.hasOwn(commands, name) ? commands[name] : undefined;
 	if (!load) {
-		err(`meshbox: unknown command "${name}"\n→ commands: ${Object.keys(commands).join(', ')} (meshbox help)`);
-		return 2;
+		err(unknownCommand(name));
+		return exitCodes.usage;
 	}
 
 	const command = await load();
@@ -75,12 +98,19 @@ async function run(argv: readonly string[], headStart: HeadStart | undefined): P
 				err(error.stack ?? '');
 			}
 
-			return error.code === 'USAGE' ? 2 : 1;
+			return error.code === 'USAGE' ? exitCodes.usage : exitCodes.failed;
 		}
 
 		err(`meshbox ${command.name}: unexpected error (a bug in meshbox; please report it): ${(error as Error).stack ?? String(error)}`);
-		return 70;
+		return exitCodes.bug;
 	}
+}
+
+/** `meshbox: unknown command "rendr"`, with the command meant when one is close ("did you mean render?"). */
+function unknownCommand(name: string): string {
+	const meant = closestMatch(name, Object.keys(commands));
+	const hint = meant === undefined ? `commands: ${Object.keys(commands).join(', ')} (meshbox help)` : `meshbox ${meant} (meshbox help lists all commands)`;
+	return `meshbox: unknown command "${name}"${meant === undefined ? '' : `: did you mean ${meant}?`}\n→ ${hint}`;
 }
 
 async function overview(): Promise<string> {
@@ -89,7 +119,11 @@ async function overview(): Promise<string> {
 		'meshbox: a local service-mesh sandbox for proxy-wasm plugins (real Envoy + a hello-world upstream)',
 		'',
 		'usage: meshbox <command> [options]      (meshbox <command> --help for its options)',
+		'       meshbox --version                (also -v)',
 		'',
 		...all.map(command => `  ${command.name.padEnd(8)} ${command.summary}`),
+		'',
+		'exit codes:',
+		...exitCodeHelp.map(([code, meaning]) => `  ${String(code).padEnd(8)} ${meaning}`),
 	].join('\n');
 }

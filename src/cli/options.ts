@@ -8,6 +8,7 @@ import { modelFromFile, modelFromSpec, type SandboxSession } from '../compose/mo
 import type { SandboxModel } from '../config/model.ts';
 import { isUsablePluginName, type PluginOverride } from '../config/resolve.ts';
 import { MeshboxError } from '../errors.ts';
+import { usageError } from './usage.ts';
 
 export const sandboxOptionSpec = {
 	config: { type: 'string', short: 'c' },
@@ -39,7 +40,7 @@ export function parseCommandArgs<T extends ParseArgsConfig['options']>(argv: rea
 	try {
 		return parseArgs({ args: [...argv], options, allowPositionals: false, strict: true });
 	} catch (error) {
-		throw new MeshboxError('USAGE', (error as Error).message, `usage: ${usage}`);
+		throw usageError(error, options, usage);
 	}
 }
 

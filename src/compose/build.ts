@@ -6,15 +6,20 @@
  * then SIGKILL to it after `stopGraceMs`; when meshbox exits at once (a second Ctrl+C) the group gets SIGKILL on
  * the way out. A terminal's Ctrl+C no longer reaches the build (another group), so meshbox must do this itself.
  *
- * Its output is read as it comes and only a bounded part is kept (the first and the last lines): a build may
- * print tens of megabytes, which execa's buffering held whole, as a string, for as long as meshbox ran.
+ * Its output is read as it comes and only a bounded part is kept (the first lines, the first error, the last
+ * lines): a build may print tens of megabytes, which execa's buffering held whole, as a string, for as long
+ * as meshbox ran.
  */
 import { StringDecoder } from 'node:string_decoder';
 import { execa } from 'execa';
 import { Ring } from '../util/ring.ts';
 
-/** Lines kept from the start and from the end of a build's output (what a failed build shows). */
+/**
+ * Lines kept of a build's output (what a failed build shows): from the start, from the first error on, and
+ * from the end.
+ */
 export const outputHeadLines = 10;
+export const outputErrorLines = 15;
 export const outputTailLines = 20;
 /** Longer lines are cut (a minified bundle or a progress bar without newlines is one huge line). */
 const maxLineChars = 1000;
@@ -103,12 +108,25 @@ export function startBuild(command: readonly string[], cwd: string): RunningBuil
 }
 
 /**
- * A build's output, bounded: the first `outputHeadLines` lines, the last `outputTailLines`, and how many lines
- * went between. Blank lines are skipped (they say nothing in a report).
+ * The first line of a compiler's error: `error[E0425]: …` (rustc), `error: …` (cargo, tinygo), `ERROR TS2304: …`
+ * (AssemblyScript), `Error: …` (node), `src/x.ts(3,5): error TS…` (tsc), `./main.go:12:2: undefined: x` (go, gcc:
+ * file:line:col). Not a word "error" anywhere: cargo's `Compiling error-chain v0.12.4` is no error.
+ */
+const errorLine = /^\s*error(?:\[\w+\])?[: ]|\berror TS\d+|^\S+:\d+:\d+: /i;
+
+type NumberedLine = { readonly index: number; readonly text: string };
+
+/**
+ * A build's output, bounded: the first `outputHeadLines` lines (what ran), the first error and the
+ * `outputErrorLines` after it (what a compiler says first is the cause; what follows is often its
+ * consequences), and the last `outputTailLines` (the summary: "could not compile …"), with a line saying how
+ * many went between. Blank lines are skipped (they say nothing in a report).
  */
 export class OutputSummary {
-	private readonly head: string[] = [];
-	private readonly tail = new Ring<string>(outputTailLines);
+	private readonly head: NumberedLine[] = [];
+	private readonly firstError: NumberedLine[] = [];
+	private readonly tail = new Ring<NumberedLine>(outputTailLines);
+	private count = 0;
 	/** The line being read, cut at maxLineChars, and its whole length. */
 	private line = '';
 	private lineLength = 0;
@@ -132,25 +150,54 @@ export class OutputSummary {
 		}
 	}
 
-	/** The kept lines, with a line saying how many were left out between head and tail. */
+	/** The kept lines in order, with a line for each run of lines left out. */
 	lines(): string[] {
 		this.endLine();
-		const omitted = this.tail.total - this.tail.size;
-		return [...this.head, ...(omitted > 0 ? [`… ${omitted} more line${omitted === 1 ? '' : 's'} not shown …`] : []), ...this.tail.toArray()];
+		const kept = new Map<number, string>();
+		for (const { index, text } of [...this.head, ...this.firstError, ...this.tail.toArray()]) {
+			kept.set(index, text);
+		}
+
+		const result: string[] = [];
+		let next = 0;
+		for (const index of [...kept.keys()].sort((a, b) => a - b)) {
+			if (index > next) {
+				result.push(omitted(index - next));
+			}
+
+			result.push(kept.get(index)!);
+			next = index + 1;
+		}
+
+		if (this.count > next) {
+			result.push(omitted(this.count - next));
+		}
+
+		return result;
 	}
 
 	private endLine(): void {
-		const line = `${this.line.replace(/\r$/, '')}${this.lineLength > maxLineChars ? ' …' : ''}`;
+		const text = `${this.line.replace(/\r$/, '')}${this.lineLength > maxLineChars ? ' …' : ''}`;
 		this.line = '';
 		this.lineLength = 0;
-		if (line.trim() === '') {
+		if (text.trim() === '') {
 			return;
 		}
 
+		const line = { index: this.count++, text };
 		if (this.head.length < outputHeadLines) {
 			this.head.push(line);
 		} else {
 			this.tail.push(line);
 		}
+
+		const errorStarted = this.firstError.length > 0;
+		if ((errorStarted || errorLine.test(text)) && this.firstError.length < outputErrorLines) {
+			this.firstError.push(line);
+		}
 	}
+}
+
+function omitted(count: number): string {
+	return `… ${count} more line${count === 1 ? '' : 's'} not shown …`;
 }

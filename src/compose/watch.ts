@@ -14,12 +14,13 @@
  * meshbox's own output files (`up --watch > up.log` in a watched directory) are not source changes: each line
  * meshbox printed would otherwise start a build, which prints more lines.
  */
-import { fstatSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { fstatSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { PluginModel, SandboxModel } from '../config/model.ts';
 import { isMeshboxError } from '../errors.ts';
 import { startBuild, type RunningBuild } from './build.ts';
 import type { LiveSandbox } from './live.ts';
+import { watchSources, type SourceWatcher } from './source-watch.ts';
 
 export type WatchOptions = {
 	/** One line per event: `reloaded …`, `building …`, `build failed …`, `rejected …`. */
@@ -31,15 +32,12 @@ export type WatchOptions = {
 /** Stops watching and stops a build under way (its whole process group); resolves once it exited. */
 export type Watcher = { close(): Promise<void> };
 
-/** Directories never watched for source changes: build outputs and tools' state. */
-const ignoredDirectories = new Set(['target', 'node_modules', '.git', 'build', 'dist', 'out']);
 const debounceMs = 150;
 /** When a build still running is first reported, and then how often. */
 export const buildNoticeMs = 10_000;
 const buildNoticeRepeatMs = 30_000;
 
 export function watchPlugins(live: LiveSandbox, load: () => Promise<SandboxModel>, { report, configFiles = [] }: WatchOptions): Watcher {
-	const watchers: FSWatcher[] = [];
 	/** The build under way, per plugin. */
 	const builds = new Map<string, RunningBuild>();
 	let closed = false;
@@ -129,51 +127,42 @@ export function watchPlugins(live: LiveSandbox, load: () => Promise<SandboxModel
 		await reload(`${plugin.name} rebuilt`, startedAt);
 	};
 
-	const watchPath = (target: string, recursive: boolean, onChange: (file: string) => void) => {
-		try {
-			const watcher = watch(target, { recursive }, (_event, file) => {
-				onChange(file ? path.join(target, file.toString()) : target);
-			});
-			watcher.on('error', () => undefined);
-			watchers.push(watcher);
-		} catch (error) {
-			report(`meshbox: cannot watch ${target}: ${(error as Error).message}`);
-		}
+	const sourceWatchers: SourceWatcher[] = [];
+	/** Calls `onChange` when `file` (a config, an Istio file, a module) is written, created or replaced. */
+	const watchFile = (file: string, onChange: () => void) => {
+		sourceWatchers.push(watchSources(file, { report, onChange }));
 	};
 
 	for (const file of configFiles.map(entry => path.resolve(entry))) {
-		watchPath(path.dirname(file), false, changed => {
-			if (path.resolve(changed) === file) {
-				const startedAt = performance.now();
-				later('config', async () => reload(`${path.basename(file)} changed`, startedAt));
-			}
+		watchFile(file, () => {
+			const startedAt = performance.now();
+			later('config', async () => reload(`${path.basename(file)} changed`, startedAt));
 		});
 	}
 
 	// An Istio sidecar: its Istio files and local modules; a reload re-runs selection, fetch and translation.
 	const { sidecar } = live.current.model;
 	for (const file of sidecar?.sources ?? []) {
-		watchPath(path.dirname(file), false, changed => {
-			if (path.resolve(changed) === file) {
-				const startedAt = performance.now();
-				later('istio', async () => reload(`${path.basename(file)} changed`, startedAt));
-			}
+		watchFile(file, () => {
+			const startedAt = performance.now();
+			later('istio', async () => reload(`${path.basename(file)} changed`, startedAt));
 		});
 	}
 
+	// meshbox's own files in a source tree are no build input: the config (a change reloads, it does not build).
+	const ownFiles = new Set(configFiles.map(entry => path.resolve(entry)));
 	for (const plugin of sidecar ? [] : live.current.model.plugins) {
-		const wasmDirectory = path.dirname(plugin.wasmPath);
-		// The directory, not the file: a build replaces the file (a new inode a file watch would not follow).
-		watchPath(wasmDirectory, false, file => {
-			if (path.resolve(file) === plugin.wasmPath) {
-				const startedAt = performance.now();
-				later(`wasm:${plugin.name}`, async () => reload(`${path.basename(plugin.wasmPath)} changed`, startedAt));
-			}
+		// A build replaces the file (a new inode): watchSources watches its directory for it.
+		watchFile(plugin.wasmPath, () => {
+			const startedAt = performance.now();
+			later(`wasm:${plugin.name}`, async () => reload(`${path.basename(plugin.wasmPath)} changed`, startedAt));
 		});
-		if (plugin.build) {
-			for (const source of plugin.build.watch) {
-				watchPath(source, true, file => {
-					if (isBuildOutput(file, source) || isOwnOutput(file, ownOutputs)) {
+		for (const source of plugin.build?.watch ?? []) {
+			const watcher = watchSources(source, {
+				report,
+				ignore: file => ownFiles.has(file),
+				onChange: file => {
+					if (isBuildOutput(file) || isOwnOutput(file, ownOutputs)) {
 						return;
 					}
 
@@ -187,15 +176,18 @@ export function watchPlugins(live: LiveSandbox, load: () => Promise<SandboxModel
 
 					const startedAt = performance.now();
 					later(`build:${plugin.name}`, async () => build(plugin, startedAt));
-				});
-			}
+				},
+			});
+			sourceWatchers.push(watcher);
+			const count = watcher.directories().length;
+			report(`meshbox: ${plugin.name}: watching ${count} director${count === 1 ? 'y' : 'ies'} of ${path.relative(process.cwd(), path.resolve(source)) || '.'} (not node_modules, target, build outputs, dot-directories or what .gitignore ignores)`);
 		}
 	}
 
 	return {
 		async close() {
 			closed = true;
-			for (const watcher of watchers) {
+			for (const watcher of sourceWatchers) {
 				watcher.close();
 			}
 
@@ -241,15 +233,11 @@ function isOwnOutput(file: string, ownOutputs: ReadonlySet<string>): boolean {
 }
 
 /**
- * A change that is no build input: what a build made itself (its outputs, tools' state), and logs (`*.log`: no
- * build reads them, and `up --watch 2>&1 | tee up.log` writes meshbox's output through tee, whose file cannot be
- * told from a source by identity as a redirected stdout can). It must not start another build.
+ * A change that is no build input although source watching reports it: a module (what a build makes) and logs
+ * (`*.log`: no build reads them, and `up --watch 2>&1 | tee up.log` writes meshbox's output through tee, whose
+ * file cannot be told from a source by identity as a redirected stdout can). It must not start another build.
+ * (Directories that are no input, node_modules, target, .gitignore'd paths, are not watched at all: ./source-watch.ts.)
  */
-function isBuildOutput(file: string, root: string): boolean {
-	if (file.endsWith('.wasm') || file.endsWith('.log')) {
-		return true;
-	}
-
-	const relative = path.relative(root, file);
-	return relative.split(path.sep).some(part => ignoredDirectories.has(part) || (part.startsWith('.') && part.length > 1));
+function isBuildOutput(file: string): boolean {
+	return file.endsWith('.wasm') || file.endsWith('.log');
 }

@@ -17,9 +17,8 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { MeshboxError } from '../errors.ts';
+import { meshboxVersion } from '../util/meshbox-package.ts';
 import type { PluginSpec } from '../config/spec.ts';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../scenario/sandbox.ts';
 import { defaultLeakFloorBytesPerRequest } from './leak.ts';
@@ -302,22 +301,5 @@ function replaceFirstModule(plugins: ReadonlyArray<PluginSpec | string>, wasm: s
 function checkCount(name: string, value: number, minimum: number): void {
 	if (!Number.isInteger(value) || value < minimum) {
 		throw new MeshboxError('USAGE', `measure: ${name} ${value}: expected a whole number of at least ${minimum}`, `e.g. ${name} ${Math.max(minimum, name === 'requests' ? defaultRequests : 1)}`);
-	}
-}
-
-/**
- * meshbox's own package.json, found upwards from this module: it runs from src/measure/ (a checkout),
- * dist/measure/ (the library) or dist/cli/bundle/ (the CLI's bundle), at different depths.
- */
-async function meshboxVersion(): Promise<string> {
-	for (let directory = path.dirname(fileURLToPath(import.meta.url)); ; directory = path.dirname(directory)) {
-		const manifest = await readFile(path.join(directory, 'package.json'), 'utf8').then(text => JSON.parse(text) as { name?: string; version?: string }, () => undefined);
-		if (manifest?.name === 'meshbox') {
-			return manifest.version ?? '0.0.0';
-		}
-
-		if (path.dirname(directory) === directory) {
-			return '0.0.0';
-		}
 	}
 }

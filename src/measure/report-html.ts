@@ -19,7 +19,7 @@ let uplotAssets: UplotAssets | undefined;
 
 /**
  * uPlot's browser build and stylesheet. Resolved from this module's location, which works from src/ (tsx),
- * from dist/ (tsc, and the esbuild CLI bundle in dist/cli/bundle) and from an installed meshbox (uplot is a
+ * from dist/ (tsc's output, which the CLI runs too) and from an installed meshbox (uplot is a
  * dependency, so it sits beside it in node_modules). uplot has no "exports" map, so its dist files resolve.
  */
 function loadUplot(): UplotAssets {

@@ -1,13 +1,13 @@
 /**
- * Assertions for ava scenarios that say what a user means: "the plugin answered and the app never saw the
+ * Assertions for scenarios (ava's `t`, or any runner's through an adapter: ./test-context.ts) that say what a user means: "the plugin answered and the app never saw the
  * request", "the request reached the app", "the plugin logged this".
  */
-import type { ExecutionContext } from 'ava';
 import type { LogLevel } from '../config/spec.ts';
 import { pluginLabel, type PluginLogEntry } from '../envoy/logs.ts';
 import { describeMessageMatch, type MessageMatch } from './log-filter.ts';
 import type { RecordedRequest } from '../upstream/recording-server.ts';
 import { requestIdHeader, type PluginLogFilter, type Sandbox, type SandboxResponse } from './sandbox.ts';
+import type { ScenarioAssertions } from './test-context.ts';
 
 /**
  * The response came from a plugin (a local reply), not from the app: none of the app's recordings is this
@@ -15,7 +15,7 @@ import { requestIdHeader, type PluginLogFilter, type Sandbox, type SandboxRespon
  * response headers (a plugin can remove `x-envoy-upstream-service-time`). Recordings without that header
  * cannot be told apart from this request, so they fail the assertion too (clear() between steps helps).
  */
-export async function assertShortCircuit(t: ExecutionContext, response: SandboxResponse, box: Sandbox, expectedStatus?: number): Promise<void> {
+export async function assertShortCircuit(t: ScenarioAssertions, response: SandboxResponse, box: Sandbox, expectedStatus?: number): Promise<void> {
 	if (expectedStatus !== undefined) {
 		t.is(response.status, expectedStatus, 'status of the local reply');
 	}
@@ -36,7 +36,7 @@ export async function assertShortCircuit(t: ExecutionContext, response: SandboxR
  * The request went through Envoy to the app: one of the app's recordings carries the `x-meshbox-request-id`
  * box.request() sent (not decided from response headers, which a plugin can remove).
  */
-export async function assertReachedUpstream(t: ExecutionContext, response: SandboxResponse, box: Sandbox): Promise<void> {
+export async function assertReachedUpstream(t: ScenarioAssertions, response: SandboxResponse, box: Sandbox): Promise<void> {
 	const { mine, unmarked, kept, total } = await correlate(response, box);
 	if (mine.length > 0) {
 		t.pass();
@@ -71,7 +71,7 @@ function describeRecording(request: RecordedRequest): string {
  * the lines that match but cannot say which plugin logged them (root contexts sharing root_id and vm_id), and
  * says how to raise Envoy's `wasm` logger when the wanted level is below what Envoy prints.
  */
-export async function assertLogged(t: ExecutionContext, box: Sandbox, filter: PluginLogFilter): Promise<PluginLogEntry | undefined> {
+export async function assertLogged(t: ScenarioAssertions, box: Sandbox, filter: PluginLogFilter): Promise<PluginLogEntry | undefined> {
 	const entries = await box.logs(filter);
 	if (entries.length > 0) {
 		t.pass();

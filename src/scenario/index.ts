@@ -5,6 +5,8 @@ export { assertShortCircuit, assertReachedUpstream, assertLogged } from './asser
 export { scenarioRuntimes, forEachRuntime, forEachEnvoyVersion, scenarioEnvoyVersions, type RuntimeScenario } from './runtimes.ts';
 export type { PrometheusSeries } from './prometheus.ts';
 export type { MessageMatch } from './log-filter.ts';
+export type { ScenarioAssertions, ScenarioTest } from './test-context.ts';
+export { nodeTestContext, type NodeTestContext } from './node-test.ts';
 export { sandboxFor, type AppTargets, type ClusterTargets, type MockNames, type SandboxWith, type SandboxStarter } from './sandbox-for.ts';
 export { stories, type Story, type StoryContext, type StoryImplementation, type TestDeclaration } from './story.ts';
 export { reportDirFor, reportFiles } from './report.ts';

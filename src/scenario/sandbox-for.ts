@@ -1,14 +1,15 @@
 /**
- * `sandboxFor(t, options)`: a sandbox that belongs to one ava test. It is stopped when the test ends, and when
+ * `sandboxFor(t, options)`: a sandbox that belongs to one test (ava's `t`, or any runner's through an adapter:
+ * ./test-context.ts, ./node-test.ts). It is stopped when the test ends, and when
  * the test failed its debug report (src/scenario/report.ts) is written first, to a directory named in the
  * test's log, so a failure in CI leaves the sandbox's bootstrap, config dump, stats and logs behind.
  */
 import path from 'node:path';
-import type { ExecutionContext } from 'ava';
 import type { AppSpec } from '../config/routing.ts';
 import type { MockService } from './mock-service.ts';
 import { removeReportDir, reportDirFor, writeSandboxReport } from './report.ts';
 import { startSandbox, type Sandbox, type SandboxOptions } from './sandbox.ts';
+import type { ScenarioTest } from './test-context.ts';
 
 /** The spec's clusters: a mock service or a `host:port`, by cluster name. */
 export type ClusterTargets = Record<string, MockService | string>;
@@ -34,7 +35,7 @@ export type SandboxStarter = (options?: SandboxOptions) => Promise<Sandbox>;
  * older report of the same title, so only failures leave reports.
  */
 export async function sandboxFor<C extends ClusterTargets = Record<never, never>, A extends AppTargets = Record<never, never>>(
-	t: ExecutionContext<unknown>,
+	t: ScenarioTest,
 	options: Omit<SandboxOptions, 'clusters' | 'apps'> & { clusters?: C; apps?: A } = {},
 	start: SandboxStarter = startSandbox,
 ): Promise<SandboxWith<C, A>> {
@@ -50,7 +51,7 @@ export async function sandboxFor<C extends ClusterTargets = Record<never, never>
 }
 
 /** At a test's end: a failed test's report (its path goes to the test's log), or no report for a passed one. */
-async function reportIfFailed(t: Pick<ExecutionContext<unknown>, 'title' | 'passed' | 'log'>, box: Sandbox): Promise<string | undefined> {
+async function reportIfFailed(t: Pick<ScenarioTest, 'title' | 'passed' | 'log'>, box: Sandbox): Promise<string | undefined> {
 	const dir = reportDirFor(t.title);
 	if (t.passed) {
 		await removeReportDir(dir);

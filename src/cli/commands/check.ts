@@ -3,7 +3,7 @@
  * name constructs that are not Istio API, with the WasmPlugin that does the job. Nothing is started.
  * Exit 0 when nothing is wrong (warnings allowed), 1 when anything would be rejected or does nothing.
  */
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { displayEnvoyFilter, unmatchedPatchFindings } from '../../istio/envoy-filter.ts';
 import { formatFinding } from '../../istio/findings.ts';
 import { loadIstioFiles } from '../../istio/parse.ts';
@@ -11,6 +11,7 @@ import { displayName } from '../../istio/resources.ts';
 import { istioVersions, defaultIstioVersion, parseIstioRelease, versionTraits } from '../../istio/version.ts';
 import { MeshboxError } from '../../errors.ts';
 import type { Command } from '../command.ts';
+import { usageError } from '../usage.ts';
 
 
 const usage = 'meshbox check FILE... [--istio-version V] [--namespace NS] [--label KEY=VALUE ...]';
@@ -86,20 +87,17 @@ export const checkCommand: Command = {
 	},
 };
 
+const checkOptions = {
+	'istio-version': { type: 'string' },
+	namespace: { type: 'string' },
+	label: { type: 'string', multiple: true },
+	help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
 function parseCheckArgs(argv: readonly string[]) {
 	try {
-		return parseArgs({
-			args: [...argv],
-			options: {
-				'istio-version': { type: 'string' },
-				namespace: { type: 'string' },
-				label: { type: 'string', multiple: true },
-				help: { type: 'boolean', short: 'h' },
-			},
-			allowPositionals: true,
-			strict: true,
-		});
+		return parseArgs({ args: [...argv], options: checkOptions, allowPositionals: true, strict: true });
 	} catch (error) {
-		throw new MeshboxError('USAGE', (error as Error).message, `usage: ${usage}`);
+		throw usageError(error, checkOptions, usage);
 	}
 }

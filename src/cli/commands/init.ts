@@ -5,13 +5,14 @@
  * workflow. The files come from the package's templates/ directory (templates/common plus templates/<sdk>);
  * path segments spelled `dot-x` become `.x` (npm pack leaves out some dotfiles, e.g. .gitignore).
  */
-import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { constants, existsSync } from 'node:fs';
+import { copyFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { MeshboxError } from '../../errors.ts';
 import type { Command } from '../command.ts';
+import { usageError } from '../usage.ts';
 
 export const sdkNames = ['rust', 'go', 'assemblyscript'] as const;
 export type SdkName = typeof sdkNames[number];
@@ -27,6 +28,8 @@ type SdkTemplate = {
 	/** `npm run build` (npm runs it with sh, so `VAR=value cmd` works). */
 	readonly build: (crate: string) => string;
 	readonly source: string;
+	/** What the build reads (meshbox.yaml's `build.watch`): `up --watch` rebuilds when one of them changes. */
+	readonly watch: readonly string[];
 	/** AssemblyScript selects its root context by root id. */
 	readonly rootId: (name: string) => string;
 	readonly devDependencies: Readonly<Record<string, string>>;
@@ -41,10 +44,12 @@ const sdks: Readonly<Record<SdkName, SdkTemplate>> = {
 		wasm: crate => `target/wasm32-unknown-unknown/release/${crate}.wasm`,
 		build: () => 'cargo build --release --target wasm32-unknown-unknown --locked',
 		source: 'src/lib.rs',
+		watch: ['src', 'Cargo.toml', 'Cargo.lock'],
 		rootId: () => '',
 		devDependencies: {},
 		setup: [
-			'      - uses: dtolnay/rust-toolchain@stable',
+			'      - name: Rust with the wasm32-unknown-unknown target',
+			'        uses: dtolnay/rust-toolchain@stable',
 			'        with:',
 			'          targets: wasm32-unknown-unknown',
 		].join('\n'),
@@ -57,10 +62,13 @@ const sdks: Readonly<Record<SdkName, SdkTemplate>> = {
 		wasm: () => 'build/plugin.wasm',
 		build: () => 'GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o build/plugin.wasm .',
 		source: 'main.go',
+		// Go packages are directories of .go files: the project's root and the directories below it (`up --watch`
+		// leaves out node_modules, build/ and dot-directories).
+		watch: ['.'],
 		rootId: () => '',
 		devDependencies: {},
 		setup: [
-			'      - uses: actions/setup-go@v5',
+			'      - uses: actions/setup-go@v7',
 			'        with:',
 			'          go-version: stable',
 		].join('\n'),
@@ -71,6 +79,7 @@ const sdks: Readonly<Record<SdkName, SdkTemplate>> = {
 		wasm: () => 'build/plugin.wasm',
 		build: () => 'asc assembly/index.ts --config asconfig.json --outFile build/plugin.wasm',
 		source: 'assembly/index.ts',
+		watch: ['assembly', 'asconfig.json'],
 		rootId: name => name,
 		// The versions meshbox's own AssemblyScript fixtures build with (fixtures/plugins/assemblyscript).
 		devDependencies: { '@assemblyscript/wasi-shim': '0.1.0', '@gcoredev/proxy-wasm-sdk-as': '1.2.3', assemblyscript: '0.28.9' },
@@ -100,7 +109,7 @@ export async function scaffold(options: InitOptions): Promise<string[]> {
 	const name = pluginName(options.name ?? path.basename(dir));
 	const crate = name.replaceAll('-', '_');
 	const sdk = sdks[options.sdk];
-	const manifest = JSON.parse(await readFile(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string; dependencies?: Record<string, string> };
+	const manifest = JSON.parse(await readFile(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string; dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
 	const values: Record<string, string> = {
 		__NAME__: name,
 		__CRATE__: crate,
@@ -108,11 +117,17 @@ export async function scaffold(options: InitOptions): Promise<string[]> {
 		__ROOT_ID__: sdk.rootId(name),
 		__SDK__: sdk.title,
 		__SOURCE__: sdk.source,
+		__WATCH__: `[${sdk.watch.join(', ')}]`,
 		__SETUP__: sdk.setup,
 		__NOTES__: sdk.notes,
 	};
 
 	const written: string[] = [];
+	const meshbox = await meshboxDependency(options.meshbox, dir, manifest.version);
+	if (meshbox.vendored) {
+		written.push(meshbox.vendored);
+	}
+
 	for (const templateDir of [path.join(templatesDir, 'common'), path.join(templatesDir, options.sdk)]) {
 		for (const file of await listFiles(templateDir)) {
 			const target = file.split('/').map(segment => segment.replace(/^dot-/, '.')).join('/');
@@ -131,13 +146,17 @@ export async function scaffold(options: InitOptions): Promise<string[]> {
 			build: sdk.build(crate),
 			sandbox: 'npm run build && meshbox up --watch',
 			test: 'npm run build && ava',
+			typecheck: 'tsc',
 		},
 		devDependencies: {
 			...sdk.devDependencies,
+			// tsc checks the scenarios (tsconfig.json) with node's types, as meshbox's own are checked.
+			'@types/node': manifest.devDependencies?.['@types/node'] ?? '^20.19.0',
 			ava: '^7.0.0',
-			meshbox: options.meshbox ?? `^${manifest.version}`,
+			meshbox: meshbox.spec,
 			// Runs the TypeScript scenarios (ava's nodeArguments).
 			tsx: manifest.dependencies?.tsx ?? '^4.0.0',
+			typescript: manifest.devDependencies?.typescript ?? '^5.9.0',
 		},
 		ava: {
 			extensions: { ts: 'module' },
@@ -152,6 +171,57 @@ export async function scaffold(options: InitOptions): Promise<string[]> {
 	return written.sort();
 }
 
+/**
+ * package.json's dependency on meshbox, written so that the project installs on any machine, CI included:
+ * - none given: this meshbox's version from the registry (`^0.1.0`);
+ * - a version, range or tag (`0.1.0`, `^0.1`, `latest`) or another npm spec (`github:…`): as given;
+ * - a packed tarball (`meshbox-0.1.0.tgz`, `file:…/meshbox-0.1.0.tgz`): copied into the project
+ *   (`tarballs/meshbox-0.1.0.tgz`, to commit with it) and named relatively, `file:tarballs/meshbox-0.1.0.tgz`: an
+ *   absolute path, or one outside the project, exists only on the machine that ran init;
+ * - a directory (a meshbox checkout): `file:` and its path relative to the project, with `/` separators.
+ */
+export async function meshboxDependency(given: string | undefined, projectDir: string, version: string): Promise<{ spec: string; vendored?: string }> {
+	if (given === undefined || given === '') {
+		return { spec: `^${version}` };
+	}
+
+	const local = given.startsWith('file:') ? given.slice('file:'.length) : given;
+	const looksLocal = given.startsWith('file:') || local.endsWith('.tgz') || local.startsWith('.') || path.isAbsolute(local) || local.includes(path.sep);
+	if (!looksLocal) {
+		return { spec: given };
+	}
+
+	const source = path.resolve(local);
+	const stat = await statOrUndefined(source);
+	if (stat === undefined) {
+		throw new MeshboxError('USAGE', `--meshbox ${given}: no such file or directory (${source})`,
+			'pass a meshbox tarball (npm pack), a meshbox checkout, or a version from the registry, e.g. --meshbox ^' + version);
+	}
+
+	if (stat.isDirectory()) {
+		return { spec: `file:${toPosix(path.relative(projectDir, source)) || '.'}` };
+	}
+
+	// Not vendor/: Go takes a vendor/ directory for its own vendored modules, and then fails to build.
+	const vendored = `tarballs/${path.basename(source)}`;
+	await mkdir(path.join(projectDir, 'tarballs'), { recursive: true });
+	await copyFile(source, path.join(projectDir, vendored), constants.COPYFILE_EXCL);
+	return { spec: `file:${vendored}`, vendored };
+}
+
+function toPosix(relative: string): string {
+	return relative.split(path.sep).join('/');
+}
+
+async function statOrUndefined(file: string) {
+	return stat(file).catch(() => undefined);
+}
+
+/** `text` as one word for a POSIX shell: as is when it is safe so, else in single quotes. */
+export function shellQuote(text: string): string {
+	return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
+}
+
 /** A plugin (and npm package, Go module, crate) name from a directory name: lower-case letters, digits and dashes. */
 export function pluginName(raw: string): string {
 	const name = raw.toLowerCase().replaceAll(/[^a-z0-9-]+/g, '-').replaceAll(/^[^a-z]+|-+$/g, '');
@@ -163,7 +233,11 @@ export function pluginName(raw: string): string {
 }
 
 function fill(text: string, values: Readonly<Record<string, string>>): string {
-	return text.replaceAll(/__[A-Z_]+?__/g, placeholder => values[placeholder] ?? placeholder);
+	// A placeholder alone on its line with nothing to put there (the AssemblyScript workflow has no toolchain
+	// step) takes its line with it.
+	return text
+		.replaceAll(/^__([A-Z_]+?)__\n/gm, (line, name: string) => values[`__${name}__`] === '' ? '' : line)
+		.replaceAll(/__[A-Z_]+?__/g, placeholder => values[placeholder] ?? placeholder);
 }
 
 async function writeProjectFile(dir: string, file: string, text: string): Promise<void> {
@@ -187,6 +261,13 @@ async function listFiles(dir: string, prefix = ''): Promise<string[]> {
 	return files;
 }
 
+const initOptions = {
+	sdk: { type: 'string' },
+	name: { type: 'string' },
+	meshbox: { type: 'string' },
+	help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
 const usage = 'meshbox init [DIR] [--sdk rust|go|assemblyscript] [--name NAME] [--meshbox SPEC]';
 
 export const initCommand: Command = {
@@ -198,19 +279,15 @@ export const initCommand: Command = {
 		'  DIR                 a new or empty directory (default: the current one)',
 		'  --sdk NAME          rust (default), go or assemblyscript',
 		'  --name NAME         the plugin\'s name (default: DIR\'s name)',
-		'  --meshbox SPEC      package.json\'s dependency on meshbox, e.g. file:../meshbox-0.1.0.tgz (default: ^this version)',
+		'  --meshbox SPEC      package.json\'s dependency on meshbox: a version (default: ^this version), a tarball',
+		'                      (copied to tarballs/ and named relatively, so CI installs it too) or a checkout\'s path',
 	].join('\n'),
 	async run({ argv, out }) {
 		let parsed;
 		try {
-			parsed = parseArgs({
-				args: [...argv],
-				options: { sdk: { type: 'string' }, name: { type: 'string' }, meshbox: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-				allowPositionals: true,
-				strict: true,
-			});
+			parsed = parseArgs({ args: [...argv], options: initOptions, allowPositionals: true, strict: true });
 		} catch (error) {
-			throw new MeshboxError('USAGE', (error as Error).message, `usage: ${usage}`);
+			throw usageError(error, initOptions, usage);
 		}
 
 		const { values, positionals } = parsed;
@@ -235,7 +312,7 @@ export const initCommand: Command = {
 			out(`  ${file}`);
 		}
 
-		out(`next: ${dir === '.' ? '' : `cd ${dir} && `}npm install && npm test      (then npm run sandbox)`);
+		out(`next: ${dir === '.' ? '' : `cd ${shellQuote(dir)} && `}npm install && npm test      (then npm run sandbox)`);
 		return 0;
 	},
 };
