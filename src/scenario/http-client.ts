@@ -6,6 +6,8 @@
  * Node's own clients are used (not got) because scenarios need what got cannot do: h2c and trailers both ways.
  */
 import http from 'node:http';
+import https from 'node:https';
+import type tls from 'node:tls';
 import http2 from 'node:http2';
 import { MeshboxError } from '../errors.ts';
 
@@ -23,6 +25,17 @@ export type HttpRequest = {
 	readonly chunked?: boolean;
 	readonly http2: boolean;
 	readonly timeoutMs: number;
+	/** HTTP/1.1 over TLS with this client certificate (mTLS to a mesh proxy's inbound), instead of plain text. */
+	readonly tls?: ClientTls;
+};
+
+/** A TLS client identity (PEM): the certificate chain and key it presents, and the root it trusts the server by. */
+export type ClientTls = {
+	readonly certificateChain: string;
+	readonly privateKey: string;
+	readonly rootCertificate: string;
+	/** ALPN offered; default Istio's in-mesh `istio-http/1.1` (what the inbound mTLS chain matches on). */
+	readonly alpn?: readonly string[];
 };
 
 export type HttpResponse = {
@@ -80,7 +93,7 @@ async function sendHttp1(request: HttpRequest, agent?: http.Agent): Promise<Http
 			headers.trailer = Object.keys(request.trailers!).join(', ');
 		}
 
-		const outgoing = http.request(request.url, { method: request.method, headers, agent, timeout: request.timeoutMs }, incoming => {
+		const onResponse = (incoming: http.IncomingMessage) => {
 			const chunks: Buffer[] = [];
 			incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
 			incoming.on('error', reject);
@@ -94,7 +107,23 @@ async function sendHttp1(request: HttpRequest, agent?: http.Agent): Promise<Http
 					httpVersion: '1.1',
 				});
 			});
-		});
+		};
+
+		// https.RequestOptions omits ALPNProtocols in its types; tls.connect (which https uses) takes it.
+		const tlsOptions: (https.RequestOptions & Pick<tls.ConnectionOptions, 'ALPNProtocols'>) | undefined = request.tls && {
+			method: request.method,
+			headers,
+			agent: false,
+			timeout: request.timeoutMs,
+			cert: request.tls.certificateChain,
+			key: request.tls.privateKey,
+			ca: request.tls.rootCertificate,
+			ALPNProtocols: [...(request.tls.alpn ?? ['istio-http/1.1'])],
+			// A workload certificate names a SPIFFE URI, not a host: the chain is checked against the root, not the name.
+			checkServerIdentity: () => undefined,
+		};
+		const outgoing = tlsOptions ? https.request(new URL(request.url.href.replace(/^http:/, 'https:')), tlsOptions, onResponse)
+			: http.request(request.url, { method: request.method, headers, agent, timeout: request.timeoutMs }, onResponse);
 		outgoing.on('timeout', () => outgoing.destroy(requestTimeout(request)));
 		outgoing.on('error', reject);
 		if (request.body !== undefined) {

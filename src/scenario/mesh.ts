@@ -11,7 +11,6 @@
  * Each proxy is a `Sandbox` (./sandbox.ts) underneath: requests, logs, stats and reports work as for one sandbox.
  */
 import path from 'node:path';
-import type { ExecutionContext } from 'ava';
 import { meshModelFromSpec, MeshSession } from '../compose/model.ts';
 import { startMesh as startMeshModel, type RunningMesh, type RunningMeshProxy } from '../compose/mesh.ts';
 import type { EnvoyStats } from '../envoy/admin.ts';
@@ -22,6 +21,8 @@ import type { RuntimeName } from '../runtime/types.ts';
 import type { UpstreamRecordings } from '../upstream/recordings.ts';
 import type { JsonObject } from '../util/json.ts';
 import { removeReportDir, reportDirFor } from './report.ts';
+import type { ClientTls } from './http-client.ts';
+import type { ScenarioTest } from './test-context.ts';
 import { Sandbox, type EnvoyLogFilter, type PluginLogFilter, type RequestOptions, type SandboxResponse } from './sandbox.ts';
 
 export type MeshOptions = {
@@ -114,8 +115,11 @@ export class MeshProxy {
 }
 
 /** A workload of the mesh: its app's calls go through its sidecar; `recordings` is what reached its app. */
+/** A caller's identity in the mesh: its service account (and namespace, default `default`). */
+export type MeshIdentity = { readonly namespace?: string; readonly serviceAccount: string };
+
 export class MeshWorkload {
-	constructor(private readonly proxy: MeshProxy) {}
+	constructor(private readonly proxy: MeshProxy, private readonly trustDomain: string) {}
 
 	/** What reached this workload's app (through its sidecar's inbound). */
 	get recordings(): UpstreamRecordings {
@@ -140,14 +144,27 @@ export class MeshWorkload {
 		return this.proxy.box.request(`${outbound.url}${target.pathname}${target.search}`, { ...options, headers: { host: target.host, ...options.headers } });
 	}
 
-	/** A plain-text request from outside the mesh straight to this workload's inbound listener (its sidecar's). */
-	async requestInbound(requestPath: string, options: RequestOptions = {}): Promise<SandboxResponse> {
+	/**
+	 * A request straight to this workload's inbound listener (its sidecar's), from outside the mesh: plain text, or
+	 * with `identity` as a caller of the mesh would send it: mTLS with a certificate the mesh CA issues for that
+	 * service account (`spiffe://<trust domain>/ns/<namespace>/sa/<serviceAccount>`), the ALPN a sidecar offers.
+	 */
+	async requestInbound(requestPath: string, options: RequestOptions & { identity?: MeshIdentity } = {}): Promise<SandboxResponse> {
 		const inbound = this.proxy.listeners.find(listener => listener.role === 'inbound');
 		if (!inbound) {
 			throw new MeshboxError('USAGE', `proxy ${this.proxy.name} has no inbound listener`, 'requestInbound() is for a workload\'s sidecar');
 		}
 
-		return this.proxy.box.request(new URL(requestPath, inbound.url).href, options);
+		const { identity, ...rest } = options;
+		const tls = identity ? await this.clientTls(identity) : undefined;
+		return this.proxy.box.request(new URL(requestPath, inbound.url).href, tls ? { ...rest, tls } : rest);
+	}
+
+	private async clientTls(identity: MeshIdentity): Promise<ClientTls> {
+		const { MeshCa } = await import('../istio/mesh/ca.ts');
+		const ca = await MeshCa.shared(this.trustDomain);
+		const issued = await ca.issueWorkload({ namespace: identity.namespace ?? 'default', serviceAccount: identity.serviceAccount });
+		return { certificateChain: issued.certificateChain, privateKey: issued.privateKey, rootCertificate: issued.rootCertificate };
 	}
 }
 
@@ -221,7 +238,7 @@ export class Mesh {
 			throw new MeshboxError('USAGE', `"${name}" is a gateway, not a workload`, 'use mesh.request(path, { gateway }) to send through a gateway');
 		}
 
-		return new MeshWorkload(proxy);
+		return new MeshWorkload(proxy, this.running.model.trustDomain);
 	}
 
 	/**
@@ -312,10 +329,10 @@ export async function startMeshFromModel(model: MeshModel, options: Omit<MeshOpt
 export type MeshForOptions = MeshOptions | (Omit<MeshOptions, 'mesh' | 'istio' | 'baseDir'> & { model: MeshModel });
 
 /**
- * A mesh that belongs to one ava test (as `sandboxFor`): stopped when the test ends; when the test failed, every
+ * A mesh that belongs to one test (as `sandboxFor`; ava's `t`, or a runner's adapter: ./test-context.ts): stopped when the test ends; when the test failed, every
  * proxy's debug report is written first, to a directory named in the test's log.
  */
-export async function meshFor(t: ExecutionContext<unknown>, options: MeshForOptions): Promise<Mesh> {
+export async function meshFor(t: ScenarioTest, options: MeshForOptions): Promise<Mesh> {
 	const mesh = 'model' in options ? await startMeshFromModel(options.model, options) : await startMesh(options);
 	t.teardown(async () => {
 		try {
@@ -327,7 +344,7 @@ export async function meshFor(t: ExecutionContext<unknown>, options: MeshForOpti
 	return mesh;
 }
 
-async function reportIfFailed(t: Pick<ExecutionContext<unknown>, 'title' | 'passed' | 'log'>, mesh: Mesh): Promise<void> {
+async function reportIfFailed(t: Pick<ScenarioTest, 'title' | 'passed' | 'log'>, mesh: Mesh): Promise<void> {
 	const dir = reportDirFor(t.title);
 	if (t.passed) {
 		await removeReportDir(dir);

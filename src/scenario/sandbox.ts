@@ -20,7 +20,7 @@ import { checkMessageMatch, matchesMessage, type MessageMatch } from './log-filt
 import type { RunningSandbox, RuntimeName } from '../runtime/types.ts';
 import type { EnvoyUsage } from '../runtime/envoy-usage.ts';
 import type { UpstreamRecordings } from '../upstream/recordings.ts';
-import { sendRequest, type HttpResponse } from './http-client.ts';
+import { sendRequest, type ClientTls, type HttpResponse } from './http-client.ts';
 import { MockService, startMock, type StartedMock } from './mock-service.ts';
 import { isBrokenStream, StreamResetExplainer } from './stream-reset.ts';
 import { writeSandboxReport } from './report.ts';
@@ -73,6 +73,8 @@ export type RequestOptions = {
 	http2?: boolean;
 	/** Default 10 s. */
 	timeoutMs?: number;
+	/** HTTP/1.1 over TLS presenting this client certificate (e.g. a mesh CA identity: `mesh.workload(name).requestInbound(path, { identity })`). */
+	tls?: ClientTls;
 };
 
 export type SandboxResponse = HttpResponse & {
@@ -190,6 +192,7 @@ export class Sandbox<MockName extends string = string, AppName extends string = 
 				chunked: options.chunked,
 				http2: options.http2 ?? false,
 				timeoutMs: options.timeoutMs ?? 10_000,
+				...(options.tls ? { tls: options.tls } : {}),
 			}, this.agent);
 			return { ...response, requestId };
 		} catch (error) {
