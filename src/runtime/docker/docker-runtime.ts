@@ -166,11 +166,6 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 		const relayed = new Map(relays.map(relay => [relay.cluster, relay.address]));
 		const clusterAddress = (cluster: ClusterModel) => relayed.get(cluster.name) ?? { address: cluster.host, port: cluster.port };
 		const logs = new LogBuffer(wasmModulesOf(model));
-		// Envoy is driven by the xDS control plane (src/xds) on this machine's loopback, reached through a relay
-		// on the network's gateway that serves the sandbox's containers only (./host-relay.ts). A remote daemon's
-		// containers cannot reach this machine, so there Envoy gets a static bootstrap and cannot change while it runs.
-		// Envoy's ADS connection is admitted once the upstream has joined the network, so that the `upstream`
-		// alias resolves when Envoy first looks it up (see the module comment).
 		// Held from the container's start to ready (or failure), when the containers run on this machine's
 		// cores: see ../start-slots.ts. The ready timeout starts after the wait.
 		let startSlot: Slot | undefined;
@@ -188,6 +183,11 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 			await awaitPeers(meshNetwork, peersOf(proxy, options.mesh), proxy.name, options.readyTimeoutMs ?? defaultReadyTimeoutMs, startFailed.signal, progress);
 			await takeStartSlot();
 		}) : undefined;
+		// Envoy is driven by the xDS control plane (src/xds) on this machine's loopback, reached through a relay
+		// on the network's gateway that serves the sandbox's containers only (./host-relay.ts). A remote daemon's
+		// containers cannot reach this machine, so there Envoy gets a static bootstrap and cannot change while it runs.
+		// Envoy's ADS connection is admitted once the upstream has joined the network, so that the `upstream`
+		// alias resolves when Envoy first looks it up (see the module comment).
 		const admitOnceUpstreamRuns = async (address: string) => {
 			await upstreamStarted;
 			await meshGate?.();
