@@ -11,11 +11,12 @@ import { modelFromSpec } from '../../src/compose/model.ts';
 import type { PatchModel } from '../../src/config/patches.ts';
 import type { ProxyClusterModel, ProxyListenerModel, ProxyModel, SandboxModel } from '../../src/config/model.ts';
 import { buildResources } from '../../src/envoy/bootstrap.ts';
-import type { MeshModel, MeshProxyModel, MeshService } from '../../src/istio/mesh/model.ts';
+import type { MeshProxyModel, MeshService } from '../../src/istio/mesh/model.ts';
 import { meshDirectory } from '../../src/runtime/docker/mesh-names.ts';
 import { proxyPlacement } from '../../src/runtime/docker/mesh.ts';
 import { containerPlacement, upstreamAlias, upstreamAppPort } from '../../src/runtime/docker/layout.ts';
 import type { MeshPlacement } from '../../src/runtime/types.ts';
+import type { SocketAddress } from '../../src/envoy/placement.ts';
 import type { JsonObject } from '../../src/util/json.ts';
 import { repoRoot } from '../helpers/paths.ts';
 
@@ -78,6 +79,13 @@ export const productpageProxy = proxyModel('productpage', 'sidecar',
 		cluster(`outbound|9080||${reviewsHost}`, [{ kind: 'proxy', proxy: 'reviews-v1', listener: 'virtualInbound' }]),
 	]);
 
+/** productpage that also calls a host outside the mesh (a ServiceEntry's `api.example.com:80`) through its outbound for port 80. */
+export const productpageWithExternal: ProxyModel = {
+	...productpageProxy,
+	listeners: [...productpageProxy.listeners, listener('0.0.0.0_80', 'outbound', 80, 'outbound|80||api.example.com', ['api.example.com', 'api.example.com:80'])],
+	clusters: [...productpageProxy.clusters, cluster('outbound|80||api.example.com', [{ kind: 'external', host: 'api.example.com', port: 80 }])],
+};
+
 export const reviewsProxy = proxyModel('reviews-v1', 'sidecar',
 	[listener('virtualInbound', 'inbound', 9080, 'inbound|9080||', ['*'])],
 	[cluster('inbound|9080||', [{ kind: 'app' }])]);
@@ -113,19 +121,28 @@ export async function meshProxies(proxies: readonly ProxyModel[], extraPatches: 
 	}));
 }
 
-/** The mesh placement src/compose/mesh.ts gives every proxy (the docker runtime needs no `endpoint` for proxies). */
-export function placementFor(id: string, proxies: readonly MeshProxyModel[]): MeshPlacement {
-	return { id, endpoint: () => undefined, ...meshDirectory({ proxies, services } satisfies Pick<MeshModel, 'proxies' | 'services'>) };
+/**
+ * The mesh placement src/compose/mesh.ts gives every proxy (the docker runtime needs no `endpoint` for proxies;
+ * `externals`: where the external hosts' apps are, by `host:port`).
+ */
+export function placementFor(id: string, proxies: readonly MeshProxyModel[], externals: ReadonlyMap<string, SocketAddress> = new Map()): MeshPlacement {
+	return {
+		id,
+		endpoint: ref => (ref.kind === 'external' ? externals.get(`${ref.host}:${ref.port}`) : undefined),
+		...meshDirectory(() => ({ proxies, services })),
+	};
 }
 
 /** The mesh's proxies and its placement; each proxy's resources as patches while buildResources does not render proxies. */
-export async function tinyMesh(id: string, proxies: readonly ProxyModel[], extraPatches?: (proxy: ProxyModel) => unknown[]): Promise<{ proxies: MeshProxyModel[]; mesh: MeshPlacement }> {
+export async function tinyMesh(id: string, proxies: readonly ProxyModel[], extraPatches?: (proxy: ProxyModel) => unknown[], externals?: ReadonlyMap<string, SocketAddress>): Promise<{ proxies: MeshProxyModel[]; mesh: MeshPlacement }> {
 	const built = await meshProxies(proxies, extraPatches);
-	const mesh = placementFor(id, built);
-	const withResources = built.map(entry => (needsPatches(entry.sandbox)
-		? { ...entry, sandbox: { ...entry.sandbox, patches: [...asPatches(entry.sandbox.proxy!, mesh), ...(entry.sandbox.patches ?? [])] } }
-		: entry));
-	return { proxies: withResources, mesh };
+	const mesh = placementFor(id, built, externals);
+	return { proxies: built.map(entry => ({ ...entry, sandbox: withResources(entry.sandbox, mesh) })), mesh };
+}
+
+/** The sandbox with its proxy's resources as patches, while buildResources does not render proxies. */
+export function withResources(sandbox: SandboxModel, mesh: MeshPlacement): SandboxModel {
+	return needsPatches(sandbox) ? { ...sandbox, patches: [...asPatches(sandbox.proxy!, mesh), ...(sandbox.patches ?? [])] } : sandbox;
 }
 
 /** Whether buildResources renders `model.proxy` itself (src/envoy/proxy.ts); until then the tests add the resources as patches. */

@@ -17,7 +17,7 @@ test('listeners bind 0.0.0.0 at Istio\'s ports: inbound 15006, outbound the serv
 
 test('another proxy\'s listener is <proxy name>:<its port>, known up front; an external host is where the mesh says, relayed when on loopback', async t => {
 	const proxies = await meshProxies([gatewayProxy, productpageProxy, reviewsProxy]);
-	const mesh: MeshPlacement = { id: 'm', endpoint: ref => (ref.kind === 'external' ? { address: '127.0.0.1', port: 4000 } : undefined), ...meshDirectory({ proxies, services }) };
+	const mesh: MeshPlacement = { id: 'm', endpoint: ref => (ref.kind === 'external' ? { address: '127.0.0.1', port: 4000 } : undefined), ...meshDirectory(() => ({ proxies, services })) };
 	const placement = proxyPlacement(mesh, new Map([['api.example.com:80', { address: '172.18.0.1', port: 5555 }]]));
 	t.deepEqual(placement.meshEndpoint({ kind: 'proxy', proxy: 'reviews-v1', listener: 'virtualInbound' }), { address: 'reviews-v1', port: 15_006 });
 	t.deepEqual(placement.meshEndpoint({ kind: 'proxy', proxy: 'productpage', listener: '0.0.0.0_9080' }), { address: 'productpage', port: 9080 });
@@ -29,7 +29,7 @@ test('the names a cluster\'s DNS answers: the proxy\'s own, and each Service it 
 	t.deepEqual(serviceDnsNames(services, 'reviews-v1'), ['reviews', 'reviews.default', 'reviews.default.svc.cluster.local']);
 	t.deepEqual(serviceDnsNames(services, gatewayProxy.name), []);
 	const proxies = await meshProxies([gatewayProxy, productpageProxy, reviewsProxy]);
-	const mesh: MeshPlacement = { id: 'm', endpoint: () => undefined, ...meshDirectory({ proxies, services }) };
+	const mesh: MeshPlacement = { id: 'm', endpoint: () => undefined, ...meshDirectory(() => ({ proxies, services })) };
 	t.deepEqual(meshAliases(reviewsProxy, mesh), ['reviews-v1', 'reviews', 'reviews.default', 'reviews.default.svc.cluster.local']);
 	t.deepEqual(meshAliases(gatewayProxy, mesh), [gatewayProxy.name]);
 	t.deepEqual(peersOf(productpageProxy, mesh), ['reviews-v1']);

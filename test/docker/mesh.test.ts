@@ -14,7 +14,7 @@ import type { MeshPlacement, RunningSandbox } from '../../src/runtime/types.ts';
 import type { MeshProxyModel } from '../../src/istio/mesh/model.ts';
 import { dockerTest } from './docker-test.ts';
 import { docker, leftovers, ownerLeftovers } from './docker-helpers.ts';
-import { gatewayProxy, productpageProxy, reviewsProxy, tinyMesh } from './mesh-model.ts';
+import { gatewayProxy, meshProxies, productpageProxy, productpageWithExternal, reviewsProxy, tinyMesh, withResources } from './mesh-model.ts';
 
 const test = await dockerTest();
 
@@ -181,6 +181,26 @@ test.serial('a proxy that fails to start leaves nothing; the mesh network stays 
 		t.deepEqual(containers.filter(container => container.Labels[labelKeys.session] !== gatewaySession).map(container => container.Names.join(',')), [], 'the failed proxy\'s containers are gone');
 		t.is((await leftovers(labelKeys.mesh, meshId)).networks.length, 1, 'the mesh network stays while the gateway runs');
 		t.deepEqual((await meshNetworkMembers(meshId)).map(member => member.aliases[0]), [gatewayProxy.name]);
+	} finally {
+		await stopAll(outcomes);
+	}
+
+	await assertNothingLeft(t, meshId);
+});
+
+test.serial('a live update that adds a listener: the mesh reaches it by name; this machine cannot (ports are published at start)', async t => {
+	const meshId = `mesh-test-${randomBytes(4).toString('hex')}`;
+	const { proxies, mesh } = await tinyMesh(meshId, [productpageProxy, reviewsProxy]);
+	const outcomes = await startProxies(proxies, mesh);
+	try {
+		const productpage = running(outcomes, productpageProxy.name);
+		const [next] = await meshProxies([productpageWithExternal]);
+		const result = await productpage.reconfigure!(withResources(next!.sandbox, mesh));
+		t.deepEqual(result.rejections, []);
+		const listeners = await productpage.proxyListeners!();
+		t.deepEqual(listeners.fromMesh['0.0.0.0_80'], { address: 'productpage', port: 80 });
+		t.deepEqual(listeners.fromHost.map(entry => entry.listener.name), ['virtualInbound', '0.0.0.0_9080'], 'the new listener is not published');
+		t.true((await productpage.admin.get('listeners')).includes('0.0.0.0_80::0.0.0.0:80'), 'Envoy binds it in the container');
 	} finally {
 		await stopAll(outcomes);
 	}

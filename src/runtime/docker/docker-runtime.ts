@@ -286,7 +286,10 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 
 		let stopped: Promise<void> | undefined;
 		const front = proxy ? frontListener(proxy) : undefined;
-		const listeners = proxy ? proxyListenerAddresses(proxy, publishHost, port => envoy.getMappedPort(port)) : undefined;
+		// Docker publishes a container's ports when it starts: those of the listeners it had then, for its life.
+		const published = new Map([...proxyPorts?.values() ?? []].map(port => [port, envoy.getMappedPort(port)]));
+		// The proxy as Envoy last accepted it (a live update may add or remove listeners).
+		let currentProxy = proxy;
 		return {
 			url: `http://${publishHost}:${envoy.getMappedPort(front ? proxyPorts!.get(front.name)! : containerListenerPort)}`,
 			...(gateway ? { clientAddress: gateway } : {}),
@@ -300,13 +303,19 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 			...(live ? {
 				rejectedAtStart: rejectedAtStart ?? [],
 				configVersion: () => live.xds.version,
-				reconfigure: async (next: SandboxModel) => live.xds.reconfigure(next),
+				reconfigure: async (next: SandboxModel) => {
+					const result = await live.xds.reconfigure(next);
+					if (result.rejections.length === 0) {
+						currentProxy = next.proxy;
+					}
+
+					return result;
+				},
 			} : {}),
 			exited: exited.then(async info => (stopping ? new Promise<never>(() => undefined) : info)),
 			explainTimeout: async timeout => explainRequestTimeout(admin, wasmModulesOf(model), timeout),
 			envoyUsage: async () => containerUsage(docker, envoy.getId()),
-			// Fixed at start: every listener has its port in the container, published once (./mesh.ts).
-			...(listeners ? { proxyListeners: async () => listeners } : {}),
+			...(currentProxy ? { proxyListeners: async () => proxyListenerAddresses(currentProxy!, publishHost, published) } : {}),
 			stop: async () => {
 				stopping = true;
 				stopped ??= (async () => {

@@ -23,17 +23,14 @@ export function serviceDnsNames(services: readonly MeshService[], proxy: string)
 	return [...new Set(names)];
 }
 
-/** `MeshPlacement.proxy` and `.aliases` for a resolved mesh (src/istio/mesh). */
-export function meshDirectory(mesh: Pick<MeshModel, 'proxies' | 'services'>): Required<Pick<MeshPlacement, 'proxy' | 'aliases'>> {
-	const proxies = new Map<string, ProxyModel>();
-	for (const entry of mesh.proxies) {
-		if (entry.sandbox.proxy) {
-			proxies.set(entry.name, entry.sandbox.proxy);
-		}
-	}
-
+/**
+ * `MeshPlacement.proxy` and `.aliases` for a resolved mesh (src/istio/mesh): `current` gives the mesh as it
+ * runs, so that a live update's new listeners are where the docker runtime's next push looks.
+ */
+export function meshDirectory(current: () => Pick<MeshModel, 'proxies' | 'services'>): Required<Pick<MeshPlacement, 'proxy' | 'aliases'>> {
+	const proxyOf = (name: string): ProxyModel | undefined => current().proxies.find(entry => entry.name === name)?.sandbox.proxy;
 	return {
-		proxy: name => proxies.get(name),
-		aliases: proxy => serviceDnsNames(mesh.services, proxy),
+		proxy: proxyOf,
+		aliases: proxy => serviceDnsNames(current().services, proxy),
 	};
 }

@@ -142,11 +142,16 @@ export async function relayExternals(proxy: ProxyModel, mesh: MeshPlacement | un
 	return { addresses, stop };
 }
 
-/** The listeners as `RunningSandbox.proxyListeners()` reports them: published ports, and names on the mesh network. */
-export function proxyListenerAddresses(proxy: ProxyModel, publishHost: string, mappedPort: (containerPort: number) => number): { fromHost: ListenerAddress[]; fromMesh: Record<string, SocketAddress> } {
-	const fromHost = proxy.listeners.map(listener => {
-		const address = { address: publishHost, port: mappedPort(meshListenerPort(listener)) };
-		return { listener, url: `http://${address.address}:${address.port}`, address };
+/**
+ * The listeners as `RunningSandbox.proxyListeners()` reports them: where other proxies reach each (its name on
+ * the mesh network), and where this machine does, for those whose port was published when the container
+ * started (`published`: port in the container → port on the host). A listener a live update added binds in the
+ * container and serves the mesh, but Docker cannot publish a port of a running container: it has no `fromHost`.
+ */
+export function proxyListenerAddresses(proxy: ProxyModel, publishHost: string, published: ReadonlyMap<number, number>): { fromHost: ListenerAddress[]; fromMesh: Record<string, SocketAddress> } {
+	const fromHost = proxy.listeners.flatMap(listener => {
+		const port = published.get(meshListenerPort(listener));
+		return port === undefined ? [] : [{ listener, url: `http://${publishHost}:${port}`, address: { address: publishHost, port } }];
 	});
 	const fromMesh = Object.fromEntries(proxy.listeners.map(listener => [listener.name, { address: proxy.name, port: meshListenerPort(listener) }]));
 	return { fromHost, fromMesh };
