@@ -102,7 +102,10 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 				return [envoy, await ensureUpstreamImage(docker, progress)] as const;
 			})(),
 			connection.local ? (async () => {
-				await assertPortFree(publishHost, listenerPortClaim(model));
+				// A mesh proxy publishes the model's port only for a gateway (proxyExposedPorts).
+				if (!proxy || proxy.listeners.some(listener => listener.role === 'gateway')) {
+					await assertPortFree(publishHost, listenerPortClaim(model));
+				}
 				await assertPortFree(publishHost, adminPortClaim(model));
 				await assertTcpPortsFree(model, publishHost);
 			})() : undefined,
@@ -340,14 +343,15 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 }
 
 /**
- * A mesh proxy's listeners, each published on a free port (the front one, `RunningSandbox.url`, on the
- * model's port when one was asked for, as `--port` does for a plain sandbox).
+ * A mesh proxy's listeners, each published on a free port; a gateway's first port on the model's port when one
+ * was asked for (the spec's `port:`, `--port`), as the local runtime binds it. A sidecar's never: every proxy of
+ * a mesh has the spec's port in its model.
  */
 function proxyExposedPorts(proxy: NonNullable<SandboxModel['proxy']>, ports: ReadonlyMap<string, number>, requested: number): Array<number | { container: number; host: number }> {
-	const front = frontListener(proxy);
+	const fixed = requested === 0 ? undefined : proxy.listeners.find(listener => listener.role === 'gateway');
 	return proxy.listeners.map(listener => {
 		const container = ports.get(listener.name)!;
-		return requested !== 0 && listener === front ? { container, host: requested } : container;
+		return listener === fixed ? { container, host: requested } : container;
 	});
 }
 
