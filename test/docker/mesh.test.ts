@@ -12,6 +12,7 @@ import { labelKeys } from '../../src/runtime/docker/labels.ts';
 import { startRuntime } from '../../src/runtime/start.ts';
 import type { MeshPlacement, RunningSandbox } from '../../src/runtime/types.ts';
 import type { MeshProxyModel } from '../../src/istio/mesh/model.ts';
+import { freePort } from '../helpers/ports.ts';
 import { dockerTest } from './docker-test.ts';
 import { docker, leftovers, ownerLeftovers } from './docker-helpers.ts';
 import { gatewayProxy, meshProxies, productpageProxy, productpageWithExternal, reviewsProxy, tinyMesh, withResources } from './mesh-model.ts';
@@ -201,6 +202,23 @@ test.serial('a live update that adds a listener: the mesh reaches it by name; th
 		t.deepEqual(listeners.fromMesh['0.0.0.0_80'], { address: 'productpage', port: 80 });
 		t.deepEqual(listeners.fromHost.map(entry => entry.listener.name), ['virtualInbound', '0.0.0.0_9080'], 'the new listener is not published');
 		t.true((await productpage.admin.get('listeners')).includes('0.0.0.0_80::0.0.0.0:80'), 'Envoy binds it in the container');
+	} finally {
+		await stopAll(outcomes);
+	}
+
+	await assertNothingLeft(t, meshId);
+});
+
+test.serial('the spec\'s port (every proxy has it in its model) is the gateway\'s: the sidecars start on free ports beside it', async t => {
+	const meshId = `mesh-test-${randomBytes(4).toString('hex')}`;
+	const port = await freePort();
+	const { proxies, mesh } = await tinyMesh(meshId, [gatewayProxy, productpageProxy, reviewsProxy]);
+	const outcomes = await startProxies(proxies.map(proxy => ({ ...proxy, sandbox: { ...proxy.sandbox, port } })), mesh);
+	try {
+		const gateway = running(outcomes, gatewayProxy.name);
+		t.is(gateway.url, `http://127.0.0.1:${port}`);
+		t.is((await get(`${gateway.url}/`, 'bookinfo.example.com')).body, 'app of productpage');
+		t.not(new URL(running(outcomes, productpageProxy.name).url).port, String(port));
 	} finally {
 		await stopAll(outcomes);
 	}
