@@ -15,6 +15,7 @@
  *   - meshbox against its bare counterparts (./bench-ratios.ts): `meshbox up` vs bare Envoy, the exit after
  *     stop(), docker start vs a bare `docker run`, throughput with a logging plugin, the log pipeline at 1M lines.
  *   - `meshbox measure`'s load generator against Debian's wrk on the same no-plugin sandbox (./bench-measure.ts).
+ *   - a mesh (gateway with the seed plugin + 2 sidecars) starting, fresh and warm, vs one bare Envoy (./bench-mesh.ts).
  * Bounded: a fixed number of requests per case, all on loopback.
  */
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
@@ -28,6 +29,7 @@ import type { RuntimeName } from '../src/runtime/types.ts';
 import { bidiMethod, GrpcServer, maxRequestBytes } from '../src/xds/grpc-server.ts';
 import { bareEnvoy, ratioRows } from './bench-ratios.ts';
 import { loadGeneratorRows } from './bench-measure.ts';
+import { meshRows } from './bench-mesh.ts';
 
 const { values } = parseArgs({ options: {
 	requests: { type: 'string', default: '500' },
@@ -222,6 +224,10 @@ reassembly.sort((a, b) => a - b);
 rows.push({ what: 'xDS gRPC server: a 4 MiB request in 1 KiB writes → decoded (median of 5)', value: `${percentile(reassembly, 50).toFixed(0)} ms` });
 
 rows.push(...await ratioRows(runtimes, starts));
+if (runtimes.includes('local')) {
+	rows.push(...await meshRows(starts));
+}
+
 rows.push(...await loadGeneratorRows());
 
 const width = Math.max(...rows.map(row => row.what.length));

@@ -18,6 +18,7 @@ export type { TcpExchange, TcpOptions } from './scenario/tcp-client.ts';
 export type { ListenersSpec, TcpListenerSpec, TcpAppSpec } from './config/listeners.ts';
 export { MeshboxError, isMeshboxError } from './errors.ts';
 export type { RuntimeName } from './runtime/types.ts';
+export type { MeshModel, MeshProxyModel, MeshService, MeshExternalModel } from './istio/mesh/model.ts';
 export { measure, type MeasureOptions } from './measure/measure.ts';
 export { assertBudget, type MeasureBudget } from './measure/budget.ts';
 export { writeMeasureReport } from './measure/report.ts';

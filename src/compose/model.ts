@@ -2,7 +2,9 @@
  * Spec → model, the one way both front ends (the CLI and the scenario API) and live updates take: src/config
  * resolves the plain sandbox, then src/istio turns it into a sidecar when the spec has `workload:` / `istio:`.
  */
-import { configError } from '../config/fields.ts';
+import { readFile } from 'node:fs/promises';
+import { parse } from 'yaml';
+import { configError, noLocation, type Locator } from '../config/fields.ts';
 import { loadConfigFile } from '../config/load-file.ts';
 import type { SandboxModel } from '../config/model.ts';
 import { resolveSpec, type ResolvedSpec, type ResolveOptions } from '../config/resolve.ts';
@@ -10,6 +12,7 @@ import type { TypedConfigCheck } from '../config/routing.ts';
 import { checkPatches } from '../envoy/patch-check.ts';
 import { MeshboxError } from '../errors.ts';
 import { IstioPod } from '../istio/pod.ts';
+import type { MeshModel } from '../istio/mesh/model.ts';
 import { envoySchemas } from '../xds/protobuf.ts';
 import { istioFields } from './spec.ts';
 
@@ -66,7 +69,7 @@ async function withIstio(resolved: ResolvedSpec, options: Pick<ModelOptions, 'ov
 
 	// Loaded only for specs that ask for it.
 	const { resolveIstioSidecar } = await import('../istio/sidecar.ts');
-	const istio = await resolveIstioSidecar({ workload: extensions.workload, istio: extensions.istio, baseDir: resolved.baseDir, locate, pod: options.session?.istioPod });
+	const istio = await resolveIstioSidecar({ workload: extensions.workload, istio: extensions.istio, baseDir: resolved.baseDir, locate, pod: options.session?.istioPod, clusters: model.clusters });
 	// The Envoy of an explicit istio.version, unless a version was asked for (issue #12: src/istio/proxy-envoy.ts).
 	const { withIstioEnvoy } = await import('../istio/proxy-envoy.ts');
 	// EnvoyFilter patches (istiod's) first, then meshbox.yaml's envoy.patches; notes name those that match nothing.
@@ -75,8 +78,53 @@ async function withIstio(resolved: ResolvedSpec, options: Pick<ModelOptions, 'ov
 	return withIstioEnvoy(withUnmatchedPatchNotes({
 		...model,
 		plugins: istio.plugins,
+		// ext_authz providers' clusters (istiod's names, at the sandbox cluster standing in for the service).
+		clusters: [...model.clusters, ...istio.clusters.filter(cluster => !model.clusters.some(existing => existing.name === cluster.name))],
 		sidecar: istio.sidecar,
 		envoy: istio.envoyLogLevels && !resolved.logLevelsGiven ? { ...model.envoy, ...istio.envoyLogLevels } : model.envoy,
 		...(patches.length > 0 ? { patches } : {}),
 	}), extensions.istio);
+}
+
+// --- A mesh (issue #21): `mesh:` + `istio:` → MeshModel, by src/istio/mesh/resolve.ts ----------------------------
+
+/** What one mesh keeps while its spec is resolved again (live updates, `up --watch`): istio-agent's state (module cache). */
+export class MeshSession {
+	readonly istioPod = new IstioPod();
+}
+
+/**
+ * A mesh spec object (`startMesh({ mesh, istio })`, `mesh.applyIstio()`) → the model of every proxy, by
+ * src/istio/mesh/resolve.ts (loaded only for meshes). `base`: the plain model every proxy starts from (Envoy
+ * version, log levels); default meshbox's defaults.
+ */
+export async function meshModelFromSpec(spec: { mesh: unknown; istio?: unknown }, options: { baseDir: string; session?: MeshSession; locate?: Locator; base?: SandboxModel }): Promise<MeshModel> {
+	const { resolveMesh } = await import('../istio/mesh/resolve.ts');
+	const base = options.base ?? await modelFromSpec({}, { baseDir: options.baseDir });
+	return resolveMesh({ mesh: spec.mesh, istio: spec.istio, baseDir: options.baseDir, locate: options.locate ?? noLocation, base, ...(options.session ? { pod: options.session.istioPod } : {}) });
+}
+
+/** Whether a meshbox.yaml is a mesh (`mesh:` at the top): read without resolving the rest. */
+export async function isMeshFile(file: string): Promise<boolean> {
+	try {
+		const value: unknown = parse(await readFile(file, 'utf8'));
+		return typeof value === 'object' && value !== null && 'mesh' in value;
+	} catch {
+		// Unreadable or not YAML: the sandbox's own reading says so, at file:line.
+		return false;
+	}
+}
+
+/** meshbox.yaml with `mesh:` → the model of every proxy, with every error at file:line:col. */
+export async function meshModelFromFile(file: string, options: { session?: MeshSession; envoyVersion?: string } = {}): Promise<MeshModel> {
+	// `--envoy-version` wins over the file's, for every proxy.
+	const overrides = options.envoyVersion === undefined ? undefined : { envoyVersion: options.envoyVersion };
+	const resolved = await loadConfigFile(file, { extensionFields: [...istioFields, 'mesh'], checkTypedConfig, overrides });
+	const { extensions, locate, baseDir, model } = resolved;
+	if (extensions.workload !== undefined) {
+		throw configError(locate, ['workload'], '`workload:` is one sidecar; a mesh lists its workloads under `mesh.workloads`', 'move it into `mesh.workloads`');
+	}
+
+	// The file's plain fields (envoy: version, log levels) are every proxy's base.
+	return meshModelFromSpec({ mesh: extensions.mesh, istio: extensions.istio }, { baseDir, locate, base: model, session: options.session });
 }

@@ -238,20 +238,21 @@ function resolveBuild(value: unknown, fieldPath: FieldPath, locate: Locator, bas
 /** The hello-world app's default answer. */
 export const defaultUpstream: UpstreamModel = { status: 200, headers: { 'content-type': 'text/plain' }, body: 'Hello, world!\n', trailers: {} };
 
-function resolveUpstream(value: unknown, locate: Locator): UpstreamModel {
+/** The app's answer (`upstream:`, and a mesh workload's `app:` at `at`). */
+export function resolveUpstream(value: unknown, locate: Locator, at: FieldPath = ['upstream']): UpstreamModel {
 	if (value === undefined) {
 		return defaultUpstream;
 	}
 
-	const fields = readObject(value, ['upstream'], locate, upstreamFields);
-	const chunks = fields.chunks === undefined ? undefined : readChunks(fields.chunks, ['upstream'], locate, fields.body !== undefined);
+	const fields = readObject(value, at, locate, upstreamFields);
+	const chunks = fields.chunks === undefined ? undefined : readChunks(fields.chunks, at, locate, fields.body !== undefined);
 	return {
-		status: fields.status === undefined ? defaultUpstream.status : readInteger(fields.status, ['upstream', 'status'], locate, 200, 599),
-		headers: fields.headers === undefined ? defaultUpstream.headers : readStringMap(fields.headers, ['upstream', 'headers'], locate),
-		body: chunks ? '' : fields.body === undefined ? defaultUpstream.body : readString(fields.body, ['upstream', 'body'], locate),
-		trailers: fields.trailers === undefined ? {} : readStringMap(fields.trailers, ['upstream', 'trailers'], locate),
+		status: fields.status === undefined ? defaultUpstream.status : readInteger(fields.status, [...at, 'status'], locate, 200, 599),
+		headers: fields.headers === undefined ? defaultUpstream.headers : readStringMap(fields.headers, [...at, 'headers'], locate),
+		body: chunks ? '' : fields.body === undefined ? defaultUpstream.body : readString(fields.body, [...at, 'body'], locate),
+		trailers: fields.trailers === undefined ? {} : readStringMap(fields.trailers, [...at, 'trailers'], locate),
 		// Only when given, so a sandbox without them has the model (and the docker env) it had before.
-		...(fields.delayMs === undefined ? {} : { delayMs: readDelay(fields.delayMs, ['upstream', 'delayMs'], locate) }),
+		...(fields.delayMs === undefined ? {} : { delayMs: readDelay(fields.delayMs, [...at, 'delayMs'], locate) }),
 		...(chunks ? { chunks } : {}),
 	};
 }

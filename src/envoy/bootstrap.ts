@@ -12,7 +12,9 @@ import type { SandboxModel, SidecarFilter, SidecarModel } from '../config/model.
 import type { JsonObject } from '../util/json.ts';
 import { listenerAddress, serviceBootstrap, withListeners } from './listeners.ts';
 import { applyPatches } from './patches.ts';
+import { proxyResources } from './proxy.ts';
 import { appClusters, httpFilterChain, statsBootstrap, virtualHosts } from './routing.ts';
+import { sdsClusterName } from '../istio/mesh/tls.ts';
 import { typeUrls } from './type-urls.ts';
 import { socketAddress, wasmFilter } from './wasm-config.ts';
 
@@ -24,7 +26,8 @@ export const listenerName = 'meshbox_listener';
 const upstreamClusterName = 'upstream';
 export const statPrefix = 'ingress_http';
 export function buildResources(model: SandboxModel, placement: Placement, options: { ecds: boolean } = { ecds: false }): SandboxResources {
-	const resources = model.sidecar ? sidecarResources(model, model.sidecar, placement, options) : plainResources(model, placement, options);
+	// A mesh proxy (src/istio/mesh): istiod's listeners, clusters and secrets (./proxy.ts).
+	const resources = model.proxy ? proxyResources(model.proxy, placement, options, sidecarFilters) : model.sidecar ? sidecarResources(model, model.sidecar, placement, options) : plainResources(model, placement, options);
 	// The Envoy around the plugins (issue #10): more listeners, then the patches, which see everything.
 	return applyPatches(withListeners(resources, model, placement, options), model.patches ?? [], { istiodEcds: istiodEcdsFilters(model) });
 }
@@ -35,7 +38,9 @@ export function buildResources(model: SandboxModel, placement: Placement, option
  */
 export function istiodEcdsFilters(model: SandboxModel): ReadonlySet<string> {
 	const names = new Set<string>();
-	for (const filter of [...(model.sidecar?.httpFilters ?? []), ...(model.sidecar?.networkFilters ?? [])]) {
+	const proxyChains = model.proxy?.listeners.flatMap(listener => listener.filterChains) ?? [];
+	const proxyFilters = proxyChains.flatMap(chain => [...chain.http.httpFilters, ...chain.networkFilters]);
+	for (const filter of [...(model.sidecar?.httpFilters ?? []), ...(model.sidecar?.networkFilters ?? []), ...proxyFilters]) {
 		if (filter.kind === 'wasm') {
 			names.add(filter.plugin.filterName ?? filter.plugin.name);
 		} else if (filter.kind === 'missing-config' || (filter.kind === 'typed' && filter.ecds === true)) {
@@ -108,7 +113,7 @@ export function buildAdsBootstrap(model: SandboxModel, placement: Placement, ads
 			lds_config: adsSource,
 		},
 		static_resources: {
-			clusters: [{
+			clusters: [...(model.proxy ? [sdsCluster(ads)] : []), {
 				name: xdsClusterName,
 				type: 'STATIC',
 				connect_timeout: '1s',
@@ -124,10 +129,33 @@ export function buildAdsBootstrap(model: SandboxModel, placement: Placement, ads
 	};
 }
 
+/**
+ * A mesh proxy's cluster to its SDS server, as istio-agent's bootstrap writes it (istio/istio
+ * tools/packaging/common/envoy_bootstrap.json, `sds-grpc`): static, HTTP/2. There it is istio-agent's Unix socket
+ * (./var/run/secrets/workload-spiffe-uds/socket); here the control plane, which serves SDS beside ADS (src/xds).
+ */
+function sdsCluster(server: SocketAddress): JsonObject {
+	return {
+		name: sdsClusterName,
+		alt_stat_name: `${sdsClusterName};`,
+		type: 'STATIC',
+		typed_extension_protocol_options: {
+			'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+				'@type': typeUrls.httpProtocolOptions,
+				explicit_http_config: { http2_protocol_options: {} },
+			},
+		},
+		connect_timeout: '1s',
+		lb_policy: 'ROUND_ROBIN',
+		load_assignment: { cluster_name: sdsClusterName, endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(server) } }] }] },
+	};
+}
+
 function bootstrapShell(model: SandboxModel, placement: Placement): JsonObject {
-	if (model.sidecar) {
-		// A sidecar's identity as istio-agent writes it (pkg/bootstrap/config.go), Envoy's default stats flush.
-		const { node } = model.sidecar;
+	const istioNode = model.proxy?.node ?? model.sidecar?.node;
+	if (istioNode) {
+		// A sidecar's (or mesh proxy's) identity as istio-agent writes it (pkg/bootstrap/config.go), Envoy's default stats flush.
+		const node = istioNode;
 		return { node: { id: node.id, cluster: node.cluster, metadata: node.metadata }, admin: { address: socketAddress(placement.admin) }, ...serviceBootstrap(model, placement), ...statsBootstrap(model) };
 	}
 
@@ -189,9 +217,12 @@ function httpCluster(name: string, endpoint: SocketAddress, protocol?: 'http2'):
 	};
 }
 
-/** The listener name a runtime asks admin for (Istio's `virtualInbound` / `0.0.0.0_<port>` for sidecars). */
+/**
+ * The listener name a runtime asks admin for (Istio's `virtualInbound` / `0.0.0.0_<port>` for sidecars; a mesh
+ * proxy's first listener: a gateway's first port, a sidecar's inbound).
+ */
 export function listenerNameOf(model: SandboxModel): string {
-	return model.sidecar?.listenerName ?? listenerName;
+	return model.proxy?.listeners[0]?.name ?? model.sidecar?.listenerName ?? listenerName;
 }
 
 /**
@@ -244,7 +275,7 @@ const istioEcdsSource: JsonObject = { ads: {}, initial_fetch_timeout: '0s', reso
  * The chain's filters as Envoy takes them. With `ecdsConfigs`, filters istiod delivers over ECDS become
  * references and their configs are added there; without, they are inlined (a static bootstrap, `meshbox render`).
  */
-function sidecarFilters(filters: readonly SidecarFilter[], placement: Placement, network: boolean, ecdsConfigs: JsonObject[] | undefined): JsonObject[] {
+export function sidecarFilters(filters: readonly SidecarFilter[], placement: Placement, network: boolean, ecdsConfigs: JsonObject[] | undefined): JsonObject[] {
 	const ecdsTypes = network ? [typeUrls.networkWasm, typeUrls.networkRbac] : [typeUrls.httpWasm, typeUrls.httpRbac];
 	const deliver = (config: JsonObject): JsonObject => {
 		if (!ecdsConfigs) {

@@ -76,6 +76,7 @@ export function withListeners(resources: SandboxResources, model: SandboxModel, 
 		listeners: [...resources.listeners, ...listeners],
 		clusters: [...resources.clusters, ...clusters],
 		extensionConfigs: [...resources.extensionConfigs, ...extensionConfigs],
+		...(resources.secrets ? { secrets: resources.secrets } : {}),
 	};
 }
 

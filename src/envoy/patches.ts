@@ -126,7 +126,8 @@ export function patchResources(resources: SandboxResources, patches: readonly Pa
 		return { ...event, dropped: patches.filter(patch => appliedWithout.has(patch) && !state.applied.has(patch)) };
 	});
 	return {
-		resources: { listeners: state.listeners, clusters: state.clusters, extensionConfigs: state.extensionConfigs },
+		// Secrets pass through: EnvoyFilter patches no secret (there is no applyTo for one).
+		resources: { listeners: state.listeners, clusters: state.clusters, extensionConfigs: state.extensionConfigs, ...(resources.secrets ? { secrets: resources.secrets } : {}) },
 		unmatched: patches.filter(patch => !state.applied.has(patch)),
 		events,
 	};

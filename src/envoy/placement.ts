@@ -1,7 +1,7 @@
 /**
  * What src/envoy renders into, and where things are as Envoy sees them (which depends on the runtime).
  */
-import type { ClusterModel, PluginModel } from '../config/model.ts';
+import type { ClusterModel, MeshEndpointRef, PluginModel, ProxyListenerModel } from '../config/model.ts';
 import type { AppModel } from '../config/routing.ts';
 import type { JsonObject } from '../util/json.ts';
 
@@ -24,6 +24,14 @@ export type Placement = {
 	readonly extraListener?: (name: string, requestedPort: number) => SocketAddress;
 	/** How Envoy reaches a TCP listener's recording app (src/upstream/tcp-app.ts), by listener name; absent (`meshbox render`): a stand-in. */
 	readonly tcpApp?: (listenerName: string) => SocketAddress;
+	/** Where a mesh proxy's listener (`model.proxy`, ./proxy.ts) binds, as Envoy sees it; absent (`meshbox render`): `listener`'s address, the istiod port. */
+	readonly proxyListener?: (listener: ProxyListenerModel) => SocketAddress;
+	/**
+	 * Where another proxy's listener or an external host is, as a mesh proxy's Envoy reaches it (its own app is
+	 * `upstream`); undefined → not known yet: no endpoint (the mesh pushes again once every proxy is up,
+	 * src/compose/mesh.ts). Absent (`meshbox render`): none known.
+	 */
+	readonly meshEndpoint?: (ref: Exclude<MeshEndpointRef, { kind: 'app' }>) => SocketAddress | undefined;
 };
 
 /**
@@ -36,5 +44,11 @@ export type SandboxResources = {
 	readonly clusters: readonly JsonObject[];
 	/** TypedExtensionConfig resources (ECDS), by the filter name that subscribes to them. */
 	readonly extensionConfigs: readonly JsonObject[];
+	/**
+	 * Secret resources (a mesh proxy's `default`, `ROOTCA`, a gateway's `kubernetes://<credentialName>`), as
+	 * istio-agent serves them (./proxy.ts proxySecret, as src/istio/mesh/tls.ts envoySecret): over SDS and ADS by the control plane; absent
+	 * for a plain sandbox.
+	 */
+	readonly secrets?: readonly JsonObject[];
 };
 

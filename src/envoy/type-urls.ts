@@ -9,6 +9,13 @@ export const typeUrls = {
 	cluster: `${prefix}envoy.config.cluster.v3.Cluster`,
 	routeConfiguration: `${prefix}envoy.config.route.v3.RouteConfiguration`,
 	extensionConfig: `${prefix}envoy.config.core.v3.TypedExtensionConfig`,
+	/** SDS (src/xds/secret-streams.ts), and gateway credentials over ADS. */
+	secret: `${prefix}envoy.extensions.transport_sockets.tls.v3.Secret`,
+	/** A mesh proxy's TLS (src/istio/mesh/tls.ts). */
+	downstreamTlsContext: `${prefix}envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext`,
+	upstreamTlsContext: `${prefix}envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext`,
+	rawBuffer: `${prefix}envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer`,
+	tlsInspector: `${prefix}envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector`,
 	hcm: `${prefix}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`,
 	httpWasm: `${prefix}envoy.extensions.filters.http.wasm.v3.Wasm`,
 	networkWasm: `${prefix}envoy.extensions.filters.network.wasm.v3.Wasm`,

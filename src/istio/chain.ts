@@ -19,31 +19,55 @@ const realFilters = {
 		typedConfig: { '@type': typeUrls.cors } },
 } as const satisfies Record<string, SidecarFilter>;
 
+/** The security filters istiod builds for one listener (src/istio/security/filters.ts); empty: none apply. */
+export type SecurityChain = {
+	/** CUSTOM AuthorizationPolicies: shadow RBAC + ext_authz per provider (or a deny RBAC). */
+	readonly extAuthz: readonly SidecarFilter[];
+	/** RequestAuthentication's jwt_authn. */
+	readonly jwtAuthn?: SidecarFilter;
+	/** AUDIT, DENY, ALLOW RBAC filters. */
+	readonly rbac: readonly SidecarFilter[];
+};
+
+export const noSecurity: SecurityChain = { extAuthz: [], rbac: [] };
+
 /**
- * pilot/pkg/networking/core/listener_builder.go (+ listener_inbound.go): the inbound HTTP chain, with the
- * WasmPlugin phases between Istio's filters. Istio's own filters that upstream Envoy lacks (metadata exchange,
- * istio.stats) and those present only with policies meshbox does not model (CUSTOM ext_authz, jwt_authn for
- * RequestAuthentication, rbac for AuthorizationPolicy) are placeholders: `meshbox render` shows where they
- * are, Envoy does not get them.
+ * pilot/pkg/networking/core/listener_builder.go buildHTTPConnectionManager (1.25–1.30 alike): metadata exchange,
+ * CUSTOM (authzCustomBuilder), AUTHN phase, jwt_authn (authnBuilder), AUTHZ phase, RBAC (authzBuilder), STATS
+ * phase, UNSPECIFIED phase, then grpc_stats, (ALPN outside sidecar inbound), fault, cors, telemetry. istiod adds the
+ * security filters only when policies apply, so without them the phases are adjacent. Istio's own filters that
+ * upstream Envoy lacks (metadata exchange, istio.alpn, istio.stats) are placeholders: `meshbox render` shows where
+ * they are, Envoy does not get them.
  */
-export function inboundHttpChain(inPhase: (chain: 'http', phase: Phase) => SidecarFilter[]): SidecarFilter[] {
+function httpChain(inPhase: (chain: 'http', phase: Phase) => SidecarFilter[], security: SecurityChain, mx: SidecarFilter, alpn: boolean): SidecarFilter[] {
 	return [
-		placeholder('istio.metadata_exchange', 'Istio peer metadata exchange (istio/proxy peer_metadata); not in upstream Envoy'),
-		placeholder('envoy.filters.http.ext_authz', 'only with a CUSTOM AuthorizationPolicy (with a shadow envoy.filters.http.rbac before it)'),
+		mx,
+		...security.extAuthz,
 		...inPhase('http', 'AUTHN'),
-		placeholder('envoy.filters.http.jwt_authn', 'only with a RequestAuthentication'),
+		...(security.jwtAuthn ? [security.jwtAuthn] : []),
 		...inPhase('http', 'AUTHZ'),
-		placeholder('envoy.filters.http.rbac', 'only with AuthorizationPolicies (one per action: AUDIT, DENY, ALLOW)'),
+		...security.rbac,
 		...inPhase('http', 'STATS'),
 		...inPhase('http', 'UNSPECIFIED_PHASE'),
 		realFilters.grpcStats,
+		...(alpn ? [placeholder('istio.alpn', 'Istio ALPN override (istio/proxy); not in upstream Envoy')] : []),
 		realFilters.fault,
 		realFilters.cors,
 		placeholder('istio.stats', 'Istio telemetry (istio/proxy stats filter); not in upstream Envoy'),
 	];
 }
 
-/** listener_builder.go: outbound HTTP (CUSTOM, jwt and RBAC are inbound/gateway only, so the phases are adjacent). */
+/** The sidecar's inbound HTTP chain (listener class SidecarInbound: no ALPN filter). */
+export function inboundHttpChain(inPhase: (chain: 'http', phase: Phase) => SidecarFilter[], security: SecurityChain = noSecurity): SidecarFilter[] {
+	return httpChain(inPhase, security, placeholder('istio.metadata_exchange', 'Istio peer metadata exchange (istio/proxy peer_metadata); not in upstream Envoy'), false);
+}
+
+/** A gateway's (router's) HTTP chain: the outbound metadata exchange and ALPN filters, and the security filters. */
+export function gatewayHttpChain(inPhase: (chain: 'http', phase: Phase) => SidecarFilter[], security: SecurityChain = noSecurity): SidecarFilter[] {
+	return httpChain(inPhase, security, placeholder('istio.metadata_exchange', 'Istio peer metadata exchange, outbound variant; not in upstream Envoy'), true);
+}
+
+/** listener_builder.go: outbound HTTP (authz/authn BuildHTTP return nothing for SidecarOutbound, so the phases are adjacent). */
 export function outboundHttpChain(inPhase: (chain: 'http', phase: Phase) => SidecarFilter[]): SidecarFilter[] {
 	return [
 		placeholder('istio.metadata_exchange', 'Istio peer metadata exchange, outbound variant; not in upstream Envoy'),

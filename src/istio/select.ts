@@ -7,6 +7,9 @@
 import { isLua, type Extension, type Phase } from './resources.ts';
 import { translatedSuffix, type VersionTraits } from './version.ts';
 
+/** The label istiod's Gateway API deployment controller puts on a gateway's pods (and ShouldAttachPolicy reads). */
+export const gatewayNameLabel = 'gateway.networking.k8s.io/gateway-name';
+
 /** Traffic class of the listener: sidecar inbound = SERVER, sidecar outbound = CLIENT. */
 export type ListenerClass = 'SERVER' | 'CLIENT';
 
@@ -73,9 +76,18 @@ export function selectExtensions(extensions: readonly Extension[], proxy: ProxyV
 
 /** `undefined` when it attaches; otherwise why not. */
 function attaches(extension: Extension, proxy: ProxyView): string | undefined {
-	// policyattachment.go: a proxy without the gateway-name label (a sidecar) ignores targetRef'd policies.
+	// policyattachment.go ShouldAttachPolicy: a proxy without the gateway-name label (a sidecar, an Istio
+	// gateway) ignores targetRef'd policies; a Gateway API gateway takes those whose targetRefs name its Gateway
+	// (same namespace), and selector-based ones as ENABLE_SELECTOR_BASED_K8S_GATEWAY_POLICY (default on) allows.
+	const gatewayName = proxy.labels[gatewayNameLabel];
 	if (extension.targetRefs.length > 0) {
-		return 'has targetRefs, which select Gateway API gateways and waypoints; a sidecar ignores such plugins (use selector.matchLabels)';
+		if (gatewayName === undefined) {
+			return 'has targetRefs, which select Gateway API gateways and waypoints; a sidecar or an Istio gateway ignores such plugins (use selector.matchLabels)';
+		}
+
+		const attached = extension.namespace === proxy.namespace && extension.targetRefs.some(ref => ref.kind === 'Gateway'
+			&& (ref.group === 'gateway.networking.k8s.io') && ref.name === gatewayName && (ref.namespace === '' || ref.namespace === proxy.namespace));
+		return attached ? undefined : `its targetRefs do not name this proxy's Gateway ${proxy.namespace}/${gatewayName} (a targetRef selects a Gateway API Gateway of the plugin's own namespace)`;
 	}
 
 	if (extension.selector) {

@@ -5,20 +5,22 @@
  */
 import path from 'node:path';
 import { noLocation, type Locator } from '../config/fields.ts';
-import type { EnvoyModel, PluginModel, SidecarFilter, SidecarModel } from '../config/model.ts';
+import type { ClusterModel, EnvoyModel, PluginModel, SidecarFilter, SidecarModel } from '../config/model.ts';
 import type { PatchModel } from '../config/patches.ts';
 import { cacheDir } from '../util/cache-dir.ts';
 import { dedupeEnvoyFilters, selectEnvoyFilters, type EnvoyFilterResource } from './envoy-filter.ts';
-import { inboundHttpChain, outboundHttpChain, placeholder } from './chain.ts';
+import { inboundHttpChain, noSecurity, outboundHttpChain, placeholder } from './chain.ts';
+import type { IstioConfigResource } from './config-resources.ts';
 import { WasmCache } from './fetch/cache.ts';
 import { findingsError, type Finding } from './findings.ts';
 import { sidecarIdentity, sidecarNames } from './identity.ts';
-import { checkDocument, dedupe, describeOrderTie, parseIstioText, readIstioFiles, setIstioVersionField, type ParseOptions } from './parse.ts';
+import { checkDocument, dedupe, dedupeConfig, describeOrderTie, parseIstioText, readIstioFiles, setIstioVersionField, type ParseOptions } from './parse.ts';
 import { placeExtension, type PlaceContext } from './place.ts';
 import { IstioPod } from './pod.ts';
 import { redactText } from './redact.ts';
 import { displayName, type Extension, type Phase } from './resources.ts';
 import { equalOrderGroups, selectExtensions, type SelectionOutcome } from './select.ts';
+import { sidecarClusters, sidecarSecurity } from './security/sidecar-security.ts';
 import { readIstio, readWorkload, type ResolvedIstioSpec } from './spec.ts';
 import { versionTraits } from './version.ts';
 
@@ -31,6 +33,11 @@ export type IstioResolveInput = {
 	readonly pod?: IstioPod;
 	/** For HOST env lookups after `istio.env` and the sidecar's own env. Default: process.env. */
 	readonly processEnv?: NodeJS.ProcessEnv;
+	/**
+	 * The sandbox's `clusters:` (mock services): on a single sidecar they stand in for the mesh's services an
+	 * ext_authz provider or a `jwksUri` names, by host (`ext-authz.default.svc.cluster.local`) or short name (`ext-authz`).
+	 */
+	readonly clusters?: readonly ClusterModel[];
 };
 
 export type IstioResolution = {
@@ -42,6 +49,10 @@ export type IstioResolution = {
 	readonly outcomes: readonly SelectionOutcome[];
 	/** The selected EnvoyFilters' configPatches, in istiod's order (./envoy-filter.ts); the model's `patches` start with them. */
 	readonly patches: readonly PatchModel[];
+	/** Clusters istiod's security filters need (ext_authz providers), added to the sandbox's. */
+	readonly clusters: readonly ClusterModel[];
+	/** The networking and security resources of the `istio:` files. */
+	readonly config: readonly IstioConfigResource[];
 };
 
 export async function resolveIstioSidecar(input: IstioResolveInput): Promise<IstioResolution> {
@@ -116,7 +127,16 @@ export async function resolveIstioSidecar(input: IstioResolveInput): Promise<Ist
 	const inPhase = (chain: 'http' | 'network', phase: Phase) => applied
 		.filter(entry => entry.chain === chain && entry.extension.phase === phase)
 		.map(entry => placed.get(entry.extension)!);
-	const httpFilters = istio.direction === 'inbound' ? inboundHttpChain(inPhase) : outboundHttpChain(inPhase);
+	// RequestAuthentication and AuthorizationPolicy: inbound only (authn/authz BuildHTTP skip SidecarOutbound).
+	const security = istio.direction === 'inbound'
+		? await sidecarSecurity({ workload, istio, traits, config: loaded.config, clusters: input.clusters ?? [] })
+		: undefined;
+	notes.push(...(security?.notes ?? []));
+	if (istio.direction === 'outbound' && loaded.config.some(resource => resource.group === 'security.istio.io' && resource.kind !== 'PeerAuthentication')) {
+		notes.push('istiod: RequestAuthentication and AuthorizationPolicy apply to inbound and gateway listeners; this outbound sidecar gets none of their filters');
+	}
+
+	const httpFilters = istio.direction === 'inbound' ? inboundHttpChain(inPhase, security ?? noSecurity) : outboundHttpChain(inPhase);
 	const networkFilters: SidecarFilter[] = [
 		placeholder('istio.metadata_exchange', 'Istio TCP metadata exchange (istio/proxy); not in upstream Envoy, so not configured here'),
 		...inPhase('network', 'AUTHN'), ...inPhase('network', 'AUTHZ'), ...inPhase('network', 'STATS'), ...inPhase('network', 'UNSPECIFIED_PHASE'),
@@ -127,6 +147,7 @@ export async function resolveIstioSidecar(input: IstioResolveInput): Promise<Ist
 		`${istio.direction} (${istio.direction === 'inbound' ? 'SERVER' : 'CLIENT'}) traffic on port ${names.matchPort}; root namespace ${istio.rootNamespace}.`,
 		...outcomes.map(outcome => `${outcome.applied ? '+' : '-'} ${displayName(outcome.extension)} (${outcome.extension.origin.file}:${outcome.extension.origin.line}): ${outcome.applied ? `${outcome.chain} chain, phase ${outcome.extension.phase}, priority ${outcome.extension.priority ?? 'unset'}` : outcome.reason}`),
 		...envoyFilterSelection.summary,
+		...(security?.summary ?? []),
 	];
 
 	return {
@@ -154,6 +175,8 @@ export async function resolveIstioSidecar(input: IstioResolveInput): Promise<Ist
 		findings,
 		outcomes,
 		patches: envoyFilterSelection.patches,
+		clusters: security ? sidecarClusters(security.clusters) : [],
+		config: loaded.config,
 	};
 }
 
@@ -161,6 +184,7 @@ async function loadResources(istio: ResolvedIstioSpec, baseDir: string, options:
 	const fromFiles = await readIstioFiles(istio.files, baseDir, options);
 	const extensions = [...fromFiles.extensions];
 	const envoyFilters: EnvoyFilterResource[] = [...fromFiles.envoyFilters];
+	const config: IstioConfigResource[] = [...fromFiles.config];
 	const findings = [...fromFiles.findings];
 	for (const [index, resource] of istio.resources.entries()) {
 		const label = `istio.resources[${index}]`;
@@ -169,8 +193,9 @@ async function loadResources(istio: ResolvedIstioSpec, baseDir: string, options:
 			{ file: label, line: 1, col: 1 }, options);
 		extensions.push(...result.extensions);
 		envoyFilters.push(...result.envoyFilters);
+		config.push(...result.config);
 		findings.push(...result.findings);
 	}
 
-	return { extensions: dedupe(extensions, findings), envoyFilters: dedupeEnvoyFilters(envoyFilters, findings), findings };
+	return { extensions: dedupe(extensions, findings), envoyFilters: dedupeEnvoyFilters(envoyFilters, findings), config: dedupeConfig(config), findings };
 }

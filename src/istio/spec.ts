@@ -3,6 +3,8 @@
  * which workload the sandbox's Envoy is the sidecar of, which Istio release to emulate, and the Istio files.
  */
 import { readInteger, readObject, readOneOf, readPort, readString, readStringMap, configError, type Locator } from '../config/fields.ts';
+import { readMeshConfig } from './security/mesh-config.ts';
+import type { MeshConfigSpec } from './security/types.ts';
 import { defaultIstioVersion, istioVersions, latestPatches, parseIstioRelease, type IstioVersion } from './version.ts';
 
 export type WorkloadSpec = {
@@ -64,6 +66,11 @@ export type IstioSpec = {
 	insecureRegistries?: string[];
 	/** Per-fetch time limit (istiod's HttpUri timeout). Default 30 s. */
 	fetchTimeoutMs?: number;
+	/**
+	 * MeshConfig fields meshbox reads: `extensionProviders` (envoyExtAuthzHttp / envoyExtAuthzGrpc, for CUSTOM
+	 * AuthorizationPolicies) and `trustDomain`.
+	 */
+	meshConfig?: { extensionProviders?: unknown[]; trustDomain?: string };
 };
 
 export type ResolvedWorkload = {
@@ -93,11 +100,12 @@ export type ResolvedIstioSpec = {
 	readonly cacheDir: string | undefined;
 	readonly insecureRegistries: readonly string[];
 	readonly fetchTimeoutMs: number;
+	readonly meshConfig: MeshConfigSpec;
 };
 
 const workloadFields = ['name', 'namespace', 'labels', 'port', 'podName', 'ip', 'serviceAccount'] as const;
 const istioFields = ['version', 'files', 'resources', 'direction', 'destination', 'rootNamespace', 'clusterId', 'meshId', 'env', 'pullSecrets',
-	'proxyLogLevel', 'cacheDir', 'insecureRegistries', 'fetchTimeoutMs'] as const;
+	'proxyLogLevel', 'cacheDir', 'insecureRegistries', 'fetchTimeoutMs', 'meshConfig'] as const;
 
 export function readWorkload(value: unknown, locate: Locator): ResolvedWorkload {
 	const fields = value === undefined ? {} : readObject(value, ['workload'], locate, workloadFields);
@@ -151,6 +159,7 @@ export function readIstio(value: unknown, locate: Locator, workload: ResolvedWor
 		insecureRegistries: fields.insecureRegistries === undefined ? [] : readList(fields.insecureRegistries, ['istio', 'insecureRegistries'], locate)
 			.map((entry, index) => readString(entry, ['istio', 'insecureRegistries', index], locate)),
 		fetchTimeoutMs: fields.fetchTimeoutMs === undefined ? 30_000 : readInteger(fields.fetchTimeoutMs, ['istio', 'fetchTimeoutMs'], locate, 100, 600_000),
+		meshConfig: readMeshConfig(fields.meshConfig, ['istio', 'meshConfig'], locate),
 	};
 }
 

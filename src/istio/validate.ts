@@ -167,7 +167,7 @@ function readTrafficExtensionAttachment(spec: Record<string, unknown>, context: 
 	return { selector, targetRefs, phase, priority: readPriority(spec.priority, context), match: readMatch(spec.match, context) };
 }
 
-function readSelector(value: unknown, { collector }: DocumentContext): Record<string, string> | undefined {
+export function readSelector(value: unknown, { collector }: DocumentContext): Record<string, string> | undefined {
 	if (value === undefined || value === null) {
 		return undefined;
 	}
@@ -235,7 +235,7 @@ export function readTargetRefs(value: unknown, context: DocumentContext): Target
 	return value.map((entry, index) => readTargetRef(entry, ['spec', 'targetRefs', index], context)).filter((ref): ref is TargetRef => ref !== undefined);
 }
 
-function readTargetRef(value: unknown, path: FieldPath, { collector }: DocumentContext): TargetRef | undefined {
+export function readTargetRef(value: unknown, path: FieldPath, { collector }: DocumentContext): TargetRef | undefined {
 	if (!isRecord(value)) {
 		collector.error('schema', path, `Invalid value: ${describeValue(value)}: must be an object`);
 		return undefined;

@@ -218,6 +218,7 @@ export class XdsSession {
 			listeners: [...extra.listeners, ...own.listeners],
 			clusters: [...extra.clusters, ...own.clusters],
 			extensionConfigs: [...extra.extensionConfigs, ...own.extensionConfigs],
+			secrets: [...(extra.secrets ?? []), ...(own.secrets ?? [])],
 		} : own);
 	}
 }

@@ -9,3 +9,4 @@ export { sandboxFor, type AppTargets, type ClusterTargets, type MockNames, type 
 export { stories, type Story, type StoryContext, type StoryImplementation, type TestDeclaration } from './story.ts';
 export { reportDirFor, reportFiles } from './report.ts';
 export { envoyFilter, wasmPlugin, trafficExtension, type EnvoyFilterFields, type IstioMetadata, type IstioResource, type WasmPluginFields } from './istio-resources.ts';
+export { startMesh, startMeshFromModel, meshFor, Mesh, MeshProxy, MeshWorkload, type MeshOptions, type MeshRequestOptions, type MeshForOptions } from './mesh.ts';

@@ -345,7 +345,8 @@ export class Sandbox<MockName extends string = string, AppName extends string = 
 	 * change with the old filter chain until it drains it (a plugin swap alone, over ECDS, reaches open
 	 * connections at once), and "after the update" should mean the new config; requests in flight keep theirs.
 	 */
-	private freshConnections(): void {
+	/** @internal Also called by a mesh (./mesh.ts) after a change it pushed. */
+	freshConnections(): void {
 		const old = this.agent;
 		this.agent = new http.Agent({ keepAlive: true });
 		this.retiredAgents.push(old);

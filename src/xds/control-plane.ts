@@ -13,18 +13,27 @@
  * on its own), so after a NACK the server goes back to the last accepted resources of that type and pushes
  * them again: what Envoy runs and what the server believes always end up the same.
  *
- * gRPC itself is ./grpc-server.ts (node:http2): ADS is one bidirectional-streaming method.
+ * Secrets: a mesh proxy's workload certificate and trust bundle (`default`, `ROOTCA`) come over SDS as
+ * istio-agent serves them (./secret-streams.ts, a method of the same server); a gateway's credentials
+ * (`kubernetes://<name>`) over this ADS stream as istiod serves them (pilot/pkg/xds/sds.go), both from the
+ * snapshot's secrets. Envoy asks for secrets by name, only once a listener or cluster refers to them.
+ *
+ * gRPC itself is ./grpc-server.ts (node:http2): ADS and SDS are bidirectional-streaming methods.
  */
 import { bidiMethod, GrpcServer, type GrpcBidiCall, type PreboundListener } from './grpc-server.ts';
 import type { JsonObject } from '../util/json.ts';
 import { typeUrls } from '../envoy/type-urls.ts';
 import { envoySchemas, type EnvoySchemas } from './protobuf.ts';
+import { SecretStreams, sdsMethodPath, type SdsCall, type SdsRequest } from './secret-streams.ts';
 
 /** Every resource of a sandbox, by type URL, then by resource name. */
 export type ResourceSnapshot = ReadonlyMap<string, ReadonlyMap<string, JsonObject>>;
 
 /** The types meshbox serves, in the order Envoy should apply them (clusters before the listeners using them). */
-const servedTypes = [typeUrls.cluster, typeUrls.extensionConfig, typeUrls.listener] as const;
+const servedTypes = [typeUrls.secret, typeUrls.cluster, typeUrls.extensionConfig, typeUrls.listener] as const;
+
+/** Types Envoy asks for by name (ECDS, secrets): a response carries those it named. */
+const namedTypes: ReadonlySet<string> = new Set([typeUrls.extensionConfig, typeUrls.secret]);
 
 export type PushRejection = { readonly typeUrl: string; readonly message: string };
 
@@ -97,11 +106,20 @@ export class ControlPlane {
 	private readonly connectedWaiters: Array<() => void> = [];
 	/** Extension configs a push need not wait for (see `setOptionalExtensionConfigs`). */
 	private optionalExtensionConfig: (name: string, resource: JsonObject) => boolean = () => false;
+	/** Envoy's SDS streams (istio-agent's role), served the snapshot's secrets. */
+	private readonly secretStreams: SecretStreams;
 
 	private constructor(private readonly server: GrpcServer, readonly host: string, readonly port: number, private readonly onEvent: (line: string) => void) {
 		for (const typeUrl of servedTypes) {
 			this.states.set(typeUrl, { accepted: new Map(), acceptedVersion: 0, desired: new Map(), desiredVersion: 0, requested: false });
 		}
+
+		this.secretStreams = new SecretStreams({
+			typeUrl: typeUrls.secret,
+			encode: resource => this.schemas.encodeAny({ '@type': typeUrls.secret, ...resource }),
+			nextNonce: () => this.nextNonce(),
+			onEvent,
+		});
 	}
 
 	static async start(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
@@ -121,7 +139,19 @@ export class ControlPlane {
 				}
 			},
 		});
-		const server = await GrpcServer.listen({ host, port: options.port ?? 0, prebound: options.prebound, methods: { [adsMethodPath]: ads } });
+		const sds = bidiMethod<SdsRequest, Record<string, unknown>>({
+			decode: bytes => envoySchemas().decode(request, bytes) as SdsRequest,
+			encode: message => envoySchemas().encodeObject(response, message),
+			handle: (call: SdsCall) => {
+				if (plane) {
+					plane.secretStreams.attach(call);
+				} else {
+					call.end();
+				}
+			},
+		});
+		const methods = { [adsMethodPath]: ads, [sdsMethodPath]: sds };
+		const server = await GrpcServer.listen({ host, port: options.port ?? 0, prebound: options.prebound, methods });
 		plane = new ControlPlane(server, host, server.port, options.onEvent ?? (() => undefined));
 		return plane;
 	}
@@ -180,11 +210,26 @@ export class ControlPlane {
 			state.desiredVersion = version;
 		}
 
-		const result = new Promise<PushResult>(resolve => {
+		// Secrets hold a push only where Envoy uses them: over ADS when it subscribes to one that changed (a
+		// gateway's credential), over SDS on the streams subscribed to one (./secret-streams.ts). Envoy asks for no
+		// secret that nothing refers to, and a listener waiting for one it asked for is not ready meanwhile.
+		const secrets = this.states.get(typeUrls.secret)!;
+		if (changed.has(typeUrls.secret) && !(secrets.requested && [...(secrets.subscribed ?? [])].some(name => JSON.stringify(secrets.sentState?.get(name)) !== JSON.stringify(secrets.desired.get(name))))) {
+			changed.delete(typeUrls.secret);
+		}
+
+		const sds = this.secretStreams.update(snapshot.get(typeUrls.secret) ?? new Map<string, JsonObject>(), version);
+		const ads = changed.size === 0 ? Promise.resolve<PushResult>({ version, rejections: [] }) : new Promise<PushResult>(resolve => {
 			this.waiters.push({ version, types: changed, rejections: [], resolve });
 		});
 		this.sendAll();
-		return result;
+		const [adsResult, sdsRejections] = await Promise.all([ads, sds]);
+		const rejections = [...adsResult.rejections, ...sdsRejections.map(rejection => ({ typeUrl: typeUrls.secret, message: `secret ${rejection.names.join(', ')}: ${rejection.message}` }))];
+		if (rejections.length === 0) {
+			this.acceptedPush = Math.max(this.acceptedPush, version);
+		}
+
+		return { version, rejections };
 	}
 
 	/**
@@ -210,6 +255,7 @@ export class ControlPlane {
 	}
 
 	async stop(): Promise<void> {
+		this.secretStreams.endAll();
 		this.stream?.end();
 		this.stream = undefined;
 		// Envoy keeps its stream open; do not wait long for it to hang up.
@@ -331,10 +377,7 @@ export class ControlPlane {
 
 			if (waiter.types.size === 0) {
 				this.waiters.splice(this.waiters.indexOf(waiter), 1);
-				if (waiter.rejections.length === 0) {
-					this.acceptedPush = Math.max(this.acceptedPush, waiter.version);
-				}
-
+				// `push` counts it as accepted once its secrets (SDS) were accepted too.
 				waiter.resolve({ version: waiter.version, rejections: waiter.rejections });
 			}
 		}
@@ -358,7 +401,7 @@ export class ControlPlane {
 		}
 
 		const entries = [...state.desired.entries()]
-			.filter(([name]) => typeUrl !== typeUrls.extensionConfig || !state.subscribed || state.subscribed.has(name));
+			.filter(([name]) => !namedTypes.has(typeUrl) || !state.subscribed || state.subscribed.has(name));
 		const text = `${state.desiredVersion}:${JSON.stringify(entries)}`;
 		if (state.lastSent === text) {
 			return;
@@ -401,9 +444,16 @@ function shortType(typeUrl: string): string {
 
 
 /** A sandbox's resources (src/envoy) as the control plane serves them: by type URL, then by name. */
-export function snapshotOf(resources: { readonly listeners: readonly JsonObject[]; readonly clusters: readonly JsonObject[]; readonly extensionConfigs: readonly JsonObject[] }): ResourceSnapshot {
+export function snapshotOf(resources: {
+	readonly listeners: readonly JsonObject[];
+	readonly clusters: readonly JsonObject[];
+	readonly extensionConfigs: readonly JsonObject[];
+	/** Secret resources (a mesh proxy's): over SDS, and over ADS for the names Envoy asks there. */
+	readonly secrets?: readonly JsonObject[];
+}): ResourceSnapshot {
 	const byName = (list: readonly JsonObject[]) => new Map(list.map(resource => [String(resource.name), resource]));
 	return new Map([
+		[typeUrls.secret, byName(resources.secrets ?? [])],
 		[typeUrls.cluster, byName(resources.clusters)],
 		[typeUrls.extensionConfig, byName(resources.extensionConfigs)],
 		[typeUrls.listener, byName(resources.listeners)],

@@ -78,6 +78,21 @@ test('selector: label subset; other namespaces never; root namespace mesh-wide; 
 	t.regex(reasons.gateway ?? '', /targetRefs/);
 });
 
+test('a Gateway API gateway takes plugins whose targetRefs name its Gateway, and selector ones; others do not (policyattachment.go)', t => {
+	const list = plugins(
+		doc('mine', 'targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: web}]'),
+		doc('other-gateway', 'targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: other}]'),
+		doc('other-namespace', 'targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: web}]', 'shop'),
+		doc('by-selector', 'selector: {matchLabels: {app: web-istio}}'),
+	);
+	const gateway: ProxyView = { ...proxy, labels: { app: 'web-istio', 'gateway.networking.k8s.io/gateway-name': 'web' }, listenerClass: 'CLIENT', port: 80 };
+	t.deepEqual(applied(list, gateway).sort(), ['by-selector', 'mine']);
+	const istioGateway: ProxyView = { ...proxy, labels: { istio: 'ingressgateway' }, listenerClass: 'CLIENT', port: 8080 };
+	t.deepEqual(applied(list, istioGateway), []);
+	const reasons = Object.fromEntries(selectExtensions(list, gateway).filter(outcome => !outcome.applied).map(outcome => [outcome.extension.name, outcome.reason]));
+	t.regex(reasons['other-gateway'] ?? '', /do not name this proxy's Gateway default\/web/);
+});
+
 test('match: mode against the traffic class, ports against the listener port (OR across entries)', t => {
 	const list = plugins(
 		doc('server', 'match: [{mode: SERVER}]'),

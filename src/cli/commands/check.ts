@@ -17,7 +17,7 @@ const usage = 'meshbox check FILE... [--istio-version V] [--namespace NS] [--lab
 
 export const checkCommand: Command = {
 	name: 'check',
-	summary: 'validate Istio YAML (WasmPlugin, TrafficExtension, EnvoyFilter) as a cluster would; nothing is started',
+	summary: 'validate Istio YAML (extensions, EnvoyFilter, networking, security, Gateway API) as a cluster would; nothing is started',
 	usage: [usage, '',
 		`      --istio-version V  the Istio release to check against: ${istioVersions.join(', ')} or a patch (1.29.0) (default ${defaultIstioVersion})`,
 		'      --namespace NS     namespace of documents without one (default: default)',
@@ -74,10 +74,14 @@ export const checkCommand: Command = {
 			out(`${filter.origin.file}:${filter.origin.line}:${filter.origin.col}: ok: ${displayEnvoyFilter(filter)} is valid for Istio ${version}`);
 		}
 
+		for (const resource of loaded.config) {
+			out(`${resource.origin.file}:${resource.origin.line}:${resource.origin.col}: ok: ${resource.kind === 'KubeGateway' ? 'Gateway (gateway.networking.k8s.io)' : resource.kind} ${resource.namespace}/${resource.name} is valid for Istio ${version}`);
+		}
+
 		const errors = findings.filter(finding => finding.severity === 'error').length;
 		const warnings = findings.filter(finding => finding.severity === 'warning').length;
-		const valid = extensions.length + envoyFilters.length;
-		out(`${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}, ${valid} valid extension${valid === 1 ? '' : 's'} (Istio ${version})`);
+		const valid = extensions.length + envoyFilters.length + loaded.config.length;
+		out(`${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}, ${valid} valid resource${valid === 1 ? '' : 's'} (Istio ${version})`);
 		return errors > 0 ? 1 : 0;
 	},
 };

@@ -12,7 +12,8 @@ import { renderSidecarYaml } from '../../istio/render.ts';
 import { validateBootstrap } from '../../envoy/validate.ts';
 import { MeshboxError } from '../../errors.ts';
 import type { Command } from '../command.ts';
-import { loadSandboxModel, parseCommandArgs, sandboxOptionSpec, sandboxOptionsHelp } from '../options.ts';
+import { configFileOf, loadSandboxModel, parseCommandArgs, sandboxOptionSpec, sandboxOptionsHelp } from '../options.ts';
+import { isMeshFile, meshModelFromFile } from '../../compose/model.ts';
 import { defaultListenerPort } from './up.ts';
 
 const usage = 'meshbox render [--config FILE] [--plugin [NAME=]FILE.wasm ...] [--port N] [--admin-port N] [--envoy-version V] [--upstream HOST:PORT] [--validate]';
@@ -30,6 +31,13 @@ export const renderCommand: Command = {
 		if (values.help) {
 			out(this.usage);
 			return 0;
+		}
+
+		// A mesh (`mesh:` in the config, issue #21): every proxy's bootstrap (./mesh-cli.ts).
+		const [configFile] = await configFileOf(values);
+		if (configFile && await isMeshFile(configFile)) {
+			const { renderMesh } = await import('./mesh-cli.ts');
+			return renderMesh(await meshModelFromFile(configFile, { envoyVersion: values['envoy-version'] }), out, err, displayPath);
 		}
 
 		const model = await loadSandboxModel(values, defaultListenerPort);

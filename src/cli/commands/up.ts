@@ -9,7 +9,7 @@ import { recordingsPath, UpstreamControlServer } from '../../upstream/control.ts
 import { appRecordingsPath } from '../../upstream/apps.ts';
 import { configFileOf, loadSandboxModel, parseCommandArgs, sandboxOptionSpec, sandboxOptionsHelp } from '../options.ts';
 import { pluginLabel, sharedRootPrefixes, toPluginLog, type EnvoyLogEntry, type PluginLogEntry } from '../../envoy/logs.ts';
-import { SandboxSession } from '../../compose/model.ts';
+import { isMeshFile, SandboxSession } from '../../compose/model.ts';
 
 export const defaultListenerPort = 10_000;
 
@@ -29,6 +29,18 @@ export const upCommand: Command = {
 		if (values.help) {
 			out(this.usage);
 			return 0;
+		}
+
+		// A mesh (`mesh:` in the config, issue #21): every proxy an Envoy of its own (./mesh-cli.ts).
+		const [configFile] = await configFileOf(values);
+		if (configFile && await isMeshFile(configFile)) {
+			// Its Envoys are not the one started ahead for a single sandbox.
+			await headStart?.discard();
+			const { meshUp } = await import('./mesh-cli.ts');
+			return meshUp({
+				configFile, port: values.port, adminPort: values['admin-port'], plugins: values.plugin, envoyVersion: values['envoy-version'],
+				runtime: values.runtime, envoyBin: values['envoy-bin'], envoyImage: values['envoy-image'], watch: values.watch ?? false, verbose: values.verbose ?? false,
+			}, out, err);
 		}
 
 		// The sandbox's state across reloads (--watch): the Istio pod's module cache.

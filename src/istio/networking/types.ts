@@ -141,7 +141,7 @@ export type ServiceEntrySpec = {
 	readonly addresses?: readonly string[];
 	readonly ports?: readonly ServicePort[];
 	readonly location?: 'MESH_EXTERNAL' | 'MESH_INTERNAL';
-	readonly resolution?: 'NONE' | 'STATIC' | 'DNS' | 'DNS_ROUND_ROBIN';
+	readonly resolution?: 'NONE' | 'STATIC' | 'DNS' | 'DNS_ROUND_ROBIN' | 'DYNAMIC_DNS';
 	readonly endpoints?: readonly WorkloadEntrySpec[];
 	readonly exportTo?: readonly string[];
 };

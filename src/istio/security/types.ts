@@ -28,6 +28,8 @@ export type JwtRule = {
 	readonly forwardOriginalToken?: boolean;
 	readonly outputClaimToHeaders?: ReadonlyArray<{ readonly header: string; readonly claim: string }>;
 	readonly timeout?: string;
+	/** Claims whose space-separated value jwt_authn splits into a list (istio/api 1.25+; istiod adds `scope`, `permission`). */
+	readonly spaceDelimitedClaims?: readonly string[];
 };
 
 export type RequestAuthenticationSpec = {
@@ -79,4 +81,42 @@ export type AuthorizationPolicySpec = {
 	readonly rules?: readonly AuthorizationRule[];
 	readonly action: AuthorizationAction;
 	readonly provider?: { readonly name: string };
+};
+
+/** meshConfig.extensionProviders[] entries meshbox translates (mesh/v1alpha1/config.proto). */
+export type ExtAuthzHttpProvider = {
+	readonly service: string;
+	readonly port: number;
+	readonly timeout?: string;
+	readonly pathPrefix?: string;
+	readonly failOpen?: boolean;
+	readonly statusOnError?: string;
+	readonly includeRequestHeadersInCheck?: readonly string[];
+	readonly includeAdditionalHeadersInCheck?: Readonly<Record<string, string>>;
+	readonly headersToUpstreamOnAllow?: readonly string[];
+	readonly headersToDownstreamOnDeny?: readonly string[];
+	readonly headersToDownstreamOnAllow?: readonly string[];
+	readonly includeRequestBodyInCheck?: { readonly maxRequestBytes?: number; readonly allowPartialMessage?: boolean; readonly packAsBytes?: boolean };
+};
+
+export type ExtAuthzGrpcProvider = {
+	readonly service: string;
+	readonly port: number;
+	readonly timeout?: string;
+	readonly failOpen?: boolean;
+	readonly statusOnError?: string;
+	readonly includeRequestBodyInCheck?: ExtAuthzHttpProvider['includeRequestBodyInCheck'];
+};
+
+export type ExtensionProvider =
+	| { readonly name: string; readonly envoyExtAuthzHttp: ExtAuthzHttpProvider }
+	| { readonly name: string; readonly envoyExtAuthzGrpc: ExtAuthzGrpcProvider }
+	/** Other provider kinds (tracing, logging): kept by name only; an AuthorizationPolicy cannot use them. */
+	| { readonly name: string; readonly other: string };
+
+/** The part of MeshConfig the security filters read (`istio.meshConfig`). */
+export type MeshConfigSpec = {
+	readonly extensionProviders: readonly ExtensionProvider[];
+	/** meshConfig.trustDomain. Default `cluster.local`. */
+	readonly trustDomain: string;
 };

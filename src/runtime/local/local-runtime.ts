@@ -20,7 +20,8 @@ import { LogBuffer } from '../log-buffer.ts';
 import { adminPortClaim, assertPortFree, listenerPortClaim, portInUse, type PortClaim } from '../ports.ts';
 import { waitUntilReady, type ExitInfo } from '../ready.ts';
 import { admitEnvoyStart } from '../start-slots.ts';
-import type { RunningSandbox, RuntimeStartOptions } from '../types.ts';
+import type { ListenerAddress, RunningSandbox, RuntimeStartOptions } from '../types.ts';
+import type { SocketAddress } from '../../envoy/placement.ts';
 import { XdsSession } from '../xds-session.ts';
 import type { PushRejection } from '../../xds/control-plane.ts';
 import { StagedModules } from '../staged-modules.ts';
@@ -105,6 +106,7 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 			upstream: { address: upstream.address.host, port: upstream.address.port },
 			appAddress: app => apps.address(app),
 			tcpApp: name => ({ address: loopback, port: tcpApps.apps.get(name)!.address.port }),
+			...proxyPlacement(model, options),
 		};
 		let stopped: Promise<void> | undefined;
 		const stop = async () => {
@@ -120,7 +122,7 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 					current = next;
 				} });
 				await reaped;
-				return { ...running, stop };
+				return { ...running, ...proxyListenersOf(() => current, running.admin, { rejected: running.rejectedAtStart ?? [], logs: running.logs, warm: true }), stop };
 			} catch (error) {
 				if (!(error instanceof UnlikeFresh)) {
 					throw error;
@@ -195,7 +197,7 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 			throw xds.explainReadyTimeout(error, readyTimeoutMs);
 		});
 		// An Istio sidecar NACKs a plugin Envoy refuses and serves on without it; a plain sandbox fails to start.
-		const rejectedAtStart = await xds.settleStart({ exited, admin, tolerate: model.sidecar !== undefined, timeoutMs: options.readyTimeoutMs ?? defaultReadyTimeoutMs });
+		const rejectedAtStart = await xds.settleStart({ exited, admin, tolerate: model.sidecar !== undefined || model.proxy !== undefined, timeoutMs: options.readyTimeoutMs ?? defaultReadyTimeoutMs });
 		await launch.slot?.release();
 		if (options.headStart && startPlan && (model.listeners?.services.length ?? 0) === 0) {
 			// For the next `up` of this command: written while this one serves, awaited at stop. (Services load
@@ -211,7 +213,7 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 		}
 
 		// listenerNameOf: Istio sidecars (src/istio) name the listener as Istio does.
-		const listener = await activeListener(admin, listenerNameOf(model), listenerPortClaim(model), { rejected: rejectedAtStart, logs });
+		const listener = await mainListener(model, async () => activeListener(admin, listenerNameOf(model), listenerPortClaim(model), { rejected: rejectedAtStart, logs }));
 		const tcp = await tcpEndpoints(model, tcpApps, async tcpListener => activeListener(admin, tcpListener.name, tcpPortClaim(tcpListener), { rejected: rejectedAtStart, logs }));
 
 		await reaped;
@@ -237,6 +239,7 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 				return explained;
 			},
 			...(child.pid === undefined ? {} : { envoyUsage: async () => processUsage(child.pid as number) }),
+			...proxyListenersOf(() => current, admin, { rejected: rejectedAtStart, logs }),
 			stop,
 		};
 	} catch (error) {
@@ -338,6 +341,64 @@ async function adoptHeadStart(options: RuntimeStartOptions, startPlan: Omit<Envo
 /** An Envoy `meshbox up` started ahead, now this runtime's. */
 type AdoptedEnvoy = Omit<LaunchedEnvoy, 'child'> & { readonly child: EnvoyProcess };
 
+/**
+ * Where a mesh proxy's listeners bind (127.0.0.1, a free port each; a gateway's first port on the spec's fixed
+ * `port:` when it gives one) and where the mesh's other proxies and external hosts are (`options.mesh`, asked at
+ * each push: unknown before every proxy is up, src/compose/mesh.ts).
+ */
+function proxyPlacement(model: SandboxModel, options: RuntimeStartOptions): Pick<Placement, 'proxyListener' | 'meshEndpoint'> {
+	if (!model.proxy) {
+		return {};
+	}
+
+	const fixed = fixedProxyListener(model);
+	return {
+		proxyListener: listener => ({ address: loopback, port: listener.name === fixed ? model.port : 0 }),
+		meshEndpoint: ref => options.mesh?.endpoint(ref),
+	};
+}
+
+/**
+ * The sandbox's listener, once active: where `url` points. A mesh proxy may have none (a gateway no Gateway
+ * resource selects: istiod gives it no listeners); its `url` is then port 0, which nothing answers, and the mesh
+ * reaches it by `proxyListeners()` (empty).
+ */
+async function mainListener(model: SandboxModel, active: () => Promise<{ address: string; port: number }>): Promise<{ address: string; port: number }> {
+	return model.proxy?.listeners.length === 0 ? { address: loopback, port: 0 } : active();
+}
+
+/** The listener of a mesh proxy that binds the model's fixed `port:` (a gateway's first port), if any. */
+function fixedProxyListener(model: SandboxModel): string | undefined {
+	return model.port === 0 ? undefined : model.proxy?.listeners.find(listener => listener.role === 'gateway')?.name;
+}
+
+/**
+ * A mesh proxy's `proxyListeners()`: each listener's address from admin `/listeners` (once active). On this
+ * runtime other proxies reach a listener where this machine does: 127.0.0.1 and the port Envoy bound.
+ */
+function proxyListenersOf(currentModel: () => SandboxModel, admin: EnvoyAdmin, context: { rejected: readonly PushRejection[]; logs: LogBuffer; warm?: boolean }): Pick<RunningSandbox, 'proxyListeners'> {
+	if (!currentModel().proxy) {
+		return {};
+	}
+
+	return {
+		proxyListeners: async () => {
+			const fromHost: ListenerAddress[] = [];
+			const fromMesh: Record<string, SocketAddress> = {};
+			for (const listener of currentModel().proxy?.listeners ?? []) {
+				// The fixed port's listener fails as a sandbox's listener does (PORT_IN_USE naming --port); the others bind port 0.
+				const claim = listener.name === fixedProxyListener(currentModel()) ? listenerPortClaim(currentModel()) : { port: 0, what: 'listener', flag: '--port' };
+				const bound = await activeListener(admin, listener.name, claim, context);
+				const address = { address: loopback, port: bound.port };
+				fromHost.push({ listener, url: `http://${loopback}:${bound.port}`, address });
+				fromMesh[listener.name] = address;
+			}
+
+			return { fromHost, fromMesh };
+		},
+	};
+}
+
 /** A sandbox whose start on a warm Envoy would not be what a fresh Envoy does: it gets a dedicated one. */
 class UnlikeFresh extends Error {}
 
@@ -403,7 +464,7 @@ async function startOnWarmEnvoy(input: WarmInput): Promise<Omit<RunningSandbox, 
 	try {
 		await warm.countersZeroed();
 		xds.pushInitial();
-		rejectedAtStart = await xds.settleStart({ exited: watch.exited, admin: warm.admin, tolerate: model.sidecar !== undefined, timeoutMs: options.readyTimeoutMs ?? defaultReadyTimeoutMs });
+		rejectedAtStart = await xds.settleStart({ exited: watch.exited, admin: warm.admin, tolerate: model.sidecar !== undefined || model.proxy !== undefined, timeoutMs: options.readyTimeoutMs ?? defaultReadyTimeoutMs });
 	} catch (error) {
 		warm.noteTrouble(startTrouble(error));
 		throw error;
@@ -424,7 +485,7 @@ async function startOnWarmEnvoy(input: WarmInput): Promise<Omit<RunningSandbox, 
 	let listener: { address: string; port: number };
 	let tcp: Awaited<ReturnType<typeof tcpEndpoints>>;
 	try {
-		listener = await activeListener(warm.admin, listenerNameOf(model), listenerPortClaim(model), onWarm);
+		listener = await mainListener(model, async () => activeListener(warm.admin, listenerNameOf(model), listenerPortClaim(model), onWarm));
 		tcp = await tcpEndpoints(model, tcpApps, async tcpListener => activeListener(warm.admin, tcpListener.name, tcpPortClaim(tcpListener), onWarm));
 	} catch (error) {
 		warm.noteTrouble({ retire: false, reason: 'its listener did not become active' });
