@@ -61,7 +61,8 @@ export type MeshPlacement = {
 	proxy?(name: string): ProxyModel | undefined;
 	/**
 	 * The names a cluster's DNS answers with a proxy's address besides its own name: for a sidecar the Services
-	 * it backs (`reviews`, `reviews.default`, `reviews.default.svc.cluster.local`); see ./docker/mesh-names.ts.
+	 * it backs (`reviews`, `reviews.default`, `reviews.default.svc.cluster.local`); the docker runtime gives them to
+	 * the proxy's container on the mesh network (./docker/mesh.ts).
 	 */
 	aliases?(proxy: string): readonly string[];
 };

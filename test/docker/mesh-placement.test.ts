@@ -1,13 +1,11 @@
 /**
- * Where the docker runtime puts a mesh proxy's listeners and finds the others (src/runtime/docker/mesh.ts), and
- * the names a cluster's DNS answers (mesh-names.ts). No daemon needed: what is decided before any container.
+ * Where the docker runtime puts a mesh proxy's listeners and finds the others, and which names its container
+ * answers to (src/runtime/docker/mesh.ts). No daemon needed: what is decided before any container.
  */
 import test from 'ava';
 import { MeshboxError } from '../../src/errors.ts';
-import { meshDirectory, serviceDnsNames } from '../../src/runtime/docker/mesh-names.ts';
 import { meshAliases, meshListenerPorts, peersOf, proxyPlacement } from '../../src/runtime/docker/mesh.ts';
-import type { MeshPlacement } from '../../src/runtime/types.ts';
-import { gatewayProxy, meshProxies, productpageProxy, reviewsProxy, services } from './mesh-model.ts';
+import { gatewayProxy, meshProxies, placementFor, productpageProxy, reviewsProxy } from './mesh-model.ts';
 
 test('listeners bind 0.0.0.0 at Istio\'s ports: inbound 15006, outbound the service port, gateway its container port', t => {
 	const placement = proxyPlacement(undefined, new Map());
@@ -17,7 +15,7 @@ test('listeners bind 0.0.0.0 at Istio\'s ports: inbound 15006, outbound the serv
 
 test('another proxy\'s listener is <proxy name>:<its port>, known up front; an external host is where the mesh says, relayed when on loopback', async t => {
 	const proxies = await meshProxies([gatewayProxy, productpageProxy, reviewsProxy]);
-	const mesh: MeshPlacement = { id: 'm', endpoint: ref => (ref.kind === 'external' ? { address: '127.0.0.1', port: 4000 } : undefined), ...meshDirectory(() => ({ proxies, services })) };
+	const mesh = placementFor('m', proxies, new Map([['api.example.com:80', { address: '127.0.0.1', port: 4000 }]]));
 	const placement = proxyPlacement(mesh, new Map([['api.example.com:80', { address: '172.18.0.1', port: 5555 }]]));
 	t.deepEqual(placement.meshEndpoint({ kind: 'proxy', proxy: 'reviews-v1', listener: 'virtualInbound' }), { address: 'reviews-v1', port: 15_006 });
 	t.deepEqual(placement.meshEndpoint({ kind: 'proxy', proxy: 'productpage', listener: '0.0.0.0_9080' }), { address: 'productpage', port: 9080 });
@@ -25,13 +23,12 @@ test('another proxy\'s listener is <proxy name>:<its port>, known up front; an e
 	t.is(placement.meshEndpoint({ kind: 'proxy', proxy: 'nobody', listener: 'virtualInbound' }), undefined);
 });
 
-test('the names a cluster\'s DNS answers: the proxy\'s own, and each Service it backs in three forms; none for a gateway', async t => {
-	t.deepEqual(serviceDnsNames(services, 'reviews-v1'), ['reviews', 'reviews.default', 'reviews.default.svc.cluster.local']);
-	t.deepEqual(serviceDnsNames(services, gatewayProxy.name), []);
+test('the container\'s names: the proxy\'s own first, then those the mesh gives it; peers are the proxies its clusters name', async t => {
 	const proxies = await meshProxies([gatewayProxy, productpageProxy, reviewsProxy]);
-	const mesh: MeshPlacement = { id: 'm', endpoint: () => undefined, ...meshDirectory(() => ({ proxies, services })) };
+	const mesh = placementFor('m', proxies);
 	t.deepEqual(meshAliases(reviewsProxy, mesh), ['reviews-v1', 'reviews', 'reviews.default', 'reviews.default.svc.cluster.local']);
 	t.deepEqual(meshAliases(gatewayProxy, mesh), [gatewayProxy.name]);
+	t.deepEqual(meshAliases(reviewsProxy, undefined), ['reviews-v1'], 'a proxy started alone');
 	t.deepEqual(peersOf(productpageProxy, mesh), ['reviews-v1']);
 	t.deepEqual(peersOf(gatewayProxy, { ...mesh, proxy: () => undefined }), [], 'a proxy the mesh does not have is never waited for');
 });

@@ -1,7 +1,9 @@
 /**
  * A mesh on the docker runtime (issue #21): each proxy is a sandbox of its own (its network, its app, its
  * Envoy container), and every proxy's Envoy container also joins ONE network per mesh, under the names a
- * cluster's DNS answers for it (./mesh-names.ts). There each listener binds `0.0.0.0` at the port Istio gives
+ * cluster's DNS answers for it (`MeshPlacement.aliases`: for a sidecar every Service it backs as `reviews`,
+ * `reviews.default`, `reviews.default.svc.cluster.local`; Docker's DNS answers a name shared by several proxies
+ * with all their addresses, not one ClusterIP). There each listener binds `0.0.0.0` at the port Istio gives
  * it, so another proxy reaches it at `<proxy name>:<that port>`, known before anything starts: no second push.
  *
  *   - sidecar inbound (`virtualInbound`): 15006, Istio's capture port (istio/istio
