@@ -12,10 +12,11 @@ import { labelKeys } from '../../src/runtime/docker/labels.ts';
 import { startRuntime } from '../../src/runtime/start.ts';
 import type { MeshPlacement, RunningSandbox } from '../../src/runtime/types.ts';
 import type { MeshProxyModel } from '../../src/istio/mesh/model.ts';
+import { RecordingUpstream, recordingsOf } from '../../src/upstream/recording-server.ts';
 import { freePort } from '../helpers/ports.ts';
 import { dockerTest } from './docker-test.ts';
 import { docker, leftovers, ownerLeftovers } from './docker-helpers.ts';
-import { gatewayProxy, meshProxies, productpageProxy, productpageWithExternal, reviewsProxy, tinyMesh, withResources } from './mesh-model.ts';
+import { gatewayProxy, meshProxies, productpageProxy, productpageWithExternal, reviewsProxy, tinyMesh } from './mesh-model.ts';
 
 const test = await dockerTest();
 
@@ -189,6 +190,27 @@ test.serial('a proxy that fails to start leaves nothing; the mesh network stays 
 	await assertNothingLeft(t, meshId);
 });
 
+test.serial('a host outside the mesh, served by an app on this machine\'s loopback, is reached from a proxy\'s container through a relay', async t => {
+	const meshId = `mesh-test-${randomBytes(4).toString('hex')}`;
+	// As src/compose/mesh.ts serves a ServiceEntry's host: a recording app on 127.0.0.1.
+	const app = await RecordingUpstream.start({ host: '127.0.0.1', respond: () => ({ status: 200, headers: {}, body: 'api says hi' }) });
+	const { proxies, mesh } = await tinyMesh(meshId, [productpageWithExternal, reviewsProxy], undefined, new Map([['api.example.com:80', { address: app.address.host, port: app.address.port }]]));
+	const outcomes = await startProxies(proxies, mesh);
+	try {
+		const productpage = running(outcomes, productpageWithExternal.name);
+		const outbound = (await productpage.proxyListeners!()).fromHost.find(entry => entry.listener.name === '0.0.0.0_80');
+		const response = await get(`${outbound!.url}/v1/things`, 'api.example.com');
+		t.is(response.status, 200, response.body);
+		t.is(response.body, 'api says hi');
+		t.deepEqual((await recordingsOf(app).requests()).map(request => `${request.headers.host} ${request.path}`), ['api.example.com /v1/things']);
+	} finally {
+		await stopAll(outcomes);
+		await app.stop();
+	}
+
+	await assertNothingLeft(t, meshId);
+});
+
 test.serial('a live update that adds a listener: the mesh reaches it by name; this machine cannot (ports are published at start)', async t => {
 	const meshId = `mesh-test-${randomBytes(4).toString('hex')}`;
 	const { proxies, mesh } = await tinyMesh(meshId, [productpageProxy, reviewsProxy]);
@@ -196,7 +218,7 @@ test.serial('a live update that adds a listener: the mesh reaches it by name; th
 	try {
 		const productpage = running(outcomes, productpageProxy.name);
 		const [next] = await meshProxies([productpageWithExternal]);
-		const result = await productpage.reconfigure!(withResources(next!.sandbox, mesh));
+		const result = await productpage.reconfigure!(next!.sandbox);
 		t.deepEqual(result.rejections, []);
 		const listeners = await productpage.proxyListeners!();
 		t.deepEqual(listeners.fromMesh['0.0.0.0_80'], { address: 'productpage', port: 80 });
