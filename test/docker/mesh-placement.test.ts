@@ -4,8 +4,8 @@
  */
 import test from 'ava';
 import { MeshboxError } from '../../src/errors.ts';
-import { meshAliases, meshListenerPorts, peersOf, proxyPlacement } from '../../src/runtime/docker/mesh.ts';
-import { gatewayProxy, meshProxies, placementFor, productpageProxy, reviewsProxy } from './mesh-model.ts';
+import { meshAliases, meshListenerPorts, peersOf, proxyPlacement, relayExternals } from '../../src/runtime/docker/mesh.ts';
+import { gatewayProxy, meshProxies, placementFor, productpageProxy, productpageWithExternal, reviewsProxy } from './mesh-model.ts';
 
 test('listeners bind 0.0.0.0 at Istio\'s ports: inbound 15006, outbound the service port, gateway its container port', t => {
 	const placement = proxyPlacement(undefined, new Map());
@@ -40,4 +40,12 @@ test('a listener on a port another listener or the admin interface binds: a clea
 	t.regex(error?.message ?? '', /mesh proxy productpage: listener 0\.0\.0\.0_9901 \(outbound\) would bind port 9901 in its container, which Envoy's admin interface binds already/);
 	const twice = { ...reviewsProxy, listeners: [...reviewsProxy.listeners, { ...reviewsProxy.listeners[0]!, name: 'second' }] };
 	t.regex(t.throws(() => meshListenerPorts(twice))?.message ?? '', /listener second \(inbound\) would bind port 15006 .* listener virtualInbound binds already/);
+});
+
+test('an external host\'s app on this machine\'s loopback with a remote daemon: a clear error, no relay', async t => {
+	const proxies = await meshProxies([productpageWithExternal]);
+	const mesh = placementFor('m', proxies, new Map([['api.example.com:80', { address: '127.0.0.1', port: 4000 }]]));
+	const error = await t.throwsAsync(relayExternals(productpageWithExternal, mesh, false, '172.18.0.1', async () => true));
+	t.true(error instanceof MeshboxError && error.code === 'DOCKER_FAILED');
+	t.regex(error?.message ?? '', /mesh proxy productpage: the app of api\.example\.com:80 \(outside the mesh\) is on this machine's loopback, which Envoy cannot reach on a remote Docker daemon/);
 });

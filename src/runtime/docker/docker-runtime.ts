@@ -142,7 +142,7 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 		cleanups.push(async () => tcpApps.stop());
 		const tcpRelays = await relayTcpApps(model, tcpApps, connection.local, gateway, members);
 		cleanups.push(async () => tcpRelays.stop());
-		const externals = proxy ? await relayExternals(proxy, options.mesh, gateway, members) : undefined;
+		const externals = proxy ? await relayExternals(proxy, options.mesh, connection.local, gateway, members) : undefined;
 		cleanups.push(async () => externals?.stop());
 		const proxyParts = proxy ? proxyPlacement(options.mesh, externals?.addresses ?? new Map()) : undefined;
 

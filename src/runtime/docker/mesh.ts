@@ -104,7 +104,7 @@ export type ExternalRelays = { readonly addresses: ReadonlyMap<string, SocketAdd
  * `mesh.endpoint` places on this machine's loopback (where src/compose starts the mesh's recording apps): Envoy
  * in its container cannot reach this machine's loopback. Served to the sandbox's own containers only.
  */
-export async function relayExternals(proxy: ProxyModel, mesh: MeshPlacement | undefined, gateway: string | undefined, admit: RelayAdmission): Promise<ExternalRelays> {
+export async function relayExternals(proxy: ProxyModel, mesh: MeshPlacement | undefined, local: boolean, gateway: string | undefined, admit: RelayAdmission): Promise<ExternalRelays> {
 	const refs = new Map<string, Extract<MeshEndpointRef, { kind: 'external' }>>();
 	for (const cluster of proxy.clusters) {
 		for (const ref of cluster.endpoints) {
@@ -125,6 +125,11 @@ export async function relayExternals(proxy: ProxyModel, mesh: MeshPlacement | un
 			const target = mesh?.endpoint(ref);
 			if (!target || !isLoopback(target.address)) {
 				continue;
+			}
+
+			if (!local) {
+				throw new MeshboxError('DOCKER_FAILED', `mesh proxy ${proxy.name}: the app of ${key} (outside the mesh) is on this machine's loopback, which Envoy cannot reach on a remote Docker daemon`,
+					'use a local daemon or the local runtime for a mesh with `external:` hosts');
 			}
 
 			if (!gateway) {
