@@ -18,7 +18,7 @@
  * crash (./reaper.ts), and no proxy's stop can remove it under another proxy.
  */
 import type { MeshEndpointRef, ProxyListenerModel, ProxyModel } from '../../config/model.ts';
-import type { SocketAddress } from '../../envoy/placement.ts';
+import type { Placement, SocketAddress } from '../../envoy/placement.ts';
 import { MeshboxError } from '../../errors.ts';
 import type { ListenerAddress, MeshPlacement } from '../types.ts';
 import type { DockerConnection } from './daemon.ts';
@@ -64,10 +64,7 @@ export function meshAliases(proxy: ProxyModel, mesh: MeshPlacement | undefined):
 }
 
 /** What src/envoy/proxy.ts asks of the runtime: where a listener binds and where an endpoint is, as Envoy sees them. */
-export type ProxyPlacement = {
-	proxyListener(listener: ProxyListenerModel): SocketAddress;
-	meshEndpoint(ref: Exclude<MeshEndpointRef, { kind: 'app' }>): SocketAddress | undefined;
-};
+export type ProxyPlacement = Required<Pick<Placement, 'proxyListener' | 'meshEndpoint'>>;
 
 /**
  * A proxy's placement in its container (its app is the sandbox's upstream, `Placement.upstream`): another proxy's
