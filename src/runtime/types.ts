@@ -1,7 +1,7 @@
 /**
  * The contract between the sandbox and whatever runs Envoy and the upstream (a local process, a container).
  */
-import type { MeshEndpointRef, ProxyListenerModel, SandboxModel } from '../config/model.ts';
+import type { MeshEndpointRef, ProxyListenerModel, ProxyModel, SandboxModel } from '../config/model.ts';
 import type { SocketAddress } from '../envoy/placement.ts';
 import type { MeshboxError } from '../errors.ts';
 import type { EnvoyAdmin } from '../envoy/admin.ts';
@@ -54,6 +54,17 @@ export type MeshPlacement = {
 	/** The runtime's handle for the mesh as a whole (docker: the one network every proxy joins). */
 	readonly id: string;
 	endpoint(ref: Exclude<MeshEndpointRef, { kind: 'app' }>): SocketAddress | undefined;
+	/**
+	 * The mesh's proxies by name. A runtime that places every listener at a fixed port (docker: Istio's ports on
+	 * the proxy's own container) resolves `{kind:'proxy'}` refs from it up front, without `endpoint` (no second push).
+	 */
+	proxy?(name: string): ProxyModel | undefined;
+	/**
+	 * The names a cluster's DNS answers with a proxy's address besides its own name: for a sidecar the Services
+	 * it backs (`reviews`, `reviews.default`, `reviews.default.svc.cluster.local`); the docker runtime gives them to
+	 * the proxy's container on the mesh network (./docker/mesh.ts).
+	 */
+	aliases?(proxy: string): readonly string[];
 };
 
 /** Where a client on this machine reaches one listener of a mesh proxy. */

@@ -17,6 +17,9 @@
  *
  * A warm start (the scenario API's) takes the network and the running upstream from this process's spare,
  * prepared in the background after its previous start (./spares.ts), and starts Envoy alone.
+ *
+ * A mesh proxy (`model.proxy`, `options.mesh`) is such a sandbox whose Envoy container also joins the mesh's
+ * network under its cluster DNS names, with its listeners at Istio's ports (./mesh.ts).
  */
 import type Dockerode from 'dockerode';
 import { EnvoyAdmin } from '../../envoy/admin.ts';
@@ -49,6 +52,10 @@ import { wasmModulesOf } from '../../config/listeners.ts';
 import { assertTcpPortsFree, startTcpApps, tcpEndpoints } from '../tcp-apps.ts';
 import { relayTcpApps } from './tcp-relays.ts';
 import { explainRequestTimeout } from '../stuck-worker.ts';
+import type { Slot } from '../../util/slots.ts';
+import {
+	frontListener, joinMeshNetwork, meshAliases, meshListenerPorts, peersOf, proxyListenerAddresses, proxyPlacement, relayExternals, type MeshNetworkLease,
+} from './mesh.ts';
 
 const defaultReadyTimeoutMs = 60_000;
 /** Envoy drains on SIGTERM and exits at once; `docker stop` kills after this (rounded to seconds). */
@@ -56,7 +63,10 @@ const stopTimeoutMs = 3000;
 
 export async function startDocker(options: RuntimeStartOptions): Promise<RunningSandbox> {
 	const { model } = options;
+	const { proxy } = model;
 	const progress = options.onProgress ?? (() => undefined);
+	// A mesh proxy's listener ports, checked before anything is created.
+	const proxyPorts = proxy ? meshListenerPorts(proxy) : undefined;
 	const connection = await connectDocker();
 	const { docker, publishHost } = connection;
 
@@ -78,24 +88,34 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 	};
 
 	let stopping = false;
+	// Ends a mesh proxy's wait for its peers when its start fails meanwhile (the removal awaits that start).
+	const startFailed = new AbortController();
 	try {
 		// Independent of each other, so at once; a failure is reported as before, in this order. The images one
 		// after the other: either may be built, under one build lock (./image-build.ts withBuildLock). The
 		// orphans' reaping only ever removes networks of owners that are gone, never this one; when those still
 		// hold Docker's last address pool, createNetwork waits for them.
-		const [reaped, [envoyImage, upstreamImage], , createdNetwork, taken] = await allInOrder([
+		const [reaped, [envoyImage, upstreamImage], , createdNetwork, taken, meshNetwork] = await allInOrder([
 			removeSandboxes(docker, 'orphans'),
 			(async () => {
 				const envoy = await chooseEnvoyImage(docker, { requested: options.envoyImage, envoyBin: options.envoyBin, version: options.model.envoy.version, versionOrigin: options.model.envoy.versionOrigin, onProgress: progress });
 				return [envoy, await ensureUpstreamImage(docker, progress)] as const;
 			})(),
 			connection.local ? (async () => {
-				await assertPortFree(publishHost, listenerPortClaim(model));
+				// A mesh proxy publishes the model's port only for a gateway (proxyExposedPorts).
+				if (!proxy || proxy.listeners.some(listener => listener.role === 'gateway')) {
+					await assertPortFree(publishHost, listenerPortClaim(model));
+				}
 				await assertPortFree(publishHost, adminPortClaim(model));
 				await assertTcpPortsFree(model, publishHost);
 			})() : undefined,
 			spareTaken ? undefined : createNetwork(connection, `meshbox-${sessionId}`, labels, progress),
 			spareTaken,
+			// Left when this sandbox's containers are gone (a cleanup), however the start ends.
+			proxy && options.mesh ? joinMeshNetwork(connection, options.mesh.id, proxy.name, progress).then(lease => {
+				cleanups.push(async () => lease.release());
+				return lease;
+			}) : undefined,
 		] as const);
 		if (taken && spareSettings && spareFits(taken, spareSettings, upstreamImage)) {
 			adoptSpare(taken);
@@ -122,6 +142,9 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 		cleanups.push(async () => tcpApps.stop());
 		const tcpRelays = await relayTcpApps(model, tcpApps, connection.local, gateway, members);
 		cleanups.push(async () => tcpRelays.stop());
+		const externals = proxy ? await relayExternals(proxy, options.mesh, connection.local, gateway, members) : undefined;
+		cleanups.push(async () => externals?.stop());
+		const proxyParts = proxy ? proxyPlacement(options.mesh, externals?.addresses ?? new Map()) : undefined;
 
 		// Started here, awaited below with Envoy's start (see the module comment). Every promise derived from it
 		// is marked handled at once: a failed start is reported where it is awaited, never as an unhandled rejection.
@@ -146,6 +169,23 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 		const relayed = new Map(relays.map(relay => [relay.cluster, relay.address]));
 		const clusterAddress = (cluster: ClusterModel) => relayed.get(cluster.name) ?? { address: cluster.host, port: cluster.port };
 		const logs = new LogBuffer(wasmModulesOf(model));
+		// Held from the container's start to ready (or failure), when the containers run on this machine's
+		// cores: see ../start-slots.ts. The ready timeout starts after the wait.
+		let startSlot: Slot | undefined;
+		cleanups.push(async () => startSlot?.release());
+		const takeStartSlot = async () => {
+			startSlot = connection.local ? await admitEnvoyStart(progress) : undefined;
+		};
+
+		// A mesh proxy over xDS gets its clusters once the containers of the proxies they name run, so that their
+		// names resolve at Envoy's first lookup (Docker's DNS answers for running containers only; a miss leaves
+		// the cluster without a host until the next lookup, 5 s later). Its start slot is taken after that wait,
+		// when Envoy first asks for its config (the plugins compile only then): a proxy holding a slot never waits
+		// for a peer that waits for a slot.
+		const meshGate = meshNetwork && proxy && connection.local && gateway ? once(async () => {
+			await awaitPeers(meshNetwork, peersOf(proxy, options.mesh), proxy.name, options.readyTimeoutMs ?? defaultReadyTimeoutMs, startFailed.signal, progress);
+			await takeStartSlot();
+		}) : undefined;
 		// Envoy is driven by the xDS control plane (src/xds) on this machine's loopback, reached through a relay
 		// on the network's gateway that serves the sandbox's containers only (./host-relay.ts). A remote daemon's
 		// containers cannot reach this machine, so there Envoy gets a static bootstrap and cannot change while it runs.
@@ -153,9 +193,10 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 		// alias resolves when Envoy first looks it up (see the module comment).
 		const admitOnceUpstreamRuns = async (address: string) => {
 			await upstreamStarted;
+			await meshGate?.();
 			return members(address);
 		};
-		const live = connection.local && gateway ? await startLiveConfig({ model, logs, gateway, admit: admitOnceUpstreamRuns, clusterAddress, tcpApp: tcpRelays.address, controlUrl: upstreamControlUrl }) : undefined;
+		const live = connection.local && gateway ? await startLiveConfig({ model, logs, gateway, admit: admitOnceUpstreamRuns, clusterAddress, tcpApp: tcpRelays.address, controlUrl: upstreamControlUrl, proxy: proxyParts }) : undefined;
 		if (live) {
 			cleanups.push(async () => live.stop());
 		} else {
@@ -163,7 +204,7 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 			await upstreamStarted;
 		}
 
-		const bootstrap = live?.bootstrap ?? buildBootstrap(model, containerPlacement(model, clusterAddress, tcpRelays.address));
+		const bootstrap = live?.bootstrap ?? buildBootstrap(model, { ...containerPlacement(model, clusterAddress, tcpRelays.address), ...proxyParts });
 		const bootstrapYaml = renderBootstrapYaml(bootstrap, [
 			'Generated by meshbox (docker runtime): paths and ports are as Envoy sees them inside its container.',
 		]);
@@ -181,7 +222,7 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 			.withCommand(containerEnvoyArguments(model))
 			.withEnvironment(hostEnv)
 			.withExposedPorts(
-				model.port === 0 ? containerListenerPort : { container: containerListenerPort, host: model.port },
+				...(proxy ? proxyExposedPorts(proxy, proxyPorts!, model.port) : [model.port === 0 ? containerListenerPort : { container: containerListenerPort, host: model.port }]),
 				model.adminPort === 0 ? containerAdminPort : { container: containerAdminPort, host: model.adminPort },
 				...(model.listeners?.tcp ?? []).map(listener => {
 					const container = containerTcpListenerPort(model, listener.name);
@@ -198,18 +239,25 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 			.onCreated(id => {
 				envoyId = id;
 			});
+		if (meshNetwork && proxy) {
+			envoyContainer.withExtraNetwork(docker, meshNetwork.name, meshAliases(proxy, options.mesh));
+		}
 
-		// Held from the container's start to ready (or failure), when the containers run on this machine's
-		// cores: see ../start-slots.ts. The ready timeout starts after the wait.
-		const startSlot = connection.local ? await admitEnvoyStart(progress) : undefined;
-		cleanups.push(async () => startSlot?.release());
+		if (!meshGate) {
+			await takeStartSlot();
+		}
+
 		const envoyStarted = envoyContainer.start().catch(async (error: unknown) => {
 			throw await explainFailedStart(error, docker, envoyId, wasmModulesOf(model));
 		});
 		starting.push(envoyStarted);
 		envoyStarted.catch(() => undefined);
+		// Its names resolve from now on: peers waiting for them go on (a failed start: at release, a cleanup).
+		void envoyStarted.then(() => meshNetwork?.joined(), () => undefined);
 		// Whichever container fails to start first is the error; Envoy cannot be ready before the upstream runs.
 		const [envoy] = await Promise.all([envoyStarted, upstreamStarted]);
+		// Not counted against the ready timeout, as the wait for a slot is not.
+		await meshGate?.();
 
 		const exited: Promise<ExitInfo> = docker.getContainer(envoy.getId()).wait().then(async (result: { StatusCode?: number }) => {
 			// The log stream ends with the container; give it a moment to deliver the last lines.
@@ -240,8 +288,13 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 		}
 
 		let stopped: Promise<void> | undefined;
+		const front = proxy ? frontListener(proxy) : undefined;
+		// Docker publishes a container's ports when it starts: those of the listeners it had then, for its life.
+		const published = new Map([...proxyPorts?.values() ?? []].map(port => [port, envoy.getMappedPort(port)]));
+		// The proxy as Envoy last accepted it (a live update may add or remove listeners).
+		let currentProxy = proxy;
 		return {
-			url: `http://${publishHost}:${envoy.getMappedPort(containerListenerPort)}`,
+			url: `http://${publishHost}:${envoy.getMappedPort(front ? proxyPorts!.get(front.name)! : containerListenerPort)}`,
 			...(gateway ? { clientAddress: gateway } : {}),
 			admin,
 			bootstrapYaml,
@@ -253,11 +306,19 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 			...(live ? {
 				rejectedAtStart: rejectedAtStart ?? [],
 				configVersion: () => live.xds.version,
-				reconfigure: async (next: SandboxModel) => live.xds.reconfigure(next),
+				reconfigure: async (next: SandboxModel) => {
+					const result = await live.xds.reconfigure(next);
+					if (result.rejections.length === 0) {
+						currentProxy = next.proxy;
+					}
+
+					return result;
+				},
 			} : {}),
 			exited: exited.then(async info => (stopping ? new Promise<never>(() => undefined) : info)),
 			explainTimeout: async timeout => explainRequestTimeout(admin, wasmModulesOf(model), timeout),
 			envoyUsage: async () => containerUsage(docker, envoy.getId()),
+			...(currentProxy ? { proxyListeners: async () => proxyListenerAddresses(currentProxy!, publishHost, published) } : {}),
 			stop: async () => {
 				stopping = true;
 				stopped ??= (async () => {
@@ -275,9 +336,40 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 			void spareTaken?.then(taken => taken && discardSpare(taken), () => undefined);
 		}
 
+		startFailed.abort();
 		await removeAll().catch(() => undefined);
 		throw error;
 	}
+}
+
+/**
+ * A mesh proxy's listeners, each published on a free port; a gateway's first port on the model's port when one
+ * was asked for (the spec's `port:`, `--port`), as the local runtime binds it. A sidecar's never: every proxy of
+ * a mesh has the spec's port in its model.
+ */
+function proxyExposedPorts(proxy: NonNullable<SandboxModel['proxy']>, ports: ReadonlyMap<string, number>, requested: number): Array<number | { container: number; host: number }> {
+	const fixed = requested === 0 ? undefined : proxy.listeners.find(listener => listener.role === 'gateway');
+	return proxy.listeners.map(listener => {
+		const container = ports.get(listener.name)!;
+		return listener === fixed ? { container, host: requested } : container;
+	});
+}
+
+/** Waits (bounded) until the containers of the proxies a mesh proxy's clusters name run. */
+async function awaitPeers(network: MeshNetworkLease, peers: readonly string[], proxy: string, timeoutMs: number, abort: AbortSignal, progress: (line: string) => void): Promise<void> {
+	const missing = await network.peersJoined(peers, timeoutMs, abort);
+	if (missing.length > 0 && !abort.aborted) {
+		progress(`meshbox: mesh proxy ${proxy}: ${missing.join(', ')} did not join the mesh network within ${timeoutMs / 1000} s; starting Envoy anyway (their names resolve at its next DNS lookup)`);
+	}
+}
+
+/** Runs `step` once; every call gets that run's promise. */
+function once(step: () => Promise<void>): () => Promise<void> {
+	let run: Promise<void> | undefined;
+	return async () => {
+		run ??= step();
+		return run;
+	};
 }
 
 /** The upstream's container, started here or taken from a spare. */

@@ -18,6 +18,8 @@ export const labelKeys = {
 	ownerHost: 'dev.meshbox.owner-host',
 	/** `envoy` or `upstream`. */
 	role: 'dev.meshbox.role',
+	/** On a mesh's network (./mesh.ts): the mesh's id (`MeshPlacement.id`); the session is the network's own. */
+	mesh: 'dev.meshbox.mesh',
 } as const;
 
 export type SandboxLabels = Readonly<Record<string, string>>;

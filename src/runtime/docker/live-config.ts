@@ -12,6 +12,7 @@ import { XdsSession } from '../xds-session.ts';
 import { ContainerModules } from './container-modules.ts';
 import { startRelay, type RelayAdmission } from './host-relay.ts';
 import { containerPlacement, modulePathInContainer } from './layout.ts';
+import type { ProxyPlacement } from './mesh.ts';
 
 export type LiveConfig = { xds: XdsSession; modules: ContainerModules; bootstrap: JsonObject; stop(): Promise<void> };
 
@@ -25,12 +26,14 @@ type LiveConfigInput = {
 	tcpApp: (listenerName: string) => SocketAddress;
 	/** The upstream's control API, once its container runs: the app's answer follows accepted updates. */
 	controlUrl: Promise<string>;
+	/** A mesh proxy's listeners and endpoints (./mesh.ts). */
+	proxy?: ProxyPlacement;
 };
 
 /** The control plane, its relay into the sandbox's network, and the ADS bootstrap that points Envoy at it. */
-export async function startLiveConfig({ model, logs, gateway, admit, clusterAddress, tcpApp, controlUrl }: LiveConfigInput): Promise<LiveConfig> {
+export async function startLiveConfig({ model, logs, gateway, admit, clusterAddress, tcpApp, controlUrl, proxy }: LiveConfigInput): Promise<LiveConfig> {
 	const modules = new ContainerModules();
-	const placement: Placement = { ...containerPlacement(model, clusterAddress, tcpApp), wasmPath: modulePathInContainer };
+	const placement: Placement = { ...containerPlacement(model, clusterAddress, tcpApp), wasmPath: modulePathInContainer, ...proxy };
 	let answer = JSON.stringify(model.upstream);
 	const xds = await XdsSession.start({
 		model,

@@ -4,6 +4,9 @@
  *   - network aliases given at create time on the sandbox's network alone (withNetworkAliases would create
  *     the container on the default bridge and connect it to the network afterwards: two networks);
  *   - the container id as soon as it exists, so a failed start can still be inspected and cleaned up;
+ *   - a second network with aliases of its own (a mesh proxy's, ./mesh.ts), joined between create and start:
+ *     Docker 20.10's API (1.41) takes one network at create, and a container connected before it starts has
+ *     both networks from its first moment (no window where Envoy resolves a name on one network only);
  *   - a wait strategy that does not wait: readiness is checked by the runtime (admin /ready, the upstream's
  *     control API), and the default one execs /bin/sh, which meshbox's images do not have.
  */
@@ -12,6 +15,7 @@ import { GenericContainer, type BoundPorts, type WaitStrategy } from './testcont
 
 export class SandboxContainer extends GenericContainer {
 	private aliases: { network: string; names: string[] } | undefined;
+	private extraNetwork: { docker: Dockerode; network: string; names: readonly string[] } | undefined;
 	private createdListener: ((id: string) => void) | undefined;
 
 	constructor(image: string) {
@@ -23,6 +27,12 @@ export class SandboxContainer extends GenericContainer {
 	withNetworkAndAliases(network: string, names: string[]): this {
 		this.withNetworkMode(network);
 		this.aliases = { network, names };
+		return this;
+	}
+
+	/** Also joins `network` under `names` (before the container starts; see the module comment). */
+	withExtraNetwork(docker: Dockerode, network: string, names: readonly string[]): this {
+		this.extraNetwork = { docker, network, names };
 		return this;
 	}
 
@@ -44,6 +54,10 @@ export class SandboxContainer extends GenericContainer {
 
 	protected override async containerCreated(id: string): Promise<void> {
 		this.createdListener?.(id);
+		if (this.extraNetwork) {
+			const { docker, network, names } = this.extraNetwork;
+			await docker.getNetwork(network).connect({ Container: id, EndpointConfig: { Aliases: [...names] } });
+		}
 	}
 }
 
