@@ -294,7 +294,8 @@ export async function startDocker(options: RuntimeStartOptions): Promise<Running
 		// The proxy as Envoy last accepted it (a live update may add or remove listeners).
 		let currentProxy = proxy;
 		return {
-			url: `http://${publishHost}:${envoy.getMappedPort(front ? proxyPorts!.get(front.name)! : containerListenerPort)}`,
+			// A mesh proxy may have no listener at all (a gateway no Gateway resource selects): port 0, as on the local runtime.
+			url: `http://${publishHost}:${proxy && !front ? 0 : envoy.getMappedPort(front ? proxyPorts!.get(front.name)! : containerListenerPort)}`,
 			...(gateway ? { clientAddress: gateway } : {}),
 			admin,
 			bootstrapYaml,
