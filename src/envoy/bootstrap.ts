@@ -15,7 +15,7 @@ import { applyPatches } from './patches.ts';
 import { proxyResources } from './proxy.ts';
 import { appClusters, httpFilterChain, statsBootstrap, virtualHosts } from './routing.ts';
 import { sdsClusterName } from '../istio/mesh/tls.ts';
-import { typeUrls } from './type-urls.ts';
+import { typeUrls } from '../envoy-api/type-urls.ts';
 import { socketAddress, wasmFilter } from './wasm-config.ts';
 
 export type { JsonObject, JsonValue } from '../util/json.ts';

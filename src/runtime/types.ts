@@ -4,7 +4,7 @@
 import type { MeshEndpointRef, ProxyListenerModel, ProxyModel, SandboxModel } from '../config/model.ts';
 import type { SocketAddress } from '../envoy/placement.ts';
 import type { MeshboxError } from '../errors.ts';
-import type { EnvoyAdmin } from '../envoy/admin.ts';
+import type { EnvoyAdmin } from '../envoy-admin/admin.ts';
 import type { UpstreamRecordings } from '../upstream/recordings.ts';
 import type { PushRejection, PushResult } from '../xds/control-plane.ts';
 import type { LogBuffer } from './log-buffer.ts';

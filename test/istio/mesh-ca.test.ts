@@ -19,7 +19,7 @@ import {
 } from '../../src/istio/mesh/tls.ts';
 import { MeshboxError } from '../../src/errors.ts';
 import { envoySchemas } from '../../src/xds/protobuf.ts';
-import { typeUrls } from '../../src/envoy/type-urls.ts';
+import { typeUrls } from '../../src/envoy-api/type-urls.ts';
 import type { JsonObject } from '../../src/util/json.ts';
 
 test('a workload certificate is what istiod signs for istio-agent: the SPIFFE id as the only (critical) SAN, empty subject, 24 h, signed by the root', async t => {

@@ -6,7 +6,7 @@
 import type { ProxySecretModel } from '../../config/model.ts';
 import { MeshboxError } from '../../errors.ts';
 import type { JsonObject } from '../../util/json.ts';
-import { typeUrls } from '../../envoy/type-urls.ts';
+import { typeUrls } from '../../envoy-api/type-urls.ts';
 
 /** pkg/model/authentication.go SDSClusterName: the bootstrap's static cluster to istio-agent's SDS server. */
 export const sdsClusterName = 'sds-grpc';

@@ -31,7 +31,7 @@ import net, { type Socket } from 'node:net';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { pinsListener } from '../../envoy/pins.ts';
-import { typeUrls } from '../../envoy/type-urls.ts';
+import { typeUrls } from '../../envoy-api/type-urls.ts';
 import { cacheDir } from '../../util/cache-dir.ts';
 import type { JsonObject } from '../../util/json.ts';
 import type { PreboundListener } from '../../xds/grpc-server.ts';
@@ -210,7 +210,7 @@ function keyOf(argv: readonly string[], env: NodeJS.ProcessEnv, cwd: string): st
 }
 
 /**
- * The Envoy binaries `up` with these arguments could resolve now (src/envoy/provision.ts, same order): the one
+ * The Envoy binaries `up` with these arguments could resolve now (src/envoy-binary/provision.ts, same order): the one
  * `--envoy-bin` or ENVOY_BIN names; else `envoy` on PATH and meshbox's installs in the cache (which of those
  * depends on the version asked for, known only once the config is loaded: the runtime's plan decides, `take`).
  * Node's fs only, a few stats: this runs before Envoy is spawned.
@@ -252,7 +252,7 @@ export function envoysResolvableNow(argv: readonly string[], env: NodeJS.Process
 	return found;
 }
 
-/** Envoy's options as src/envoy/command-line.ts's envoyOptions writes them: these flags (with a value, or not) only. */
+/** Envoy's options as src/envoy-binary/command-line.ts's envoyOptions writes them: these flags (with a value, or not) only. */
 const recordedOptions: Readonly<Record<string, boolean>> = { '--log-level': true, '--component-log-level': true, '--log-format': true, '--concurrency': true, '--disable-hot-restart': false };
 const bootstrapFields = new Set(['node', 'stats_flush_interval', 'admin', 'dynamic_resources', 'static_resources', 'stats_config']);
 
