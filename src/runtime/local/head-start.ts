@@ -35,25 +35,16 @@ import { typeUrls } from '../../envoy-api/type-urls.ts';
 import { cacheDir } from '../../util/cache-dir.ts';
 import type { JsonObject } from '../../util/json.ts';
 import type { PreboundListener } from '../../xds/grpc-server.ts';
+import type { EnvoyHeadStart, EnvoyStartPlan, LaunchedEnvoy, PreloadKind } from '../head-start-contract.ts';
 import { makeWorkDir, writeOwner } from './work-dir.ts';
 
 /** Bumped when the record's shape changes: an older record is then ignored (and replaced). */
 export const recordFormat = 2;
 const stopSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const satisfies readonly NodeJS.Signals[];
 
-/**
- * How a head start holds the last run's modules from Envoy's boot on (./head-start-record.ts writes them):
- * - `plugins`: the plugins themselves, their filters as the sandbox's listener has them (name, root_id, vm_id,
- *   configurations). Envoy shares a VM by vm_id, VM configuration and code, and a root context by plugin name,
- *   root_id, configuration, direction and listener metadata (source/extensions/common/wasm/wasm.cc `makeVmKey`,
- *   plugin.h `createPluginKey`): the sandbox's filters, pushed later, find their VMs and root contexts made (their
- *   on_vm_start and on_configure ran at boot, once, as they would have at the push). Only while those filters are
- *   exactly what the sandbox runs: a plugin whose configuration changed since is not adopted.
- * - `modules`: a pin per module (src/envoy/pins.ts: a name and vm_id of its own), which keeps the compiled code
- *   only; for `up --watch`, where a reload must not leave the old build's root contexts logging under the
- *   plugin's name, and for Istio sidecars.
- */
-export type PreloadKind = 'plugins' | 'modules';
+// The types the runtime contract shares with this module live in ../head-start-contract.ts (kept apart so the
+// contract does not import the local runtime); re-exported for this folder's modules.
+export type { EnvoyStartPlan, LaunchedEnvoy, PreloadKind } from '../head-start-contract.ts';
 
 export type PreloadRecord = {
 	/** The plugin's .wasm as the user gave it, with its size and time: a changed file is not preloaded. */
@@ -78,30 +69,6 @@ export type HeadStartRecord = {
 	readonly preloads: readonly PreloadRecord[];
 };
 
-/** What the runtime would start: adopted when the head start started exactly this. */
-export type EnvoyStartPlan = {
-	readonly envoyPath: string;
-	readonly options: readonly string[];
-	/** Built with the control plane's port 0. */
-	readonly bootstrap: JsonObject;
-	/** The filters the sandbox's plugins would be preloaded as (`plugins` kind): a preloaded one must be one of them. */
-	readonly preloads: readonly JsonObject[];
-};
-
-/** An Envoy started ahead, handed over: the taker stops it, closes the control plane's port and removes the dir. */
-export type LaunchedEnvoy = {
-	readonly workDir: string;
-	readonly child: ChildProcess;
-	/** The control plane's port, its connections so far waiting (see PreboundListener). */
-	readonly prebound: PreboundListener;
-	readonly adminAddressPath: string;
-	/** What Envoy runs: the record's bootstrap with the control plane's port and the pins. */
-	readonly bootstrap: JsonObject;
-	/** How many modules Envoy loads from its boot on, and as what. */
-	readonly preloaded: number;
-	readonly preload: PreloadKind;
-};
-
 type Launched = {
 	readonly record: HeadStartRecord;
 	/** The filters Envoy preloads (the record's, but those of rebuilt files). */
@@ -111,7 +78,7 @@ type Launched = {
 	readonly stopListening: () => void;
 };
 
-export class HeadStart {
+export class HeadStart implements EnvoyHeadStart {
 	private launched: Launched | undefined;
 
 	private constructor(
