@@ -1,7 +1,7 @@
 /**
  * The mesh CA (src/istio/mesh/ca.ts) and Istio's TLS contexts (src/istio/mesh/tls.ts), without Envoy: what a
  * peer checks in the certificates (read back by node:crypto and OpenSSL's verification), and that every TLS
- * context is a message Envoy's API accepts. test/foundation/sds.test.ts serves them to a real Envoy.
+ * context is a message Envoy's API accepts. test/xds/sds.test.ts serves them to a real Envoy.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import test from 'ava';
