@@ -6,7 +6,7 @@
  * - the first test's request fails with PLUGIN_STUCK, naming the plugin (Envoy's watchdog saw the worker
  *   stuck), and that Envoy is retired when the sandbox stops (SIGTERM, SIGKILL after a second);
  * - the second passes, on another Envoy;
- * - no Envoy of this file outlives it (test/foundation/hostile.test.ts runs this file in a child process and
+ * - no Envoy of this file outlives it (test/runtime/hostile.test.ts runs this file in a child process and
  *   looks for survivors).
  */
 import test from 'ava';

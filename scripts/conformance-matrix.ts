@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compareVersions } from '../src/envoy/provision.ts';
+import { compareVersions } from '../src/envoy-binary/provision.ts';
 
 const fixturesDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'plugins');
 const fixturePlugin = (name: string): string => path.join(fixturesDir, name, `${name}.wasm`);

@@ -9,7 +9,7 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
-import { provisionEnvoy } from '../src/envoy/provision.ts';
+import { provisionEnvoy } from '../src/envoy-binary/provision.ts';
 import { behaviourOn, cellTitlePattern, features, gapReason, partialGaps, sdkLabels, sdks, type Feature, type Sdk } from './conformance-matrix.ts';
 
 type CellResult = { passed: number; failed: number; skipped: number };

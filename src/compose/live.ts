@@ -18,7 +18,7 @@ import type { PluginSpec } from '../config/spec.ts';
 import { modelFromSpec, SandboxSession } from './model.ts';
 import type { SandboxSpec } from './spec.ts';
 import { MeshboxError } from '../errors.ts';
-import { pluginLabel } from '../envoy/logs.ts';
+import { pluginLabel } from '../envoy-admin/logs.ts';
 import type { RunningSandbox } from '../runtime/types.ts';
 
 /** What can change while Envoy runs; the rest (ports, node identity, Envoy's flags) needs a new sandbox. */

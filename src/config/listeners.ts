@@ -36,7 +36,7 @@ export async function resolveListeners(
 		return undefined;
 	}
 
-	// Log lines are attributed to plugins by name (src/envoy/logs.ts): every wasm in the sandbox needs its own.
+	// Log lines are attributed to plugins by name (src/envoy-admin/logs.ts): every wasm in the sandbox needs its own.
 	const names = new Map<string, string>(httpPluginNames.map(name => [name, 'plugins']));
 	const resolveAll = async (value: unknown, path: FieldPath, what: string): Promise<PluginModel[]> => {
 		if (value === undefined) {

@@ -47,7 +47,7 @@ export type EnvoyModel = {
 	readonly concurrency: number;
 	/**
 	 * The Envoy version asked for (`1.38` = newest 1.38.x, or `1.38.3`); absent: the default (whatever Envoy
-	 * is found, else the pinned one). The runtimes resolve it to an exact version and install it (src/envoy/provision.ts).
+	 * is found, else the pinned one). The runtimes resolve it to an exact version and install it (src/envoy-binary/provision.ts).
 	 */
 	readonly version?: string;
 	/** Where `version` came from, for messages: `--envoy-version`, `envoy.version (meshbox.yaml:4:12)`, MESHBOX_ENVOY_VERSION, … */

@@ -14,8 +14,7 @@ import { listenerAddress, serviceBootstrap, withListeners } from './listeners.ts
 import { applyPatches } from './patches.ts';
 import { proxyResources } from './proxy.ts';
 import { appClusters, httpFilterChain, statsBootstrap, virtualHosts } from './routing.ts';
-import { sdsClusterName } from '../istio/mesh/tls.ts';
-import { typeUrls } from './type-urls.ts';
+import { typeUrls } from '../envoy-api/type-urls.ts';
 import { socketAddress, wasmFilter } from './wasm-config.ts';
 
 export type { JsonObject, JsonValue } from '../util/json.ts';
@@ -93,6 +92,13 @@ export function buildBootstrap(model: SandboxModel, placement: Placement): JsonO
 
 /** Where an Envoy driven by xDS finds its control plane: the ADS server of src/xds. */
 export const xdsClusterName = 'meshbox_xds';
+
+/**
+ * istio/istio pkg/model/authentication.go SDSClusterName: the bootstrap's static cluster to istio-agent's SDS
+ * server, which the transport sockets of src/istio/mesh/tls.ts name. Here, where the cluster is written, so that
+ * the renderer does not import the Istio emulation (which is above it: test/architecture.test.ts).
+ */
+export const sdsClusterName = 'sds-grpc';
 
 /**
  * A bootstrap whose listeners, clusters and extension configs all come from the control plane at `ads` over

@@ -12,7 +12,7 @@ import type { TcpListenerModel } from '../config/listeners.ts';
 import type { PluginModel, SandboxModel } from '../config/model.ts';
 import type { JsonObject } from '../util/json.ts';
 import type { Placement, SandboxResources, SocketAddress } from './placement.ts';
-import { typeUrls } from './type-urls.ts';
+import { typeUrls } from '../envoy-api/type-urls.ts';
 import { pluginConfig, socketAddress } from './wasm-config.ts';
 
 /** A plain sandbox's plugins come over the ADS stream (as in ./bootstrap.ts). */

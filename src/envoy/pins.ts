@@ -10,7 +10,7 @@
  */
 import type { PluginModel } from '../config/model.ts';
 import type { JsonObject } from '../util/json.ts';
-import { typeUrls } from './type-urls.ts';
+import { typeUrls } from '../envoy-api/type-urls.ts';
 import { wasmFilter } from './wasm-config.ts';
 
 /** The start of a pin's plugin name and vm_id: log lines that contain it are a pin's. */

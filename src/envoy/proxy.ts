@@ -14,7 +14,7 @@ import { MeshboxError } from '../errors.ts';
 import type { JsonObject } from '../util/json.ts';
 import { listenerAddress } from './listeners.ts';
 import type { Placement, SandboxResources, SocketAddress } from './placement.ts';
-import { typeUrls } from './type-urls.ts';
+import { typeUrls } from '../envoy-api/type-urls.ts';
 import { socketAddress } from './wasm-config.ts';
 
 /**

@@ -3,7 +3,7 @@
  * the apps' clusters, stats_config. Field names follow Envoy 1.40's api/envoy/config/route/v3/route_components.proto,
  * api/envoy/config/metrics/v3/stats.proto and api/envoy/config/route/v3/route_components.proto (FilterConfig).
  */
-import { typeUrls } from './type-urls.ts';
+import { typeUrls } from '../envoy-api/type-urls.ts';
 import type { SandboxModel } from '../config/model.ts';
 import type { AppModel, RouteModel, RoutingModel } from '../config/routing.ts';
 import type { JsonObject } from '../util/json.ts';

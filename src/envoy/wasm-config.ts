@@ -5,7 +5,7 @@
 import type { PluginModel } from '../config/model.ts';
 import type { JsonObject } from '../util/json.ts';
 import type { SocketAddress } from './placement.ts';
-import { typeUrls } from './type-urls.ts';
+import { typeUrls } from '../envoy-api/type-urls.ts';
 
 const wasmRuntime = 'envoy.wasm.runtime.v8';
 

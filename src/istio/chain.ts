@@ -3,7 +3,7 @@
  * the WasmPlugin phases between Istio's own filters.
  */
 import type { SidecarFilter } from '../config/model.ts';
-import { typeUrls } from '../envoy/type-urls.ts';
+import { typeUrls } from '../envoy-api/type-urls.ts';
 import type { Phase } from './resources.ts';
 
 export function placeholder(name: string, text: string): SidecarFilter {

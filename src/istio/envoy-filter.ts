@@ -11,7 +11,7 @@ import { describeValue, isRecord, noLocation } from '../config/fields.ts';
 import type { SandboxModel, SidecarFilter, SidecarModel } from '../config/model.ts';
 import { checkPatchValue, readPatch, type PatchModel } from '../config/patches.ts';
 import { resolveSpec } from '../config/resolve.ts';
-import { typeUrls } from '../envoy/type-urls.ts';
+import { typeUrls } from '../envoy-api/type-urls.ts';
 import { MeshboxError } from '../errors.ts';
 import { envoySchemas } from '../xds/protobuf.ts';
 import { inboundHttpChain, outboundHttpChain } from './chain.ts';

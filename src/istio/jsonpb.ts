@@ -12,7 +12,7 @@
  * Unknown fields are left to the existing check (the webhook's strict pass only warns about them).
  */
 import { patchValueMessages } from '../config/patches.ts';
-import { messageNameOf } from '../envoy/type-urls.ts';
+import { messageNameOf } from '../envoy-api/type-urls.ts';
 import { isMeshboxError } from '../errors.ts';
 import { envoySchemas } from '../xds/protobuf.ts';
 import { EnumSchema, MessageSchema } from '../xds/schema-view.ts';

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { PluginModel, SidecarFilter } from '../config/model.ts';
 import { inspectWasmBytes, inspectWasmFile, type WasmModuleInfo } from '../config/wasm-module.ts';
-import { typeUrls } from '../envoy/type-urls.ts';
+import { typeUrls } from '../envoy-api/type-urls.ts';
 import { isMeshboxError, MeshboxError } from '../errors.ts';
 import type { FetchResult, WasmCache } from './fetch/cache.ts';
 import { redactText } from './redact.ts';

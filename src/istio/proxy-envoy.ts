@@ -9,7 +9,7 @@
  * Every release so far: Istio 1.N runs Envoy 1.(N+8).
  */
 import type { SandboxModel } from '../config/model.ts';
-import { compareVersions, installedEnvoyVersions, servedEnvoyVersions } from '../envoy/provision.ts';
+import { compareVersions, installedEnvoyVersions, servedEnvoyVersions } from '../envoy-binary/provision.ts';
 import { parseIstioRelease, type IstioVersion } from './version.ts';
 
 /** Istio release → the Envoy release branch (MAJOR.MINOR) its istio-proxy is built from. */

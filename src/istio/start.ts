@@ -6,7 +6,7 @@
  * `meshbox render`, `box.istioNotes` and the start output.
  */
 import type { SandboxModel, SidecarFilter, SidecarModel } from '../config/model.ts';
-import { typeUrls } from '../envoy/type-urls.ts';
+import { typeUrls } from '../envoy-api/type-urls.ts';
 
 /** Envoy's NACK messages (e.g. "Unable to create Wasm plugin default.my-plugin") name the plugin's PluginConfig name. */
 export function markRejectedAtStart(model: SandboxModel, rejections: ReadonlyArray<{ readonly message: string }>): SandboxModel {

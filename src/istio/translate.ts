@@ -5,7 +5,7 @@
  * filter that replaces a module that could not be fetched.
  */
 import path from 'node:path';
-import { typeUrls } from '../envoy/type-urls.ts';
+import { typeUrls } from '../envoy-api/type-urls.ts';
 import type { JsonObject } from '../util/json.ts';
 import { goJson, GoJsonError } from './go-json.ts';
 import { parseGoUrl } from './go-url.ts';

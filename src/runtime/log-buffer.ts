@@ -5,8 +5,8 @@
 import readline from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { PluginModel } from '../config/model.ts';
-import type { EnvoyAdmin } from '../envoy/admin.ts';
-import { EnvoyLogParser, toPluginLog, type EnvoyLogEntry, type PluginLogEntry } from '../envoy/logs.ts';
+import type { EnvoyAdmin } from '../envoy-admin/admin.ts';
+import { EnvoyLogParser, toPluginLog, type EnvoyLogEntry, type PluginLogEntry } from '../envoy-admin/logs.ts';
 import { Ring } from '../util/ring.ts';
 
 /** A long-running sandbox keeps at most this many entries (the oldest go first). */

@@ -2,8 +2,8 @@
  * Waiting for a starting Envoy, the same on every runtime: poll admin `/ready` until it says LIVE; if Envoy
  * exits first, or the time is up, throw the explanation the runtime builds from Envoy's log.
  */
-import type { EnvoyAdmin } from '../envoy/admin.ts';
-import { explainStartupFailure } from '../envoy/startup-failure.ts';
+import type { EnvoyAdmin } from '../envoy-admin/admin.ts';
+import { explainStartupFailure } from '../envoy-binary/startup-failure.ts';
 import type { LogBuffer } from './log-buffer.ts';
 
 export type ExitInfo = { exitCode: number | undefined; signal: string | undefined };

@@ -9,7 +9,7 @@
  * a second, and is no loop. Counters count from the last `reset_counters` (a warm Envoy's lease) or Envoy's start.
  */
 import type { PluginModel } from '../config/model.ts';
-import type { EnvoyAdmin } from '../envoy/admin.ts';
+import type { EnvoyAdmin } from '../envoy-admin/admin.ts';
 import { MeshboxError } from '../errors.ts';
 
 /** The guard dog's counter of worker threads that stopped for more than `megamiss_timeout`. */

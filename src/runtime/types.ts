@@ -4,12 +4,12 @@
 import type { MeshEndpointRef, ProxyListenerModel, ProxyModel, SandboxModel } from '../config/model.ts';
 import type { SocketAddress } from '../envoy/placement.ts';
 import type { MeshboxError } from '../errors.ts';
-import type { EnvoyAdmin } from '../envoy/admin.ts';
+import type { EnvoyAdmin } from '../envoy-admin/admin.ts';
 import type { UpstreamRecordings } from '../upstream/recordings.ts';
 import type { PushRejection, PushResult } from '../xds/control-plane.ts';
 import type { LogBuffer } from './log-buffer.ts';
 import type { TcpEndpoints } from './tcp-apps.ts';
-import type { HeadStart, PreloadKind } from './local/head-start.ts';
+import type { EnvoyHeadStart, PreloadKind } from './head-start-contract.ts';
 import type { EnvoyUsage } from './envoy-usage.ts';
 
 export type RuntimeName = 'local' | 'docker';
@@ -35,7 +35,7 @@ export type RuntimeStartOptions = {
 	 * runtime's dedicated start when it is the one that start would spawn, and stopped otherwise; the start is
 	 * recorded under its key for the next `up`.
 	 */
-	readonly headStart?: HeadStart;
+	readonly headStart?: EnvoyHeadStart;
 	/** How the next `up`'s head start preloads this one's plugins (./local/head-start.ts); default `modules`. */
 	readonly headStartPreload?: PreloadKind;
 	/** docker runtime: `--envoy-image`, the image to run Envoy from (default: MESHBOX_ENVOY_IMAGE, the official image, or meshbox/envoy). */

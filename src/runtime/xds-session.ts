@@ -8,10 +8,10 @@
  * relays to it.
  */
 import type { SandboxModel } from '../config/model.ts';
-import type { EnvoyAdmin } from '../envoy/admin.ts';
+import type { EnvoyAdmin } from '../envoy-admin/admin.ts';
 import { wasmModulesOf } from '../config/listeners.ts';
 import { buildResources, type Placement, type SandboxResources } from '../envoy/bootstrap.ts';
-import { explainStartupFailure } from '../envoy/startup-failure.ts';
+import { explainStartupFailure } from '../envoy-binary/startup-failure.ts';
 import { MeshboxError } from '../errors.ts';
 import { ControlPlane, snapshotOf, type PushRejection, type PushResult, type ResourceSnapshot } from '../xds/control-plane.ts';
 import type { PreboundListener } from '../xds/grpc-server.ts';

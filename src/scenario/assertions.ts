@@ -3,7 +3,7 @@
  * request", "the request reached the app", "the plugin logged this".
  */
 import type { LogLevel } from '../config/spec.ts';
-import { pluginLabel, type PluginLogEntry } from '../envoy/logs.ts';
+import { pluginLabel, type PluginLogEntry } from '../envoy-admin/logs.ts';
 import { describeMessageMatch, type MessageMatch } from './log-filter.ts';
 import type { RecordedRequest } from '../upstream/recording-server.ts';
 import { requestIdHeader, type PluginLogFilter, type Sandbox, type SandboxResponse } from './sandbox.ts';

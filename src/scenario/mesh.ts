@@ -13,8 +13,8 @@
 import path from 'node:path';
 import { meshModelFromSpec, MeshSession } from '../compose/model.ts';
 import { startMesh as startMeshModel, type RunningMesh, type RunningMeshProxy } from '../compose/mesh.ts';
-import type { EnvoyStats } from '../envoy/admin.ts';
-import type { EnvoyLogEntry, PluginLogEntry } from '../envoy/logs.ts';
+import type { EnvoyStats } from '../envoy-admin/admin.ts';
+import type { EnvoyLogEntry, PluginLogEntry } from '../envoy-admin/logs.ts';
 import { MeshboxError } from '../errors.ts';
 import type { MeshModel } from '../istio/mesh/model.ts';
 import type { RuntimeName } from '../runtime/types.ts';

@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { pluginLabel, type EnvoyLogEntry, type PluginLogEntry } from '../envoy/logs.ts';
+import { pluginLabel, type EnvoyLogEntry, type PluginLogEntry } from '../envoy-admin/logs.ts';
 import { MeshboxError } from '../errors.ts';
 
 /** What a report reads from a sandbox (a `Sandbox` has all of it). */

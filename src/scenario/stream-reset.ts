@@ -8,7 +8,7 @@
  * response_payload_too_large", source/common/http/filter_manager.cc), which meshbox does not enable.
  */
 import { parse } from 'yaml';
-import type { EnvoyAdmin } from '../envoy/admin.ts';
+import type { EnvoyAdmin } from '../envoy-admin/admin.ts';
 import { MeshboxError } from '../errors.ts';
 
 /** Error codes and messages of Node's clients when the connection or stream breaks mid-exchange. */

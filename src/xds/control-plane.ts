@@ -22,7 +22,7 @@
  */
 import { bidiMethod, GrpcServer, type GrpcBidiCall, type PreboundListener } from './grpc-server.ts';
 import type { JsonObject } from '../util/json.ts';
-import { typeUrls } from '../envoy/type-urls.ts';
+import { typeUrls } from '../envoy-api/type-urls.ts';
 import { envoySchemas, type EnvoySchemas } from './protobuf.ts';
 import { SecretStreams, sdsMethodPath, type SdsCall, type SdsRequest } from './secret-streams.ts';
 

@@ -8,9 +8,9 @@
  *
  * `buildDescriptor()` derives it from the whole API; `npm run gen:xds-descriptor` (scripts/gen-xds-descriptor.ts)
  * writes it to ./envoy-descriptor.generated.ts (a .ts module, so it is part of the compiled package too), and
- * test/foundation/xds-descriptor.test.ts fails when the two no longer match.
+ * test/xds/xds-descriptor.test.ts fails when the two no longer match.
  */
-import { typeUrls, messageNameOf } from '../envoy/type-urls.ts';
+import { typeUrls, messageNameOf } from '../envoy-api/type-urls.ts';
 import { envoyApiJson, envoyApiSource, type SchemaJson } from './api-schema.ts';
 import { envoyDescriptorJson } from './envoy-descriptor.generated.ts';
 import { MessageSchema, SchemaView } from './schema-view.ts';

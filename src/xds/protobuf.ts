@@ -13,7 +13,7 @@
  * rejects unknown fields with their path, as Envoy would.
  */
 import { MeshboxError } from '../errors.ts';
-import { messageNameOf } from '../envoy/type-urls.ts';
+import { messageNameOf } from '../envoy-api/type-urls.ts';
 import { envoyApiJson } from './api-schema.ts';
 import { descriptorSchema } from './descriptor.ts';
 import { MessageSchema, SchemaView } from './schema-view.ts';

@@ -1,7 +1,7 @@
 /**
  * Tests only: protobufjs's own generated code (`Type.encode(Type.fromObject(…))`, `Type.toObject(Type.decode(…))`)
  * over Envoy's whole API, the codec meshbox's encoder (./wire.ts on ./schema-view.ts) is checked against in
- * test/foundation/xds-descriptor.test.ts. It builds protobufjs reflection of ~2500 types and compiles code for
+ * test/xds/xds-descriptor.test.ts. It builds protobufjs reflection of ~2500 types and compiles code for
  * each type it meets: far too slow for a sandbox's start, and no module of the run-time path may import it.
  */
 import protobuf from 'protobufjs';

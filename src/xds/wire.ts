@@ -5,7 +5,7 @@
  * protobufjs compiles five functions (encode, decode, verify, fromObject, toObject) and a constructor with
  * `new Function` for every message type on first use: ~100 ms of a sandbox's start for the ~80 types of its
  * first push, where walking the schema takes a few ms for messages of this size. The output is byte for byte
- * what protobufjs's `type.encode(type.fromObject(object))` writes (test/foundation/xds-descriptor.test.ts
+ * what protobufjs's `type.encode(type.fromObject(object))` writes (test/xds/xds-descriptor.test.ts
  * checks it): fields in field-number order, every present field written (also zeros), packed repeated scalars.
  *
  * `object` is protobufjs's object form (field names as in the .proto, enums by name or number, 64-bit integers

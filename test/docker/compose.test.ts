@@ -9,7 +9,7 @@ import path from 'node:path';
 import anyTest from 'ava';
 import got from 'got';
 import { parse } from 'yaml';
-import { EnvoyAdmin } from '../../src/envoy/admin.ts';
+import { EnvoyAdmin } from '../../src/envoy-admin/admin.ts';
 import { connectDocker } from '../../src/runtime/docker/daemon.ts';
 import { meshboxUpstreamImage } from '../../src/runtime/docker/image-build.ts';
 import { chooseEnvoyImage, ensureUpstreamImage } from '../../src/runtime/docker/images.ts';

@@ -4,7 +4,7 @@
  * version's binary once).
  */
 import { startSandbox } from '../../src/index.ts';
-import { resolveEnvoyVersion } from '../../src/envoy/provision.ts';
+import { resolveEnvoyVersion } from '../../src/envoy-binary/provision.ts';
 import { runCli } from '../helpers/cli.ts';
 import { dockerTest } from './docker-test.ts';
 

@@ -1,6 +1,6 @@
 /**
  * The docker runtime's Envoy starts wait in line for a start slot like the local runtime's
- * (src/runtime/start-slots.ts; test/foundation/start-slots.test.ts has the many-sandboxes case).
+ * (src/runtime/start-slots.ts; test/runtime/start-slots.test.ts has the many-sandboxes case).
  */
 import { startSlotsDir } from '../../src/runtime/start-slots.ts';
 import { takeSlot } from '../../src/util/slots.ts';

@@ -5,7 +5,7 @@
  */
 import { MeshboxError, startSandbox } from '../../src/index.ts';
 import { meshboxEnvoyImage } from '../../src/runtime/docker/image-build.ts';
-import { pinnedEnvoyVersion } from '../../src/envoy/provision.ts';
+import { pinnedEnvoyVersion } from '../../src/envoy-binary/provision.ts';
 import { seedWasm, strictConfigWasm } from '../helpers/paths.ts';
 import { ownerLeftovers } from './docker-helpers.ts';
 import { dockerTest } from './docker-test.ts';

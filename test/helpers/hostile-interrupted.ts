@@ -1,5 +1,5 @@
 /**
- * Run as a child process by test/foundation/hostile.test.ts: starts a sandbox whose plugin loops forever in
+ * Run as a child process by test/runtime/hostile.test.ts: starts a sandbox whose plugin loops forever in
  * request headers, sends it a request (which never gets an answer), says `stuck` on stdout once Envoy's
  * worker is held, and waits for the Ctrl+C (SIGINT) the test sends.
  */

@@ -1,7 +1,7 @@
 /**
  * The mesh CA (src/istio/mesh/ca.ts) and Istio's TLS contexts (src/istio/mesh/tls.ts), without Envoy: what a
  * peer checks in the certificates (read back by node:crypto and OpenSSL's verification), and that every TLS
- * context is a message Envoy's API accepts. test/foundation/sds.test.ts serves them to a real Envoy.
+ * context is a message Envoy's API accepts. test/xds/sds.test.ts serves them to a real Envoy.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import test from 'ava';
@@ -19,7 +19,7 @@ import {
 } from '../../src/istio/mesh/tls.ts';
 import { MeshboxError } from '../../src/errors.ts';
 import { envoySchemas } from '../../src/xds/protobuf.ts';
-import { typeUrls } from '../../src/envoy/type-urls.ts';
+import { typeUrls } from '../../src/envoy-api/type-urls.ts';
 import type { JsonObject } from '../../src/util/json.ts';
 
 test('a workload certificate is what istiod signs for istio-agent: the SPIFFE id as the only (critical) SAN, empty subject, 24 h, signed by the root', async t => {

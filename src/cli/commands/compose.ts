@@ -2,7 +2,7 @@
  * `meshbox compose`: print a docker-compose file that runs the sandbox spec the way `--runtime docker`
  * does. The repository's docker-compose.yml is `meshbox compose > docker-compose.yml`.
  */
-import { pinnedEnvoyVersion } from '../../envoy/provision.ts';
+import { pinnedEnvoyVersion } from '../../envoy-binary/provision.ts';
 import { renderCompose } from '../../runtime/docker/compose.ts';
 import { meshboxUpstreamImage } from '../../runtime/docker/image-build.ts';
 import { upstreamControlPort } from '../../upstream/control.ts';

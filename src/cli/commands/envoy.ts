@@ -5,7 +5,7 @@
  */
 import {
 	cacheDir, describeAvailable, describeEnvoy, installedEnvoyVersions, pinnedEnvoyVersion, provisionEnvoy, servedEnvoyVersions, unusableVersions,
-} from '../../envoy/provision.ts';
+} from '../../envoy-binary/provision.ts';
 import type { Command } from '../command.ts';
 import { parseCommandArgs } from '../options.ts';
 

@@ -2,7 +2,7 @@
  * `meshbox images`: the images the docker runtime uses. `build` makes meshbox/envoy and meshbox/upstream
  * offline (no registry, no base image) from the local Envoy and Node; `list` says which exist.
  */
-import { installedEnvoyVersions, pinnedEnvoyVersion, resolveEnvoyVersion } from '../../envoy/provision.ts';
+import { installedEnvoyVersions, pinnedEnvoyVersion, resolveEnvoyVersion } from '../../envoy-binary/provision.ts';
 import { MeshboxError } from '../../errors.ts';
 import type { Command } from '../command.ts';
 import { parseCommandArgs } from '../options.ts';

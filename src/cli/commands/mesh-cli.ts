@@ -9,7 +9,7 @@ import { meshModelFromFile, MeshSession } from '../../compose/model.ts';
 import type { MeshEndpointRef, ProxyModel, SidecarFilter } from '../../config/model.ts';
 import { wasmModulesOf } from '../../config/listeners.ts';
 import { buildBootstrap } from '../../envoy/bootstrap.ts';
-import { pluginLabel, toPluginLog, type EnvoyLogEntry } from '../../envoy/logs.ts';
+import { pluginLabel, toPluginLog, type EnvoyLogEntry } from '../../envoy-admin/logs.ts';
 import type { Placement, SocketAddress } from '../../envoy/placement.ts';
 import { Document, isMap, isSeq } from 'yaml';
 import { isMeshboxError, MeshboxError } from '../../errors.ts';

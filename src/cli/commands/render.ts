@@ -6,10 +6,10 @@
  */
 import path from 'node:path';
 import { buildBootstrap } from '../../envoy/bootstrap.ts';
-import { provisionEnvoy } from '../../envoy/provision.ts';
+import { provisionEnvoy } from '../../envoy-binary/provision.ts';
 import { renderBootstrapYaml } from '../../envoy/render.ts';
 import { renderSidecarYaml } from '../../istio/render.ts';
-import { validateBootstrap } from '../../envoy/validate.ts';
+import { validateBootstrap } from '../../envoy-binary/validate.ts';
 import { MeshboxError } from '../../errors.ts';
 import type { Command } from '../command.ts';
 import { configFileOf, loadSandboxModel, parseCommandArgs, sandboxOptionSpec, sandboxOptionsHelp } from '../options.ts';

@@ -8,7 +8,7 @@ import type { Command } from '../command.ts';
 import { recordingsPath, UpstreamControlServer } from '../../upstream/control.ts';
 import { appRecordingsPath } from '../../upstream/apps.ts';
 import { configFileOf, loadSandboxModel, parseCommandArgs, sandboxOptionSpec, sandboxOptionsHelp } from '../options.ts';
-import { pluginLabel, sharedRootPrefixes, toPluginLog, type EnvoyLogEntry, type PluginLogEntry } from '../../envoy/logs.ts';
+import { pluginLabel, sharedRootPrefixes, toPluginLog, type EnvoyLogEntry, type PluginLogEntry } from '../../envoy-admin/logs.ts';
 import { isMeshFile, SandboxSession } from '../../compose/model.ts';
 
 export const defaultListenerPort = 10_000;

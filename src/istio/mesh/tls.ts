@@ -6,10 +6,10 @@
 import type { ProxySecretModel } from '../../config/model.ts';
 import { MeshboxError } from '../../errors.ts';
 import type { JsonObject } from '../../util/json.ts';
-import { typeUrls } from '../../envoy/type-urls.ts';
-
-/** pkg/model/authentication.go SDSClusterName: the bootstrap's static cluster to istio-agent's SDS server. */
-export const sdsClusterName = 'sds-grpc';
+import { typeUrls } from '../../envoy-api/type-urls.ts';
+// pkg/model/authentication.go SDSClusterName: the bootstrap's static cluster to istio-agent's SDS server, named
+// where the renderer writes that cluster.
+import { sdsClusterName } from '../../envoy/bootstrap.ts';
 
 /**
  * SDS resource names istio-agent serves (pkg/model/authentication.go SDSDefaultResourceName, SDSRootResourceName).

@@ -7,7 +7,7 @@
  * test/istio/security-table.test.ts.
  */
 import type { MeshEndpointRef, ProxyClusterModel, SidecarFilter } from '../../config/model.ts';
-import { typeUrls } from '../../envoy/type-urls.ts';
+import { typeUrls } from '../../envoy-api/type-urls.ts';
 import type { JsonObject } from '../../util/json.ts';
 import type { AuthorizationPolicyResource } from '../config-resources.ts';
 import type { VersionTraits } from '../version.ts';

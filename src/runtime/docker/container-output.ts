@@ -3,7 +3,7 @@
  */
 import type Dockerode from 'dockerode';
 import type { PluginModel } from '../../config/model.ts';
-import { explainStartupFailure } from '../../envoy/startup-failure.ts';
+import { explainStartupFailure } from '../../envoy-binary/startup-failure.ts';
 import { MeshboxError } from '../../errors.ts';
 import { LogBuffer } from '../log-buffer.ts';
 

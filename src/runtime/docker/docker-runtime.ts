@@ -22,7 +22,7 @@
  * network under its cluster DNS names, with its listeners at Istio's ports (./mesh.ts).
  */
 import type Dockerode from 'dockerode';
-import { EnvoyAdmin } from '../../envoy/admin.ts';
+import { EnvoyAdmin } from '../../envoy-admin/admin.ts';
 import type { ClusterModel, SandboxModel } from '../../config/model.ts';
 import { buildBootstrap } from '../../envoy/bootstrap.ts';
 import { renderBootstrapYaml } from '../../envoy/render.ts';

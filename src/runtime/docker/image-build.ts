@@ -18,7 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Dockerode from 'dockerode';
 import { execa } from 'execa';
-import { cacheDir, pinnedEnvoyVersion, provisionEnvoy, resolveEnvoyVersion } from '../../envoy/provision.ts';
+import { cacheDir, pinnedEnvoyVersion, provisionEnvoy, resolveEnvoyVersion } from '../../envoy-binary/provision.ts';
 import { MeshboxError } from '../../errors.ts';
 import { acquireLock } from '../../util/lock.ts';
 import { chooseImageSource, hostImageSource, registryEnvoyFiles, registryNodeFiles, requireArch, type ImageSource } from './portable-images.ts';

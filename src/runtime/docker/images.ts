@@ -10,7 +10,7 @@
  * or older than the source.
  */
 import type Dockerode from 'dockerode';
-import { pinnedEnvoyVersion, provisionEnvoy, resolveEnvoyVersion } from '../../envoy/provision.ts';
+import { pinnedEnvoyVersion, provisionEnvoy, resolveEnvoyVersion } from '../../envoy-binary/provision.ts';
 import { MeshboxError } from '../../errors.ts';
 import {
 	buildEnvoyImage, buildUpstreamImage, bundleUpstream, imageLabels, meshboxEnvoyImage, meshboxUpstreamImage, withBuildLock, type Progress,

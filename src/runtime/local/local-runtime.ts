@@ -7,14 +7,14 @@
  */
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { EnvoyAdmin } from '../../envoy/admin.ts';
+import { EnvoyAdmin } from '../../envoy-admin/admin.ts';
 import { isMeshboxError, MeshboxError } from '../../errors.ts';
 import { buildAdsBootstrap, buildResources, listenerNameOf, xdsClusterName, type Placement } from '../../envoy/bootstrap.ts';
-import { typeUrls } from '../../envoy/type-urls.ts';
-import { envoyArguments, envoyOptions } from '../../envoy/command-line.ts';
-import { describeEnvoy, provisionEnvoy } from '../../envoy/provision.ts';
+import { typeUrls } from '../../envoy-api/type-urls.ts';
+import { envoyArguments, envoyOptions } from '../../envoy-binary/command-line.ts';
+import { describeEnvoy, provisionEnvoy } from '../../envoy-binary/provision.ts';
 import { renderBootstrapYaml } from '../../envoy/render.ts';
-import { listenFailure } from '../../envoy/startup-failure.ts';
+import { listenFailure } from '../../envoy-binary/startup-failure.ts';
 import { RecordingUpstream, recordingsOf } from '../../upstream/recording-server.ts';
 import { LogBuffer } from '../log-buffer.ts';
 import { adminPortClaim, assertPortFree, listenerPortClaim, portInUse, type PortClaim } from '../ports.ts';

@@ -19,8 +19,8 @@
  * An Envoy where that is not confirmed (a request of the old sandbox still in flight, holding its VM) is
  * retired: no later sandbox runs on it.
  */
-import type { EnvoyAdmin } from '../../envoy/admin.ts';
-import { typeUrls } from '../../envoy/type-urls.ts';
+import type { EnvoyAdmin } from '../../envoy-admin/admin.ts';
+import { typeUrls } from '../../envoy-api/type-urls.ts';
 import type { JsonObject } from '../../util/json.ts';
 
 /** The VM count of Envoy's V8 runtime (every VM meshbox configures is a V8 one, ../../envoy/wasm-config.ts). */

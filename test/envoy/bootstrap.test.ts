@@ -3,9 +3,9 @@ import type { SandboxModel } from '../../src/config/model.ts';
 import { modelFromSpec } from '../../src/compose/model.ts';
 import type { SandboxSpec } from '../../src/compose/spec.ts';
 import { buildBootstrap, type JsonObject } from '../../src/envoy/bootstrap.ts';
-import { provisionEnvoy } from '../../src/envoy/provision.ts';
+import { provisionEnvoy } from '../../src/envoy-binary/provision.ts';
 import { renderBootstrapYaml } from '../../src/envoy/render.ts';
-import { validateBootstrap } from '../../src/envoy/validate.ts';
+import { validateBootstrap } from '../../src/envoy-binary/validate.ts';
 import { repoRoot, seedWasm, strictConfigWasm } from '../helpers/paths.ts';
 import { testPlacement } from '../helpers/placement.ts';
 

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { EnvoyLogParser, pluginLabel, sharedRootPrefixes, toPluginLog, type EnvoyLogEntry } from '../../src/envoy/logs.ts';
+import { EnvoyLogParser, pluginLabel, sharedRootPrefixes, toPluginLog, type EnvoyLogEntry } from '../../src/envoy-admin/logs.ts';
 
 function parse(lines: string[]): EnvoyLogEntry[] {
 	const entries: EnvoyLogEntry[] = [];

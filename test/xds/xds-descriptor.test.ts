@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { modelFromSpec } from '../../src/compose/model.ts';
 import { buildResources, type JsonObject } from '../../src/envoy/bootstrap.ts';
-import { typeUrls } from '../../src/envoy/type-urls.ts';
+import { typeUrls } from '../../src/envoy-api/type-urls.ts';
 import { buildDescriptor } from '../../src/xds/descriptor.ts';
 import { descriptorModuleText } from '../../src/xds/descriptor-module.ts';
 import { EnvoySchemas } from '../../src/xds/protobuf.ts';

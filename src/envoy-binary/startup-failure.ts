@@ -9,7 +9,7 @@
  * (source/extensions/config_subscription/grpc/grpc_subscription_impl.cc): explained the same way.
  */
 import { MeshboxError } from '../errors.ts';
-import { pluginLabel, type EnvoyLogEntry, type PluginLogEntry } from './logs.ts';
+import { pluginLabel, type EnvoyLogEntry, type PluginLogEntry } from '../envoy-admin/logs.ts';
 
 export type StartupFailureInput = {
 	readonly entries: readonly EnvoyLogEntry[];

@@ -1,11 +1,11 @@
 /**
- * explainStartupFailure (src/envoy/startup-failure.ts) names the refused plugin's own reason. Found by CI's
+ * explainStartupFailure (src/envoy-binary/startup-failure.ts) names the refused plugin's own reason. Found by CI's
  * warm ≡ fresh check (.ci/run): on a warm Envoy the log the sandbox reads may end with lines no plugin of the
  * sandbox claims (a VM of an earlier sandbox being torn down), which then stood in for the reason.
  */
 import test from 'ava';
-import type { EnvoyLogEntry, PluginLogEntry } from '../../src/envoy/logs.ts';
-import { explainStartupFailure } from '../../src/envoy/startup-failure.ts';
+import type { EnvoyLogEntry, PluginLogEntry } from '../../src/envoy-admin/logs.ts';
+import { explainStartupFailure } from '../../src/envoy-binary/startup-failure.ts';
 
 const pluginLine = (plugin: string | undefined, message: string): PluginLogEntry => ({ time: '2026-12-07 07:00:00.000', level: 'error', plugin, candidates: plugin === undefined ? [] : [plugin], context: 'root', message });
 const envoyLine = (level: EnvoyLogEntry['level'], message: string): EnvoyLogEntry => ({ time: '2026-12-07 07:00:00.000', thread: 1, level, logger: 'wasm', source: 'wasm.cc:1', message });

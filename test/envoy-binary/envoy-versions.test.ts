@@ -11,7 +11,7 @@ import { resolveSpec } from '../../src/config/resolve.ts';
 import { isMeshboxError, MeshboxError } from '../../src/errors.ts';
 import {
 	foldServedVersions, pinnedEnvoyVersion, provisionEnvoy, resolveEnvoyVersion, servedEnvoyVersions,
-} from '../../src/envoy/provision.ts';
+} from '../../src/envoy-binary/provision.ts';
 import { envoyForIstio, explicitIstioVersion, istioProxyEnvoy } from '../../src/istio/proxy-envoy.ts';
 import { forEachRuntime, scenarioEnvoyVersions, startSandbox, wasmPlugin } from '../../src/index.ts';
 import { meshboxCli, repoRoot } from '../helpers/paths.ts';

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
-import { provisionEnvoy } from '../../src/envoy/provision.ts';
+import { provisionEnvoy } from '../../src/envoy-binary/provision.ts';
 import { EnvoyProcess } from '../../src/runtime/local/envoy-process.ts';
 import { repoRoot } from '../helpers/paths.ts';
 

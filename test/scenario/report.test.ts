@@ -16,7 +16,7 @@ test('a failing scenario leaves the five artifacts in a directory its failure ou
 	const reports = await mkdtemp(path.join(os.tmpdir(), 'meshbox-reports-'));
 	t.teardown(async () => rm(reports, { recursive: true, force: true }));
 	const env = { MESHBOX_REPORTS_DIR: reports, MESHBOX_RUNTIMES: 'local' };
-	const run = await execa('npx', ['ava', '--config', 'test/foundation/report-fixture/ava.config.mjs', '--tap'], { reject: false, env, all: true });
+	const run = await execa('npx', ['ava', '--config', 'test/scenario/report-fixture/ava.config.mjs', '--tap'], { reject: false, env, all: true });
 	t.not(run.exitCode, 0, 'the child run fails: two of its scenarios fail on purpose');
 	const output = run.all ?? '';
 
@@ -55,7 +55,7 @@ test('passing tests titled `..`, `.`, `/` and `../..` remove neither the project
 	await mkdir(path.join(project, 'reports', 'an-older-failure'), { recursive: true });
 	await writeFile(path.join(project, 'reports', 'an-older-failure', 'envoy.log'), 'kept\n');
 	const env = { MESHBOX_REPORTS_DIR: path.join(project, 'reports'), MESHBOX_RUNTIMES: 'local' };
-	const run = await execa('npx', ['ava', '--config', 'test/foundation/report-fixture/titles.config.mjs', '--tap'], { reject: false, env, all: true });
+	const run = await execa('npx', ['ava', '--config', 'test/scenario/report-fixture/titles.config.mjs', '--tap'], { reject: false, env, all: true });
 	t.is(run.exitCode, 0, run.all);
 	t.is(await readFile(path.join(project, 'meshbox.yaml'), 'utf8'), 'plugins: []\n', 'the project directory (the root\'s parent) is still there');
 	t.is(await readFile(path.join(project, 'reports', 'an-older-failure', 'envoy.log'), 'utf8'), 'kept\n', 'another test\'s report is still there');

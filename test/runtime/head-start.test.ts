@@ -14,7 +14,7 @@ import got from 'got';
 import { RunningCli } from '../helpers/cli.ts';
 import { isRunning } from '../helpers/leftovers.ts';
 import { cacheDir } from '../../src/util/cache-dir.ts';
-import { provisionEnvoy } from '../../src/envoy/provision.ts';
+import { provisionEnvoy } from '../../src/envoy-binary/provision.ts';
 import { fixturePlugin, seedWasm } from '../helpers/paths.ts';
 import { freePort } from '../helpers/ports.ts';
 

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { MeshboxError } from '../../src/errors.ts';
-import { describeEnvoy, pinnedEnvoyVersion, provisionEnvoy } from '../../src/envoy/provision.ts';
+import { describeEnvoy, pinnedEnvoyVersion, provisionEnvoy } from '../../src/envoy-binary/provision.ts';
 
 const scratch = await mkdtemp(path.join(os.tmpdir(), 'meshbox-test-provision-'));
 test.after.always(async () => rm(scratch, { recursive: true, force: true }));

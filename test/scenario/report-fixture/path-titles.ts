@@ -1,5 +1,5 @@
 /**
- * Run only by test/foundation/report.test.ts, in a child ava (titles.config.mjs here): passing scenarios with
+ * Run only by test/scenario/report.test.ts, in a child ava (titles.config.mjs here): passing scenarios with
  * sandboxFor() whose titles are paths. A passing test removes its older report: these must remove nothing else.
  */
 import test from 'ava';

@@ -1,5 +1,5 @@
 /**
- * Run only by test/foundation/report.test.ts, in a child ava (ava.config.mjs here): one scenario that fails on
+ * Run only by test/scenario/report.test.ts, in a child ava (ava.config.mjs here): one scenario that fails on
  * purpose and one that passes, both with sandboxFor(), so the parent can check which leaves a debug report.
  */
 import test from 'ava';

@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { envoyLogFormat } from './logs.ts';
+import { envoyLogFormat } from '../envoy-admin/logs.ts';
 
 export type ValidationResult = {
 	readonly ok: boolean;

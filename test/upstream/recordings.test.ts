@@ -61,7 +61,7 @@ test('the bound is 1000 unless MESHBOX_MAX_RECORDINGS says otherwise; a bad valu
 
 test('`meshbox up` prints where to read what the app received, and DELETE there clears it', async t => {
 	// No plugin: every request reaches the app.
-	const cli = RunningCli.start(['up', '--port', '0', '--admin-port', '0', '--config', 'test/foundation/no-plugins.meshbox.yaml']);
+	const cli = RunningCli.start(['up', '--port', '0', '--admin-port', '0', '--config', 'test/upstream/no-plugins.meshbox.yaml']);
 	try {
 		const [, url] = await cli.waitForLine(/^listening on (http:\/\/127\.0\.0\.1:\d+)$/);
 		const [, recordingsUrl] = await cli.waitForLine(/^meshbox: what the app received: curl (http:\/\/127\.0\.0\.1:\d+\/recordings) {3}\(clear: curl -X DELETE \1\)$/);

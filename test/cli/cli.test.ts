@@ -210,7 +210,7 @@ test('two `meshbox up` on one port at the same moment: one serves it, the other 
 });
 
 test('a plugin that refuses its configuration: Envoy\'s reason, exit 1', async t => {
-	const config = path.join(repoRoot, 'test', 'foundation', 'strict-bad.meshbox.yaml');
+	const config = path.join(repoRoot, 'test', 'cli', 'strict-bad.meshbox.yaml');
 	const result = await runCli(['up', '--port', '0', '--config', config]);
 	t.is(result.exitCode, 1);
 	t.regex(result.stderr, /Envoy refused to load plugin "strict": invalid plugin configuration: missing string field "header"/);

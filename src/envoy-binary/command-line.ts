@@ -2,7 +2,7 @@
  * The arguments meshbox starts Envoy with, the same on every runtime.
  */
 import type { EnvoyModel } from '../config/model.ts';
-import { envoyLogFormat } from './logs.ts';
+import { envoyLogFormat } from '../envoy-admin/logs.ts';
 
 export function envoyArguments(envoy: EnvoyModel, bootstrapPath: string): string[] {
 	return ['--config-path', bootstrapPath, ...envoyOptions(envoy)];

@@ -19,12 +19,12 @@ import type { TLSSocket } from 'node:tls';
 import test, { type ExecutionContext } from 'ava';
 import { modelFromSpec } from '../../src/compose/model.ts';
 import type { ProxySecretModel, SandboxModel } from '../../src/config/model.ts';
-import { EnvoyAdmin } from '../../src/envoy/admin.ts';
+import { EnvoyAdmin } from '../../src/envoy-admin/admin.ts';
 import { buildAdsBootstrap, type Placement } from '../../src/envoy/bootstrap.ts';
-import { envoyArguments } from '../../src/envoy/command-line.ts';
-import { provisionEnvoy } from '../../src/envoy/provision.ts';
+import { envoyArguments } from '../../src/envoy-binary/command-line.ts';
+import { provisionEnvoy } from '../../src/envoy-binary/provision.ts';
 import { renderBootstrapYaml } from '../../src/envoy/render.ts';
-import { messageNameOf, typeUrls } from '../../src/envoy/type-urls.ts';
+import { messageNameOf, typeUrls } from '../../src/envoy-api/type-urls.ts';
 import { MeshCa, spiffeId, workloadSecrets } from '../../src/istio/mesh/ca.ts';
 import {
 	autoMtlsTransportSocketMatches,
