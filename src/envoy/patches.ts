@@ -182,11 +182,8 @@ function patchListeners(state: PatchState): void {
 	}
 
 	// patchListeners: listener ADDs come last (GATEWAY/WAYPOINT patches never reach a sandbox); not after a failure.
-	for (const patch of failed ? [] : state.patches.filter(entry => entry.applyTo === 'LISTENER')) {
-		if (patch.operation === 'ADD' && patch.value && contextMatches(patch, undefined)) {
-			state.applied.add(patch);
-			kept.push(clone(patch.value));
-		}
+	if (!failed) {
+		kept.push(...added(state, ofKind(state.patches, 'LISTENER'), patch => contextMatches(patch, undefined)));
 	}
 
 	state.listeners = kept;
@@ -194,50 +191,20 @@ function patchListeners(state: PatchState): void {
 
 /** One listener's patches (listener_patch.go patchListener); false when it was removed. */
 function patchListener(state: PatchState, listener: JsonObject): boolean {
-	const of = (applyTo: PatchModel['applyTo']) => state.patches.filter(patch => patch.applyTo === applyTo);
 	const context = listenerContext(listener);
-	let removed = false;
-	for (const patch of of('LISTENER')) {
-		if (patch.operation === 'ADD' || !contextMatches(patch, context) || !listenerMatch(listener, patch)) {
-			continue;
-		}
-
-		state.applied.add(patch);
-		if (patch.operation === 'REMOVE') {
-			removed = true;
-			break;
-		}
-
-		if (patch.operation === 'MERGE' && patch.value) {
-			protoMerge(listener, patch.value);
-		}
-	}
-
-	if (removed) {
+	const inListener = (patch: PatchModel) => contextMatches(patch, context) && listenerMatch(listener, patch);
+	if (!patchInPlace(state, listener, inPlaceOf(state.patches, 'LISTENER'), inListener)) {
 		return false;
 	}
 
 	patchListenerFilters(state, listener, context);
-	const chains = objects(listener.filter_chains);
-	const keptChains: JsonObject[] = [];
-	for (const chain of chains) {
-		if (patchFilterChain(state, listener, chain, context)) {
-			keptChains.push(chain);
-		}
-	}
-
+	const keptChains = objects(listener.filter_chains).filter(chain => patchFilterChain(state, listener, chain, context));
 	const defaultChain = asObject(listener.default_filter_chain);
 	if (defaultChain && !patchFilterChain(state, listener, defaultChain, context)) {
 		delete listener.default_filter_chain;
 	}
 
-	for (const patch of of('FILTER_CHAIN')) {
-		if (patch.operation === 'ADD' && patch.value && contextMatches(patch, context) && listenerMatch(listener, patch)) {
-			state.applied.add(patch);
-			keptChains.push(clone(patch.value));
-		}
-	}
-
+	keptChains.push(...added(state, ofKind(state.patches, 'FILTER_CHAIN'), inListener));
 	if (listener.filter_chains !== undefined || keptChains.length > 0) {
 		listener.filter_chains = keptChains;
 	}
@@ -253,63 +220,38 @@ function patchListenerFilters(state: PatchState, listener: JsonObject, context: 
 
 	let filters = objects(listener.listener_filters);
 	for (const patch of patches) {
-		const name = patch.match.listener?.listenerFilter;
-		filters = listOperation(state, patch, filters, name === undefined ? undefined : filter => filter.name === name, (filter, value) => mergeFilter(state, filter, value, patch));
+		filters = listOperation(state, patch, filters, named(patch.match.listener?.listenerFilter), (filter, value) => mergeFilter(state, filter, value, patch));
 	}
 
 	listener.listener_filters = filters;
 }
 
-/** false when the chain was removed. */
+/** One filter chain's patches (listener_patch.go patchFilterChain); false when the chain was removed. */
 function patchFilterChain(state: PatchState, listener: JsonObject, chain: JsonObject, context: PatchContext | undefined): boolean {
-	for (const patch of state.patches) {
-		if (patch.applyTo !== 'FILTER_CHAIN' || patch.operation === 'ADD' || !contextMatches(patch, context)
-			|| !listenerMatch(listener, patch) || !filterChainMatch(listener, chain, patch)) {
-			continue;
-		}
-
-		state.applied.add(patch);
-		if (patch.operation === 'REMOVE') {
-			return false;
-		}
-
-		if (patch.operation === 'MERGE' && patch.value) {
-			protoMerge(chain, patch.value);
-		}
+	const inChain = (patch: PatchModel) => contextMatches(patch, context) && listenerMatch(listener, patch) && filterChainMatch(listener, chain, patch);
+	if (!patchInPlace(state, chain, inPlaceOf(state.patches, 'FILTER_CHAIN'), inChain)) {
+		return false;
 	}
 
 	patchNetworkFilters(state, listener, chain, context);
 	return true;
 }
 
+/** The chain's network filters (listener_patch.go patchNetworkFilters), and each connection manager's HTTP filters. */
 function patchNetworkFilters(state: PatchState, listener: JsonObject, chain: JsonObject, context: PatchContext | undefined): void {
-	const inChain = (patch: PatchModel) => contextMatches(patch, context) && listenerMatch(listener, patch) && filterChainMatch(listener, chain, patch);
-	let filters = objects(chain.filters);
-	for (const patch of state.patches) {
-		if (patch.applyTo !== 'NETWORK_FILTER' || patch.operation === 'MERGE' || !inChain(patch)) {
-			continue;
-		}
-
-		const name = patch.match.listener?.filterChain?.filter?.name;
-		filters = listOperation(state, patch, filters, name === undefined ? undefined : filter => filter.name === name);
-	}
-
+	const patches = state.patches.filter(patch => patch.applyTo === 'NETWORK_FILTER' && contextMatches(patch, context)
+		&& listenerMatch(listener, patch) && filterChainMatch(listener, chain, patch));
+	const filters = listOperations(state, patches, objects(chain.filters), networkFilterName);
 	// istiod changes fc.Filters in place before the merges: a failed merge below leaves these changes.
 	if (chain.filters !== undefined || filters.length > 0) {
 		chain.filters = filters;
 	}
 
-	for (const filter of filters) {
-		for (const patch of state.patches) {
-			if (patch.applyTo === 'NETWORK_FILTER' && patch.operation === 'MERGE' && patch.value && inChain(patch) && networkFilterMatch(filter, patch)) {
-				mergeFilter(state, filter, patch.value, patch);
-			}
-		}
-
+	mergeFilters(state, patches, filters, networkFilterName, filter => {
 		if (filter.name === hcmName) {
 			patchHttpFilters(state, listener, chain, filter, context);
 		}
-	}
+	});
 }
 
 function patchHttpFilters(state: PatchState, listener: JsonObject, chain: JsonObject, hcm: JsonObject, context: PatchContext | undefined): void {
@@ -337,26 +279,94 @@ function patchHttpFilters(state: PatchState, listener: JsonObject, chain: JsonOb
 }
 
 function patchedHttpFilters(state: PatchState, original: JsonObject[], inHcm: (patch: PatchModel) => boolean): JsonObject[] {
-	let filters = original;
-	for (const patch of state.patches) {
-		if (patch.operation === 'MERGE' || !inHcm(patch)) {
+	const patches = state.patches.filter(inHcm);
+	const filters = listOperations(state, patches, original, httpFilterName);
+	mergeFilters(state, patches, filters, httpFilterName);
+	return filters;
+}
+
+// --- the steps every level shares ------------------------------------------------------------------
+
+/** The patches that apply to `applyTo` objects (not filter lists). */
+function ofKind(patches: readonly PatchModel[], applyTo: PatchModel['applyTo']): PatchModel[] {
+	return patches.filter(patch => patch.applyTo === applyTo);
+}
+
+/** The patches that change an `applyTo` object where it is (every operation but ADD). */
+function inPlaceOf(patches: readonly PatchModel[], applyTo: PatchModel['applyTo']): PatchModel[] {
+	return patches.filter(patch => patch.applyTo === applyTo && patch.operation !== 'ADD');
+}
+
+/**
+ * The step istiod writes at each level (listener_patch.go patchListener / patchFilterChain, rc_patch.go
+ * patchRouteConfiguration / patchVirtualHost / patchHTTPRoute, cluster_patch.go ApplyClusterMerge): each of
+ * `patches` that `matches` the object counts as applied, in order; REMOVE drops the object (later patches do not
+ * see it), MERGE merges the value into it, REPLACE (only where `replace`: virtual hosts) puts a copy of the value
+ * in its place. Returns the object as patched (merged in place), or undefined when it was removed.
+ */
+function patchInPlace(state: PatchState, object: JsonObject, patches: readonly PatchModel[],
+	matches: (patch: PatchModel, current: JsonObject) => boolean, { replace = false } = {}): JsonObject | undefined {
+	let current = object;
+	for (const patch of patches) {
+		if (!matches(patch, current)) {
 			continue;
 		}
 
-		const name = patch.match.listener?.filterChain?.filter?.subFilter?.name;
-		filters = listOperation(state, patch, filters, name === undefined ? undefined : filter => filter.name === name);
-	}
+		state.applied.add(patch);
+		if (patch.operation === 'REMOVE') {
+			return undefined;
+		}
 
-	for (const filter of filters) {
-		for (const patch of state.patches) {
-			const name = patch.match.listener?.filterChain?.filter?.subFilter?.name;
-			if (patch.operation === 'MERGE' && patch.value && inHcm(patch) && (name === undefined || filter.name === name)) {
-				mergeFilter(state, filter, patch.value, patch);
-			}
+		if (patch.operation === 'MERGE' && patch.value) {
+			protoMerge(current, patch.value);
+		} else if (replace && patch.operation === 'REPLACE' && patch.value) {
+			current = clone(patch.value);
 		}
 	}
 
-	return filters;
+	return current;
+}
+
+/** ADD at an object level (listeners, filter chains, virtual hosts, clusters): a copy of each matching ADD's value, in order. */
+function added(state: PatchState, patches: readonly PatchModel[], matches: (patch: PatchModel) => boolean): JsonObject[] {
+	return patches.filter(patch => patch.operation === 'ADD' && patch.value && matches(patch)).map(patch => {
+		state.applied.add(patch);
+		return clone(patch.value!);
+	});
+}
+
+/** A filter list's list operations (every operation but MERGE), in order; `nameOf` is the filter name a patch matches. */
+function listOperations(state: PatchState, patches: readonly PatchModel[], list: JsonObject[], nameOf: (patch: PatchModel) => string | undefined): JsonObject[] {
+	return patches.filter(patch => patch.operation !== 'MERGE')
+		.reduce((filters, patch) => listOperation(state, patch, filters, named(nameOf(patch))), list);
+}
+
+/** Then each filter's MERGEs (mergeFilter), and `after` on the filter once they are done. */
+function mergeFilters(state: PatchState, patches: readonly PatchModel[], filters: readonly JsonObject[], nameOf: (patch: PatchModel) => string | undefined,
+	after?: (filter: JsonObject) => void): void {
+	const merges = patches.filter(patch => patch.operation === 'MERGE' && patch.value);
+	for (const filter of filters) {
+		for (const patch of merges) {
+			if (named(nameOf(patch))?.(filter) ?? true) {
+				mergeFilter(state, filter, patch.value!, patch);
+			}
+		}
+
+		after?.(filter);
+	}
+}
+
+/** A filter matcher by name; undefined (no filter match) when the patch names none. */
+function named(name: string | undefined): ((filter: JsonObject) => boolean) | undefined {
+	return name === undefined ? undefined : filter => filter.name === name;
+}
+
+function networkFilterName(patch: PatchModel): string | undefined {
+	return patch.match.listener?.filterChain?.filter?.name;
+}
+
+function httpFilterName(patch: PatchModel): string | undefined {
+	return patch.match.listener?.filterChain?.filter?.subFilter?.name;
 }
 
 /**
@@ -480,8 +490,7 @@ function mergeFilter(state: PatchState, filter: JsonObject, value: JsonObject, p
 }
 
 function networkFilterMatch(filter: JsonObject, patch: PatchModel): boolean {
-	const name = patch.match.listener?.filterChain?.filter?.name;
-	return name === undefined || filter.name === name;
+	return named(networkFilterName(patch))?.(filter) ?? true;
 }
 
 function listenerMatch(listener: JsonObject, patch: PatchModel): boolean {
@@ -592,49 +601,21 @@ function patchRouteConfigurations(state: PatchState): void {
 	}
 }
 
+/** One route configuration's patches (rc_patch.go patchRouteConfiguration, patchVirtualHosts, patchHTTPRoutes). */
 function patchRouteConfiguration(state: PatchState, routeConfig: JsonObject, context: PatchContext | undefined, patches: readonly PatchModel[]): void {
 	const applies = (patch: PatchModel) => contextMatches(patch, context) && routeConfigurationMatch(routeConfig, patch);
-	for (const patch of patches) {
-		if (patch.applyTo === 'ROUTE_CONFIGURATION' && patch.operation === 'MERGE' && patch.value && applies(patch)) {
-			state.applied.add(patch);
-			protoMerge(routeConfig, patch.value);
-		}
-	}
-
+	// Only MERGE acts on a whole route configuration.
+	patchInPlace(state, routeConfig, ofKind(patches, 'ROUTE_CONFIGURATION').filter(patch => patch.operation === 'MERGE' && patch.value), applies);
 	const hosts: JsonObject[] = [];
 	for (const original of objects(routeConfig.virtual_hosts)) {
-		let host: JsonObject | undefined = original;
-		for (const patch of patches) {
-			if (patch.applyTo !== 'VIRTUAL_HOST' || !applies(patch) || !virtualHostMatch(host, patch) || patch.operation === 'ADD') {
-				continue;
-			}
-
-			state.applied.add(patch);
-			if (patch.operation === 'REMOVE') {
-				host = undefined;
-				break;
-			}
-
-			if (patch.operation === 'MERGE' && patch.value) {
-				protoMerge(host, patch.value);
-			} else if (patch.operation === 'REPLACE' && patch.value) {
-				host = clone(patch.value);
-			}
-		}
-
+		const host = patchInPlace(state, original, inPlaceOf(patches, 'VIRTUAL_HOST'), (patch, current) => applies(patch) && virtualHostMatch(current, patch), { replace: true });
 		if (host) {
 			patchRoutes(state, routeConfig, host, context, patches);
 			hosts.push(host);
 		}
 	}
 
-	for (const patch of patches) {
-		if (patch.applyTo === 'VIRTUAL_HOST' && patch.operation === 'ADD' && patch.value && applies(patch)) {
-			state.applied.add(patch);
-			hosts.push(clone(patch.value));
-		}
-	}
-
+	hosts.push(...added(state, ofKind(patches, 'VIRTUAL_HOST'), applies));
 	routeConfig.virtual_hosts = hosts;
 }
 
@@ -642,29 +623,8 @@ function patchRoutes(state: PatchState, routeConfig: JsonObject, host: JsonObjec
 	const applies = (patch: PatchModel) => patch.applyTo === 'HTTP_ROUTE' && contextMatches(patch, context)
 		&& routeConfigurationMatch(routeConfig, patch) && virtualHostMatch(host, patch);
 	// patchHTTPRoute: MERGE / REMOVE on every matching route first.
-	let routes: JsonObject[] = [];
-	for (const route of objects(host.routes)) {
-		let removed = false;
-		for (const patch of patches) {
-			if (!applies(patch) || !routeMatch(route, patch) || (patch.operation !== 'MERGE' && patch.operation !== 'REMOVE')) {
-				continue;
-			}
-
-			state.applied.add(patch);
-			if (patch.operation === 'REMOVE') {
-				removed = true;
-				break;
-			}
-
-			if (patch.value) {
-				protoMerge(route, patch.value);
-			}
-		}
-
-		if (!removed) {
-			routes.push(route);
-		}
-	}
+	const mergeOrRemove = patches.filter(patch => patch.operation === 'MERGE' || patch.operation === 'REMOVE');
+	let routes = objects(host.routes).filter(route => patchInPlace(state, route, mergeOrRemove, patch => applies(patch) && routeMatch(route, patch)));
 
 	// patchHTTPRoutes: then ADD / INSERT_*.
 	for (const patch of patches) {
@@ -750,41 +710,17 @@ function patchClusters(state: PatchState): void {
 		return;
 	}
 
-	const kept: JsonObject[] = [];
-	for (const cluster of state.clusters) {
-		const name = String(cluster.name ?? '');
-		const context: PatchContext | undefined = name.startsWith('inbound|') ? 'SIDECAR_INBOUND' : (name.startsWith('outbound|') ? 'SIDECAR_OUTBOUND' : undefined);
-		let removed = false;
-		for (const patch of patches) {
-			if (patch.operation === 'ADD' || !contextMatches(patch, context) || !clusterMatch(cluster, patch)) {
-				continue;
-			}
-
-			if (patch.operation === 'REMOVE') {
-				state.applied.add(patch);
-				removed = true;
-				break;
-			}
-
-			if (patch.operation === 'MERGE' && patch.value) {
-				state.applied.add(patch);
-				protoMerge(cluster, patch.value);
-			}
-		}
-
-		if (!removed) {
-			kept.push(cluster);
-		}
-	}
-
-	for (const patch of patches) {
-		if (patch.operation === 'ADD' && patch.value && contextMatches(patch, undefined)) {
-			state.applied.add(patch);
-			kept.push(clone(patch.value));
-		}
-	}
-
+	// Only REMOVE and MERGE act on a cluster where it is (cluster_patch.go ApplyClusterMerge, ShouldKeepCluster).
+	const inPlace = patches.filter(patch => patch.operation === 'REMOVE' || (patch.operation === 'MERGE' && patch.value));
+	const kept = state.clusters.filter(cluster => patchInPlace(state, cluster, inPlace, patch => contextMatches(patch, clusterContext(cluster)) && clusterMatch(cluster, patch)));
+	kept.push(...added(state, patches, patch => contextMatches(patch, undefined)));
 	state.clusters = kept;
+}
+
+/** The side istiod's cluster name carries (`inbound|…`, `outbound|…`); none for a plain sandbox's. */
+function clusterContext(cluster: JsonObject): PatchContext | undefined {
+	const name = String(cluster.name ?? '');
+	return name.startsWith('inbound|') ? 'SIDECAR_INBOUND' : (name.startsWith('outbound|') ? 'SIDECAR_OUTBOUND' : undefined);
 }
 
 function clusterMatch(cluster: JsonObject, patch: PatchModel): boolean {

@@ -4,7 +4,7 @@
  * object makes on_configure return false, and Envoy refuses to start.
  */
 import test from 'ava';
-import { MeshboxError, startSandbox } from '../../src/index.ts';
+import { MeshboxError, startSandbox } from 'meshbox';
 import { cell, fixtureFor, sdksFor } from '../../scripts/conformance-matrix.ts';
 import { sandboxFor, withSandboxSlot } from './helpers.ts';
 

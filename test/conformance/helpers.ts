@@ -1,9 +1,9 @@
 /**
- * Shared bits of the conformance tests: sandboxes that are always stopped (and not too many at once), and
- * log helpers.
+ * Shared bits of the conformance tests: sandboxes from the public `sandboxFor` (always stopped, and a failed
+ * test leaves its debug report, as a plugin author's test does), not too many at once, and log helpers.
  */
 import type { ExecutionContext } from 'ava';
-import { startSandbox, type PluginLogFilter, type Sandbox, type SandboxOptions } from '../../src/index.ts';
+import { sandboxFor as sandboxForTest, type AppTargets, type ClusterTargets, type PluginLogFilter, type Sandbox, type SandboxOptions, type SandboxWith } from 'meshbox';
 
 /**
  * Envoys one test file runs at the same time. A file's tests run concurrently (and ava runs two files at
@@ -42,25 +42,20 @@ export async function withSandboxSlot<T>(action: () => Promise<T>): Promise<T> {
 	}
 }
 
-/** Starts a sandbox for one test and stops it when the test ends (pass or fail). */
-export async function sandboxFor(t: ExecutionContext, options: SandboxOptions): Promise<Sandbox> {
+/**
+ * meshbox's public sandboxFor() (stopped at the test's end, its debug report written first when the test failed),
+ * holding one of the file's sandbox slots until the sandbox has stopped. The Envoy version is the process's
+ * (MESHBOX_ENVOY_VERSION, set per run by scripts/conformance.ts), as startSandbox() resolves it.
+ */
+export async function sandboxFor<C extends ClusterTargets = Record<never, never>, A extends AppTargets = Record<never, never>>(
+	t: ExecutionContext,
+	options: Omit<SandboxOptions, 'clusters' | 'apps'> & { clusters?: C; apps?: A },
+): Promise<SandboxWith<C, A>> {
 	await acquireSlot();
-	let box: Sandbox;
-	try {
-		box = await startSandbox(options);
-	} catch (error) {
-		releaseSlot();
-		throw error;
-	}
-
-	t.teardown(async () => {
-		try {
-			await box.stop();
-		} finally {
-			releaseSlot();
-		}
-	});
-	return box;
+	// Registered before sandboxFor's own teardown (report, then stop): ava runs teardowns last-registered first
+	// (since ava 4), so the slot is free only once the sandbox has stopped; also when the start failed.
+	t.teardown(releaseSlot);
+	return sandboxForTest(t, options);
 }
 
 /**

@@ -6,7 +6,7 @@
  * sandbox would get).
  */
 import test, { type ExecutionContext } from 'ava';
-import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/index.ts';
+import { startSandbox, type Sandbox, type SandboxOptions } from 'meshbox';
 import { cell, fixtureFor, sdksFor } from '../../scripts/conformance-matrix.ts';
 import { seedWasm } from '../helpers/paths.ts';
 

@@ -4,7 +4,7 @@
  * dispatched (unknown cluster) is answered 500 by the plugin.
  */
 import test from 'ava';
-import { assertShortCircuit, mockService } from '../../src/index.ts';
+import { assertShortCircuit, mockService } from 'meshbox';
 import { cell, fixtureFor, sdksFor } from '../../scripts/conformance-matrix.ts';
 import { loggedDuring, sandboxFor } from './helpers.ts';
 

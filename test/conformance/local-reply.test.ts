@@ -4,7 +4,7 @@
  * headers phase.
  */
 import test from 'ava';
-import { assertShortCircuit } from '../../src/index.ts';
+import { assertShortCircuit } from 'meshbox';
 import { cell, fixtureFor, sdksFor } from '../../scripts/conformance-matrix.ts';
 import { loggedDuring, sandboxFor } from './helpers.ts';
 

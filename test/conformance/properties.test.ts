@@ -4,7 +4,7 @@
  * any property (hex of its bytes, and the text when printable).
  */
 import test from 'ava';
-import type { Sandbox } from '../../src/index.ts';
+import type { Sandbox } from 'meshbox';
 import { cell, fixtureFor, sdksFor } from '../../scripts/conformance-matrix.ts';
 import { sandboxFor } from './helpers.ts';
 

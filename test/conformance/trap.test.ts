@@ -4,7 +4,7 @@
  * fail open lets traffic through without the plugin.
  */
 import test, { type ExecutionContext } from 'ava';
-import type { Sandbox } from '../../src/index.ts';
+import type { Sandbox } from 'meshbox';
 import type { Sdk } from '../../scripts/conformance-matrix.ts';
 import { cell, fixtureFor, hasNewBehaviour, sdksFor } from '../../scripts/conformance-matrix.ts';
 import { sandboxFor } from './helpers.ts';

@@ -51,203 +51,29 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 	// Leftovers of dead owners go while Envoy is found (and a head start adopted); awaited before any port is
 	// checked or bound: an orphaned Envoy (`kill -9` of `meshbox up`) holds the ports the next `up` asks for.
 	const reaped = reapOrphans().catch(() => 0);
-
 	const envoy = await provisionEnvoy({ envoyBin: options.envoyBin, version: options.model.envoy.version, versionOrigin: options.model.envoy.versionOrigin, onProgress: progress });
 	progress(`meshbox: using ${describeEnvoy(envoy)}`);
 	const warm = options.warm === true && WarmEnvoy.eligible(model);
-	// `meshbox up`'s Envoy may be running already (./head-start.ts): adopted when it is the one this would start.
-	if (warm) {
-		await options.headStart?.discard();
-	}
-
-	// How this start's dedicated Envoy is started: what a head start must match, and what the next `up` records.
-	const startPlan = !warm && options.headStart ? envoyStart(model, envoy.path) : undefined;
-	const adopted = startPlan ? await adoptHeadStart(options, startPlan, progress) : undefined;
-	const undo: Array<() => Promise<void>> = [];
+	const { startPlan, adopted } = await takeHeadStart(options, envoy, warm, progress);
+	const start = new LocalStart(options, progress, model);
 	if (adopted) {
-		undo.push(async () => {
-			await adopted.child.stop();
-			// The control plane's port: still the head start's when this start failed before the control plane
-			// took it over (a port in use), and open, which would keep `meshbox up` from exiting.
-			await adopted.prebound.close();
-			await rm(adopted.workDir, { recursive: true, force: true });
-		});
+		start.undo.push(async () => releaseAdopted(adopted));
 	}
-
-	const undoAll = async () => {
-		for (const step of undo.reverse()) {
-			await step().catch(() => undefined);
-		}
-	};
 
 	try {
 		await reaped;
-		await assertPortFree(loopback, listenerPortClaim(model));
-		if (!adopted) {
-			// An adopted Envoy has its admin port already.
-			await assertPortFree(loopback, adminPortClaim(model));
-		}
-
-		await assertTcpPortsFree(model, loopback);
-		// The model serving now: live updates (xDS) replace it, and the app answers what it says.
-		let current = model;
-		const upstream = await RecordingUpstream.start({ host: loopback, respond: () => current.upstream });
-		undo.push(async () => upstream.stop());
-		// Named apps (`apps:`): one recording server each (../apps.ts).
-		const apps = await startLocalApps(model, loopback, () => current);
-		undo.push(async () => apps.stop());
-		const tcpApps = await startTcpApps(model, loopback);
-		undo.push(async () => tcpApps.stop());
-
-		// Where things are, but the modules: those are where the Envoy that runs them staged them.
-		const sandboxPlacement: Omit<Placement, 'wasmPath'> = {
-			listener: { address: loopback, port: model.port },
-			admin: { address: loopback, port: model.adminPort },
-			upstream: { address: upstream.address.host, port: upstream.address.port },
-			appAddress: app => apps.address(app),
-			tcpApp: name => ({ address: loopback, port: tcpApps.apps.get(name)!.address.port }),
-			...proxyPlacement(model, options),
-		};
-		let stopped: Promise<void> | undefined;
-		const stop = async () => {
-			stopped ??= undoAll();
-			return stopped;
-		};
-
-		// A warm Envoy this process keeps between sandboxes (./warm-envoy.ts), when asked for and possible.
-		if (warm) {
-			const warmSteps = undo.length;
-			try {
-				const running = await startOnWarmEnvoy({ model, placement: sandboxPlacement, envoyPath: envoy.path, envoyVersion: envoy.version, options, progress, upstream, apps, tcpApps, undo, setCurrent: next => {
-					current = next;
-				} });
-				await reaped;
-				return { ...running, ...proxyListenersOf(() => current, running.admin, { rejected: running.rejectedAtStart ?? [], logs: running.logs, warm: true }), stop };
-			} catch (error) {
-				if (!(error instanceof UnlikeFresh)) {
-					throw error;
-				}
-
-				// The lease goes; the upstream and apps stay for the dedicated Envoy.
-				for (const step of undo.splice(warmSteps).reverse()) {
-					await step().catch(() => undefined);
-				}
-
-				progress(`meshbox: ${error.message}: starting a dedicated Envoy`);
-			}
-		}
-
-		const workDir = adopted?.workDir ?? makeWorkDir();
-		if (!adopted) {
-			undo.push(async () => rm(workDir, { recursive: true, force: true }));
-		}
-
-		// Over xDS, Envoy loads each module from a copy named by its hash (see ../staged-modules.ts): a rebuilt
-		// file is a new module, and a build rewriting the file never races Envoy reading it.
-		const staged = new StagedModules(path.join(workDir, 'modules'));
-		const placement: Placement = { ...sandboxPlacement, wasmPath: plugin => staged.pathOf(plugin) };
-
-		const logs = new LogBuffer(wasmModulesOf(model));
-		// Envoy is driven by the xDS control plane (src/xds), so the sandbox can change while Envoy runs.
-		const xds = await XdsSession.bind({
-			model,
-			placement,
-			modules: staged,
-			logs,
-			onAccepted: next => {
-				current = next;
-			},
-			prebound: adopted?.prebound,
-		});
-		undo.push(async () => xds.stop());
-		const launch = adopted ? adoptedLaunch(adopted) : await spawnEnvoy({ model, placement, workDir, envoyPath: envoy.path, adsPort: xds.port, progress });
-		undo.push(async () => launch.slot?.release());
-		const { child, adminAddressPath } = launch;
-		// Read Envoy's output from its first line on: attached before anything else awaits. Pins (an adopted
-		// Envoy's) log too: that is not the sandbox's.
-		const outputDone = Promise.all([logs.follow(child.stderr, pinPrefix), logs.follow(child.stdout, pinPrefix)]).then(() => logs.end());
-		// The first push is encoded while Envoy boots (XdsSession.bind).
-		xds.pushInitial();
-		let stopping = false;
-		// A plugin stuck in a loop keeps Envoy from finishing its SIGTERM shut-down: then SIGKILL comes sooner.
-		let stuck = false;
-		undo.push(async () => {
-			stopping = true;
-			await (stuck ? child.terminate(stuckGraceMs) : child.stop());
-		});
-		if (!adopted) {
-			writeOwner(workDir, { ownerPid: process.pid, envoyPid: child.pid });
-		}
-
-		const exited: Promise<ExitInfo> = child.exited.then(async result => {
-			await outputDone;
-			return { exitCode: result.exitCode, signal: result.signal };
-		});
-
-		const readyTimeoutMs = options.readyTimeoutMs ?? defaultReadyTimeoutMs;
-		const admin = await waitUntilReady({
-			admin: EnvoyAdmin.fromAddressFile(adminAddressPath),
-			exited,
-			timeoutMs: readyTimeoutMs,
-			logs,
-			recheckOn: xds.firstAnswer,
-		}).catch((error: unknown) => {
-			// Stuck in the sandbox's config (an on_configure that never returns): the same error as on a warm Envoy.
-			stuck = true;
-			throw xds.explainReadyTimeout(error, readyTimeoutMs);
-		});
-		// An Istio sidecar NACKs a plugin Envoy refuses and serves on without it; a plain sandbox fails to start.
-		const rejectedAtStart = await xds.settleStart({ exited, admin, tolerate: model.sidecar !== undefined || model.proxy !== undefined, timeoutMs: options.readyTimeoutMs ?? defaultReadyTimeoutMs });
-		await launch.slot?.release();
-		if (options.headStart && startPlan && (model.listeners?.services.length ?? 0) === 0) {
-			// For the next `up` of this command: written while this one serves, awaited at stop. (Services load
-			// their modules from the work dir, named in the bootstrap: never the next run's, so not recorded.)
-			const recorded = recordHeadStart(options.headStart.key, {
-				plan: startPlan,
-				adsCluster: xdsClusterName,
-				preload: preloadKindOf(options),
-				plugins: model.plugins,
-				modulePath: plugin => staged.pathOf(plugin),
-			}).catch(() => undefined);
-			undo.push(async () => recorded);
-		}
-
-		// listenerNameOf: Istio sidecars (src/istio) name the listener as Istio does.
-		const listener = await mainListener(model, async () => activeListener(admin, listenerNameOf(model), listenerPortClaim(model), { rejected: rejectedAtStart, logs }));
-		const tcp = await tcpEndpoints(model, tcpApps, async tcpListener => activeListener(admin, tcpListener.name, tcpPortClaim(tcpListener), { rejected: rejectedAtStart, logs }));
-
+		await assertPortsFree(model, adopted);
+		const hosts = await startAppsAndUpstream(start);
+		const onWarm = warm ? await startWarm(start, hosts, envoy) : undefined;
+		const running = onWarm ?? await startDedicated(start, hosts, envoy, { startPlan, adopted });
 		await reaped;
-		return {
-			url: `http://${loopback}:${listener.port}`,
-			admin,
-			// Rendered when read (`meshbox up` never reads it: ≈10 ms of YAML while Envoy compiles).
-			get bootstrapYaml() {
-				return launch.bootstrapYaml();
-			},
-			envoyVersion: envoy.version,
-			logs,
-			upstream: recordingsOf(upstream),
-			apps: apps.recordings,
-			...(tcp ? { tcp } : {}),
-			exited: exited.then(async info => (stopping ? new Promise<never>(() => undefined) : info)),
-			rejectedAtStart,
-			configVersion: () => xds.version,
-			reconfigure: async next => xds.reconfigure(next),
-			explainTimeout: async timeout => {
-				const explained = await explainRequestTimeout(admin, wasmModulesOf(current), timeout);
-				stuck ||= explained.code === 'PLUGIN_STUCK';
-				return explained;
-			},
-			...(child.pid === undefined ? {} : { envoyUsage: async () => processUsage(child.pid as number) }),
-			...proxyListenersOf(() => current, admin, { rejected: rejectedAtStart, logs }),
-			stop,
-		};
+		return running;
 	} catch (error) {
 		// An Envoy started ahead that died before its sandbox started (a preload it could not load, a binary that
 		// exits) says nothing about this config: no head start then, silently. The head start is taken, so the
 		// second start spawns its own Envoy, and records anew for the next `up`.
 		const adoptedDied = adopted !== undefined && !adopted.child.isRunning;
-		await undoAll();
+		await start.undoAll();
 		await reaped;
 		if (adoptedDied) {
 			return startLocal(options);
@@ -255,6 +81,291 @@ export async function startLocal(options: RuntimeStartOptions): Promise<RunningS
 
 		throw error;
 	}
+}
+
+type ProvisionedEnvoy = Awaited<ReturnType<typeof provisionEnvoy>>;
+
+/** What one start holds while it runs: the steps stop() (and a failure) undo, in reverse, and the model serving now. */
+class LocalStart {
+	readonly undo: Array<() => Promise<void>> = [];
+	private stopped: Promise<void> | undefined;
+
+	/** @param current The model serving now: live updates (xDS) replace it, and the app answers what it says. */
+	constructor(readonly options: RuntimeStartOptions, readonly progress: (line: string) => void, public current: SandboxModel) {}
+
+	/** The sandbox's stop(): undoes every step once. */
+	readonly stop = async (): Promise<void> => {
+		this.stopped ??= this.undoAll();
+		return this.stopped;
+	};
+
+	async undoAll(): Promise<void> {
+		for (const step of this.undo.reverse()) {
+			await step().catch(() => undefined);
+		}
+	}
+}
+
+/**
+ * `meshbox up`'s Envoy may be running already (./head-start.ts): adopted when it is the one this would start,
+ * discarded before a warm start. `startPlan`: how this start's dedicated Envoy is started, what a head start must
+ * match and what the next `up` records.
+ */
+async function takeHeadStart(options: RuntimeStartOptions, envoy: ProvisionedEnvoy, warm: boolean, progress: (line: string) => void) {
+	if (warm) {
+		await options.headStart?.discard();
+	}
+
+	const startPlan = !warm && options.headStart ? envoyStart(options.model, envoy.path) : undefined;
+	const adopted = startPlan ? await adoptHeadStart(options, startPlan, progress) : undefined;
+	return { startPlan, adopted };
+}
+
+async function releaseAdopted(adopted: AdoptedEnvoy): Promise<void> {
+	await adopted.child.stop();
+	// The control plane's port: still the head start's when this start failed before the control plane
+	// took it over (a port in use), and open, which would keep `meshbox up` from exiting.
+	await adopted.prebound.close();
+	await rm(adopted.workDir, { recursive: true, force: true });
+}
+
+async function assertPortsFree(model: SandboxModel, adopted: AdoptedEnvoy | undefined): Promise<void> {
+	await assertPortFree(loopback, listenerPortClaim(model));
+	if (!adopted) {
+		// An adopted Envoy has its admin port already.
+		await assertPortFree(loopback, adminPortClaim(model));
+	}
+
+	await assertTcpPortsFree(model, loopback);
+}
+
+/** The recording upstream, named apps and TCP apps, and where they are (a placement without the modules). */
+type Hosts = {
+	readonly upstream: RecordingUpstream;
+	readonly apps: Awaited<ReturnType<typeof startLocalApps>>;
+	readonly tcpApps: Awaited<ReturnType<typeof startTcpApps>>;
+	/** Where things are, but the modules: those are where the Envoy that runs them staged them. */
+	readonly placement: Omit<Placement, 'wasmPath'>;
+};
+
+async function startAppsAndUpstream(start: LocalStart): Promise<Hosts> {
+	const { options, undo } = start;
+	const { model } = options;
+	const upstream = await RecordingUpstream.start({ host: loopback, respond: () => start.current.upstream });
+	undo.push(async () => upstream.stop());
+	// Named apps (`apps:`): one recording server each (../apps.ts).
+	const apps = await startLocalApps(model, loopback, () => start.current);
+	undo.push(async () => apps.stop());
+	const tcpApps = await startTcpApps(model, loopback);
+	undo.push(async () => tcpApps.stop());
+	const placement: Omit<Placement, 'wasmPath'> = {
+		listener: { address: loopback, port: model.port },
+		admin: { address: loopback, port: model.adminPort },
+		upstream: { address: upstream.address.host, port: upstream.address.port },
+		appAddress: app => apps.address(app),
+		tcpApp: name => ({ address: loopback, port: tcpApps.apps.get(name)!.address.port }),
+		...proxyPlacement(model, options),
+	};
+	return { upstream, apps, tcpApps, placement };
+}
+
+/**
+ * On a warm Envoy this process keeps between sandboxes (./warm-envoy.ts); undefined when this sandbox there
+ * would not be what a fresh Envoy does (UnlikeFresh): its lease goes, the upstream and apps stay for a dedicated Envoy.
+ */
+async function startWarm(start: LocalStart, hosts: Hosts, envoy: ProvisionedEnvoy): Promise<RunningSandbox | undefined> {
+	const { options, progress, undo } = start;
+	const warmSteps = undo.length;
+	try {
+		const running = await startOnWarmEnvoy({ model: options.model, placement: hosts.placement, envoyPath: envoy.path, envoyVersion: envoy.version, options, progress,
+			upstream: hosts.upstream, apps: hosts.apps, tcpApps: hosts.tcpApps, undo, setCurrent: next => {
+				start.current = next;
+			} });
+		return { ...running, ...proxyListenersOf(() => start.current, running.admin, { rejected: running.rejectedAtStart ?? [], logs: running.logs, warm: true }), stop: start.stop };
+	} catch (error) {
+		if (!(error instanceof UnlikeFresh)) {
+			throw error;
+		}
+
+		for (const step of undo.splice(warmSteps).reverse()) {
+			await step().catch(() => undefined);
+		}
+
+		progress(`meshbox: ${error.message}: starting a dedicated Envoy`);
+		return undefined;
+	}
+}
+
+type HeadStartParts = { readonly startPlan: Omit<EnvoyStartPlan, 'preloads'> | undefined; readonly adopted: AdoptedEnvoy | undefined };
+
+/** On an Envoy of its own (spawned, or adopted from a head start), driven by the xDS control plane. */
+async function startDedicated(start: LocalStart, hosts: Hosts, envoy: ProvisionedEnvoy, { startPlan, adopted }: HeadStartParts): Promise<RunningSandbox> {
+	const { model } = start.options;
+	const workDir = adopted?.workDir ?? makeWorkDir();
+	if (!adopted) {
+		start.undo.push(async () => rm(workDir, { recursive: true, force: true }));
+	}
+
+	// Over xDS, Envoy loads each module from a copy named by its hash (see ../staged-modules.ts): a rebuilt
+	// file is a new module, and a build rewriting the file never races Envoy reading it.
+	const staged = new StagedModules(path.join(workDir, 'modules'));
+	const placement: Placement = { ...hosts.placement, wasmPath: plugin => staged.pathOf(plugin) };
+	const logs = new LogBuffer(wasmModulesOf(model));
+	// Envoy is driven by the xDS control plane (src/xds), so the sandbox can change while Envoy runs.
+	const xds = await XdsSession.bind({
+		model,
+		placement,
+		modules: staged,
+		logs,
+		onAccepted: next => {
+			start.current = next;
+		},
+		prebound: adopted?.prebound,
+	});
+	start.undo.push(async () => xds.stop());
+	const launch = adopted ? adoptedLaunch(adopted) : await spawnEnvoy({ model, placement, workDir, envoyPath: envoy.path, adsPort: xds.port, progress: start.progress });
+	start.undo.push(async () => launch.slot?.release());
+	const followed = followEnvoy(start, launch, logs, xds);
+	if (!adopted) {
+		writeOwner(workDir, { ownerPid: process.pid, envoyPid: launch.child.pid });
+	}
+
+	const ready = await awaitDedicatedReady(start, followed, xds);
+	await launch.slot?.release();
+	if (startPlan) {
+		recordForNextUp(start, startPlan, staged);
+	}
+
+	return dedicatedSandbox(start, { hosts, envoy, launch, followed, xds, ...ready });
+}
+
+/** The dedicated Envoy as it runs: its output in `logs`, its exit, how stop() ends it. */
+type FollowedEnvoy = {
+	readonly logs: LogBuffer;
+	readonly adminAddressPath: string;
+	readonly exited: Promise<ExitInfo>;
+	/** Set by stop(): an exit then is no failure. */
+	readonly stopping: () => boolean;
+	/** A plugin stuck in a loop keeps Envoy from finishing its SIGTERM shut-down: then SIGKILL comes sooner. */
+	markStuck(): void;
+};
+
+function followEnvoy(start: LocalStart, launch: Launch, logs: LogBuffer, xds: XdsSession): FollowedEnvoy {
+	const { child } = launch;
+	// Read Envoy's output from its first line on: attached before anything else awaits. Pins (an adopted
+	// Envoy's) log too: that is not the sandbox's.
+	const outputDone = Promise.all([logs.follow(child.stderr, pinPrefix), logs.follow(child.stdout, pinPrefix)]).then(() => logs.end());
+	// The first push is encoded while Envoy boots (XdsSession.bind).
+	xds.pushInitial();
+	let stopping = false;
+	let stuck = false;
+	start.undo.push(async () => {
+		stopping = true;
+		await (stuck ? child.terminate(stuckGraceMs) : child.stop());
+	});
+	const exited: Promise<ExitInfo> = child.exited.then(async result => {
+		await outputDone;
+		return { exitCode: result.exitCode, signal: result.signal };
+	});
+	return {
+		logs,
+		adminAddressPath: launch.adminAddressPath,
+		exited,
+		stopping: () => stopping,
+		markStuck() {
+			stuck = true;
+		},
+	};
+}
+
+/** Admin answers and the first push settled: the plugins Envoy refused (an Istio sidecar or mesh proxy serves on without them). */
+async function awaitDedicatedReady(start: LocalStart, envoy: FollowedEnvoy, xds: XdsSession): Promise<{ admin: EnvoyAdmin; rejectedAtStart: readonly PushRejection[] }> {
+	const { options } = start;
+	const { model } = options;
+	const readyTimeoutMs = options.readyTimeoutMs ?? defaultReadyTimeoutMs;
+	const admin = await waitUntilReady({
+		admin: EnvoyAdmin.fromAddressFile(envoy.adminAddressPath),
+		exited: envoy.exited,
+		timeoutMs: readyTimeoutMs,
+		logs: envoy.logs,
+		recheckOn: xds.firstAnswer,
+	}).catch((error: unknown) => {
+		// Stuck in the sandbox's config (an on_configure that never returns): the same error as on a warm Envoy.
+		envoy.markStuck();
+		throw xds.explainReadyTimeout(error, readyTimeoutMs);
+	});
+	// An Istio sidecar NACKs a plugin Envoy refuses and serves on without it; a plain sandbox fails to start.
+	const rejectedAtStart = await xds.settleStart({ exited: envoy.exited, admin, tolerate: model.sidecar !== undefined || model.proxy !== undefined, timeoutMs: readyTimeoutMs });
+	return { admin, rejectedAtStart };
+}
+
+/**
+ * For the next `up` of this command: written while this one serves, awaited at stop. (Services load their
+ * modules from the work dir, named in the bootstrap: never the next run's, so not recorded.)
+ */
+function recordForNextUp(start: LocalStart, startPlan: Omit<EnvoyStartPlan, 'preloads'>, staged: StagedModules): void {
+	const { options } = start;
+	const { model } = options;
+	if (!options.headStart || (model.listeners?.services.length ?? 0) > 0) {
+		return;
+	}
+
+	const recorded = recordHeadStart(options.headStart.key, {
+		plan: startPlan,
+		adsCluster: xdsClusterName,
+		preload: preloadKindOf(options),
+		plugins: model.plugins,
+		modulePath: plugin => staged.pathOf(plugin),
+	}).catch(() => undefined);
+	start.undo.push(async () => recorded);
+}
+
+type DedicatedParts = {
+	readonly hosts: Hosts;
+	readonly envoy: ProvisionedEnvoy;
+	readonly launch: Launch;
+	readonly followed: FollowedEnvoy;
+	readonly xds: XdsSession;
+	readonly admin: EnvoyAdmin;
+	readonly rejectedAtStart: readonly PushRejection[];
+};
+
+/** The running sandbox on its dedicated Envoy, once its listeners are active. */
+async function dedicatedSandbox(start: LocalStart, { hosts, envoy, launch, followed, xds, admin, rejectedAtStart }: DedicatedParts): Promise<RunningSandbox> {
+	const { model } = start.options;
+	const { logs } = followed;
+	// listenerNameOf: Istio sidecars (src/istio) name the listener as Istio does.
+	const listener = await mainListener(model, async () => activeListener(admin, listenerNameOf(model), listenerPortClaim(model), { rejected: rejectedAtStart, logs }));
+	const tcp = await tcpEndpoints(model, hosts.tcpApps, async tcpListener => activeListener(admin, tcpListener.name, tcpPortClaim(tcpListener), { rejected: rejectedAtStart, logs }));
+	const { pid } = launch.child;
+	return {
+		url: `http://${loopback}:${listener.port}`,
+		admin,
+		// Rendered when read (`meshbox up` never reads it: ≈10 ms of YAML while Envoy compiles).
+		get bootstrapYaml() {
+			return launch.bootstrapYaml();
+		},
+		envoyVersion: envoy.version,
+		logs,
+		upstream: recordingsOf(hosts.upstream),
+		apps: hosts.apps.recordings,
+		...(tcp ? { tcp } : {}),
+		exited: followed.exited.then(async info => (followed.stopping() ? new Promise<never>(() => undefined) : info)),
+		rejectedAtStart,
+		configVersion: () => xds.version,
+		reconfigure: async next => xds.reconfigure(next),
+		explainTimeout: async timeout => {
+			const explained = await explainRequestTimeout(admin, wasmModulesOf(start.current), timeout);
+			if (explained.code === 'PLUGIN_STUCK') {
+				followed.markStuck();
+			}
+
+			return explained;
+		},
+		...(pid === undefined ? {} : { envoyUsage: async () => processUsage(pid) }),
+		...proxyListenersOf(() => start.current, admin, { rejected: rejectedAtStart, logs }),
+		stop: start.stop,
+	};
 }
 
 type Launch = {
