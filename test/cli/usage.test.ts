@@ -1,6 +1,6 @@
 /**
  * The command line's front door: `meshbox --version`, "did you mean" for a mistyped command or flag, and the
- * exit codes, the same in `meshbox --help` and the README.
+ * exit codes, the same in `meshbox --help` and docs/cli.md.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -57,15 +57,15 @@ test('no command at all is a usage error (exit 2) that shows the overview', asyn
 	t.regex(result.stderr, /usage: meshbox <command>/);
 });
 
-test('every exit code is listed by `meshbox --help` and the README\'s command-line section', async t => {
+test('every exit code is listed by `meshbox --help` and the command-line section of docs/cli.md', async t => {
 	const help = await runCli(['--help']);
 	t.is(help.exitCode, 0);
-	const readme = await readFile(path.join(repoRoot, 'README.md'), 'utf8');
+	const readme = await readFile(path.join(repoRoot, 'docs/cli.md'), 'utf8');
 	const start = readme.indexOf('\n## The command line\n');
 	const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
 	for (const code of Object.values(exitCodes)) {
 		t.regex(help.stdout, new RegExp(`^  ${code} +\\S`, 'm'), `--help lists exit code ${code}`);
-		t.regex(section, new RegExp(`^\\| \`${code}\` \\|`, 'm'), `README lists exit code ${code}`);
+		t.regex(section, new RegExp(`^\\| \`${code}\` \\|`, 'm'), `docs/cli.md lists exit code ${code}`);
 	}
 });
 

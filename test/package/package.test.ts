@@ -5,7 +5,7 @@
  * has cached), one JavaScript and two TypeScript scenarios run there on the local runtime against real Envoy,
  * the `.mts` one type-checked against the shipped declarations.
  *
- * The project is the README's "Add meshbox to an existing repository" recipe, read from the README: a
+ * The project is the "Add meshbox to an existing repository" recipe, read from docs/plugin-repository.md: a
  * CommonJS package (what `npm init -y` writes) with its `ava` config, and its scenario verbatim; so the
  * recipe stays true.
  */
@@ -31,15 +31,15 @@ test('js: the seed plugin answers and the app never sees the request', async t =
 });
 `;
 
-/** The README's recipe: the section's package.json (its `ava` config) and its TypeScript scenario. */
+/** The docs' recipe (docs/plugin-repository.md): the section's package.json (its `ava` config) and its TypeScript scenario. */
 async function readmeRecipe(): Promise<{ ava: Record<string, unknown>; scenario: string }> {
-	const readme = await readFile(path.join(repoRoot, 'README.md'), 'utf8');
+	const readme = await readFile(path.join(repoRoot, 'docs/plugin-repository.md'), 'utf8');
 	const start = readme.indexOf('\n## Add meshbox to an existing repository\n');
 	const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
 	const json = /```json\n([\s\S]*?)```/.exec(section)?.[1];
 	const scenario = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
 	if (start < 0 || json === undefined || scenario === undefined) {
-		throw new Error('README.md: the section "Add meshbox to an existing repository" with a ```json and a ```ts block is gone');
+		throw new Error('docs/plugin-repository.md: the section "Add meshbox to an existing repository" with a ```json and a ```ts block is gone');
 	}
 
 	return { ava: (JSON.parse(json) as { ava: Record<string, unknown> }).ava, scenario };
