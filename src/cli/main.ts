@@ -11,7 +11,7 @@ import { meshboxVersion } from '../util/meshbox-package.ts';
 import { closestMatch } from './suggest.ts';
 
 /**
- * The process exit codes (README "The command line" and `meshbox --help` list them). 70 is sysexits.h's
+ * The process exit codes (docs/cli.md and `meshbox --help` list them). 70 is sysexits.h's
  * EX_SOFTWARE; 130 is the shell's 128 + SIGINT, for the second Ctrl+C that abandons `up`'s start.
  */
 export const exitCodes = { ok: 0, failed: 1, usage: 2, bug: 70, interrupted: 130 } as const;

@@ -60,7 +60,7 @@ export async function loadConfigFile(file: string, options: Pick<ResolveOptions,
 	const absolute = path.resolve(file);
 	const text = await readFile(absolute, 'utf8').catch((error: NodeJS.ErrnoException) => {
 		throw new MeshboxError('CONFIG_NOT_FOUND', `cannot read config file ${file}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`,
-			`create it (see README: "meshbox.yaml"), pass --config FILE, or give plugins with --plugin FILE.wasm`);
+			`create it (see docs/meshbox-yaml.md), pass --config FILE, or give plugins with --plugin FILE.wasm`);
 	});
 	const relative = path.relative(process.cwd(), absolute);
 	const label = relative && !relative.startsWith('..') ? relative : absolute;

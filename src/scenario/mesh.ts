@@ -26,7 +26,7 @@ import type { ScenarioTest } from './test-context.ts';
 import { Sandbox, type EnvoyLogFilter, type PluginLogFilter, type RequestOptions, type SandboxResponse } from './sandbox.ts';
 
 export type MeshOptions = {
-	/** The mesh: `gateways`, `workloads`, `services`, `external` (as `mesh:` in meshbox.yaml; README "A mesh"). */
+	/** The mesh: `gateways`, `workloads`, `services`, `external` (as `mesh:` in meshbox.yaml; docs/mesh.md). */
 	mesh: object;
 	/** Istio settings and resources (as `istio:` in meshbox.yaml): `version`, `files`, `resources`, `meshConfig`. */
 	istio?: object;

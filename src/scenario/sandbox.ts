@@ -50,7 +50,7 @@ export type SandboxOptions = Omit<SandboxSpec, 'clusters'> & {
 	readyTimeoutMs?: number;
 	/**
 	 * local runtime: `true` gives the sandbox a dedicated Envoy. Otherwise it runs on a warm Envoy this process
-	 * keeps between sandboxes (its own resources, vm_ids, log and counters; see README "Warm Envoys"), unless
+	 * keeps between sandboxes (its own resources, vm_ids, log and counters; see docs/runtimes.md, "Warm Envoys"), unless
 	 * MESHBOX_FRESH=1 or the spec needs an Envoy of its own (a fixed admin port, services, a configuration
 	 * naming one of its vm_ids).
 	 */

@@ -15,7 +15,7 @@ test('a failing conformance cell leaves its sandbox\'s debug report, named in th
 	const reports = await mkdtemp(path.join(os.tmpdir(), 'meshbox-reports-'));
 	t.teardown(async () => rm(reports, { recursive: true, force: true }));
 	const env = { MESHBOX_REPORTS_DIR: reports, MESHBOX_RUNTIMES: 'local' };
-	const run = await execa('npx', ['ava', '--config', 'test/foundation/report-fixture/conformance.config.mjs', '--tap'], { reject: false, env, all: true });
+	const run = await execa('npx', ['ava', '--config', 'test/scenario/report-fixture/conformance.config.mjs', '--tap'], { reject: false, env, all: true });
 	const output = run.all ?? '';
 	t.not(run.exitCode, 0, `the child run fails: its one cell fails on purpose\n${output}`);
 

@@ -58,7 +58,7 @@ export const measureCommand: Command = {
 		'      --envoy-bin FILE, --envoy-image IMG, --envoy-version V   as for meshbox up',
 		`      --out DIR          where measure-report.html and measure-result.json go (default ${defaultMeasureDir})`,
 		'      --json             print the result as one JSON object on stdout (progress on stderr)',
-		'', 'Exit status: 0, or 1 when a leak is suspected (README "What your plugin costs").',
+		'', 'Exit status: 0, or 1 when a leak is suspected (docs/measure.md).',
 	].join('\n'),
 	async run({ argv, out, err }) {
 		const { values } = parseCommandArgs(argv, options, usage);

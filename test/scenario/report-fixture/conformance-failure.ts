@@ -1,5 +1,5 @@
 /**
- * Run only by test/foundation/conformance-report.test.ts, in a child ava (conformance.config.mjs here): a
+ * Run only by test/scenario/conformance-report.test.ts, in a child ava (conformance.config.mjs here): a
  * conformance cell that fails on purpose, with the conformance tests' own sandboxFor (test/conformance/helpers.ts),
  * so the parent can check that it leaves the debug report a plugin author's failing test leaves.
  */

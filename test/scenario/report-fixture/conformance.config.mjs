@@ -1,6 +1,6 @@
-// For test/foundation/conformance-report.test.ts only: a conformance cell that fails on purpose (never part of `npm test`).
+// For test/scenario/conformance-report.test.ts only: a conformance cell that fails on purpose (never part of `npm test`).
 export default {
-	files: ['test/foundation/report-fixture/conformance-failure.ts'],
+	files: ['test/scenario/report-fixture/conformance-failure.ts'],
 	extensions: { ts: 'module' },
 	nodeArguments: ['--import=tsx', '--conditions=meshbox-source'],
 	workerThreads: false,
