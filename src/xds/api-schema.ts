@@ -4,7 +4,7 @@
  * (./schema-view.ts): building protobufjs reflection of it (`Root.addJSON`) took ~150 ms, and `resolveAll()`
  * (generated code for every type) ~0.3 s more.
  */
-import { gunzipSync } from 'node:zlib';
+import { brotliDecompressSync } from 'node:zlib';
 import { envoyApiSchema, envoyApiSource } from './envoy-api.generated.ts';
 
 /** protobufjs's JSON form of a namespace, message or enum (`Root.toJSON()`). */
@@ -29,5 +29,5 @@ export { envoyApiSource };
 
 /** The whole API, parsed (a fresh object: callers may keep or change it). */
 export function envoyApiJson(): SchemaJson {
-	return JSON.parse(gunzipSync(Buffer.from(envoyApiSchema, 'base64')).toString('utf8')) as SchemaJson;
+	return JSON.parse(brotliDecompressSync(Buffer.from(envoyApiSchema, 'base64')).toString('utf8')) as SchemaJson;
 }

@@ -55,7 +55,7 @@ test('workloadSecrets: `default` (certificate and key) and `ROOTCA` (trust bundl
 	t.is(spiffeId(ca.trustDomain, { namespace: 'default', serviceAccount: 'server' }), 'spiffe://cluster.local/ns/default/sa/server');
 });
 
-test('a cached certificate is issued again once half its lifetime passed, as istio-agent rotates it', async t => {
+test.serial('a cached certificate is issued again once half its lifetime passed, as istio-agent rotates it', async t => {
 	const ca = await MeshCa.create();
 	const first = await ca.issueWorkload({ namespace: 'default', serviceAccount: 'long-lived' });
 	const realNow = Date.now;
