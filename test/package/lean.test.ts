@@ -77,7 +77,9 @@ test('each piece of code ships once: tsc\'s output of one source module per file
 	}
 
 	t.deepEqual(orphans, [], 'no JavaScript without its source module (a bundle would be code shipped twice)');
-	t.deepEqual(code.filter(file => !packed.files.includes(`${file}.map`)), [], 'every module has its source map');
+	// Generated data modules (Envoy's API schema, the Gateway API CRDs) are one string or object each: a map of them
+	// maps nothing a reader would step through, and would ship their size again.
+	t.deepEqual(code.filter(file => !file.endsWith('.generated.js') && !packed.files.includes(`${file}.map`)), [], 'every module of code has its source map');
 });
 
 test('type declarations: only those dist/index.d.ts reaches, none of generated internal data', async t => {

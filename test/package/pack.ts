@@ -12,7 +12,7 @@ import { repoRoot } from '../helpers/paths.ts';
 export type Packed = { readonly tarball: string; readonly filename: string; readonly size: number; readonly unpackedSize: number; readonly files: readonly string[] };
 
 /** What the build and package.json's `files` need (everything else is left out of the stage). */
-const staged = ['package.json', 'README.md', 'LICENSE', 'tsconfig.json', 'tsconfig.build.json', 'tsconfig.types.json', 'scripts/prune-declarations.ts', 'bin', 'src', 'templates', 'fixtures/plugins/seed-rust'];
+const staged = ['package.json', 'README.md', 'LICENSE', 'tsconfig.json', 'tsconfig.build.json', 'tsconfig.types.json', 'scripts/prune-declarations.ts', 'scripts/minify-dist.ts', 'bin', 'src', 'templates', 'fixtures/plugins/seed-rust'];
 
 export async function packCheckout(destination: string): Promise<Packed> {
 	const stage = await mkdtemp(path.join(destination, 'stage-'));
