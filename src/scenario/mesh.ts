@@ -11,7 +11,7 @@
  * Each proxy is a `Sandbox` (./sandbox.ts) underneath: requests, logs, stats and reports work as for one sandbox.
  */
 import path from 'node:path';
-import type { ExecutionContext } from 'ava';
+import type { ScenarioTest } from './test-context.ts';
 import { meshModelFromSpec, MeshSession } from '../compose/model.ts';
 import { startMesh as startMeshModel, type RunningMesh, type RunningMeshProxy } from '../compose/mesh.ts';
 import type { EnvoyStats } from '../envoy/admin.ts';
@@ -312,10 +312,11 @@ export async function startMeshFromModel(model: MeshModel, options: Omit<MeshOpt
 export type MeshForOptions = MeshOptions | (Omit<MeshOptions, 'mesh' | 'istio' | 'baseDir'> & { model: MeshModel });
 
 /**
- * A mesh that belongs to one ava test (as `sandboxFor`): stopped when the test ends; when the test failed, every
+ * A mesh that belongs to one test (as `sandboxFor`: ava's `t`, or any runner's through an adapter of
+ * ./test-context.ts, so that the public types name no runner): stopped when the test ends; when the test failed, every
  * proxy's debug report is written first, to a directory named in the test's log.
  */
-export async function meshFor(t: ExecutionContext<unknown>, options: MeshForOptions): Promise<Mesh> {
+export async function meshFor(t: ScenarioTest, options: MeshForOptions): Promise<Mesh> {
 	const mesh = 'model' in options ? await startMeshFromModel(options.model, options) : await startMesh(options);
 	t.teardown(async () => {
 		try {
@@ -327,7 +328,7 @@ export async function meshFor(t: ExecutionContext<unknown>, options: MeshForOpti
 	return mesh;
 }
 
-async function reportIfFailed(t: Pick<ExecutionContext<unknown>, 'title' | 'passed' | 'log'>, mesh: Mesh): Promise<void> {
+async function reportIfFailed(t: Pick<ScenarioTest, 'title' | 'passed' | 'log'>, mesh: Mesh): Promise<void> {
 	const dir = reportDirFor(t.title);
 	if (t.passed) {
 		await removeReportDir(dir);
