@@ -92,3 +92,19 @@ export async function installConsumer(dir: string, tarball: string, spec: Consum
 
 	return project;
 }
+
+/**
+ * The README's example for `runner` (section "Test runners: ava, node:test, vitest, jest", the ```ts block whose
+ * first line is `// <runner>`): the consumer project type-checks it, so the README shows code that compiles.
+ */
+export async function readmeExample(runner: string): Promise<string> {
+	const readme = await readFile(path.join(repoRoot, 'README.md'), 'utf8');
+	const start = readme.indexOf('\n### Test runners: ava, node:test, vitest, jest\n');
+	const section = start === -1 ? '' : readme.slice(start + 1).split(/\n##+ /)[0] ?? '';
+	const block = [...section.matchAll(/```ts\n([\s\S]*?)```/g)].map(match => match[1] ?? '').find(text => text.startsWith(`// ${runner}\n`));
+	if (!block) {
+		throw new Error(`README.md: the section "Test runners: ava, node:test, vitest, jest" has no \`\`\`ts block starting with "// ${runner}"`);
+	}
+
+	return block;
+}

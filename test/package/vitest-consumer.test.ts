@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { requirementTest } from '../helpers/skip.ts';
-import { consumerDecision, installConsumer, type ConsumerSpec } from './consumer.ts';
+import { consumerDecision, installConsumer, readmeExample, type ConsumerSpec } from './consumer.ts';
 import { packCheckout } from './pack.ts';
 
 const suite = `import { expect, test } from 'vitest';
@@ -53,6 +53,8 @@ const spec: ConsumerSpec = {
 			include: ['test/*.ts'],
 		}),
 		'test/plugin.test.ts': suite,
+		// Type-checked, not run (neither runner takes it for a test file: no .test. in its name).
+		'test/readme-example.ts': await readmeExample('vitest'),
 	},
 };
 
@@ -60,7 +62,7 @@ const test = requirementTest(await consumerDecision(spec));
 
 type VitestJson = { testResults: Array<{ assertionResults: Array<{ fullName: string; status: string }> }> };
 
-test('a vitest project without ava: tsc --strict passes on meshbox\'s types, the suite runs on real Envoy, a failure leaves its report', async t => {
+test('a vitest project without ava: tsc --strict passes on meshbox\'s types and the README\'s example, the suite runs on real Envoy, a failure leaves its report', async t => {
 	t.timeout(10 * 60_000);
 	const dir = await mkdtemp(path.join(os.tmpdir(), 'meshbox-vitest-consumer-'));
 	t.teardown(async () => rm(dir, { recursive: true, force: true }));
