@@ -18,7 +18,7 @@
  */
 import { thrownAssertions, type ScenarioAssertions, type ScenarioTest } from './test-context.ts';
 
-/** The members of vitest's TestContext used here (vitest ≥ 1; `fullTestName` from vitest 4). */
+/** The members of vitest's TestContext used here (checked on vitest 4.1; `fullTestName` is new in vitest 4). */
 export type VitestTestContext = {
 	readonly task: {
 		readonly name: string;
