@@ -78,7 +78,9 @@ export async function installConsumer(dir: string, tarball: string, spec: Consum
 	}
 
 	const cache = npmCache(spec, checkers);
-	const install = async (mode: '--offline' | '--prefer-offline') => execa('npm', ['install', '--no-audit', '--no-fund', mode, '--cache', path.join(cache.dir, 'npm')], { cwd: project, reject: false, all: true });
+	// Bounded retries: with npm's defaults (2 retries, up to 60 s apart, per package) an unreachable registry
+	// keeps an install waiting for many minutes before it says so.
+	const install = async (mode: '--offline' | '--prefer-offline') => execa('npm', ['install', '--no-audit', '--no-fund', mode, '--cache', path.join(cache.dir, 'npm'), '--fetch-retries=1', '--fetch-retry-maxtimeout=10000', '--fetch-timeout=60000'], { cwd: project, reject: false, all: true });
 	// A package meshbox added since the cache was filled is not in it: then the registry fills it in.
 	const offline = existsSync(cache.complete) ? await install('--offline') : undefined;
 	if (offline?.exitCode !== 0) {
