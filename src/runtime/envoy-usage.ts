@@ -5,7 +5,6 @@
  * figures are those of every sandbox it serves.
  */
 import { readFile } from 'node:fs/promises';
-import type Dockerode from 'dockerode';
 import { MeshboxError } from '../errors.ts';
 import { procStatFields } from '../util/proc-stat.ts';
 
@@ -47,11 +46,21 @@ type ContainerStats = {
 };
 
 /**
+ * The one member of a Docker client (dockerode's `Docker`) containerUsage() uses. Structural, so that this
+ * module's declarations, which the public entry point reaches through EnvoyUsage, name no dockerode type and a
+ * user's `tsc` needs no @types/dockerode (issue #24: public types without dockerode).
+ */
+export type ContainerStatsClient = {
+	getContainer(id: string): { stats(options: { stream: false }): Promise<unknown> };
+};
+
+/**
  * A container's usage from the daemon's statistics (one sample, not a stream): memory as `docker stats` shows
  * it (usage minus inactive file cache, cgroup v2 `inactive_file` or v1 `total_inactive_file`), CPU from
  * `cpu_usage.total_usage` (nanoseconds).
  */
-export async function containerUsage(docker: Dockerode, id: string): Promise<EnvoyUsage> {
+export async function containerUsage(docker: ContainerStatsClient, id: string): Promise<EnvoyUsage> {
+	// 'one-shot' (Docker API ≥ 1.41) skips the second sample `stream: false` otherwise waits for; dockerode passes it on.
 	const stats = await docker.getContainer(id).stats({ stream: false, 'one-shot': true } as { stream: false }) as ContainerStats;
 	const usage = stats.memory_stats?.usage ?? 0;
 	const inactive = stats.memory_stats?.stats?.inactive_file ?? stats.memory_stats?.stats?.total_inactive_file ?? 0;

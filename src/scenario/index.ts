@@ -7,6 +7,8 @@ export type { PrometheusSeries } from './prometheus.ts';
 export type { MessageMatch } from './log-filter.ts';
 export type { ScenarioAssertions, ScenarioTest } from './test-context.ts';
 export { nodeTestContext, type NodeTestContext } from './node-test.ts';
+export { vitestContext, type VitestTestContext } from './vitest.ts';
+export { jestTest, jestStories, type JestScenarioTest, type JestTestDeclaration } from './jest.ts';
 export { sandboxFor, type AppTargets, type ClusterTargets, type MockNames, type SandboxWith, type SandboxStarter } from './sandbox-for.ts';
 export { stories, type Story, type StoryContext, type StoryImplementation, type TestDeclaration } from './story.ts';
 export { reportDirFor, reportFiles } from './report.ts';

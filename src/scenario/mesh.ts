@@ -329,7 +329,8 @@ export async function startMeshFromModel(model: MeshModel, options: Omit<MeshOpt
 export type MeshForOptions = MeshOptions | (Omit<MeshOptions, 'mesh' | 'istio' | 'baseDir'> & { model: MeshModel });
 
 /**
- * A mesh that belongs to one test (as `sandboxFor`; ava's `t`, or a runner's adapter: ./test-context.ts): stopped when the test ends; when the test failed, every
+ * A mesh that belongs to one test (as `sandboxFor`: ava's `t`, or any runner's through an adapter of
+ * ./test-context.ts, so that the public types name no runner): stopped when the test ends; when the test failed, every
  * proxy's debug report is written first, to a directory named in the test's log.
  */
 export async function meshFor(t: ScenarioTest, options: MeshForOptions): Promise<Mesh> {

@@ -13,8 +13,7 @@
  * A failed test's debug report is named in a diagnostic (`# meshbox: the sandbox's debug report … is in …`).
  * Typed structurally (the members used), so that meshbox's types need no particular @types/node version.
  */
-import assert from 'node:assert/strict';
-import type { ScenarioAssertions, ScenarioTest } from './test-context.ts';
+import { thrownAssertions, type ScenarioAssertions, type ScenarioTest } from './test-context.ts';
 
 /** The members of node:test's TestContext used here (Node ≥ 20.12 has `passed`). */
 export type NodeTestContext = {
@@ -41,11 +40,6 @@ export function nodeTestContext(t: NodeTestContext): ScenarioTest & ScenarioAsse
 		teardown: fn => {
 			t.after(fn);
 		},
-		// ava's t.is compares with Object.is, as strictEqual does.
-		is: (actual, expected, message) => {
-			assert.strictEqual(actual, expected, message);
-		},
-		pass: () => undefined,
-		fail: message => assert.fail(message),
+		...thrownAssertions,
 	};
 }

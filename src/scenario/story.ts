@@ -19,6 +19,7 @@ import { sandboxFor, type AppTargets, type ClusterTargets, type SandboxWith } fr
 import type { SandboxOptions } from './sandbox.ts';
 import type { ScenarioTest } from './test-context.ts';
 import { nodeTestContext, type NodeTestContext } from './node-test.ts';
+import { vitestContext, type VitestTestContext } from './vitest.ts';
 import { MeshboxError } from '../errors.ts';
 
 export type StoryContext = RuntimeScenario & {
@@ -62,11 +63,12 @@ export async function stories<T>(declare: TestDeclaration<T>): Promise<Story<T>>
 }
 
 /**
- * The runner's context as sandboxFor() wants it: ava's as it is (it has `teardown`), node:test's through
- * nodeTestContext() (it has `after` and `diagnostic`).
+ * The runner's context as sandboxFor() wants it: ava's as it is (it has `teardown`, as jestStories()' has),
+ * node:test's through nodeTestContext() (it has `after` and `diagnostic`), vitest's through vitestContext()
+ * (it has `task` and `onTestFinished`).
  */
 function scenarioTestOf(t: unknown): ScenarioTest {
-	const members = (t ?? {}) as Partial<Record<'teardown' | 'after' | 'diagnostic', unknown>>;
+	const members = (t ?? {}) as Partial<Record<'teardown' | 'after' | 'diagnostic' | 'task' | 'onTestFinished', unknown>>;
 	if (typeof members.teardown === 'function') {
 		return t as ScenarioTest;
 	}
@@ -75,6 +77,10 @@ function scenarioTestOf(t: unknown): ScenarioTest {
 		return nodeTestContext(t as NodeTestContext);
 	}
 
-	throw new MeshboxError('USAGE', 'stories(): the test function passed to stories() gives its tests a context with neither teardown() (ava) nor after() and diagnostic() (node:test)',
-		'pass ava\'s test (stories(test)) or node:test\'s; for another runner, use sandboxFor() with a context that has title, passed, log and teardown');
+	if (typeof members.onTestFinished === 'function' && typeof members.task === 'object' && members.task !== null) {
+		return vitestContext(t as VitestTestContext);
+	}
+
+	throw new MeshboxError('USAGE', 'stories(): the test function passed to stories() gives its tests a context with neither teardown() (ava), after() and diagnostic() (node:test) nor task and onTestFinished() (vitest)',
+		'pass ava\'s, node:test\'s or vitest\'s test (stories(test)); for jest, use jestStories(test); for another runner, use sandboxFor() with a context that has title, passed, log and teardown');
 }
