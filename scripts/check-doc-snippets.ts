@@ -20,6 +20,7 @@
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -27,6 +28,13 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 
 /** The marker that lets a block be a fragment of a test rather than a whole module. */
 export const fragmentMarker = '<!-- snippet: fragment -->';
+
+/**
+ * `<!-- snippet: checked-by test/package/vitest-consumer.test.ts -->`: a block written for another test runner,
+ * whose types this project does not install; the named test type-checks it where that runner is installed (it
+ * must exist, so the exemption cannot outlive its check).
+ */
+const checkedByMarker = /^<!-- snippet: checked-by (\S+) -->$/;
 
 /** One ```ts block: where it is and what it says. */
 export interface DocSnippet {
@@ -37,6 +45,8 @@ export interface DocSnippet {
 	/** The code, with the indentation of its fence removed (blocks inside list items are indented). */
 	code: string;
 	fragment: boolean;
+	/** The test that type-checks this block instead (`<!-- snippet: checked-by … -->`); undefined: this checker does. */
+	checkedBy?: string;
 }
 
 /** Every ```ts / ```typescript block of a Markdown text, with the line its code starts on. */
@@ -59,6 +69,7 @@ export function extractSnippets(file: string, markdown: string): DocSnippet[] {
 				line: index + 2,
 				code: lines.slice(index + 1, end).map(line => line.startsWith(indent) ? line.slice(indent.length) : line).join('\n'),
 				fragment: previous.trim() === fragmentMarker,
+				...(checkedByMarker.test(previous.trim()) ? { checkedBy: checkedByMarker.exec(previous.trim())![1] } : {}),
 			});
 		}
 
@@ -137,12 +148,19 @@ export interface CheckResult {
 /** Type-checks the blocks of `files`; never throws for a broken block (it is in `errors`). */
 export async function checkDocSnippets(files: string[]): Promise<CheckResult> {
 	const snippets: DocSnippet[] = [];
+	const elsewhere: string[] = [];
 	for (const file of files) {
-		snippets.push(...extractSnippets(file, await readFile(file, 'utf8')));
+		for (const snippet of extractSnippets(file, await readFile(file, 'utf8'))) {
+			if (snippet.checkedBy === undefined) {
+				snippets.push(snippet);
+			} else if (!existsSync(path.join(repoRoot, snippet.checkedBy))) {
+				elsewhere.push(`${snippet.file}:${snippet.line - 1}:1: error: the block is said to be checked by ${snippet.checkedBy}, which does not exist`);
+			}
+		}
 	}
 
 	if (snippets.length === 0) {
-		return { snippets: 0, fragments: 0, errors: [] };
+		return { snippets: 0, fragments: 0, errors: elsewhere };
 	}
 
 	const valueNames = await meshboxValueNames();
@@ -193,7 +211,7 @@ export async function checkDocSnippets(files: string[]): Promise<CheckResult> {
 			errors.push(`tsc failed: ${output.trim()}`);
 		}
 
-		return { snippets: snippets.length, fragments: snippets.filter(snippet => snippet.fragment).length, errors };
+		return { snippets: snippets.length, fragments: snippets.filter(snippet => snippet.fragment).length, errors: [...elsewhere, ...errors] };
 	} finally {
 		process.off('SIGINT', onSignal);
 		process.off('SIGTERM', onSignal);
