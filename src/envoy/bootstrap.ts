@@ -28,7 +28,7 @@ export function buildResources(model: SandboxModel, placement: Placement, option
 	// A mesh proxy (src/istio/mesh): istiod's listeners, clusters and secrets (./proxy.ts).
 	const resources = model.proxy ? proxyResources(model.proxy, placement, options, sidecarFilters) : model.sidecar ? sidecarResources(model, model.sidecar, placement, options) : plainResources(model, placement, options);
 	// The Envoy around the plugins (issue #10): more listeners, then the patches, which see everything.
-	return applyPatches(withListeners(resources, model, placement, options), model.patches ?? [], { istiodEcds: istiodEcdsFilters(model) });
+	return applyPatches(withListeners(resources, model, placement, options), model.patches ?? [], { istiodEcds: istiodEcdsFilters(model), gateway: model.proxy?.role === 'router' });
 }
 
 /**

@@ -38,5 +38,5 @@ export function unmatchedPatches(model: SandboxModel): readonly PatchModel[] {
 export function dryRunPatches(model: SandboxModel): Pick<PatchResult, 'unmatched' | 'events'> {
 	const patches = model.patches ?? [];
 	return patches.length === 0 ? { unmatched: [], events: [] }
-		: patchResources(buildResources({ ...model, patches: [] }, dryRunPlacement(model)), patches, { istiodEcds: istiodEcdsFilters(model) });
+		: patchResources(buildResources({ ...model, patches: [] }, dryRunPlacement(model)), patches, { istiodEcds: istiodEcdsFilters(model), gateway: model.proxy?.role === 'router' });
 }

@@ -53,6 +53,8 @@ export type PatchEvent =
 export type PatchOptions = {
 	/** Names of the filters istiod delivers over ECDS (an Istio sidecar's WasmPlugins and their fallbacks). */
 	readonly istiodEcds?: ReadonlySet<string>;
+	/** The resources are a mesh gateway's (a router): their patch context is GATEWAY, not a sidecar's. */
+	readonly gateway?: boolean;
 };
 
 /** What a PatchEvent means, in one line naming the patch (for errors and an Istio sidecar's notes). */
@@ -110,6 +112,7 @@ export function patchResources(resources: SandboxResources, patches: readonly Pa
 		patches,
 		istiodEcds: options.istiodEcds ?? new Set(),
 		events: [],
+		gateway: options.gateway === true,
 	};
 	patchListeners(state);
 	patchRouteConfigurations(state);
@@ -141,6 +144,8 @@ type PatchState = {
 	readonly patches: readonly PatchModel[];
 	readonly istiodEcds: ReadonlySet<string>;
 	readonly events: PatchEvent[];
+	/** A router's resources: every listener, route and cluster is in the GATEWAY context. */
+	readonly gateway: boolean;
 };
 
 /** istiod's panic in a MERGE of two different '@type's (see the file comment); caught by patchListeners. */
@@ -181,9 +186,9 @@ function patchListeners(state: PatchState): void {
 		}
 	}
 
-	// patchListeners: listener ADDs come last (GATEWAY/WAYPOINT patches never reach a sandbox); not after a failure.
+	// patchListeners: listener ADDs come last (GATEWAY patches reach only a mesh gateway, WAYPOINT ones nothing); not after a failure.
 	if (!failed) {
-		kept.push(...added(state, ofKind(state.patches, 'LISTENER'), patch => contextMatches(patch, undefined)));
+		kept.push(...added(state, ofKind(state.patches, 'LISTENER'), patch => contextMatches(patch, addContext(state))));
 	}
 
 	state.listeners = kept;
@@ -191,7 +196,7 @@ function patchListeners(state: PatchState): void {
 
 /** One listener's patches (listener_patch.go patchListener); false when it was removed. */
 function patchListener(state: PatchState, listener: JsonObject): boolean {
-	const context = listenerContext(listener);
+	const context = listenerContext(listener, state.gateway);
 	const inListener = (patch: PatchModel) => contextMatches(patch, context) && listenerMatch(listener, patch);
 	if (!patchInPlace(state, listener, inPlaceOf(state.patches, 'LISTENER'), inListener)) {
 		return false;
@@ -549,7 +554,11 @@ function filterChainMatch(listener: JsonObject, chain: JsonObject, patch: PatchM
 	return wanted.destinationPort === undefined || (chainMatch?.destination_port !== undefined && Number(chainMatch.destination_port) === wanted.destinationPort);
 }
 
-function listenerContext(listener: JsonObject): PatchContext | undefined {
+function listenerContext(listener: JsonObject, gateway: boolean): PatchContext | undefined {
+	if (gateway) {
+		return 'GATEWAY';
+	}
+
 	return listener.traffic_direction === 'INBOUND' ? 'SIDECAR_INBOUND' : (listener.traffic_direction === 'OUTBOUND' ? 'SIDECAR_OUTBOUND' : undefined);
 }
 
@@ -572,11 +581,21 @@ function portFromName(name: JsonValue | undefined): number | undefined {
 /** patchContextMatch: the patch's context or ANY; a resource without a side (plain sandbox) takes any sidecar context. */
 function contextMatches(patch: PatchModel, context: PatchContext | undefined): boolean {
 	const wanted = patch.match.context;
-	if (wanted === 'GATEWAY' || wanted === 'WAYPOINT') {
+	if (wanted === 'WAYPOINT') {
 		return false;
 	}
 
+	// A GATEWAY patch reaches a mesh gateway's resources only (a sandbox or sidecar has no gateway side).
+	if (wanted === 'GATEWAY' || context === 'GATEWAY') {
+		return wanted === 'ANY' || wanted === context;
+	}
+
 	return wanted === 'ANY' || context === undefined || wanted === context;
+}
+
+/** The context an ADD is made in: a gateway's, else any sidecar context (istiod's ADDs name the side they add to). */
+function addContext(state: PatchState): PatchContext | undefined {
+	return state.gateway ? 'GATEWAY' : undefined;
 }
 
 // --- route configurations (rc_patch.go) --------------------------------------------------------------
@@ -588,7 +607,7 @@ function patchRouteConfigurations(state: PatchState): void {
 	}
 
 	for (const listener of state.listeners) {
-		const context = listenerContext(listener);
+		const context = listenerContext(listener, state.gateway);
 		const chains = [...objects(listener.filter_chains), ...(asObject(listener.default_filter_chain) ? [asObject(listener.default_filter_chain)!] : [])];
 		for (const chain of chains) {
 			for (const filter of objects(chain.filters)) {
@@ -712,13 +731,17 @@ function patchClusters(state: PatchState): void {
 
 	// Only REMOVE and MERGE act on a cluster where it is (cluster_patch.go ApplyClusterMerge, ShouldKeepCluster).
 	const inPlace = patches.filter(patch => patch.operation === 'REMOVE' || (patch.operation === 'MERGE' && patch.value));
-	const kept = state.clusters.filter(cluster => patchInPlace(state, cluster, inPlace, patch => contextMatches(patch, clusterContext(cluster)) && clusterMatch(cluster, patch)));
-	kept.push(...added(state, patches, patch => contextMatches(patch, undefined)));
+	const kept = state.clusters.filter(cluster => patchInPlace(state, cluster, inPlace, patch => contextMatches(patch, clusterContext(cluster, state.gateway)) && clusterMatch(cluster, patch)));
+	kept.push(...added(state, patches, patch => contextMatches(patch, addContext(state))));
 	state.clusters = kept;
 }
 
 /** The side istiod's cluster name carries (`inbound|…`, `outbound|…`); none for a plain sandbox's. */
-function clusterContext(cluster: JsonObject): PatchContext | undefined {
+function clusterContext(cluster: JsonObject, gateway: boolean): PatchContext | undefined {
+	if (gateway) {
+		return 'GATEWAY';
+	}
+
 	const name = String(cluster.name ?? '');
 	return name.startsWith('inbound|') ? 'SIDECAR_INBOUND' : (name.startsWith('outbound|') ? 'SIDECAR_OUTBOUND' : undefined);
 }

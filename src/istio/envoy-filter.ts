@@ -380,7 +380,7 @@ function proxyMismatch(patch: ReadPatchResult, version: string, metadata: Readon
  */
 export function withUnmatchedPatchNotes(model: SandboxModel): SandboxModel {
 	const patches = model.patches ?? [];
-	if (!model.sidecar || !patches.some(patch => patch.ifUnmatched === 'ignore')) {
+	if ((!model.sidecar && !model.proxy) || !patches.some(patch => patch.ifUnmatched === 'ignore')) {
 		return model;
 	}
 
@@ -390,9 +390,13 @@ export function withUnmatchedPatchNotes(model: SandboxModel): SandboxModel {
 	const notes = [
 		...events.filter(event => event.patch.ifUnmatched === 'ignore').map(event => `istiod: ${describePatchEvent(event)}`),
 		...unmatched.filter(patch => patch.ifUnmatched === 'ignore' && !explained.has(patch))
-			.map(patch => `istiod: ${patch.origin}: ${describePatch(patch)} matches nothing in the sidecar's config; istiod ignores it (\`meshbox render\` shows the config)`),
+			.map(patch => `istiod: ${patch.origin}: ${describePatch(patch)} matches nothing in the ${model.proxy ? `${model.proxy.role === 'router' ? 'gateway' : 'sidecar'} ${model.proxy.name}` : 'sidecar'}'s config; istiod ignores it (\`meshbox render\` shows the config)`),
 	];
-	return notes.length === 0 ? model : { ...model, sidecar: { ...model.sidecar, notes: [...model.sidecar.notes, ...notes] } };
+	if (notes.length === 0) {
+		return model;
+	}
+
+	return model.proxy ? { ...model, proxy: { ...model.proxy, notes: [...model.proxy.notes, ...notes] } } : { ...model, sidecar: { ...model.sidecar!, notes: [...model.sidecar!.notes, ...notes] } };
 }
 
 export type CheckWorkload = {

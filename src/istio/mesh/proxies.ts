@@ -6,6 +6,7 @@
  */
 import type { PluginModel, ProxyClusterModel, ProxyFilterChainModel, ProxyListenerModel, ProxySecretModel, SandboxModel, SidecarFilter } from '../../config/model.ts';
 import type { BoundServer } from '../networking/gateway-servers.ts';
+import { selectEnvoyFilters, withUnmatchedPatchNotes, type EnvoyFilterResource } from '../envoy-filter.ts';
 import { gatewayTransportSocket, tlsInspectorFilter } from './tls.ts';
 import type { JsonObject } from '../../util/json.ts';
 import { gatewayHttpChain, inboundHttpChain, outboundHttpChain } from '../chain.ts';
@@ -26,6 +27,8 @@ export type MeshContext = {
 	readonly istio: ResolvedIstioSpec;
 	readonly trustDomain: string;
 	readonly extensions: readonly Extension[];
+	/** EnvoyFilters, applied to each proxy they select as istiod applies them (../envoy-filter.ts). */
+	readonly envoyFilters: readonly EnvoyFilterResource[];
 	readonly config: readonly IstioConfigResource[];
 	readonly gateways: readonly GatewayResource[];
 	readonly virtualServices: readonly VirtualServiceResource[];
@@ -303,8 +306,12 @@ type ProxyParts = {
 
 async function proxyModel(parts: ProxyParts, context: MeshContext): Promise<MeshProxyModel> {
 	const secrets = [...await context.secretsFor(parts.namespace, parts.serviceAccount), ...(parts.extraSecrets ?? [])];
+	// EnvoyFilters that select this proxy, in istiod's order (push_context.go EnvoyFilters); the renderer applies
+	// their patches in the proxy's context (SIDECAR_INBOUND / SIDECAR_OUTBOUND, or GATEWAY for a router).
+	const envoyFilters = selectEnvoyFilters(context.envoyFilters, { namespace: parts.namespace, labels: parts.labels, rootNamespace: context.istio.rootNamespace,
+		traits: context.traits, nodeMetadata: parts.node.metadata });
 	const principal = `spiffe://${context.trustDomain}/ns/${parts.namespace}/sa/${parts.serviceAccount}`;
-	return {
+	const model: MeshProxyModel = {
 		name: parts.name,
 		kind: parts.kind,
 		namespace: parts.namespace,
@@ -327,9 +334,12 @@ async function proxyModel(parts: ProxyParts, context: MeshContext): Promise<Mesh
 				listeners: parts.listeners,
 				clusters: parts.clusters,
 				secrets,
-				notes: parts.notes.map(note => redactText(note)),
-				summary: parts.summary,
+				notes: [...parts.notes, ...envoyFilters.notes].map(note => redactText(note)),
+				summary: [...parts.summary, ...envoyFilters.summary],
 			},
+			...(envoyFilters.patches.length > 0 ? { patches: envoyFilters.patches } : {}),
 		},
 	};
+	// A patch that matches nothing in this proxy's config: istiod ignores it; the proxy's notes say so.
+	return { ...model, sandbox: withUnmatchedPatchNotes(model.sandbox) };
 }

@@ -10,6 +10,7 @@ import { noLocation, type Locator } from '../../config/fields.ts';
 import type { MeshEndpointRef, ProxySecretModel, SandboxModel, SidecarFilter } from '../../config/model.ts';
 import { cacheDir } from '../../util/cache-dir.ts';
 import type { DestinationRuleResource, GatewayResource, HttpRouteResource, IstioConfigResource, KubeGatewayResource, ServiceEntryResource, VirtualServiceResource } from '../config-resources.ts';
+import { dedupeEnvoyFilters, type EnvoyFilterResource } from '../envoy-filter.ts';
 import { WasmCache } from '../fetch/cache.ts';
 import { findingsError, type Finding } from '../findings.ts';
 import { checkDocument, dedupe, dedupeConfig, parseIstioText, readIstioFiles, setIstioVersionField, type ParseOptions } from '../parse.ts';
@@ -75,6 +76,7 @@ export async function resolveMesh(input: MeshResolveInput): Promise<MeshModel> {
 		istio,
 		trustDomain,
 		extensions,
+		envoyFilters: loaded.envoyFilters,
 		config: loaded.config,
 		gateways: [...ofKind<GatewayResource>('Gateway'), ...converted.gateways],
 		virtualServices: [...ofKind<VirtualServiceResource>('VirtualService'), ...converted.virtualServices],
@@ -100,12 +102,13 @@ export async function resolveMesh(input: MeshResolveInput): Promise<MeshModel> {
 	};
 }
 
-type Loaded = { extensions: Extension[]; config: IstioConfigResource[]; findings: Finding[] };
+type Loaded = { extensions: Extension[]; envoyFilters: EnvoyFilterResource[]; config: IstioConfigResource[]; findings: Finding[] };
 
 /** The `istio:` files and inline resources, validated (src/istio/parse.ts); later definitions replace earlier ones. */
 async function loadResources(istio: ResolvedIstioSpec, baseDir: string, options: ParseOptions): Promise<Loaded> {
 	const fromFiles = await readIstioFiles(istio.files, baseDir, options);
 	const extensions = [...fromFiles.extensions];
+	const envoyFilters = [...fromFiles.envoyFilters];
 	const config = [...fromFiles.config];
 	const findings = [...fromFiles.findings];
 	for (const [index, resource] of istio.resources.entries()) {
@@ -114,17 +117,11 @@ async function loadResources(istio: ResolvedIstioSpec, baseDir: string, options:
 			{ file: label, line: 1, col: 1 }, options);
 		extensions.push(...result.extensions);
 		config.push(...result.config);
+		envoyFilters.push(...result.envoyFilters);
 		findings.push(...result.findings);
-		if (result.envoyFilters.length > 0) {
-			findings.push({ severity: 'warning', checker: 'meshbox', where: label, subject: 'EnvoyFilter', field: '', message: 'EnvoyFilters are not applied to a mesh yet (only to a single sidecar)' });
-		}
 	}
 
-	if (fromFiles.envoyFilters.length > 0) {
-		findings.push({ severity: 'warning', checker: 'meshbox', where: fromFiles.envoyFilters[0]!.origin.file, subject: 'EnvoyFilter', field: '', message: 'EnvoyFilters are not applied to a mesh yet (only to a single sidecar)' });
-	}
-
-	return { extensions: dedupe(extensions, findings), config: dedupeConfig(config), findings };
+	return { extensions: dedupe(extensions, findings), envoyFilters: dedupeEnvoyFilters(envoyFilters, findings), config: dedupeConfig(config), findings };
 }
 
 /** Places each extension once per chain kind: every proxy of the mesh gets the same filter (and module). */
