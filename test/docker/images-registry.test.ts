@@ -82,13 +82,16 @@ async function runOnce(client: Dockerode, image: string, entrypoint: string[]): 
 }
 
 test.after.always(async () => {
-	const client = await docker();
-	await removeSandboxes(client, { session });
-	for (const name of [...Object.values(names), ...built]) {
-		await client.getImage(name).remove({ force: true }).catch(() => undefined);
+	try {
+		const client = await docker();
+		await removeSandboxes(client, { session });
+		for (const name of [...Object.values(names), ...built]) {
+			await client.getImage(name).remove({ force: true }).catch(() => undefined);
+		}
+	} finally {
+		// Also without a daemon (the tests were skipped): the cache dir was made at load.
+		await rm(cache, { recursive: true, force: true });
 	}
-
-	await rm(cache, { recursive: true, force: true });
 });
 
 test.serial('both images build from PyPI, npm and Debian packages for the daemon\'s architecture and run a sandbox', async t => {
