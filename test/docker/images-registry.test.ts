@@ -25,16 +25,20 @@ const test = await dockerTest();
 
 const session = newSessionId();
 const names = { envoy: `meshbox-test/envoy-registry:${session}`, upstream: `meshbox-test/upstream-registry:${session}` };
-const cache = await mkdtemp(path.join(os.tmpdir(), 'meshbox-registry-images-'));
-const notEnvoy = path.join(cache, 'not-envoy');
-await writeFile(notEnvoy, 'this host has no Envoy a Linux container could run\n');
-Object.assign(process.env, {
-	MESHBOX_IMAGE_SOURCE: 'registry',
-	MESHBOX_CACHE_DIR: cache,
-	MESHBOX_UPSTREAM_IMAGE: names.upstream,
-	ENVOY_BIN: notEnvoy,
-	// No spare upstream container left on the test image when the file ends and removes it.
-	MESHBOX_DOCKER_SPARES: '0',
+// Made in a hook: without a daemon dockerTest() registers no hooks (the after hook would not remove it).
+let cache = '';
+test.before(async () => {
+	cache = await mkdtemp(path.join(os.tmpdir(), 'meshbox-registry-images-'));
+	const notEnvoy = path.join(cache, 'not-envoy');
+	await writeFile(notEnvoy, 'this host has no Envoy a Linux container could run\n');
+	Object.assign(process.env, {
+		MESHBOX_IMAGE_SOURCE: 'registry',
+		MESHBOX_CACHE_DIR: cache,
+		MESHBOX_UPSTREAM_IMAGE: names.upstream,
+		ENVOY_BIN: notEnvoy,
+		// No spare upstream container left on the test image when the file ends and removes it.
+		MESHBOX_DOCKER_SPARES: '0',
+	});
 });
 
 /** Every registry out of reach: what a cached build must do without. */
@@ -82,14 +86,13 @@ async function runOnce(client: Dockerode, image: string, entrypoint: string[]): 
 }
 
 test.after.always(async () => {
-	try {
-		const client = await docker();
-		await removeSandboxes(client, { session });
-		for (const name of [...Object.values(names), ...built]) {
-			await client.getImage(name).remove({ force: true }).catch(() => undefined);
-		}
-	} finally {
-		// Also without a daemon (the tests were skipped): the cache dir was made at load.
+	const client = await docker();
+	await removeSandboxes(client, { session });
+	for (const name of [...Object.values(names), ...built]) {
+		await client.getImage(name).remove({ force: true }).catch(() => undefined);
+	}
+
+	if (cache) {
 		await rm(cache, { recursive: true, force: true });
 	}
 });
