@@ -23,8 +23,12 @@ const test = requirementTest(decideRequirement({
 	present: native || isExecutable(qemu),
 }));
 
-const cache = await mkdtemp(path.join(os.tmpdir(), 'meshbox-arm64-images-'));
-process.env.MESHBOX_CACHE_DIR = cache;
+// Made in a hook: when the test is skipped (no qemu) requirementTest() registers no hooks to remove it.
+let cache = '';
+test.before(async () => {
+	cache = await mkdtemp(path.join(os.tmpdir(), 'meshbox-arm64-images-'));
+	process.env.MESHBOX_CACHE_DIR = cache;
+});
 test.after.always(async () => rm(cache, { recursive: true, force: true }));
 
 /** Runs an arm64 program of the unpacked root `root`, its loader and libraries taken from there. */
