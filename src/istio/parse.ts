@@ -295,3 +295,30 @@ export function dedupeConfig(resources: readonly IstioConfigResource[]): IstioCo
 
 	return [...byKey.values()];
 }
+
+/** What `loadIstioResources` reads: `istio.files` (relative to baseDir) and `istio.resources` given inline. */
+export type IstioSources = { readonly files: readonly string[]; readonly resources: readonly unknown[] };
+
+/**
+ * A sandbox's or mesh's Istio resources: the files, then the inline resources, validated; of two definitions of one
+ * kind/namespace/name the later one replaces the earlier in its place (kubectl apply).
+ */
+export async function loadIstioResources(istio: IstioSources, baseDir: string, options: ParseOptions): Promise<{ extensions: Extension[]; envoyFilters: EnvoyFilterResource[]; config: IstioConfigResource[]; findings: Finding[] }> {
+	const fromFiles = await readIstioFiles(istio.files, baseDir, options);
+	const extensions = [...fromFiles.extensions];
+	const envoyFilters = [...fromFiles.envoyFilters];
+	const config = [...fromFiles.config];
+	const findings = [...fromFiles.findings];
+	for (const [index, resource] of istio.resources.entries()) {
+		const label = `istio.resources[${index}]`;
+		// YAML text (one or more documents, `box.applyIstio(yaml)`): read as an Istio file is, lines and all.
+		const result = typeof resource === 'string' ? parseIstioText(resource, label, options) : checkDocument(resource, fieldPath => `${label}${fieldPath.length > 0 ? ` ${fieldPath.join('.')}` : ''}`, label, label,
+			{ file: label, line: 1, col: 1 }, options);
+		extensions.push(...result.extensions);
+		envoyFilters.push(...result.envoyFilters);
+		config.push(...result.config);
+		findings.push(...result.findings);
+	}
+
+	return { extensions: dedupe(extensions, findings), envoyFilters: dedupeEnvoyFilters(envoyFilters, findings), config: dedupeConfig(config), findings };
+}

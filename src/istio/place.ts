@@ -9,7 +9,9 @@ import type { PluginModel, SidecarFilter } from '../config/model.ts';
 import { inspectWasmBytes, inspectWasmFile, type WasmModuleInfo } from '../config/wasm-module.ts';
 import { typeUrls } from '../envoy-api/type-urls.ts';
 import { isMeshboxError, MeshboxError } from '../errors.ts';
-import type { FetchResult, WasmCache } from './fetch/cache.ts';
+import { WasmCache, type FetchResult } from './fetch/cache.ts';
+import type { IstioPod } from './pod.ts';
+import { cacheDir } from '../util/cache-dir.ts';
 import { redactText } from './redact.ts';
 import { displayName, isLua, type Extension, type WasmExtension } from './resources.ts';
 import type { ResolvedIstioSpec } from './spec.ts';
@@ -26,6 +28,14 @@ export type PlaceContext = {
 	/** Local module files read (SidecarModel.sources). */
 	readonly sources: Set<string>;
 };
+
+/** The pod's istio-agent module cache (`istio.cacheDir`, default `<meshbox cache>/istio-wasm`), its lines in `notes`. */
+export function podWasmCache(pod: IstioPod, istio: Pick<ResolvedIstioSpec, 'cacheDir'>, baseDir: string, notes: string[]): WasmCache {
+	const wasmDir = istio.cacheDir ? path.resolve(baseDir, istio.cacheDir) : path.join(cacheDir(), 'istio-wasm');
+	const cache = pod.wasmCache(wasmDir, () => new WasmCache(wasmDir));
+	cache.log = line => notes.push(`istio-agent: ${line}`);
+	return cache;
+}
 
 function comment(extension: Extension, extra = ''): string {
 	const attributes = isLua(extension) ? 'lua' : `${extension.failStrategy}, url ${redactText(extension.url)}`;

@@ -7,21 +7,19 @@ import path from 'node:path';
 import { noLocation, type Locator } from '../config/fields.ts';
 import type { ClusterModel, EnvoyModel, PluginModel, SidecarFilter, SidecarModel } from '../config/model.ts';
 import type { PatchModel } from '../config/patches.ts';
-import { cacheDir } from '../util/cache-dir.ts';
-import { dedupeEnvoyFilters, selectEnvoyFilters, type EnvoyFilterResource } from './envoy-filter.ts';
+import { selectEnvoyFilters } from './envoy-filter.ts';
 import { inboundHttpChain, noSecurity, outboundHttpChain, placeholder } from './chain.ts';
 import type { IstioConfigResource } from './config-resources.ts';
-import { WasmCache } from './fetch/cache.ts';
 import { findingsError, type Finding } from './findings.ts';
 import { sidecarIdentity, sidecarNames } from './identity.ts';
-import { checkDocument, dedupe, dedupeConfig, describeOrderTie, parseIstioText, readIstioFiles, setIstioVersionField, type ParseOptions } from './parse.ts';
-import { placeExtension, type PlaceContext } from './place.ts';
+import { describeOrderTie, loadIstioResources, setIstioVersionField, type ParseOptions } from './parse.ts';
+import { placeExtension, podWasmCache, type PlaceContext } from './place.ts';
 import { IstioPod } from './pod.ts';
 import { redactText } from './redact.ts';
 import { displayName, type Extension, type Phase } from './resources.ts';
 import { equalOrderGroups, selectExtensions, type SelectionOutcome } from './select.ts';
 import { sidecarClusters, sidecarSecurity } from './security/sidecar-security.ts';
-import { readIstio, readWorkload, type ResolvedIstioSpec } from './spec.ts';
+import { readIstio, readWorkload } from './spec.ts';
 import { versionTraits } from './version.ts';
 
 export type IstioResolveInput = {
@@ -66,7 +64,7 @@ export async function resolveIstioSidecar(input: IstioResolveInput): Promise<Ist
 		suggestion: { namespace: workload.namespace, labels: workload.labels },
 		howToSetVersion: setIstioVersionField,
 	};
-	const loaded = await loadResources(istio, input.baseDir, parseOptions);
+	const loaded = await loadIstioResources(istio, input.baseDir, parseOptions);
 	const { envoyFilters, findings } = loaded;
 	if (findings.some(finding => finding.severity === 'error')) {
 		throw findingsError(findings);
@@ -107,9 +105,7 @@ export async function resolveIstioSidecar(input: IstioResolveInput): Promise<Ist
 	notes.push(...envoyFilterSelection.notes);
 
 	const hostEnv = { ...(input.processEnv ?? process.env), ...identity.containerEnv, ...istio.env };
-	const wasmDir = istio.cacheDir ? path.resolve(input.baseDir, istio.cacheDir) : path.join(cacheDir(), 'istio-wasm');
-	const cache = pod.wasmCache(wasmDir, () => new WasmCache(wasmDir));
-	cache.log = line => notes.push(`istio-agent: ${line}`);
+	const cache = podWasmCache(pod, istio, input.baseDir, notes);
 	const context: PlaceContext = { traits, istio, baseDir: input.baseDir, cache, hostEnv, notes, sources: new Set(istio.files.map(file => path.resolve(input.baseDir, file))) };
 	const placed = new Map<Extension, SidecarFilter>();
 	const plugins: PluginModel[] = [];
@@ -178,24 +174,4 @@ export async function resolveIstioSidecar(input: IstioResolveInput): Promise<Ist
 		clusters: security ? sidecarClusters(security.clusters) : [],
 		config: loaded.config,
 	};
-}
-
-async function loadResources(istio: ResolvedIstioSpec, baseDir: string, options: ParseOptions) {
-	const fromFiles = await readIstioFiles(istio.files, baseDir, options);
-	const extensions = [...fromFiles.extensions];
-	const envoyFilters: EnvoyFilterResource[] = [...fromFiles.envoyFilters];
-	const config: IstioConfigResource[] = [...fromFiles.config];
-	const findings = [...fromFiles.findings];
-	for (const [index, resource] of istio.resources.entries()) {
-		const label = `istio.resources[${index}]`;
-		// YAML text (one or more documents, `box.applyIstio(yaml)`): read as an Istio file is, lines and all.
-		const result = typeof resource === 'string' ? parseIstioText(resource, label, options) : checkDocument(resource, fieldPath => `${label}${fieldPath.length > 0 ? ` ${fieldPath.join('.')}` : ''}`, label, label,
-			{ file: label, line: 1, col: 1 }, options);
-		extensions.push(...result.extensions);
-		envoyFilters.push(...result.envoyFilters);
-		config.push(...result.config);
-		findings.push(...result.findings);
-	}
-
-	return { extensions: dedupe(extensions, findings), envoyFilters: dedupeEnvoyFilters(envoyFilters, findings), config: dedupeConfig(config), findings };
 }

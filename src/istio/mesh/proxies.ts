@@ -7,7 +7,7 @@
 import type { PluginModel, ProxyClusterModel, ProxyFilterChainModel, ProxyListenerModel, ProxySecretModel, SandboxModel, SidecarFilter } from '../../config/model.ts';
 import type { BoundServer } from '../networking/gateway-servers.ts';
 import { selectEnvoyFilters, withUnmatchedPatchNotes, type EnvoyFilterResource } from '../envoy-filter.ts';
-import { gatewayTransportSocket, tlsInspectorFilter } from './tls.ts';
+import { gatewayTransportSocket, inboundFilterChainMatches, inboundListenerFilters, outboundMtlsTransportSocket, tlsInspectorFilter } from './tls.ts';
 import type { JsonObject } from '../../util/json.ts';
 import { gatewayHttpChain, inboundHttpChain, outboundHttpChain } from '../chain.ts';
 import type { DestinationRuleResource, GatewayResource, IstioConfigResource, VirtualServiceResource } from '../config-resources.ts';
@@ -18,7 +18,10 @@ import { selectExtensions, type ListenerClass, type SelectionOutcome } from '../
 import type { ResolvedIstioSpec, ResolvedWorkload } from '../spec.ts';
 import type { VersionTraits } from '../version.ts';
 import type { MeshProxyModel, MeshService } from './model.ts';
-import { gatewayRouteConfig, gatewayServers, inboundChains, outboundClusters, outboundRouteConfig, peerAuthenticationMode, securityFilters, type SecurityFilters, type ServiceLookup } from './parts.ts';
+import { outboundClusters as networkingClusters } from '../networking/clusters.ts';
+import { gatewayServers } from '../networking/gateway-servers.ts';
+import { gatewayRouteConfig, outboundRouteConfig } from '../networking/routes.ts';
+import { peerAuthenticationMode, securityFilters, type SecurityFilters, type ServiceLookup } from '../security/filters.ts';
 import type { ResolvedGatewayDeployment, ResolvedWorkloadDeployment } from './spec.ts';
 
 /** What every proxy of one mesh is built from. */
@@ -62,7 +65,8 @@ export async function sidecarProxy(workload: ResolvedWorkloadDeployment, context
 	const security = await securityFor(view, 'sidecar', workload.port, context);
 	notes.push(...security.notes);
 	const mode = peerAuthenticationMode({ namespace: workload.namespace, labels: workload.labels, port: workload.port, resources: context.config, rootNamespace: context.istio.rootNamespace });
-	const { chains, listenerFilters } = inboundChains(mode);
+	const chains = inboundFilterChainMatches(mode);
+	const listenerFilters = inboundListenerFilters(chains);
 	const inboundCluster = `inbound|${workload.port}||`;
 	const inboundRoute: JsonObject = {
 		name: inboundCluster,
@@ -262,6 +266,12 @@ function gatewayTls(bound: BoundServer, gateway: ResolvedGatewayDeployment, cont
 	credentials.set(tls.credentialName, [...new Set([...(credentials.get(tls.credentialName) ?? []), ...hosts])]);
 	void context;
 	return { match: hosts.length > 0 ? { server_names: hosts } : {}, transportSocket: gatewayTransportSocket(tls.credentialName, mode) };
+}
+
+/** istiod's outbound clusters (../networking/clusters.ts) for a proxy in `proxyNamespace`, ISTIO_MUTUAL by ./tls.ts. */
+function outboundClusters(input: { readonly services: readonly MeshService[]; readonly destinationRules: readonly DestinationRuleResource[]; readonly proxyNamespace: string;
+	readonly traits: VersionTraits; readonly trustDomain: string }) {
+	return networkingClusters({ ...input, mtls: (_service, port, _subset, tls) => outboundMtlsTransportSocket({ ...tls, http2: port.protocol === 'HTTP2' || port.protocol === 'GRPC' }) });
 }
 
 /** The security filters of one listener (../security/filters.ts), with the mesh's services for ext_authz providers. */

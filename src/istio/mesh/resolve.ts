@@ -8,21 +8,18 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { noLocation, type Locator } from '../../config/fields.ts';
 import type { MeshEndpointRef, ProxySecretModel, SandboxModel, SidecarFilter } from '../../config/model.ts';
-import { cacheDir } from '../../util/cache-dir.ts';
 import type { DestinationRuleResource, GatewayResource, HttpRouteResource, IstioConfigResource, KubeGatewayResource, ServiceEntryResource, VirtualServiceResource } from '../config-resources.ts';
-import { dedupeEnvoyFilters, type EnvoyFilterResource } from '../envoy-filter.ts';
-import { WasmCache } from '../fetch/cache.ts';
-import { findingsError, type Finding } from '../findings.ts';
-import { checkDocument, dedupe, dedupeConfig, parseIstioText, readIstioFiles, setIstioVersionField, type ParseOptions } from '../parse.ts';
-import { placeExtension, type PlaceContext } from '../place.ts';
+import { findingsError } from '../findings.ts';
+import { loadIstioResources, setIstioVersionField } from '../parse.ts';
+import { placeExtension, podWasmCache, type PlaceContext } from '../place.ts';
 import { IstioPod } from '../pod.ts';
 import type { Extension } from '../resources.ts';
 import { readIstio, type ResolvedIstioSpec } from '../spec.ts';
 import { versionTraits } from '../version.ts';
 import type { MeshModel, MeshService } from './model.ts';
 import { MeshboxError } from '../../errors.ts';
-import type { GatewayDeployment } from '../networking/gateway-api.ts';
-import { convertGatewayApi, gatewayDeploymentService, type ServiceLookup } from './parts.ts';
+import { convertGatewayApi, gatewayDeploymentService, type GatewayDeployment } from '../networking/gateway-api.ts';
+import type { ServiceLookup } from '../security/filters.ts';
 import { credentialCaSuffix, credentialResourceName } from './tls.ts';
 import { gatewayProxy, sidecarProxy, type MeshContext } from './proxies.ts';
 import { buildRegistry } from './registry.ts';
@@ -45,7 +42,7 @@ export async function resolveMesh(input: MeshResolveInput): Promise<MeshModel> {
 	const spec = readMeshSpec(input.mesh, locate);
 	const istio = readIstio(input.istio, locate, { name: 'mesh', namespace: 'default', labels: {}, port: 8080, podName: 'mesh', ip: '127.0.0.1', serviceAccount: 'default' });
 	const traits = versionTraits(istio.version, istio.patch);
-	const loaded = await loadResources(istio, input.baseDir, {
+	const loaded = await loadIstioResources(istio, input.baseDir, {
 		traits,
 		defaultNamespace: 'default',
 		suggestion: { namespace: spec.workloads[0]?.namespace ?? 'default', labels: spec.workloads[0]?.labels ?? { app: 'my-app' } },
@@ -102,33 +99,9 @@ export async function resolveMesh(input: MeshResolveInput): Promise<MeshModel> {
 	};
 }
 
-type Loaded = { extensions: Extension[]; envoyFilters: EnvoyFilterResource[]; config: IstioConfigResource[]; findings: Finding[] };
-
-/** The `istio:` files and inline resources, validated (src/istio/parse.ts); later definitions replace earlier ones. */
-async function loadResources(istio: ResolvedIstioSpec, baseDir: string, options: ParseOptions): Promise<Loaded> {
-	const fromFiles = await readIstioFiles(istio.files, baseDir, options);
-	const extensions = [...fromFiles.extensions];
-	const envoyFilters = [...fromFiles.envoyFilters];
-	const config = [...fromFiles.config];
-	const findings = [...fromFiles.findings];
-	for (const [index, resource] of istio.resources.entries()) {
-		const label = `istio.resources[${index}]`;
-		const result = typeof resource === 'string' ? parseIstioText(resource, label, options) : checkDocument(resource, fieldPath => `${label}${fieldPath.length > 0 ? ` ${fieldPath.join('.')}` : ''}`, label, label,
-			{ file: label, line: 1, col: 1 }, options);
-		extensions.push(...result.extensions);
-		config.push(...result.config);
-		envoyFilters.push(...result.envoyFilters);
-		findings.push(...result.findings);
-	}
-
-	return { extensions: dedupe(extensions, findings), envoyFilters: dedupeEnvoyFilters(envoyFilters, findings), config: dedupeConfig(config), findings };
-}
-
 /** Places each extension once per chain kind: every proxy of the mesh gets the same filter (and module). */
 function placer(istio: ResolvedIstioSpec, baseDir: string, pod: IstioPod, notes: string[], sources: Set<string>, traits: ReturnType<typeof versionTraits>) {
-	const wasmDir = istio.cacheDir ? path.resolve(baseDir, istio.cacheDir) : path.join(cacheDir(), 'istio-wasm');
-	const cache = pod.wasmCache(wasmDir, () => new WasmCache(wasmDir));
-	cache.log = line => notes.push(`istio-agent: ${line}`);
+	const cache = podWasmCache(pod, istio, baseDir, notes);
 	const context: PlaceContext = { traits, istio, baseDir, cache, hostEnv: { ...process.env, ...istio.env }, notes, sources };
 	const placed = new Map<string, Promise<SidecarFilter | undefined>>();
 	return async (extension: Extension, network: boolean) => {
